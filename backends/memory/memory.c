@@ -1,0 +1,444 @@
+/* backends/memory/memory.c -- an in-process store behind the backend table.
+ *
+ * Full lease semantics (ttl expiry on the injected clock, fences that only
+ * go up, tokens, holder info, force-release, run records) for unit tests and
+ * for embedders that coordinate threads of one process. Not a stand-in for
+ * Redis or Postgres in integration tests. */
+#include "core/client_int.h"
+#include "core/clock_int.h"
+#include "core/error_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct entry {
+    char name[LC_NAME_MAX + 1];
+    char token[LC_TOKEN_LEN + 1]; /* "" when not held */
+    char owner[LC_OWNER_MAX + 1];
+    int running;
+    uint64_t fence;
+    int64_t acquired_at_ms;
+    int64_t expires_ns; /* on the store's monotonic clock */
+    int64_t last_started_at_ms;
+    int64_t last_completed_at_ms;
+    uint64_t sync_count;
+    int has_last_exit;
+    int last_exit;
+    char *last_error;
+    char *checkpoint;
+} entry;
+
+struct lc_memstore {
+    pthread_mutex_t mu;
+    pthread_cond_t released; /* broadcast on every release */
+    uint64_t release_gen;
+    const lc_clock *clock;
+    entry *entries;
+    size_t n, cap;
+};
+
+typedef struct mem_state {
+    lc_memstore *store;
+    int owns_store;
+    int watching;
+    char watched[LC_NAME_MAX + 1];
+    uint64_t seen_gen;
+} mem_state;
+
+lc_memstore *lc_memstore_new(const lc_clock *clock)
+{
+    lc_memstore *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->released, &ca);
+    pthread_condattr_destroy(&ca);
+    s->clock = clock ? clock : lc_clock_system();
+    return s;
+}
+
+void lc_memstore_free(lc_memstore *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->entries[i].last_error);
+        free(s->entries[i].checkpoint);
+    }
+    free(s->entries);
+    pthread_cond_destroy(&s->released);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static entry *find(lc_memstore *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->entries[i].name, name) == 0)
+            return &s->entries[i];
+    return NULL;
+}
+
+static entry *find_or_add(lc_memstore *s, const char *name)
+{
+    entry *e = find(s, name);
+    if (e)
+        return e;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        entry *grown = realloc(s->entries, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        s->entries = grown;
+        s->cap = cap;
+    }
+    e = &s->entries[s->n++];
+    memset(e, 0, sizeof(*e));
+    lc__strlcpy(e->name, name, sizeof(e->name));
+    e->acquired_at_ms = e->last_started_at_ms = e->last_completed_at_ms = -1;
+    return e;
+}
+
+static int live(lc_memstore *s, const entry *e)
+{
+    return e->token[0] != '\0' && lc__mono_ns(s->clock) < e->expires_ns;
+}
+
+static int held_by(lc_memstore *s, const entry *e, const char *token)
+{
+    return e && live(s, e) && strcmp(e->token, token) == 0;
+}
+
+static void holder_of(lc_memstore *s, const entry *e, lc_holder *h)
+{
+    lc__strlcpy(h->owner, e->owner, sizeof(h->owner));
+    h->fence = e->fence;
+    h->acquired_at_ms = e->acquired_at_ms;
+    h->expires_in_ms = (e->expires_ns - lc__mono_ns(s->clock)) / 1000000;
+}
+
+static int set_str(char **dst, const char *src)
+{
+    char *copy = NULL;
+    if (src && (copy = strdup(src)) == NULL)
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static void drop_lease(lc_memstore *s, entry *e)
+{
+    e->token[0] = '\0';
+    e->running = 0;
+    s->release_gen++;
+    pthread_cond_broadcast(&s->released);
+}
+
+static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_error *err)
+{
+    if (set_str(&e->last_error, res->error) != 0)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    e->last_completed_at_ms = lc__wall_ms(s->clock);
+    e->sync_count++;
+    e->has_last_exit = res->has_exit;
+    e->last_exit = res->exit_code;
+    return LC_OK;
+}
+
+static lc_status mem_open(const lc_config *cfg, const lc_backend_env *env, void **state,
+                          lc_error *err)
+{
+    (void)cfg;
+    mem_state *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    m->store = env->shared;
+    if (m->store == NULL) {
+        m->store = lc_memstore_new(env->clock);
+        m->owns_store = 1;
+        if (m->store == NULL) {
+            free(m);
+            return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        }
+    }
+    *state = m;
+    return LC_OK;
+}
+
+static void mem_close(void *state)
+{
+    mem_state *m = state;
+    if (m->owns_store)
+        lc_memstore_free(m->store);
+    free(m);
+}
+
+static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
+                             lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find_or_add(s, a->name);
+    if (e == NULL) {
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    } else if (held_by(s, e, a->token)) {
+        out->fence = e->fence; /* a retried acquire of our own lease */
+    } else if (live(s, e)) {
+        rc = lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s", a->name, e->owner);
+        if (err)
+            holder_of(s, e, &err->holder);
+    } else {
+        lc__strlcpy(e->token, a->token, sizeof(e->token));
+        lc__strlcpy(e->owner, a->owner, sizeof(e->owner));
+        e->running = 1;
+        e->fence++;
+        e->acquired_at_ms = e->last_started_at_ms = lc__wall_ms(s->clock);
+        e->expires_ns = lc__mono_ns(s->clock) + a->ttl_ms * 1000000;
+        out->fence = e->fence;
+    }
+    if (rc == LC_OK) {
+        out->acquired_at_ms = e->acquired_at_ms;
+        out->checkpoint = lc__strdup(e->checkpoint);
+        if (e->checkpoint && out->checkpoint == NULL)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status not_yours(lc_error *err, const char *name)
+{
+    return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
+}
+
+/* Callers hold s->mu. */
+static lc_status renew_locked(lc_memstore *s, const char *name, const char *token,
+                              int64_t ttl_ms, lc_error *err)
+{
+    entry *e = find(s, name);
+    if (!held_by(s, e, token))
+        return not_yours(err, name);
+    e->expires_ns = lc__mono_ns(s->clock) + ttl_ms * 1000000;
+    return LC_OK;
+}
+
+static lc_status mem_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
+                           lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    lc_status rc = renew_locked(s, name, token, ttl_ms, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    (void)err;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        items[i].status = renew_locked(s, items[i].name, items[i].token, items[i].ttl_ms, NULL);
+    pthread_mutex_unlock(&s->mu);
+    return LC_OK;
+}
+
+static lc_status mem_release(void *state, const char *name, const char *token,
+                             const lc_run_result *res, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : not_yours(err, name);
+    if (rc == LC_OK)
+        drop_lease(s, e);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_force_release(void *state, const char *name, const char *reason,
+                                   int *was_held, lc_holder *prev, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find_or_add(s, name);
+    if (e == NULL) {
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    } else {
+        *was_held = live(s, e);
+        holder_of(s, e, prev);
+        if (!*was_held)
+            prev->expires_in_ms = -1;
+        if (set_str(&e->last_error, reason) != 0)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        else
+            drop_lease(s, e);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_record_run(void *state, const char *name, const lc_run_result *res,
+                                lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find_or_add(s, name);
+    lc_status rc = e ? record(s, e, res, err) : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_checkpoint(void *state, const char *name, const char *token,
+                                const char *value, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    lc_status rc = LC_OK;
+    if (!held_by(s, e, token))
+        rc = not_yours(err, name);
+    else if (set_str(&e->checkpoint, value) != 0)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Callers hold s->mu. */
+static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc_error *err)
+{
+    lc__lock_info_init(out, e->name);
+    int64_t now_ns = lc__mono_ns(s->clock);
+    out->held = live(s, e);
+    out->stale = !out->held && e->running;
+    lc__strlcpy(out->owner, e->owner, sizeof(out->owner));
+    out->fence = e->fence;
+    out->acquired_at_ms = e->acquired_at_ms;
+    if (out->held) {
+        out->held_for_ms = lc__wall_ms(s->clock) - e->acquired_at_ms;
+        out->expires_in_ms = (e->expires_ns - now_ns) / 1000000;
+    }
+    out->sync_count = e->sync_count;
+    out->last_started_at_ms = e->last_started_at_ms;
+    out->last_completed_at_ms = e->last_completed_at_ms;
+    out->has_last_exit = e->has_last_exit;
+    out->last_exit = e->last_exit;
+    out->last_error = lc__strdup(e->last_error);
+    out->checkpoint = lc__strdup(e->checkpoint);
+    if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint)) {
+        lc_lock_info_clear(out);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    return LC_OK;
+}
+
+static lc_status mem_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    lc_status rc = LC_OK;
+    if (e)
+        rc = fill_info(s, e, out, err);
+    else
+        lc__lock_info_init(out, name);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_list(void *state, lc_lock_info **out, size_t *n, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    lc_lock_info *list = calloc(s->n ? s->n : 1, sizeof(*list));
+    size_t i = 0;
+    if (list == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (; rc == LC_OK && i < s->n; i++)
+        rc = fill_info(s, &s->entries[i], &list[i], err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != LC_OK) {
+        lc_lock_list_free(list, i);
+        return rc;
+    }
+    *out = list;
+    *n = s->n;
+    return LC_OK;
+}
+
+static lc_status mem_migrate(void *state, char *what, size_t what_size, lc_error *err)
+{
+    (void)state;
+    (void)err;
+    lc__strlcpy(what, "memory backend: nothing to migrate", what_size);
+    return LC_OK;
+}
+
+static lc_status mem_watch(void *state, const char *name, lc_error *err)
+{
+    mem_state *m = state;
+    (void)err;
+    pthread_mutex_lock(&m->store->mu);
+    m->watching = 1;
+    lc__strlcpy(m->watched, name, sizeof(m->watched));
+    m->seen_gen = m->store->release_gen;
+    pthread_mutex_unlock(&m->store->mu);
+    return LC_OK;
+}
+
+static lc_status mem_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err)
+{
+    mem_state *m = state;
+    lc_memstore *s = m->store;
+    (void)err;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    while (s->release_gen == m->seen_gen && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->released, &s->mu, &until);
+    *notified = s->release_gen != m->seen_gen;
+    m->seen_gen = s->release_gen;
+    pthread_mutex_unlock(&s->mu);
+    return LC_OK;
+}
+
+static void mem_unwatch(void *state)
+{
+    ((mem_state *)state)->watching = 0;
+}
+
+const lc_backend_ops lc__backend_memory = {
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .acquire = mem_acquire,
+    .renew = mem_renew,
+    .renew_many = mem_renew_many,
+    .release = mem_release,
+    .force_release = mem_force_release,
+    .record_run = mem_record_run,
+    .checkpoint = mem_checkpoint,
+    .inspect = mem_inspect,
+    .list = mem_list,
+    .migrate = mem_migrate,
+    .watch = mem_watch,
+    .wait = mem_wait,
+    .unwatch = mem_unwatch,
+};

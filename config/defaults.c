@@ -1,0 +1,78 @@
+/* config/defaults.c -- a config with every default, and freeing one. */
+#include "core/error_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+lc_config *lc_config_new(const char *backend)
+{
+    lc_config *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->backend = lc__strdup(backend);
+    c->redis.connect_timeout_ms = 2000;
+    c->redis.command_timeout_ms = 1000;
+    c->redis.key_prefix = strdup("lockcoord");
+    c->postgres.schema = strdup("public");
+    c->postgres.table = strdup("lockcoord_locks");
+    c->postgres.auto_migrate = 1;
+    c->postgres.statement_timeout_ms = 2000;
+    c->postgres.connect_timeout_ms = 2000;
+    c->lock.ttl_ms = 30000;
+    c->lock.renew_every_ms = 10000;
+    c->lock.wait_ms = 0;
+    c->lock.retry_min_ms = 50;
+    c->lock.retry_max_ms = 1000;
+    c->log.level = LC_LOG_INFO;
+    if ((backend && !c->backend) || !c->redis.key_prefix || !c->postgres.schema ||
+        !c->postgres.table) {
+        lc_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void free_http(lc_http_job *h)
+{
+    if (h == NULL)
+        return;
+    free(h->url);
+    free(h->method);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        free(h->headers[i].name);
+        free(h->headers[i].value);
+    }
+    free(h->headers);
+    free(h->body);
+    free(h->expect_status);
+    free(h->checkpoint_from);
+    free(h);
+}
+
+static void free_job(lc_job *j)
+{
+    free(j->name);
+    free(j->lock);
+    for (size_t i = 0; j->exec && j->exec[i]; i++)
+        free(j->exec[i]);
+    free(j->exec);
+    free_http(j->http);
+}
+
+void lc_config_free(lc_config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->path);
+    free(c->backend);
+    free(c->owner);
+    free(c->redis.url);
+    free(c->redis.key_prefix);
+    free(c->postgres.conninfo);
+    free(c->postgres.schema);
+    free(c->postgres.table);
+    for (size_t i = 0; i < c->n_jobs; i++)
+        free_job(&c->jobs[i]);
+    free(c->jobs);
+    free(c);
+}

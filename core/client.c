@@ -1,0 +1,329 @@
+/* core/client.c -- the client: validates, generates tokens, keeps local
+ * deadlines and waits, then hands each call to its backend's table. */
+#include "core/backoff_int.h"
+#include "core/client_int.h"
+#include "core/clock_int.h"
+#include "core/error_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void default_owner(char *buf, size_t size)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        lc__strlcpy(host, "unknown", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    snprintf(buf, size, "%s:%ld", host, (long)getpid());
+}
+
+lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
+                         lc_error *err)
+{
+    static const lc_client_opts none;
+    if (opts == NULL)
+        opts = &none;
+    if (cfg == NULL || cfg->backend == NULL)
+        return lc__err(err, LC_ERR_CONFIG, 0, "no backend configured");
+    const lc_backend_ops *ops = lc_backend_find(cfg->backend);
+    if (ops == NULL)
+        return lc__err(err, LC_ERR_CONFIG, 0, "unknown backend '%s'", cfg->backend);
+
+    lc_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    c->ops = ops;
+    c->cfg = cfg;
+    c->clock = opts->clock ? opts->clock : lc_clock_system();
+    c->log = opts->log;
+    c->log_ctx = opts->log_ctx;
+    if (cfg->owner && *cfg->owner)
+        lc__strlcpy(c->owner, cfg->owner, sizeof(c->owner));
+    else
+        default_owner(c->owner, sizeof(c->owner));
+
+    lc_backend_env env = {c->clock, c->log, c->log_ctx, opts->memstore};
+    lc_status rc = ops->open(cfg, &env, &c->state, err);
+    if (rc != LC_OK) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return LC_OK;
+}
+
+void lc_client_close(lc_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->state)
+        c->ops->close(c->state);
+    free(c);
+}
+
+const char *lc_client_backend(const lc_client *c)
+{
+    return c->ops->name;
+}
+
+const char *lc_client_owner(const lc_client *c)
+{
+    return c->owner;
+}
+
+const lc_config *lc_client_config(const lc_client *c)
+{
+    return c->cfg;
+}
+
+static lc_status check_name(const char *name, lc_error *err)
+{
+    return lc_name_check(name, name ? strlen(name) : 0, err);
+}
+
+static lc_status check_token(const char *token, lc_error *err)
+{
+    size_t n = token ? strlen(token) : 0;
+    if (n == 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "missing token");
+    if (n > 64 || strspn(token, "0123456789abcdef") != n)
+        return lc__err(err, LC_ERR_INVALID, 0, "invalid token: expected hex characters");
+    return LC_OK;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Between two attempts: wait for a release notification or the delay. */
+static void pause_for_release(lc_client *c, int64_t delay_ms, int watching)
+{
+    if (watching && c->ops->wait) {
+        int notified = 0;
+        lc_error werr;
+        if (c->ops->wait(c->state, delay_ms, &notified, &werr) == LC_OK)
+            return;
+        lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "waiting for release: %s", werr.message);
+    }
+    sleep_ms(delay_ms);
+}
+
+static lc_lease *lease_new(const char *name, const char *token, const char *owner)
+{
+    lc_lease *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    lc__strlcpy(l->name, name, sizeof(l->name));
+    lc__strlcpy(l->token, token, sizeof(l->token));
+    lc__strlcpy(l->owner, owner, sizeof(l->owner));
+    return l;
+}
+
+/* Acquires with waiting: the first conflict starts watching for release
+ * notifications and retries at once (a release may have come between the
+ * attempt and the watch); later conflicts wait for a notification or a
+ * jittered backoff, whichever is first. */
+static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms,
+                              lc_grant *g, int64_t *sent_ns, lc_error *err)
+{
+    int64_t until = lc__mono_ns(c->clock) + wait_ms * 1000000;
+    int watching = 0;
+    lc__backoff bo;
+    lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
+    lc_status rc;
+    for (;;) {
+        *sent_ns = lc__mono_ns(c->clock);
+        rc = c->ops->acquire(c->state, a, g, err);
+        if (rc != LC_ERR_CONFLICT || wait_ms <= 0)
+            break;
+        int64_t left_ms = (until - lc__mono_ns(c->clock)) / 1000000;
+        if (left_ms <= 0)
+            break;
+        if (!watching && c->ops->watch) {
+            lc_error werr;
+            if (c->ops->watch(c->state, a->name, &werr) == LC_OK) {
+                watching = 1;
+                continue;
+            }
+            lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "watch %s: %s", a->name, werr.message);
+        }
+        int64_t d = lc__backoff_next(&bo);
+        pause_for_release(c, d < left_ms ? d : left_ms, watching);
+    }
+    if (watching && c->ops->unwatch)
+        c->ops->unwatch(c->state);
+    return rc;
+}
+
+lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
+                     lc_lease **out, lc_error *err)
+{
+    static const lc_acquire_opts none;
+    if (opts == NULL)
+        opts = &none;
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    int64_t ttl = opts->ttl_ms > 0 ? opts->ttl_ms : c->cfg->lock.ttl_ms;
+    int64_t wait = opts->wait_ms > 0 ? opts->wait_ms : opts->wait_ms < 0 ? 0 : c->cfg->lock.wait_ms;
+    if (ttl <= 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
+
+    char token[LC_TOKEN_LEN + 1];
+    if ((rc = lc_token_new(token, err)) != LC_OK)
+        return rc;
+    lc_lease *l = lease_new(name, token, owner);
+    if (l == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+
+    lc_acquire_args a = {name, token, l->owner, ttl};
+    lc_grant g = {0, 0, NULL};
+    int64_t sent_ns;
+    rc = acquire_loop(c, &a, wait, &g, &sent_ns, err);
+    if (rc != LC_OK) {
+        lc_lease_free(l);
+        return rc;
+    }
+    l->fence = g.fence;
+    l->ttl_ms = ttl;
+    l->acquired_at_ms = g.acquired_at_ms;
+    l->checkpoint = g.checkpoint;
+    l->deadline_ns = lc_deadline_after(sent_ns, ttl);
+    *out = l;
+    return LC_OK;
+}
+
+lc_status lc_lease_attach(const char *name, const char *token, lc_lease **out, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc == LC_OK)
+        rc = check_token(token, err);
+    if (rc != LC_OK)
+        return rc;
+    lc_lease *l = lease_new(name, token, "");
+    if (l == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    *out = l;
+    return LC_OK;
+}
+
+lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
+{
+    if (ttl_ms <= 0)
+        ttl_ms = lease->ttl_ms > 0 ? lease->ttl_ms : c->cfg->lock.ttl_ms;
+    int64_t sent = lc__mono_ns(c->clock);
+    lc_status rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
+    if (rc == LC_OK) {
+        lease->ttl_ms = ttl_ms;
+        lease->deadline_ns = lc_deadline_after(sent, ttl_ms);
+    }
+    return rc;
+}
+
+lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err)
+{
+    static const lc_run_result ok = {0, 0, NULL};
+    lc_status rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
+    if (rc == LC_OK)
+        lease->deadline_ns = 0;
+    return rc;
+}
+
+lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_error *err)
+{
+    if (value == NULL)
+        return lc__err(err, LC_ERR_INVALID, 0, "missing checkpoint value");
+    return c->ops->checkpoint(c->state, lease->name, lease->token, value, err);
+}
+
+lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
+                        lc_error *err)
+{
+    static const lc_run_result ok = {0, 0, NULL};
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    return c->ops->record_run(c->state, name, res ? res : &ok, err);
+}
+
+lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
+                           lc_holder *prev, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    if (reason == NULL || *reason == '\0')
+        return lc__err(err, LC_ERR_INVALID, 0, "a reason is required");
+    int held = 0;
+    lc_holder h;
+    memset(&h, 0, sizeof(h));
+    h.expires_in_ms = -1;
+    rc = c->ops->force_release(c->state, name, reason, &held, &h, err);
+    if (rc == LC_OK) {
+        if (was_held)
+            *was_held = held;
+        if (prev)
+            *prev = h;
+    }
+    return rc;
+}
+
+lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    lc__lock_info_init(out, name);
+    rc = c->ops->inspect(c->state, name, out, err);
+    if (rc != LC_OK) {
+        lc_lock_info_clear(out);
+        return rc;
+    }
+    lc__health_derive(out);
+    return LC_OK;
+}
+
+lc_status lc_list(lc_client *c, lc_lock_info **out, size_t *n, lc_error *err)
+{
+    lc_lock_info *list = NULL;
+    size_t count = 0;
+    lc_status rc = c->ops->list(c->state, &list, &count, err);
+    if (rc != LC_OK)
+        return rc;
+    for (size_t i = 0; i < count; i++)
+        lc__health_derive(&list[i]);
+    *out = list;
+    *n = count;
+    return LC_OK;
+}
+
+lc_status lc_migrate(lc_client *c, char *what, size_t what_size, lc_error *err)
+{
+    if (what && what_size)
+        what[0] = '\0';
+    return c->ops->migrate(c->state, what, what_size, err);
+}
+
+void lc_lease_free(lc_lease *lease)
+{
+    if (lease == NULL)
+        return;
+    free(lease->checkpoint);
+    free(lease);
+}
+
+const char *lc_lease_name(const lc_lease *l) { return l->name; }
+const char *lc_lease_token(const lc_lease *l) { return l->token; }
+uint64_t lc_lease_fence(const lc_lease *l) { return l->fence; }
+int64_t lc_lease_ttl_ms(const lc_lease *l) { return l->ttl_ms; }
+const char *lc_lease_owner(const lc_lease *l) { return l->owner; }
+int64_t lc_lease_acquired_at_ms(const lc_lease *l) { return l->acquired_at_ms; }
+const char *lc_lease_checkpoint(const lc_lease *l) { return l->checkpoint; }
+int64_t lc_lease_deadline_ns(const lc_lease *l) { return l->deadline_ns; }

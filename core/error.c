@@ -1,0 +1,89 @@
+/* core/error.c -- status names and the error struct. */
+#include "core/error_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *lc_status_name(lc_status code)
+{
+    switch (code) {
+    case LC_OK: return "ok";
+    case LC_ERR_CONFLICT: return "conflict";
+    case LC_ERR_LOST: return "lost";
+    case LC_ERR_TIMEOUT: return "timeout";
+    case LC_ERR_UNAVAILABLE: return "unavailable";
+    case LC_ERR_INVALID: return "invalid";
+    case LC_ERR_NOMEM: return "nomem";
+    case LC_ERR_CONFIG: return "config";
+    case LC_ERR_INTERNAL: return "internal";
+    }
+    return "internal";
+}
+
+lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt, ...)
+{
+    if (err == NULL)
+        return code;
+    memset(&err->holder, 0, sizeof(err->holder));
+    err->holder.expires_in_ms = -1;
+    err->code = code;
+    err->sys_errno = sys_errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void lc__err_clear(lc_error *err)
+{
+    if (err == NULL)
+        return;
+    memset(err, 0, sizeof(*err));
+    err->holder.expires_in_ms = -1;
+}
+
+void lc__err_prefix(lc_error *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    char prefix[128];
+    char old[sizeof(err->message)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->message, sizeof(old));
+    snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+}
+
+char *lc__strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void lc__strlcpy(char *dst, const char *src, size_t size)
+{
+    if (size == 0)
+        return;
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void lc__log(lc_log_fn fn, void *ctx, lc_log_level level, const char *fmt, ...)
+{
+    if (fn == NULL)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fn(ctx, level, msg);
+}

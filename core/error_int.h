@@ -1,0 +1,35 @@
+/* core/error_int.h -- filling lc_error, shared by every part of the library. */
+#ifndef LC_ERROR_INT_H
+#define LC_ERROR_INT_H
+
+#include "lockcoord.h"
+
+#if defined(__GNUC__)
+#define LC__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LC__PRINTF(a, b)
+#endif
+
+/* Fills err (if non-NULL) with code, sys_errno and a formatted message;
+ * returns code so callers can `return lc__err(...)`. The holder is
+ * cleared. */
+lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt, ...)
+    LC__PRINTF(4, 5);
+
+/* Clears err to LC_OK with an empty message. */
+void lc__err_clear(lc_error *err);
+
+/* Prefixes err->message with "prefix: " (keeps code and holder). */
+void lc__err_prefix(lc_error *err, const char *fmt, ...) LC__PRINTF(2, 3);
+
+/* strdup that returns NULL for NULL. */
+char *lc__strdup(const char *s);
+
+/* Copies src into dst[size], truncating, always NUL-terminated. */
+void lc__strlcpy(char *dst, const char *src, size_t size);
+
+/* Logs through an optional hook: formats only when fn is set. */
+void lc__log(lc_log_fn fn, void *ctx, lc_log_level level, const char *fmt, ...)
+    LC__PRINTF(4, 5);
+
+#endif

@@ -1,0 +1,133 @@
+/* tests/conformance/testenv.c -- shared test helpers. */
+#include "testenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *server_var(const char *backend)
+{
+    if (strcmp(backend, "redis") == 0)
+        return "LOCKCOORD_TEST_REDIS_URL";
+    if (strcmp(backend, "postgres") == 0)
+        return "LOCKCOORD_TEST_PG_CONNINFO";
+    return NULL;
+}
+
+int lct_backend_missing(const char *backend)
+{
+    const char *var = server_var(backend);
+    if (var == NULL || (getenv(var) && *getenv(var)))
+        return 0;
+    const char *skip = getenv("LOCKCOORD_SKIP_INTEGRATION");
+    if (skip && strcmp(skip, "1") == 0)
+        return 1;
+    fail_msg("%s is not set: integration tests need a real %s server "
+             "(run ./scripts/test.sh, or set LOCKCOORD_SKIP_INTEGRATION=1 on purpose)",
+             var, backend);
+    return 1;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL)
+        fail_msg("out of memory");
+    return d;
+}
+
+static uint32_t rand32(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        r = (uint32_t)time(NULL);
+    return r;
+}
+
+lc_config *lct_config(const char *backend)
+{
+    lc_config *cfg = lc_config_new(backend);
+    if (cfg == NULL)
+        fail_msg("out of memory");
+    cfg->lock.retry_min_ms = 20;
+    cfg->lock.retry_max_ms = 200;
+    const char *var = server_var(backend);
+    if (var == NULL)
+        return cfg;
+    const char *val = getenv(var);
+    if (val == NULL || *val == '\0')
+        fail_msg("%s is not set", var);
+    if (strcmp(backend, "redis") == 0) {
+        static char prefix[64];
+        if (prefix[0] == '\0')
+            snprintf(prefix, sizeof(prefix), "lctest-%ld-%08x", (long)getpid(), rand32());
+        cfg->redis.url = xstrdup(val);
+        free(cfg->redis.key_prefix);
+        cfg->redis.key_prefix = xstrdup(prefix);
+    } else {
+        cfg->postgres.conninfo = xstrdup(val);
+    }
+    return cfg;
+}
+
+const char *lct_name(const char *prefix)
+{
+    static char buf[LC_NAME_MAX + 1];
+    static unsigned counter;
+    snprintf(buf, sizeof(buf), "%s/%ld-%u-%08x", prefix, (long)getpid(), ++counter, rand32());
+    return buf;
+}
+
+static int64_t fake_mono(void *ctx)
+{
+    return ((lct_clock *)ctx)->mono_ns;
+}
+
+static int64_t fake_wall(void *ctx)
+{
+    return ((lct_clock *)ctx)->wall_ms;
+}
+
+void lct_clock_init(lct_clock *fc)
+{
+    fc->clock.mono_ns = fake_mono;
+    fc->clock.wall_ms = fake_wall;
+    fc->clock.ctx = fc;
+    fc->mono_ns = 1000000000;          /* 1 s after "boot" */
+    fc->wall_ms = 1798675200000;       /* 2027-01-01T00:00:00Z */
+}
+
+void lct_clock_advance(lct_clock *fc, int64_t ms)
+{
+    fc->mono_ns += ms * 1000000;
+    fc->wall_ms += ms;
+}
+
+int64_t lct_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lct_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+int lct_wait_for(int (*cond)(void *arg), void *arg, int64_t deadline_ms)
+{
+    int64_t until = lct_now_ms() + deadline_ms;
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        if (lct_now_ms() >= until)
+            return 0;
+        lct_sleep_ms(5);
+    }
+}
