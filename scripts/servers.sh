@@ -78,21 +78,13 @@ file_size() {
 
 # ---------------------------------------------------------------- redis
 
-# The value of "--port N" among the extra args, if any.
-redis_port_arg() {
-    local prev=""
+# arg_value OPTION ARGS...: the value following OPTION in ARGS, if any
+# ("--port" among the extra redis-server args).
+arg_value() {
+    local opt=$1 prev=""
+    shift
     for a in "$@"; do
-        [[ $prev == --port ]] && { echo "$a"; return 0; }
-        prev=$a
-    done
-    return 0
-}
-
-# The value of "--requirepass" among the extra args, if any.
-redis_pass_arg() {
-    local prev=""
-    for a in "$@"; do
-        [[ $prev == --requirepass ]] && { echo "$a"; return 0; }
+        [[ $prev == "$opt" ]] && { echo "$a"; return 0; }
         prev=$a
     done
     return 0
@@ -118,7 +110,7 @@ redis_is_ours() {
 redis_try_start() {
     local dir=$1 port=$2 pid off deadline pass
     shift 2
-    pass=$(redis_pass_arg "$@")
+    pass=$(arg_value --requirepass "$@")
     port_in_use "$port" && return 2
     off=$(file_size "$dir/redis.log")
     redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize no \
@@ -155,7 +147,7 @@ redis_start() {
     if [[ -f $dir/redis.pid ]] && pid_alive "$(cat "$dir/redis.pid")"; then
         die "redis-start: already running in $dir (pid $(cat "$dir/redis.pid"))"
     fi
-    fixed=$(redis_port_arg "$@")
+    fixed=$(arg_value --port "$@")
     [[ -z $fixed && -f $dir/redis.port ]] && fixed=$(cat "$dir/redis.port")
     for ((i = 0; i < PORT_TRIES; i++)); do
         port=${fixed:-$(pick_port)}
