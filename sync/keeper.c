@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REASON_MAX 256
+#define REASON_MAX   256
 #define RETRY_MIN_MS 20
 /* A round asks the backend why at most this many leases were lost; the
  * rest get the generic reason, so a mass loss is signalled without delay. */
@@ -54,8 +54,8 @@ struct lc_keeper {
     pthread_cond_t changed; /* CLOCK_MONOTONIC; broadcast on every change */
     kept **leases;
     size_t n, cap;
-    size_t unnotified;     /* lost leases whose on_loss is still due */
-    int round_busy;        /* a round's backend call has not returned */
+    size_t unnotified; /* lost leases whose on_loss is still due */
+    int round_busy;    /* a round's backend call has not returned */
     int64_t round_sent_ns;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
@@ -289,8 +289,8 @@ static void round_finish(lc_keeper *k, round *r, lc_status rc, const lc_error *e
     int64_t now = now_ns(k);
     k->round_busy = 0;
     if (rc != LC_OK)
-        snprintf(k->last_err, sizeof(k->last_err), "%s", err->message[0] ? err->message
-                                                                          : lc_status_name(rc));
+        snprintf(k->last_err, sizeof(k->last_err), "%s",
+                 err->message[0] ? err->message : lc_status_name(rc));
     else
         k->last_err[0] = '\0';
     size_t pending = 0;
@@ -326,7 +326,7 @@ static void lost_reason(lc_client *c, const kept *kl, char *buf, size_t size)
  * mutex: it is a round trip), then declare the loss. */
 static void round_resolve_lost(lc_keeper *k, round *r)
 {
-    char (*reasons)[REASON_MAX] = calloc(r->n, sizeof(*reasons));
+    char(*reasons)[REASON_MAX] = calloc(r->n, sizeof(*reasons));
     for (size_t i = 0; i < r->n; i++) {
         if (reasons == NULL)
             break;

