@@ -59,8 +59,7 @@ const char *lc__ydescribe(const lc__ynode *n, char *buf, size_t size);
 
 /* Expands ${VAR} and ${VAR:-default} in scalar n. `path` names the key in
  * messages. On success *out is malloc'd. */
-lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *path,
-                         char **out);
+lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *path, char **out);
 
 /* The choice within Levenshtein distance 2 of word (the closest, first on
  * ties), or NULL. */
@@ -124,24 +123,22 @@ typedef struct lc__schema {
  * refused with a suggestion, null values keep the default, every other
  * value is converted into base. `path` is the mapping's dotted name ("" at
  * the top). */
-lc_status lc__cfg_walk(const lc__cfgctx *cx, const lc__ynode *map, const lc__schema *s,
-                       void *base, const char *path);
+lc_status lc__cfg_walk(const lc__cfgctx *cx, const lc__ynode *map, const lc__schema *s, void *base,
+                       const char *path);
 
 /* "path.key" (or "key" at the top) into buf. */
 const char *lc__cfg_path(char *buf, size_t size, const char *path, const char *key);
 
 /* The expanded text of scalar val as a string field: non-scalars are
  * refused as "expected a string". *out malloc'd. */
-lc_status lc__cfg_string(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                         char **out);
+lc_status lc__cfg_string(const lc__cfgctx *cx, const lc__ynode *val, const char *path, char **out);
 
 /* Expanded scalar as an integer in [min, max]. */
-lc_status lc__cfg_int(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                      long long min, long long max, long long *out);
+lc_status lc__cfg_int(const lc__cfgctx *cx, const lc__ynode *val, const char *path, long long min,
+                      long long max, long long *out);
 
 /* Expanded scalar as a lock name (lc_name_check); *out malloc'd. */
-lc_status lc__cfg_name(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                       char **out);
+lc_status lc__cfg_name(const lc__cfgctx *cx, const lc__ynode *val, const char *path, char **out);
 
 /* Checks renew_every < ttl/2, reporting at the renew_every key of `map`. */
 lc_status lc__cfg_check_renew(const lc__cfgctx *cx, const lc__ynode *map, const char *path,

@@ -47,8 +47,8 @@ static int name_char(char c, int first)
 }
 
 /* The value of ${...} (whose text is s, up to and with end, the '}'). */
-static lc_status lookup(const lc__cfgctx *cx, const lc__ynode *n, const char *path,
-                        const char *s, const char *end, buf *b)
+static lc_status lookup(const lc__cfgctx *cx, const lc__ynode *n, const char *path, const char *s,
+                        const char *end, buf *b)
 {
     const char *name = s + 2, *p = name;
     while (p < end && name_char(*p, p == name))
@@ -86,9 +86,10 @@ static lc_status expand_one(const lc__cfgctx *cx, const lc__ynode *n, const char
     return rc;
 }
 
-lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *path,
-                         char **out)
+lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *path, char **out)
 {
+    if (strlen(n->text) != n->len)
+        return lc__cfg_fail(cx, n->line, n->col, "%s: contains a NUL byte", path);
     buf b = {0};
     const char *s = n->text;
     lc_status rc = buf_add(&b, "", 0) ? lc__cfg_nomem(cx) : LC_OK;

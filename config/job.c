@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELDS(a) {a, sizeof(a) / sizeof(a[0])}
+#define FIELDS(a)                                                                                  \
+    {                                                                                              \
+        a, sizeof(a) / sizeof(a[0])                                                                \
+    }
 
 static const int default_status[] = {200, 201, 202, 204};
 
-static lc_status set_name(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                          const char *path)
+static lc_status set_name(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     lc_job *job = base;
     free(job->name);
@@ -21,8 +23,7 @@ static lc_status set_name(const lc__cfgctx *cx, const lc__ynode *val, void *base
     return lc__cfg_name(cx, val, path, &job->name);
 }
 
-static lc_status set_lock(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                          const char *path)
+static lc_status set_lock(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     lc_job *job = base;
     free(job->lock);
@@ -30,8 +31,7 @@ static lc_status set_lock(const lc__cfgctx *cx, const lc__ynode *val, void *base
     return lc__cfg_name(cx, val, path, &job->lock);
 }
 
-static lc_status set_exec(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                          const char *path)
+static lc_status set_exec(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     lc_job *job = base;
     if (val->kind != LC__YSEQ || val->n == 0)
@@ -88,8 +88,7 @@ static lc_status add_header(const lc__cfgctx *cx, lc_http_job *h, const lc__ynod
     h->n_headers++;
     lc_status rc = lc__cfg_string(cx, val, sub, &hd->value);
     if (rc == LC_OK && strpbrk(hd->value, "\r\n") != NULL)
-        return lc__cfg_fail(cx, val->line, val->col, "%s: a header value must be one line",
-                            sub);
+        return lc__cfg_fail(cx, val->line, val->col, "%s: a header value must be one line", sub);
     return rc;
 }
 
@@ -153,8 +152,7 @@ static const lc__field http_fields[] = {
 };
 static const lc__schema http_schema = FIELDS(http_fields);
 
-static lc_status set_http(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                          const char *path)
+static lc_status set_http(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     lc_job *job = base;
     if (val->kind != LC__YMAP)

@@ -28,16 +28,15 @@ lc_status lc__cfg_expected(const lc__cfgctx *cx, const lc__ynode *val, const cha
                         lc__ydescribe(val, got, sizeof(got)));
 }
 
-lc_status lc__cfg_string(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                         char **out)
+lc_status lc__cfg_string(const lc__cfgctx *cx, const lc__ynode *val, const char *path, char **out)
 {
     if (val->kind != LC__YSCALAR && val->kind != LC__YNULL)
         return lc__cfg_expected(cx, val, path, "a string");
     return lc__cfg_expand(cx, val, path, out);
 }
 
-lc_status lc__cfg_int(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                      long long min, long long max, long long *out)
+lc_status lc__cfg_int(const lc__cfgctx *cx, const lc__ynode *val, const char *path, long long min,
+                      long long max, long long *out)
 {
     if (val->kind != LC__YSCALAR)
         return lc__cfg_expected(cx, val, path, "an integer");
@@ -59,8 +58,7 @@ lc_status lc__cfg_int(const lc__cfgctx *cx, const lc__ynode *val, const char *pa
     return LC_OK;
 }
 
-lc_status lc__cfg_name(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                       char **out)
+lc_status lc__cfg_name(const lc__cfgctx *cx, const lc__ynode *val, const char *path, char **out)
 {
     char *s;
     lc_status rc = lc__cfg_string(cx, val, path, &s);
@@ -100,8 +98,7 @@ static lc_status set_duration(const lc__cfgctx *cx, const lc__ynode *val, const 
     return LC_OK;
 }
 
-static lc_status set_bool(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
-                          int *dst)
+static lc_status set_bool(const lc__cfgctx *cx, const lc__ynode *val, const char *path, int *dst)
 {
     static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
     if (val->kind != LC__YSCALAR)
@@ -154,15 +151,19 @@ static lc_status set_field(const lc__cfgctx *cx, const lc__field *f, const lc__y
     case LC__F_STR:
     case LC__F_NONEMPTY:
         return set_string(cx, val, path, f->type == LC__F_NONEMPTY, (char **)(void *)at);
-    case LC__F_DUR: return set_duration(cx, val, path, f->min, (int64_t *)(void *)at);
+    case LC__F_DUR:
+        return set_duration(cx, val, path, f->min, (int64_t *)(void *)at);
     case LC__F_INT:
         rc = lc__cfg_int(cx, val, path, f->min, INT_MAX, &v);
         if (rc == LC_OK)
             *(int *)(void *)at = (int)v;
         return rc;
-    case LC__F_BOOL: return set_bool(cx, val, path, (int *)(void *)at);
-    case LC__F_MAP: return lc__cfg_walk(cx, val, f->sub, base, path);
-    case LC__F_FN: return f->fn(cx, val, base, path);
+    case LC__F_BOOL:
+        return set_bool(cx, val, path, (int *)(void *)at);
+    case LC__F_MAP:
+        return lc__cfg_walk(cx, val, f->sub, base, path);
+    case LC__F_FN:
+        return f->fn(cx, val, base, path);
     }
     return LC_ERR_INTERNAL;
 }
@@ -188,8 +189,8 @@ static lc_status unknown_key(const lc__cfgctx *cx, const lc__ynode *key, const l
                         key->text, list);
 }
 
-lc_status lc__cfg_walk(const lc__cfgctx *cx, const lc__ynode *map, const lc__schema *s,
-                       void *base, const char *path)
+lc_status lc__cfg_walk(const lc__cfgctx *cx, const lc__ynode *map, const lc__schema *s, void *base,
+                       const char *path)
 {
     if (map->kind == LC__YNULL)
         return LC_OK;
@@ -220,8 +221,7 @@ lc_status lc__cfg_check_renew(const lc__cfgctx *cx, const lc__ynode *map, const 
     if (renew_ms * 2 < ttl_ms || lc__ymap_get(map, "renew_every", &key) == NULL)
         return LC_OK;
     char r[32], t[32];
-    return lc__cfg_fail(cx, key->line, key->col,
-                        "%s.renew_every (%s) must be less than half the ttl (%s)", path,
-                        lc_duration_format(renew_ms, r, sizeof(r)),
-                        lc_duration_format(ttl_ms, t, sizeof(t)));
+    return lc__cfg_fail(
+        cx, key->line, key->col, "%s.renew_every (%s) must be less than half the ttl (%s)", path,
+        lc_duration_format(renew_ms, r, sizeof(r)), lc_duration_format(ttl_ms, t, sizeof(t)));
 }

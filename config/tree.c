@@ -195,8 +195,8 @@ static lc_status build(const lc__cfgctx *cx, yaml_parser_t *p, yaml_event_t *ev,
     lc__ynode *n = node_new(is_map ? LC__YMAP : LC__YSEQ, &ev->start_mark);
     if (n == NULL)
         return lc__cfg_nomem(cx);
-    lc_status rc = collection(cx, p, n, is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT,
-                              depth);
+    lc_status rc =
+        collection(cx, p, n, is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT, depth);
     if (rc != LC_OK) {
         lc__ynode_free(n);
         return rc;
@@ -282,9 +282,15 @@ const lc__ynode *lc__ymap_get(const lc__ynode *map, const char *key, const lc__y
 const char *lc__ydescribe(const lc__ynode *n, char *buf, size_t size)
 {
     switch (n->kind) {
-    case LC__YMAP: lc__strlcpy(buf, "a mapping", size); break;
-    case LC__YSEQ: lc__strlcpy(buf, "a sequence", size); break;
-    case LC__YNULL: lc__strlcpy(buf, "nothing", size); break;
+    case LC__YMAP:
+        lc__strlcpy(buf, "a mapping", size);
+        break;
+    case LC__YSEQ:
+        lc__strlcpy(buf, "a sequence", size);
+        break;
+    case LC__YNULL:
+        lc__strlcpy(buf, "nothing", size);
+        break;
     case LC__YSCALAR:
         snprintf(buf, size, "'%.40s%s'", n->text, n->len > 40 ? "..." : "");
         break;

@@ -15,7 +15,10 @@
 
 #define MAX_FILE (1 << 20) /* a config file is small; this bounds the read */
 
-#define FIELDS(a) {a, sizeof(a) / sizeof(a[0])}
+#define FIELDS(a)                                                                                  \
+    {                                                                                              \
+        a, sizeof(a) / sizeof(a[0])                                                                \
+    }
 
 static lc_status set_backend(const lc__cfgctx *cx, const lc__ynode *val, void *base,
                              const char *path)
@@ -29,11 +32,9 @@ static lc_status set_backend(const lc__cfgctx *cx, const lc__ynode *val, void *b
         char got[64];
         lc__strlcpy(got, s, sizeof(got));
         free(s);
-        return lc__cfg_fail(cx, val->line, val->col, "%s: expected redis or postgres, got '%s'%s",
-                            path, got,
-                            strcmp(got, "memory") == 0
-                                ? " (the memory backend is for embedders only)"
-                                : "");
+        return lc__cfg_fail(
+            cx, val->line, val->col, "%s: expected redis or postgres, got '%s'%s", path, got,
+            strcmp(got, "memory") == 0 ? " (the memory backend is for embedders only)" : "");
     }
     free(cfg->backend);
     cfg->backend = s;
@@ -61,8 +62,7 @@ static lc_status set_choice(const lc__cfgctx *cx, const lc__ynode *val, const ch
     return lc__cfg_fail(cx, val->line, val->col, "%s: expected %s, got '%s'", path, list, got);
 }
 
-static lc_status set_level(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                           const char *path)
+static lc_status set_level(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     static const char *const words[] = {"error", "warn", "info", "debug"};
     int i;
@@ -83,8 +83,7 @@ static lc_status set_format(const lc__cfgctx *cx, const lc__ynode *val, void *ba
     return rc;
 }
 
-static lc_status set_jobs(const lc__cfgctx *cx, const lc__ynode *val, void *base,
-                          const char *path)
+static lc_status set_jobs(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     (void)path;
     return lc__cfg_jobs(cx, val, base);
@@ -143,8 +142,8 @@ static lc_status check_lock(const lc__cfgctx *cx, const lc__ynode *root, lc_conf
     const lc__ynode *lock = lc__ymap_get(root, "lock", NULL), *kmin = NULL, *kmax = NULL;
     if (lc__ymap_get(lock, "renew_every", NULL) == NULL)
         cfg->lock.renew_every_ms = cfg->lock.ttl_ms / 3;
-    lc_status rc = lc__cfg_check_renew(cx, lock, "lock", cfg->lock.ttl_ms,
-                                       cfg->lock.renew_every_ms);
+    lc_status rc =
+        lc__cfg_check_renew(cx, lock, "lock", cfg->lock.ttl_ms, cfg->lock.renew_every_ms);
     if (rc != LC_OK || cfg->lock.retry_min_ms <= cfg->lock.retry_max_ms)
         return rc;
     lc__ymap_get(lock, "retry_min", &kmin);
@@ -169,11 +168,10 @@ static lc_status check_backend(const lc__cfgctx *cx, const lc__ynode *root, lc_c
     const char *have = redis ? cfg->redis.url : cfg->postgres.conninfo;
     if (lc__ymap_get(root, section, &ks) == NULL)
         return lc__cfg_fail(cx, kb->line, kb->col,
-                            "backend is %s but the %s section is missing (it needs %s.%s)",
-                            section, section, section, need);
+                            "backend is %s but the %s section is missing (it needs %s.%s)", section,
+                            section, section, need);
     if (have == NULL)
-        return lc__cfg_fail(cx, ks->line, ks->col, "%s: missing required key '%s'", section,
-                            need);
+        return lc__cfg_fail(cx, ks->line, ks->col, "%s: missing required key '%s'", section, need);
     return LC_OK;
 }
 

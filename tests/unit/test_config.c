@@ -45,48 +45,47 @@ static char *write_temp(const char *text)
     return path;
 }
 
-static const char *every_key =
-    "backend: redis\n"
-    "owner: node-a\n"
-    "redis:\n"
-    "  url: \"redis://:pw@127.0.0.1:6390/2\"\n"
-    "  connect_timeout: 3s\n"
-    "  command_timeout: 1500ms\n"
-    "  key_prefix: lc-test\n"
-    "  min_replicas_ack: 1\n"
-    "postgres:\n"
-    "  conninfo: \"host=127.0.0.1 port=5433 dbname=app\"\n"
-    "  schema: locks\n"
-    "  table: leases\n"
-    "  auto_migrate: false\n"
-    "  statement_timeout: 4s\n"
-    "  connect_timeout: 5s\n"
-    "lock:\n"
-    "  ttl: 1m\n"
-    "  renew_every: 20s\n"
-    "  wait: 2s\n"
-    "  retry_min: 10ms\n"
-    "  retry_max: 2s\n"
-    "jobs:\n"
-    "  - name: smartsuite-sync\n" /* line 23 */
-    "    lock: sync/main\n"
-    "    timeout: 50s\n"
-    "    every: 5m\n"
-    "    ttl: 40s\n"
-    "    renew_every: 5s\n"
-    "    exec: [\"./sync.sh\", \"--incremental\"]\n"
-    "  - name: nightly-webhook\n" /* line 30 */
-    "    every: 24h\n"
-    "    http:\n"
-    "      url: \"https://example.invalid/sync\"\n"
-    "      method: put\n"
-    "      headers: { Authorization: \"Bearer k\", X-Trace: \"1\" }\n"
-    "      body: '{\"since\": \"{{checkpoint}}\"}'\n"
-    "      expect_status: [200, 202]\n"
-    "      checkpoint_from: cursor\n"
-    "log:\n"
-    "  level: debug\n"
-    "  format: json\n";
+static const char *every_key = "backend: redis\n"
+                               "owner: node-a\n"
+                               "redis:\n"
+                               "  url: \"redis://:pw@127.0.0.1:6390/2\"\n"
+                               "  connect_timeout: 3s\n"
+                               "  command_timeout: 1500ms\n"
+                               "  key_prefix: lc-test\n"
+                               "  min_replicas_ack: 1\n"
+                               "postgres:\n"
+                               "  conninfo: \"host=127.0.0.1 port=5433 dbname=app\"\n"
+                               "  schema: locks\n"
+                               "  table: leases\n"
+                               "  auto_migrate: false\n"
+                               "  statement_timeout: 4s\n"
+                               "  connect_timeout: 5s\n"
+                               "lock:\n"
+                               "  ttl: 1m\n"
+                               "  renew_every: 20s\n"
+                               "  wait: 2s\n"
+                               "  retry_min: 10ms\n"
+                               "  retry_max: 2s\n"
+                               "jobs:\n"
+                               "  - name: smartsuite-sync\n" /* line 23 */
+                               "    lock: sync/main\n"
+                               "    timeout: 50s\n"
+                               "    every: 5m\n"
+                               "    ttl: 40s\n"
+                               "    renew_every: 5s\n"
+                               "    exec: [\"./sync.sh\", \"--incremental\"]\n"
+                               "  - name: nightly-webhook\n" /* line 30 */
+                               "    every: 24h\n"
+                               "    http:\n"
+                               "      url: \"https://example.invalid/sync\"\n"
+                               "      method: put\n"
+                               "      headers: { Authorization: \"Bearer k\", X-Trace: \"1\" }\n"
+                               "      body: '{\"since\": \"{{checkpoint}}\"}'\n"
+                               "      expect_status: [200, 202]\n"
+                               "      checkpoint_from: cursor\n"
+                               "log:\n"
+                               "  level: debug\n"
+                               "  format: json\n";
 
 static void check_every_key_jobs(const lc_config *c)
 {
@@ -215,8 +214,7 @@ static void test_config_yaml_syntax_error_reports_libyaml_problem(void **state)
 static void test_config_unknown_key_suggests_near_miss(void **state)
 {
     (void)state;
-    expect_error(BASE "lock:\n  tll: 30s\n",
-                 "t.yaml:5:3: unknown key 'tll' (did you mean 'ttl'?)");
+    expect_error(BASE "lock:\n  tll: 30s\n", "t.yaml:5:3: unknown key 'tll' (did you mean 'ttl'?)");
     expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    evry: 5m\n",
                  "t.yaml:7:5: unknown key 'evry' (did you mean 'every'?)");
     expect_error(BASE "colour: blue\n",
@@ -229,7 +227,8 @@ static void test_config_duplicate_key_is_refused(void **state)
     (void)state;
     expect_error(BASE "lock:\n  ttl: 30s\n  wait: 1s\n  ttl: 20s\n",
                  "t.yaml:7:3: duplicate key 'ttl' (first at line 5)");
-    expect_error(BASE "backend: postgres\n", "t.yaml:4:1: duplicate key 'backend' (first at line 1)");
+    expect_error(BASE "backend: postgres\n",
+                 "t.yaml:4:1: duplicate key 'backend' (first at line 1)");
 }
 
 static void test_config_wrong_type_names_expected_type(void **state)
@@ -246,6 +245,21 @@ static void test_config_wrong_type_names_expected_type(void **state)
     expect_error(BASE "jobs:\n  - name: a\n    exec: ./x.sh\n",
                  "t.yaml:6:11: jobs[0].exec: expected a non-empty list of strings like "
                  "[\"./sync.sh\"], got './x.sh'");
+}
+
+static void test_config_bad_bytes_and_headers_are_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "owner: \x01\n", "t.yaml:4:8: control characters are not allowed");
+    expect_error(BASE "owner: \xff\n", "t.yaml:4:8: invalid leading UTF-8 octet");
+    expect_error(BASE "jobs:\n  - name: \"a\\0b\"\n    exec: [x]\n",
+                 "t.yaml:5:11: jobs[0].name: contains a NUL byte");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      headers: {X-A: \"v\\r\\nX-B: 1\"}\n",
+                 "t.yaml:8:22: jobs[0].http.headers.X-A: a header value must be one line");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      headers: {\"X A\": v}\n",
+                 "t.yaml:8:17: jobs[0].http.headers.X A: invalid header name");
 }
 
 static void test_config_bad_duration_includes_hint(void **state)
@@ -319,7 +333,8 @@ static void test_config_missing_backend_section_is_refused(void **state)
                  "t.yaml:2:1: postgres: missing required key 'conninfo'");
     expect_error("redis:\n  url: redis://h/\n",
                  "t.yaml:1:1: missing required key 'backend' (redis or postgres)");
-    expect_error("backend: redis\nredis:\n  url: \"\"\n", "t.yaml:3:8: redis.url: must not be empty");
+    expect_error("backend: redis\nredis:\n  url: \"\"\n",
+                 "t.yaml:3:8: redis.url: must not be empty");
     expect_error("backend: redis\nredis:\n  url: http://h/\n",
                  "t.yaml:3:8: redis.url: expected a redis://, rediss:// or unix:// URL");
 }
@@ -327,7 +342,8 @@ static void test_config_missing_backend_section_is_refused(void **state)
 static void test_config_bad_backend_is_refused(void **state)
 {
     (void)state;
-    expect_error("backend: mysql\n", "t.yaml:1:10: backend: expected redis or postgres, got 'mysql'");
+    expect_error("backend: mysql\n",
+                 "t.yaml:1:10: backend: expected redis or postgres, got 'mysql'");
     expect_error("backend: memory\n",
                  "t.yaml:1:10: backend: expected redis or postgres, got 'memory' (the memory "
                  "backend is for embedders only)");
@@ -511,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
         cmocka_unit_test(test_config_duplicate_key_is_refused),
         cmocka_unit_test(test_config_wrong_type_names_expected_type),
+        cmocka_unit_test(test_config_bad_bytes_and_headers_are_refused),
         cmocka_unit_test(test_config_bad_duration_includes_hint),
         cmocka_unit_test(test_config_bad_names_are_refused),
         cmocka_unit_test(test_config_renew_every_not_below_half_ttl_is_refused),
