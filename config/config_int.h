@@ -119,6 +119,12 @@ typedef struct lc__schema {
     size_t n;
 } lc__schema;
 
+/* A schema from a static array of fields. */
+#define LC__FIELDS(a)                                                                              \
+    {                                                                                              \
+        a, sizeof(a) / sizeof(a[0])                                                                \
+    }
+
 /* Walks mapping `map` (a null node is an empty mapping): unknown keys are
  * refused with a suggestion, null values keep the default, every other
  * value is converted into base. `path` is the mapping's dotted name ("" at

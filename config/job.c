@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELDS(a)                                                                                  \
-    {                                                                                              \
-        a, sizeof(a) / sizeof(a[0])                                                                \
-    }
-
 static const int default_status[] = {200, 201, 202, 204};
 
 static lc_status set_name(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
@@ -150,7 +145,7 @@ static const lc__field http_fields[] = {
     {"expect_status", LC__F_FN, 0, 0, NULL, set_status},
     {"checkpoint_from", LC__F_STR, HTTP(checkpoint_from), 0, NULL, NULL},
 };
-static const lc__schema http_schema = FIELDS(http_fields);
+static const lc__schema http_schema = LC__FIELDS(http_fields);
 
 static lc_status set_http(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
@@ -182,7 +177,7 @@ static const lc__field job_fields[] = {
     {"exec", LC__F_FN, 0, 0, NULL, set_exec},
     {"http", LC__F_FN, 0, 0, NULL, set_http},
 };
-static const lc__schema job_schema = FIELDS(job_fields);
+static const lc__schema job_schema = LC__FIELDS(job_fields);
 
 /* What a job needs besides well-formed values: a name, exactly one of
  * exec and http, and an http url. */

@@ -15,11 +15,6 @@
 
 #define MAX_FILE (1 << 20) /* a config file is small; this bounds the read */
 
-#define FIELDS(a)                                                                                  \
-    {                                                                                              \
-        a, sizeof(a) / sizeof(a[0])                                                                \
-    }
-
 static lc_status set_backend(const lc__cfgctx *cx, const lc__ynode *val, void *base,
                              const char *path)
 {
@@ -98,7 +93,7 @@ static const lc__field redis_fields[] = {
     {"key_prefix", LC__F_NONEMPTY, CFG(redis.key_prefix), 0, NULL, NULL},
     {"min_replicas_ack", LC__F_INT, CFG(redis.min_replicas_ack), 0, NULL, NULL},
 };
-static const lc__schema redis_schema = FIELDS(redis_fields);
+static const lc__schema redis_schema = LC__FIELDS(redis_fields);
 
 static const lc__field postgres_fields[] = {
     {"conninfo", LC__F_NONEMPTY, CFG(postgres.conninfo), 0, NULL, NULL},
@@ -108,7 +103,7 @@ static const lc__field postgres_fields[] = {
     {"statement_timeout", LC__F_DUR, CFG(postgres.statement_timeout_ms), 1, NULL, NULL},
     {"connect_timeout", LC__F_DUR, CFG(postgres.connect_timeout_ms), 1, NULL, NULL},
 };
-static const lc__schema postgres_schema = FIELDS(postgres_fields);
+static const lc__schema postgres_schema = LC__FIELDS(postgres_fields);
 
 static const lc__field lock_fields[] = {
     {"ttl", LC__F_DUR, CFG(lock.ttl_ms), 10, NULL, NULL},
@@ -117,13 +112,13 @@ static const lc__field lock_fields[] = {
     {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), 1, NULL, NULL},
     {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), 1, NULL, NULL},
 };
-static const lc__schema lock_schema = FIELDS(lock_fields);
+static const lc__schema lock_schema = LC__FIELDS(lock_fields);
 
 static const lc__field log_fields[] = {
     {"level", LC__F_FN, 0, 0, NULL, set_level},
     {"format", LC__F_FN, 0, 0, NULL, set_format},
 };
-static const lc__schema log_schema = FIELDS(log_fields);
+static const lc__schema log_schema = LC__FIELDS(log_fields);
 
 static const lc__field root_fields[] = {
     {"backend", LC__F_FN, 0, 0, NULL, set_backend},
@@ -134,7 +129,7 @@ static const lc__field root_fields[] = {
     {"jobs", LC__F_FN, 0, 0, NULL, set_jobs},
     {"log", LC__F_MAP, 0, 0, &log_schema, NULL},
 };
-static const lc__schema root_schema = FIELDS(root_fields);
+static const lc__schema root_schema = LC__FIELDS(root_fields);
 
 /* renew_every defaults to ttl/3 unless given; then the two must fit. */
 static lc_status check_lock(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cfg)
