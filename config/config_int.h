@@ -120,10 +120,9 @@ typedef struct lc__schema {
 } lc__schema;
 
 /* A schema from a static array of fields. */
-#define LC__FIELDS(a)                                                                              \
-    {                                                                                              \
-        a, sizeof(a) / sizeof(a[0])                                                                \
-    }
+/* clang-format off */
+#define LC__FIELDS(a) {a, sizeof(a) / sizeof(a[0])}
+/* clang-format on */
 
 /* Walks mapping `map` (a null node is an empty mapping): unknown keys are
  * refused with a suggestion, null values keep the default, every other
