@@ -1,0 +1,93 @@
+/* cli/cli.h -- what the lockcoord command's files share. The CLI uses only
+ * the public API (lockcoord.h), as curl's tool uses only libcurl. */
+#ifndef LC_CLI_H
+#define LC_CLI_H
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "lockcoord.h"
+
+/* Exit codes of DESIGN.md (sysexits where one fits). */
+enum {
+    EXIT_USAGE = 64,
+    EXIT_UNAVAILABLE = 69,
+    EXIT_INTERNAL = 70,
+    EXIT_CONFLICT = 75,
+    EXIT_LOST = 76,
+    EXIT_CONFIG = 78,
+    EXIT_TIMEOUT = 124
+};
+
+/* The global options and what every command needs. */
+typedef struct cli {
+    const char *config_path; /* -c, else $LOCKCOORD_CONFIG, else ./lockcoord.yaml */
+    int json;
+    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+    const char *command;
+    lc_config *cfg;    /* loaded by cli_open */
+    lc_client *client; /* opened by cli_open */
+    lc_log_level log_level;
+} cli;
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(cli *app, int argc, char **argv);
+    const char *usage; /* one line after "lockcoord " */
+    const char *help;  /* the rest of `lockcoord COMMAND --help` */
+} cli_command;
+
+extern const cli_command cli_cmd_acquire, cli_cmd_renew, cli_cmd_release, cli_cmd_status,
+    cli_cmd_reset, cli_cmd_checkpoint, cli_cmd_migrate, cli_cmd_run, cli_cmd_config,
+    cli_cmd_sync, cli_cmd_bench;
+
+/* Loads the config and opens a client; on failure reports and returns the
+ * exit code (0 on success). */
+int cli_open(cli *app);
+/* Loads the config only. */
+int cli_load_config(cli *app);
+void cli_close(cli *app);
+
+/* The log hook given to the library: stderr, filtered by level. */
+void cli_log(void *ctx, lc_log_level level, const char *msg);
+
+/* Reports a failed library call: one line on stderr ("lockcoord: what:
+ * why"), or the JSON error object on stdout; returns the exit code. For a
+ * conflict, `lock` names the lock and the holder is shown. */
+int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err);
+
+/* Reports a usage error (exit 64) with a hint to --help. */
+int cli_usage(cli *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The exit code for a library status. */
+int cli_exit_code(lc_status code);
+
+/* Prints a JSON object on stdout (one line) and frees it; returns 0, or
+ * EXIT_INTERNAL when out of memory. */
+int cli_print_json(cJSON *obj);
+
+/* RFC 3339 of unix ms into buf; "-" (text) for ms < 0. */
+const char *cli_time(int64_t unix_ms, char *buf, size_t size);
+
+/* Parses a duration option; on error reports a usage error. */
+int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms);
+
+/* Adds a holder object under key to a JSON object. */
+void cli_json_holder(cJSON *obj, const char *key, const lc_holder *h);
+
+/* Parses a command's options with getopt_long. Positional arguments are
+ * collected into pos[] (up to max_pos); parsing stops after "--", and
+ * *rest is set to the index of the first argument after it (-1 when there
+ * was no "--"). on_opt(app, ctx, c, optarg) handles each option and returns 0 or
+ * an exit code. --help prints the command's help and returns -1 through
+ * *done. Returns 0 or an exit code. */
+typedef int (*cli_opt_fn)(cli *app, void *ctx, int opt, const char *arg);
+int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, cli_opt_fn on_opt, void *ctx, const char **pos,
+              int max_pos, int *npos, int *rest, int *done);
+
+/* The lock-name rule, reported as a usage error (exit 64). */
+int cli_check_name(cli *app, const char *name);
+
+#endif

@@ -1,0 +1,168 @@
+/* cli/spawn.c -- the guard process between lockcoord and the command.
+ *
+ * Only async-signal-safe calls run after fork: lockcoord has keeper threads,
+ * and a lock one of them held at fork time would never be released in the
+ * child. The environment is therefore built before forking. */
+#include "spawn.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *const our_vars[] = {"LOCKCOORD_LOCK=", "LOCKCOORD_TOKEN=", "LOCKCOORD_FENCE=",
+                                       "LOCKCOORD_OWNER=", "LOCKCOORD_CHECKPOINT="};
+#define N_OUR_VARS (sizeof(our_vars) / sizeof(our_vars[0]))
+
+static int is_ours(const char *entry)
+{
+    for (size_t i = 0; i < N_OUR_VARS; i++)
+        if (strncmp(entry, our_vars[i], strlen(our_vars[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static char *env_entry(const char *prefix, const char *value)
+{
+    size_t n = strlen(prefix) + strlen(value) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", prefix, value);
+    return s;
+}
+
+/* environ without our variables, plus them for this lease. NULL on OOM. */
+static char **build_env(const lc_lease *lease)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + N_OUR_VARS + 1, sizeof(*env));
+    if (env == NULL)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_ours(environ[i]))
+            env[k++] = environ[i];
+    char fence[32];
+    snprintf(fence, sizeof(fence), "%llu", (unsigned long long)lc_lease_fence(lease));
+    const char *cp = lc_lease_checkpoint(lease);
+    const char *values[N_OUR_VARS] = {lc_lease_name(lease), lc_lease_token(lease), fence,
+                                      lc_lease_owner(lease), cp ? cp : ""};
+    for (size_t i = 0; i < N_OUR_VARS; i++)
+        if ((env[k++] = env_entry(our_vars[i], values[i])) == NULL)
+            return NULL; /* the process is about to exit anyway */
+    return env;
+}
+
+static void write_str(int fd, const char *s)
+{
+    ssize_t unused = write(fd, s, strlen(s));
+    (void)unused;
+}
+
+static void exec_command(char **cmd, char **env)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvpe(cmd[0], cmd, env);
+    int e = errno;
+    write_str(2, "lockcoord: run: ");
+    write_str(2, cmd[0]);
+    write_str(2, ": ");
+    write_str(2, strerror(e));
+    write_str(2, "\n");
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+/* Exits the way the command did: same code, or the same signal. */
+static void pass_on(int status)
+{
+    if (WIFEXITED(status))
+        _exit(WEXITSTATUS(status));
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+static void guard(char **cmd, char **env, pid_t parent)
+{
+    setpgid(0, 0);
+    /* Signals meant for the command reach the whole group: the guard
+     * ignores them (ignored signals are discarded, not left pending). */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    if (getppid() != parent)
+        _exit(EXIT_LOST); /* lockcoord died before we could watch it */
+
+    pid_t child = fork();
+    if (child < 0)
+        _exit(EXIT_INTERNAL);
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
+        exec_command(cmd, env);
+    }
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig == SIGUSR2) {
+            kill(0, SIGKILL); /* lockcoord died: the whole group goes */
+            _exit(EXIT_LOST);
+        }
+        int status;
+        if (sig == SIGCHLD && waitpid(child, &status, WNOHANG) == child)
+            pass_on(status);
+    }
+}
+
+pid_t cli_spawn(char **cmd, const lc_lease *lease)
+{
+    char **env = build_env(lease);
+    if (env == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0)
+        guard(cmd, env, parent);
+    int saved = errno;
+    if (pid > 0)
+        setpgid(pid, pid); /* also here, so the group exists when fork returns */
+    for (size_t i = 0; env[i]; i++)
+        if (is_ours(env[i]))
+            free(env[i]);
+    free(env);
+    errno = saved;
+    return pid;
+}
+
+void cli_note_signal(cli *app, int sig)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "got %s; passing it on to the command", strsignal(sig));
+    cli_log(app, LC_LOG_INFO, msg);
+}
