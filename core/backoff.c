@@ -36,7 +36,7 @@ int64_t lc__backoff_next(lc__backoff *b)
     int64_t span = ceil - half;
     int64_t d = half + (span > 0 ? (int64_t)(xorshift(&b->rng) % (uint64_t)(span + 1)) : 0);
     if (b->cur_ms < b->max_ms)
-        b->cur_ms = b->cur_ms * 2 > b->max_ms ? b->max_ms : b->cur_ms * 2;
+        b->cur_ms = b->cur_ms > b->max_ms / 2 ? b->max_ms : b->cur_ms * 2; /* no overflow */
     return d;
 }
 

@@ -6,26 +6,26 @@
 
 #define MAX_MS ((int64_t)1 << 52) /* about 142,000 years: no overflow below */
 
+/* The unit is the whole run of letters after the number, so "10sec" or
+ * "5min" is an unknown unit rather than "10s" followed by garbage. */
 static int unit_ms(const char *s, size_t *len, int64_t *ms)
 {
-    if (strncmp(s, "ms", 2) == 0) {
-        *len = 2;
+    size_t n = 0;
+    while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z'))
+        n++;
+    *len = n;
+    if (n == 2 && s[0] == 'm' && s[1] == 's')
         *ms = 1;
-    } else if (*s == 's') {
-        *len = 1;
+    else if (n == 1 && *s == 's')
         *ms = 1000;
-    } else if (*s == 'm') {
-        *len = 1;
+    else if (n == 1 && *s == 'm')
         *ms = 60 * 1000;
-    } else if (*s == 'h') {
-        *len = 1;
+    else if (n == 1 && *s == 'h')
         *ms = 3600 * 1000;
-    } else if (*s == 'd') {
-        *len = 1;
+    else if (n == 1 && *s == 'd')
         *ms = 24 * 3600 * 1000;
-    } else {
+    else
         return 0;
-    }
     return 1;
 }
 

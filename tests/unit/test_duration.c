@@ -1,0 +1,305 @@
+/* tests/unit/test_duration.c -- time as lockcoord writes it: duration
+ * parsing and printing (every unit, compound and fractional forms, the
+ * refusals with their exact messages, format -> parse round trips), the
+ * local deadline's drift allowance, and RFC 3339 timestamps. */
+#include "testenv.h"
+
+#include "core/clock_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_MS ((int64_t)1 << 52) /* the largest duration lc_duration_parse accepts */
+
+static void assert_parses(const char *text, int64_t want)
+{
+    lc_error err;
+    int64_t ms = -1;
+    lct_assert_rc(lc_duration_parse(text, &ms, &err), LC_OK, &err);
+    if (ms != want)
+        fail_msg("'%s' parsed as %lld ms, want %lld", text, (long long)ms, (long long)want);
+}
+
+/* Refused with LC_ERR_INVALID and exactly `msg`; the output is untouched. */
+static void assert_refused(const char *text, const char *msg)
+{
+    lc_error err;
+    int64_t ms = 12345;
+    lct_assert_rc(lc_duration_parse(text, &ms, &err), LC_ERR_INVALID, &err);
+    assert_int_equal(err.code, LC_ERR_INVALID);
+    assert_string_equal(err.message, msg);
+    assert_int_equal(ms, 12345);
+}
+
+static void assert_formats(int64_t ms, const char *want)
+{
+    char buf[64];
+    assert_ptr_equal(lc_duration_format(ms, buf, sizeof(buf)), buf);
+    assert_string_equal(buf, want);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsing what is valid                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void test_duration_milliseconds_parsed(void **state)
+{
+    (void)state;
+    assert_parses("250ms", 250);
+    assert_parses("1ms", 1);
+}
+
+static void test_duration_seconds_parsed(void **state)
+{
+    (void)state;
+    assert_parses("30s", 30000);
+}
+
+static void test_duration_minutes_parsed(void **state)
+{
+    (void)state;
+    assert_parses("5m", 300000);
+}
+
+static void test_duration_hours_parsed(void **state)
+{
+    (void)state;
+    assert_parses("1h", 3600000);
+}
+
+static void test_duration_compound_summed(void **state)
+{
+    (void)state;
+    assert_parses("1h30m", 5400000);
+    assert_parses("1m30s", 90000);
+    assert_parses("1h2m3s4ms", 3723004);
+    /* "ms" after digits is milliseconds, not minutes followed by 's'. */
+    assert_parses("2m5ms", 120005);
+}
+
+static void test_duration_fraction_scaled(void **state)
+{
+    (void)state;
+    assert_parses("1.5s", 1500);
+    assert_parses("0.25s", 250);
+    assert_parses("1.5h", 5400000);
+    assert_parses(".5m", 30000);
+}
+
+static void test_duration_zero_accepted(void **state)
+{
+    (void)state;
+    assert_parses("0s", 0);
+    assert_parses("0ms", 0);
+}
+
+static void test_duration_large_accepted(void **state)
+{
+    (void)state;
+    assert_parses("8760h", 8760LL * 3600000);
+    assert_parses("1000000h", 1000000LL * 3600000);
+    assert_parses("4503599627370496ms", MAX_MS); /* exactly the limit */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Refusals                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void test_duration_overflow_refused(void **state)
+{
+    (void)state;
+    assert_refused("4503599627370497ms", "duration '4503599627370497ms' is too large");
+    assert_refused("99999999999999999999999s", "duration '99999999999999999999999s' is too large");
+    assert_refused("9223372036854775807h", "duration '9223372036854775807h' is too large");
+    /* Each term fits, the sum does not. */
+    assert_refused("4503599627370496ms1ms", "duration '4503599627370496ms1ms' is too large");
+}
+
+static void test_duration_bare_number_refused_with_unit_hint(void **state)
+{
+    (void)state;
+    assert_refused("30", "invalid duration '30': a unit is required (ms, s, m, h), e.g. '30s'");
+    assert_refused("1.5", "invalid duration '1.5': a unit is required (ms, s, m, h), e.g. '1.5s'");
+}
+
+static void test_duration_unknown_unit_refused(void **state)
+{
+    (void)state;
+    assert_refused("5x", "invalid duration '5x': unknown unit; use ms, s, m or h");
+    assert_refused("10sec", "invalid duration '10sec': unknown unit; use ms, s, m or h");
+    assert_refused("3 s", "invalid duration '3 s': unknown unit; use ms, s, m or h");
+    /* The unit is the whole word: "5min" is not "5m" followed by garbage. */
+    assert_refused("5min", "invalid duration '5min': unknown unit; use ms, s, m or h");
+    assert_refused("1h30mins", "invalid duration '1h30mins': unknown unit; use ms, s, m or h");
+    assert_refused("30S", "invalid duration '30S': unknown unit; use ms, s, m or h");
+}
+
+static void test_duration_negative_refused(void **state)
+{
+    (void)state;
+    assert_refused("-5s", "invalid duration '-5s': must not be negative");
+    assert_refused("-0s", "invalid duration '-0s': must not be negative");
+}
+
+static void test_duration_empty_refused(void **state)
+{
+    (void)state;
+    assert_refused("", "invalid duration '': expected a number with a unit, like 30s");
+    assert_refused(NULL, "invalid duration '': expected a number with a unit, like 30s");
+}
+
+static void test_duration_garbage_refused(void **state)
+{
+    (void)state;
+    const char *want = "expected a number with a unit, like 250ms, 30s, 5m or 1h";
+    const char *bad[] = {"abc", "ms", "s", " 30s", "+5s", "1h m", "."};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "invalid duration '%s': %s", bad[i], want);
+        assert_refused(bad[i], msg);
+    }
+}
+
+static void test_duration_null_error_tolerated(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    assert_int_equal(lc_duration_parse("30", &ms, NULL), LC_ERR_INVALID);
+    assert_int_equal(lc_duration_parse("30s", &ms, NULL), LC_OK);
+    assert_int_equal(ms, 30000);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Formatting                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void test_duration_format_exact_strings(void **state)
+{
+    (void)state;
+    assert_formats(250, "250ms");
+    assert_formats(30000, "30s");
+    assert_formats(300000, "5m");
+    assert_formats(3600000, "1h");
+    assert_formats(90000, "1m30s");
+    assert_formats(0, "0s");
+    assert_formats(5400000, "1h30m");
+    assert_formats(1500, "1s500ms");
+    assert_formats(3723004, "1h2m3s4ms");
+    assert_formats(3600005, "1h5ms");
+    assert_formats(86400000, "24h");
+}
+
+static void test_duration_format_negative_is_zero(void **state)
+{
+    (void)state;
+    assert_formats(-1, "0s");
+}
+
+static void test_duration_format_round_trips(void **state)
+{
+    (void)state;
+    static const int64_t values[] = {
+        0,     1,     2,       250,     999,     1000,    1001,     1500,      59999,     60000,
+        60001, 90000, 3599999, 3600000, 3723004, 5400000, 86400000, 604800000, 1LL << 40, MAX_MS};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char buf[64];
+        lc_duration_format(values[i], buf, sizeof(buf));
+        assert_parses(buf, values[i]);
+    }
+}
+
+static void test_duration_format_small_buffer_terminated(void **state)
+{
+    (void)state;
+    char buf[4] = {'x', 'x', 'x', 'x'};
+    assert_ptr_equal(lc_duration_format(250, buf, 1), buf);
+    assert_string_equal(buf, "");
+    lc_duration_format(250, buf, 0); /* size 0: nothing written */
+    assert_string_equal(buf, "");
+    lc_duration_format(30000, buf, sizeof(buf));
+    assert_string_equal(buf, "30s");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Local deadline: ttl minus 1% and 2 ms, from when the request was sent    */
+/* ------------------------------------------------------------------------ */
+
+#define SENT_NS 5000000000LL /* an arbitrary monotonic instant */
+
+static void test_deadline_ttl_1000_ends_at_988(void **state)
+{
+    (void)state;
+    assert_int_equal(lc_deadline_after(SENT_NS, 1000), SENT_NS + 988 * 1000000LL);
+}
+
+static void test_deadline_ttl_300_ends_at_295(void **state)
+{
+    (void)state;
+    assert_int_equal(lc_deadline_after(SENT_NS, 300), SENT_NS + 295 * 1000000LL);
+    assert_int_equal(lc_deadline_after(SENT_NS, 30000), SENT_NS + 29698 * 1000000LL);
+}
+
+static void test_deadline_ttl_zero_ends_at_sent(void **state)
+{
+    (void)state;
+    assert_int_equal(lc_deadline_after(SENT_NS, 0), SENT_NS);
+    /* A ttl smaller than the allowance never ends before it was sent. */
+    assert_int_equal(lc_deadline_after(SENT_NS, 1), SENT_NS);
+    assert_int_equal(lc_deadline_after(SENT_NS, 3), SENT_NS + 1000000LL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timestamps: RFC 3339, UTC, milliseconds                                  */
+/* ------------------------------------------------------------------------ */
+
+static void assert_time(int64_t unix_ms, const char *want)
+{
+    char buf[40];
+    lc__format_time(unix_ms, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static void test_format_time_fixed_instant_exact(void **state)
+{
+    (void)state;
+    assert_time(1700000000123LL, "2023-11-14T22:13:20.123Z");
+}
+
+static void test_format_time_epoch_and_padding_exact(void **state)
+{
+    (void)state;
+    assert_time(0, "1970-01-01T00:00:00.000Z");
+    assert_time(1700000000007LL, "2023-11-14T22:13:20.007Z");
+    assert_time(951782400999LL, "2000-02-29T00:00:00.999Z"); /* a leap day */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_duration_milliseconds_parsed),
+        cmocka_unit_test(test_duration_seconds_parsed),
+        cmocka_unit_test(test_duration_minutes_parsed),
+        cmocka_unit_test(test_duration_hours_parsed),
+        cmocka_unit_test(test_duration_compound_summed),
+        cmocka_unit_test(test_duration_fraction_scaled),
+        cmocka_unit_test(test_duration_zero_accepted),
+        cmocka_unit_test(test_duration_large_accepted),
+        cmocka_unit_test(test_duration_overflow_refused),
+        cmocka_unit_test(test_duration_bare_number_refused_with_unit_hint),
+        cmocka_unit_test(test_duration_unknown_unit_refused),
+        cmocka_unit_test(test_duration_negative_refused),
+        cmocka_unit_test(test_duration_empty_refused),
+        cmocka_unit_test(test_duration_garbage_refused),
+        cmocka_unit_test(test_duration_null_error_tolerated),
+        cmocka_unit_test(test_duration_format_exact_strings),
+        cmocka_unit_test(test_duration_format_negative_is_zero),
+        cmocka_unit_test(test_duration_format_round_trips),
+        cmocka_unit_test(test_duration_format_small_buffer_terminated),
+        cmocka_unit_test(test_deadline_ttl_1000_ends_at_988),
+        cmocka_unit_test(test_deadline_ttl_300_ends_at_295),
+        cmocka_unit_test(test_deadline_ttl_zero_ends_at_sent),
+        cmocka_unit_test(test_format_time_fixed_instant_exact),
+        cmocka_unit_test(test_format_time_epoch_and_padding_exact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,101 @@
+/* tests/unit/test_token.c -- tokens: 32 lowercase hex characters of 128
+ * random bits; 10,000 of them are all distinct and use every digit about
+ * equally often. */
+#include "testenv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MANY 10000
+
+static int is_lower_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static void new_token(char out[LC_TOKEN_LEN + 1])
+{
+    lc_error err;
+    lct_assert_rc(lc_token_new(out, &err), LC_OK, &err);
+}
+
+static int cmp_token(const void *a, const void *b)
+{
+    return memcmp(a, b, LC_TOKEN_LEN);
+}
+
+static void test_token_length_is_32(void **state)
+{
+    (void)state;
+    char tok[LC_TOKEN_LEN + 2];
+    memset(tok, 'X', sizeof(tok));
+    new_token(tok);
+    assert_int_equal(LC_TOKEN_LEN, 32);
+    assert_int_equal(strlen(tok), 32);
+    assert_int_equal(tok[LC_TOKEN_LEN + 1], 'X'); /* nothing written past the NUL */
+}
+
+static void test_token_only_lowercase_hex(void **state)
+{
+    (void)state;
+    for (int n = 0; n < 1000; n++) {
+        char tok[LC_TOKEN_LEN + 1];
+        new_token(tok);
+        for (int i = 0; i < LC_TOKEN_LEN; i++)
+            if (!is_lower_hex(tok[i]))
+                fail_msg("token '%s': byte %d is '%c'", tok, i, tok[i]);
+    }
+}
+
+static void test_token_10000_all_distinct(void **state)
+{
+    (void)state;
+    char(*toks)[LC_TOKEN_LEN + 1] = calloc(MANY, sizeof(*toks));
+    assert_non_null(toks);
+    for (int i = 0; i < MANY; i++)
+        new_token(toks[i]);
+    qsort(toks, MANY, sizeof(*toks), cmp_token);
+    for (int i = 1; i < MANY; i++)
+        if (memcmp(toks[i - 1], toks[i], LC_TOKEN_LEN) == 0)
+            fail_msg("token '%s' was drawn twice", toks[i]);
+    free(toks);
+}
+
+/* 320,000 hex digits: each of the 16 should appear 20,000 times, with a
+ * standard deviation of about 137. A 10% band only fails for a broken
+ * encoder (a missing digit, a stuck nibble), never by chance. */
+static void test_token_digits_evenly_spread(void **state)
+{
+    (void)state;
+    long count[16] = {0};
+    for (int n = 0; n < MANY; n++) {
+        char tok[LC_TOKEN_LEN + 1];
+        new_token(tok);
+        for (int i = 0; i < LC_TOKEN_LEN; i++)
+            count[tok[i] <= '9' ? tok[i] - '0' : tok[i] - 'a' + 10]++;
+    }
+    long want = (long)MANY * LC_TOKEN_LEN / 16;
+    for (int d = 0; d < 16; d++)
+        if (count[d] < want * 9 / 10 || count[d] > want * 11 / 10)
+            fail_msg("hex digit %x appeared %ld times, want about %ld", d, count[d], want);
+}
+
+static void test_token_null_error_tolerated(void **state)
+{
+    (void)state;
+    char tok[LC_TOKEN_LEN + 1];
+    assert_int_equal(lc_token_new(tok, NULL), LC_OK);
+    assert_int_equal(strlen(tok), LC_TOKEN_LEN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_length_is_32),
+        cmocka_unit_test(test_token_only_lowercase_hex),
+        cmocka_unit_test(test_token_10000_all_distinct),
+        cmocka_unit_test(test_token_digits_evenly_spread),
+        cmocka_unit_test(test_token_null_error_tolerated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
