@@ -35,16 +35,21 @@ typedef struct fixture {
     lc_client *c;
 } fixture;
 
+/* A port below the kernel's ephemeral range (outgoing connections never
+ * take it) that is free right now. */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    for (;;) {
+        int port = 20000 + (int)(lct_now_ms() * 7919 % 12000) + rand() % 500;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_true(fd >= 0);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
 }
 
 static void exec_server(const server *s)
@@ -67,10 +72,15 @@ static void exec_server(const server *s)
     _exit(127);
 }
 
-/* Any reply (even NOAUTH) means the server is up. */
+/* Any reply (even NOAUTH) means the server is up; an exited server
+ * (port taken) ends the wait too. */
 static int answers(void *arg)
 {
     server *s = arg;
+    if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+        s->pid = 0;
+        return 1;
+    }
     struct timeval tv = {0, 200000};
     redisContext *c = redisConnectUnixWithTimeout(s->sock, tv);
     int ok = 0;
@@ -85,7 +95,8 @@ static int answers(void *arg)
     return ok;
 }
 
-static void server_run(server *s)
+/* Returns 1 when the server answers, 0 when it exited at once. */
+static int server_try_run(server *s)
 {
     s->pid = fork();
     assert_true(s->pid >= 0);
@@ -93,6 +104,13 @@ static void server_run(server *s)
         exec_server(s);
     if (!lct_wait_for(answers, s, 5000))
         fail_msg("redis-server on port %d did not start", s->port);
+    return s->pid != 0;
+}
+
+static void server_run(server *s)
+{
+    if (!server_try_run(s))
+        fail_msg("redis-server on port %d exited at start (see %s/redis.log)", s->port, s->dir);
 }
 
 /* Starts a private server; extra args are borrowed (string literals). */
@@ -103,10 +121,14 @@ static server *server_start(fixture *f, int i, const char *const *extra)
     assert_non_null(mkdtemp(dir));
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
     snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", dir);
-    s->port = free_port();
     for (int j = 0; extra && extra[j] && j < 11; j++)
         s->extra[j] = extra[j];
-    server_run(s);
+    for (int tries = 0; tries < 5; tries++) {
+        s->port = free_port();
+        if (server_try_run(s))
+            return s;
+    }
+    fail_msg("redis-server did not start (see %s/redis.log)", s->dir);
     return s;
 }
 
@@ -445,6 +467,7 @@ static void test_redis_min_replicas_ack_with_replica_ok_without_unavailable(void
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redis_requirepass_right_works_wrong_fails_unnamed,
                                         setup, teardown),
