@@ -45,9 +45,11 @@ static lc_status io_error(lc__redis_conn *c, const char *what, lc_error *err)
     redisContext *ctx = c->ctx;
     int e = errno;
     lc_status rc;
+    char after[32];
     if (is_timeout(ctx, e))
-        rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %lldms",
-                     c->addr->label, what, (long long)c->command_timeout_ms);
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %s",
+                     c->addr->label, what,
+                     lc_duration_format(c->command_timeout_ms, after, sizeof(after)));
     else if (ctx->err == REDIS_ERR_EOF)
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %sconnection closed by the server",
                      c->addr->label, what);

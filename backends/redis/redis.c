@@ -159,6 +159,15 @@ static void lock_meta_call(lc__rs_call *call, int script, const keys *k)
     lc__rs_arg(call, k->meta);
 }
 
+/* The usual start of an operation: the lock's keys and a script call on
+ * its lock and meta keys. */
+static void op_init(const lc__redis *r, const char *name, int script, keys *k,
+                    lc__rs_call *call)
+{
+    keys_of(r, name, k);
+    lock_meta_call(call, script, k);
+}
+
 /* has_exit exit has_err error, as the record function wants them. */
 static void run_result_args(lc__rs_call *call, const lc_run_result *res, keys *k)
 {
@@ -174,8 +183,7 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
 {
     keys k;
     lc__rs_call call;
-    keys_of(r, name, &k);
-    lock_meta_call(&call, LC__RS_RELEASE, &k);
+    op_init(r, name, LC__RS_RELEASE, &k, &call);
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "0");
@@ -356,8 +364,7 @@ static lc_status rds_release(void *state, const char *name, const char *token,
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    keys_of(r, name, &k);
-    lock_meta_call(&call, LC__RS_RELEASE, &k);
+    op_init(r, name, LC__RS_RELEASE, &k, &call);
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "1");
@@ -371,8 +378,7 @@ static lc_status rds_force_release(void *state, const char *name, const char *re
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    keys_of(r, name, &k);
-    lock_meta_call(&call, LC__RS_FORCE, &k);
+    op_init(r, name, LC__RS_FORCE, &k, &call);
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, reason);
     redisReply *rep = NULL;
@@ -411,8 +417,7 @@ static lc_status rds_checkpoint(void *state, const char *name, const char *token
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    keys_of(r, name, &k);
-    lock_meta_call(&call, LC__RS_CHECKPOINT, &k);
+    op_init(r, name, LC__RS_CHECKPOINT, &k, &call);
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, value);
     return run_token_checked(r, &call, name, err);
@@ -501,18 +506,12 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
     return LC_OK;
 }
 
-static void inspect_call(lc__redis *r, const char *name, keys *k, lc__rs_call *call)
-{
-    keys_of(r, name, k);
-    lock_meta_call(call, LC__RS_INSPECT, k);
-}
-
 static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)
 {
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    inspect_call(r, name, &k, &call);
+    op_init(r, name, LC__RS_INSPECT, &k, &call);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rc != LC_OK)
@@ -534,7 +533,7 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     if (k == NULL || calls == NULL || reps == NULL)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     for (size_t i = 0; rc == LC_OK && i < n; i++)
-        inspect_call(r, names[i], &k[i], &calls[i]);
+        op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
     if (rc == LC_OK)
         rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
     size_t filled = 0;

@@ -205,6 +205,20 @@ static lc_client *open_client(fixture *f, const char *url, const lc_client_opts 
     return f->c;
 }
 
+static lc_status try_acquire(lc_client *c, const char *name, lc_lease **out, lc_error *err);
+
+/* A client on a new private server, holding a lease on `name`. */
+static lc_lease *hold_on_new_server(fixture *f, const char *name, server **s)
+{
+    *s = server_start(f, 0, NULL);
+    char url[256];
+    tcp_url(*s, NULL, url, sizeof(url));
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(try_acquire(open_client(f, url, NULL), name, &l, &err), LC_OK, &err);
+    return l;
+}
+
 static lc_status try_acquire(lc_client *c, const char *name, lc_lease **out, lc_error *err)
 {
     lc_acquire_opts o = {5000, -1, NULL};
@@ -304,13 +318,10 @@ static void test_redis_connection_refused_is_unavailable_naming_server(void **st
 static void test_redis_server_killed_unavailable_in_time_then_back_works(void **state)
 {
     fixture *f = *state;
-    server *s = server_start(f, 0, NULL);
-    char url[256];
-    tcp_url(s, NULL, url, sizeof(url));
-    lc_client *c = open_client(f, url, NULL);
-    lc_lease *l = NULL;
+    server *s = NULL;
+    lc_lease *l = hold_on_new_server(f, "killed", &s);
+    lc_client *c = f->c;
     lc_error err;
-    lct_assert_rc(try_acquire(c, "killed", &l, &err), LC_OK, &err);
     server_kill(s);
     int64_t t0 = lct_now_ms();
     lct_assert_rc(lc_renew(c, l, 0, &err), LC_ERR_UNAVAILABLE, &err);
@@ -329,13 +340,10 @@ static void test_redis_server_killed_unavailable_in_time_then_back_works(void **
 static void test_redis_frozen_server_returns_within_command_timeout(void **state)
 {
     fixture *f = *state;
-    server *s = server_start(f, 0, NULL);
-    char url[256];
-    tcp_url(s, NULL, url, sizeof(url));
-    lc_client *c = open_client(f, url, NULL);
-    lc_lease *l = NULL;
+    server *s = NULL;
+    lc_lease *l = hold_on_new_server(f, "frozen", &s);
+    lc_client *c = f->c;
     lc_error err;
-    lct_assert_rc(try_acquire(c, "frozen", &l, &err), LC_OK, &err);
     kill(s->pid, SIGSTOP);
     int64_t t0 = lct_now_ms();
     lct_assert_rc(lc_renew(c, l, 0, &err), LC_ERR_UNAVAILABLE, &err);
