@@ -5,6 +5,8 @@
 #include "core/error_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -13,6 +15,30 @@ static struct timeval tv_of(int64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     return tv;
+}
+
+/* hiredis writes with write(2): to a server that went away that raises
+ * SIGPIPE, which would kill an embedder that did not ignore it. As libpq
+ * does, block it in this thread around the call and swallow one that we
+ * caused, leaving the process's signal handling alone. */
+static int get_reply(redisContext *ctx, void **reply)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int rc = redisGetReply(ctx, reply);
+    int saved = errno;
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return rc;
 }
 
 void lc__rconn_drop(lc__redis_conn *c)
@@ -137,7 +163,7 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
     redisReply *r[4] = {NULL, NULL, NULL, NULL};
     lc_status rc = LC_OK;
     for (int i = 0; i < total && rc == LC_OK; i++) {
-        if (redisGetReply(c->ctx, (void **)&r[i]) != REDIS_OK)
+        if (get_reply(c->ctx, (void **)&r[i]) != REDIS_OK)
             rc = io_error(c, "connect: ", err);
         else if (i < n || lc__reply_is_error(r[i], "NOAUTH"))
             rc = check_login(c, r[i], err);
@@ -186,7 +212,7 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
     if (c->ctx == NULL)
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not connected", c->addr->label);
     void *reply = NULL;
-    if (redisGetReply(c->ctx, &reply) != REDIS_OK || reply == NULL)
+    if (get_reply(c->ctx, &reply) != REDIS_OK || reply == NULL)
         return io_error(c, "", err);
     *out = reply;
     return LC_OK;

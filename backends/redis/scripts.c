@@ -258,16 +258,42 @@ static void free_replies(redisReply **out, size_t n)
     }
 }
 
-/* Appends all calls, then reads all replies; *noscript says whether any
- * reply was NOSCRIPT. */
+/* Appends SCRIPT LOAD for each script of the calls whose SHA is unknown;
+ * returns how many (their ids in ids[]), or -1 on error. */
+static int append_missing_loads(lc__redis_conn *c, const lc__redis_scripts *s,
+                                const lc__rs_call *calls, size_t n, int *ids, lc_error *err)
+{
+    int seen[LC__RS_COUNT] = {0}, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int id = calls[i].script;
+        if (s->sha[id][0] != '\0' || seen[id])
+            continue;
+        seen[id] = 1;
+        if (append_load(c, id, err) != LC_OK)
+            return -1;
+        ids[k++] = id;
+    }
+    return k;
+}
+
+/* One round trip: the loads of unknown scripts (then EVAL), or EVALSHA
+ * (EVAL when use_eval); *noscript says whether any reply was NOSCRIPT. */
 static lc_status pipeline(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *calls,
                           size_t n, int use_eval, redisReply **out, int *noscript,
                           lc_error *err)
 {
-    lc_status rc = LC_OK;
+    int ids[LC__RS_COUNT];
+    int loads = use_eval ? 0 : append_missing_loads(c, s, calls, n, ids, err);
+    lc_status rc = loads < 0 ? LC_ERR_UNAVAILABLE : LC_OK;
     *noscript = 0;
     for (size_t i = 0; i < n && rc == LC_OK; i++)
-        rc = append_call(c, s, &calls[i], use_eval, err);
+        rc = append_call(c, s, &calls[i], use_eval || loads > 0, err);
+    for (int i = 0; i < loads && rc == LC_OK; i++) {
+        redisReply *r = NULL;
+        rc = lc__rconn_read(c, &r, err);
+        if (rc == LC_OK)
+            (void)take_sha(c, s, ids[i], r, NULL); /* a failed load is retried next time */
+    }
     for (size_t i = 0; i < n && rc == LC_OK; i++) {
         rc = lc__rconn_read(c, &out[i], err);
         if (rc == LC_OK && lc__reply_is_error(out[i], "NOSCRIPT"))
@@ -283,11 +309,8 @@ lc_status lc__rs_eval_many(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs
                            size_t n, redisReply **out, lc_error *err)
 {
     memset(out, 0, n * sizeof(*out));
-    int use_eval = 0, noscript = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s->sha[calls[i].script][0] == '\0')
-            use_eval = 1; /* the next lc__rs_eval or migrate loads it */
-    lc_status rc = pipeline(c, s, calls, n, use_eval, out, &noscript, err);
+    int noscript = 0;
+    lc_status rc = pipeline(c, s, calls, n, 0, out, &noscript, err);
     if (rc != LC_OK || !noscript)
         return rc;
     free_replies(out, n);

@@ -389,7 +389,11 @@ static void test_redis_renew_many_reports_each_item(void **state)
     lc_renew_item items[2] = {{n1, lc_lease_token(l1), 8000, LC_ERR_INTERNAL},
                               {n2, lc_lease_token(l2), 8000, LC_ERR_INTERNAL}};
     const lc_backend_ops *ops = lc_backend_find("redis");
+    const lc__redis *r = f->a->state;
+    assert_int_equal(r->scripts.sha[LC__RS_RENEW][0], '\0');
     lct_assert_rc(ops->renew_many(f->a->state, items, 2, &err), LC_OK, &err);
+    /* The pipeline loaded the script: later batches send only its SHA. */
+    assert_int_equal(strlen(r->scripts.sha[LC__RS_RENEW]), 40);
     assert_int_equal(items[0].status, LC_OK);
     assert_int_equal(items[1].status, LC_ERR_LOST);
     assert_true(raw_int(f, "PTTL", key_of(f, n1, "lock")) > 5000);

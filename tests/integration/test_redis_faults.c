@@ -474,7 +474,6 @@ static void test_redis_min_replicas_ack_with_replica_ok_without_unavailable(void
 
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
     srand((unsigned)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redis_requirepass_right_works_wrong_fails_unnamed,
