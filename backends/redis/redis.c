@@ -1,17 +1,615 @@
-/* backends/redis/redis.c -- placeholder until the redis backend lands. */
+/* backends/redis/redis.c -- the Redis backend's table: leases as
+ * SET NX PX keys, fences as INCR counters, run records in a hash, each
+ * operation one Lua script (backends/redis/scripts.c). */
+#include "backends/redis/redis_int.h"
 #include "core/client_int.h"
 #include "core/error_int.h"
 
-static lc_status stub_open(const lc_config *cfg, const lc_backend_env *env, void **state,
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf)
+{
+    snprintf(buf, LC__KEY_MAX, "%s:{%s}:%s", r->prefix, name, suffix);
+}
+
+static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void **state,
+                          lc_error *err)
+{
+    const char *prefix = cfg->redis.key_prefix ? cfg->redis.key_prefix : "lockcoord";
+    if (strlen(prefix) > LC__PREFIX_MAX)
+        return lc__err(err, LC_ERR_CONFIG, 0, "redis.key_prefix is longer than %d bytes",
+                       LC__PREFIX_MAX);
+    lc__redis *r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->prefix = strdup(prefix)) == NULL) {
+        free(r);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    lc_status rc = lc__redis_url_parse(cfg->redis.url, &r->addr, err);
+    if (rc != LC_OK) {
+        free(r->prefix);
+        free(r);
+        return rc;
+    }
+    r->min_replicas_ack = cfg->redis.min_replicas_ack;
+    r->command_timeout_ms = cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
+    lc__redis_conn base = {NULL, &r->addr,
+                           cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
+                           r->command_timeout_ms, env->log, env->log_ctx, &r->persistence_warned,
+                           1};
+    r->main = base;
+    r->sub = base;
+    r->sub.check_persistence = 0;
+    *state = r;
+    return LC_OK;
+}
+
+static void rds_close(void *state)
+{
+    lc__redis *r = state;
+    lc__rconn_drop(&r->main);
+    lc__rconn_drop(&r->sub);
+    lc__redis_addr_free(&r->addr);
+    free(r->prefix);
+    free(r);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static lc_status bad_reply(lc__redis *r, const char *op, const char *name, const redisReply *rep,
                            lc_error *err)
 {
-    (void)cfg;
-    (void)env;
-    (void)state;
-    return lc__err(err, LC_ERR_INTERNAL, 0, "the redis backend is not built yet");
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %s '%s': %s", r->addr.label, op,
+                       name, rep->str);
+    return lc__err(err, LC_ERR_INTERNAL, 0, "redis %s: %s '%s': unexpected reply (type %d)",
+                   r->addr.label, op, name, rep ? rep->type : -1);
+}
+
+static int is_array(const redisReply *rep, size_t min)
+{
+    return rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= min;
+}
+
+/* A number from an integer or a bulk string; -1 for anything else. */
+static int num_of(const redisReply *e, long long *v)
+{
+    if (e->type == REDIS_REPLY_INTEGER) {
+        *v = e->integer;
+        return 0;
+    }
+    if (e->type != REDIS_REPLY_STRING || e->len == 0)
+        return -1;
+    char *end = NULL;
+    *v = strtoll(e->str, &end, 10);
+    return *end == '\0' ? 0 : -1;
+}
+
+static long long int_at(const redisReply *rep, size_t i)
+{
+    long long v = 0;
+    return num_of(rep->element[i], &v) == 0 ? v : 0;
+}
+
+static const char *str_at(const redisReply *rep, size_t i)
+{
+    const redisReply *e = rep->element[i];
+    return e->type == REDIS_REPLY_STRING ? e->str : NULL;
+}
+
+/* Runs a script; error replies become errors naming the operation. */
+static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, redisReply **out,
+                     lc_error *err)
+{
+    lc_status rc = lc__rs_eval(&r->main, &r->scripts, call, out, err);
+    if (rc == LC_OK && (*out)->type == REDIS_REPLY_ERROR) {
+        rc = bad_reply(r, lc__rs_name(call->script), name, *out, err);
+        freeReplyObject(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Runs a script whose reply is 1 (done) or 0 (not your lease). */
+static lc_status run_token_checked(lc__redis *r, const lc__rs_call *call, const char *name,
+                                   lc_error *err)
+{
+    redisReply *rep = NULL;
+    lc_status rc = run(r, call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, lc__rs_name(call->script), name, rep, err);
+    else if (rep->integer != 1)
+        rc = lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+typedef struct keys {
+    char lock[LC__KEY_MAX];
+    char fence[LC__KEY_MAX];
+    char meta[LC__KEY_MAX];
+    char channel[LC__KEY_MAX];
+    char num[2][24];
+} keys;
+
+static void keys_of(const lc__redis *r, const char *name, keys *k)
+{
+    lc__redis_key(r, name, "lock", k->lock);
+    lc__redis_key(r, name, "fence", k->fence);
+    lc__redis_key(r, name, "meta", k->meta);
+    lc__redis_key(r, name, "released", k->channel);
+}
+
+static void call_init(lc__rs_call *call, int script, int nkeys)
+{
+    memset(call, 0, sizeof(*call));
+    call->script = script;
+    call->nkeys = nkeys;
+}
+
+static void lock_meta_call(lc__rs_call *call, int script, const keys *k)
+{
+    call_init(call, script, 2);
+    lc__rs_arg(call, k->lock);
+    lc__rs_arg(call, k->meta);
+}
+
+/* The usual start of an operation: the lock's keys and a script call on
+ * its lock and meta keys. */
+static void op_init(const lc__redis *r, const char *name, int script, keys *k,
+                    lc__rs_call *call)
+{
+    keys_of(r, name, k);
+    lock_meta_call(call, script, k);
+}
+
+/* has_exit exit has_err error, as the record function wants them. */
+static void run_result_args(lc__rs_call *call, const lc_run_result *res, keys *k)
+{
+    snprintf(k->num[1], sizeof(k->num[1]), "%d", res->exit_code);
+    lc__rs_arg(call, res->has_exit ? "1" : "0");
+    lc__rs_arg(call, k->num[1]);
+    lc__rs_arg(call, res->error ? "1" : "0");
+    lc__rs_arg(call, res->error);
+}
+
+/* The release script with record = 0: gives a lease back unrecorded. */
+static lc_status give_back(lc__redis *r, const char *name, const char *token, lc_error *err)
+{
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_RELEASE, &k, &call);
+    lc__rs_arg(&call, token);
+    lc__rs_arg(&call, k.channel);
+    lc__rs_arg(&call, "0");
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+/* WAIT for min_replicas_ack replicas. The WAIT timeout is half the
+ * command timeout so its reply arrives before the socket gives up. */
+static lc_status wait_replicas(lc__redis *r, lc_error *err)
+{
+    if (r->min_replicas_ack <= 0)
+        return LC_OK;
+    char n[16], t[24];
+    int64_t timeout = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
+    snprintf(n, sizeof(n), "%d", r->min_replicas_ack);
+    snprintf(t, sizeof(t), "%lld", (long long)timeout);
+    const char *argv[3] = {"WAIT", n, t};
+    size_t lens[3] = {4, strlen(n), strlen(t)};
+    redisReply *rep = NULL;
+    lc_status rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "WAIT", n, rep, err);
+    else if (rep->integer < r->min_replicas_ack)
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
+                     "redis %s: only %lld of %d replicas acknowledged within %lldms",
+                     r->addr.label, rep->integer, r->min_replicas_ack, (long long)timeout);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* After a successful acquire or renew: fewer acks than asked for means
+ * the lease might not survive a failover, so it is given back. */
+static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token,
+                                  lc_error *err)
+{
+    lc_status rc = wait_replicas(r, err);
+    if (rc == LC_OK || r->main.ctx == NULL)
+        return rc; /* connection gone: the lease expires by its ttl */
+    lc_error gerr;
+    if (give_back(r, name, token, &gerr) == LC_OK)
+        lc__err_prefix(err, "lease on '%s' given back", name);
+    else
+        lc__err_prefix(err, "lease on '%s' could not be given back (%s)", name, gerr.message);
+    return rc;
+}
+
+static lc_status conflict(lc__redis *r, const char *name, const redisReply *rep, lc_error *err)
+{
+    const char *owner = str_at(rep, 1);
+    lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s", name, owner ? owner : "?");
+    if (err == NULL)
+        return LC_ERR_CONFLICT;
+    lc__strlcpy(err->holder.owner, owner, sizeof(err->holder.owner));
+    err->holder.fence = (uint64_t)int_at(rep, 2);
+    err->holder.acquired_at_ms = int_at(rep, 3);
+    long long pttl = int_at(rep, 4);
+    err->holder.expires_in_ms = pttl >= 0 ? pttl : -1;
+    (void)r;
+    return LC_ERR_CONFLICT;
+}
+
+static lc_status granted(const char *name, const redisReply *rep, lc_grant *out, lc_error *err)
+{
+    const char *cp = str_at(rep, 3);
+    char *copy = NULL;
+    if (cp && (copy = strdup(cp)) == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    out->fence = (uint64_t)int_at(rep, 1);
+    out->acquired_at_ms = int_at(rep, 2);
+    out->checkpoint = copy;
+    (void)name;
+    return LC_OK;
+}
+
+static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
+                             lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, a->name, &k);
+    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
+    call_init(&call, LC__RS_ACQUIRE, 3);
+    lc__rs_arg(&call, k.lock);
+    lc__rs_arg(&call, k.fence);
+    lc__rs_arg(&call, k.meta);
+    lc__rs_arg(&call, a->token);
+    lc__rs_arg(&call, a->owner);
+    lc__rs_arg(&call, k.num[0]);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, a->name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (!is_array(rep, 4) || rep->element[0]->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "acquire", a->name, rep, err);
+    else if (rep->element[0]->integer == 0)
+        rc = is_array(rep, 5) ? conflict(r, a->name, rep, err)
+                              : bad_reply(r, "acquire", a->name, rep, err);
+    else
+        rc = granted(a->name, rep, out, err);
+    freeReplyObject(rep);
+    if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, err)) != LC_OK) {
+        free(out->checkpoint);
+        out->checkpoint = NULL;
+    }
+    return rc;
+}
+
+static lc_status rds_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
+                           lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)ttl_ms);
+    lock_meta_call(&call, LC__RS_RENEW, &k);
+    lc__rs_arg(&call, token);
+    lc__rs_arg(&call, k.num[0]);
+    lc_status rc = run_token_checked(r, &call, name, err);
+    return rc == LC_OK ? confirm_replicas(r, name, token, err) : rc;
+}
+
+typedef struct renew_slot {
+    keys k;
+    lc__rs_call call;
+} renew_slot;
+
+/* All renewals in one pipelined round trip (plus a WAIT when replicas
+ * must confirm: then a shortfall fails the whole call as unavailable and
+ * the leases are left to the next renewal or their ttl). */
+static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
+{
+    lc__redis *r = state;
+    if (n == 0)
+        return LC_OK;
+    renew_slot *slots = calloc(n, sizeof(*slots));
+    lc__rs_call *calls = calloc(n, sizeof(*calls));
+    redisReply **reps = calloc(n, sizeof(*reps));
+    lc_status rc = LC_OK;
+    if (slots == NULL || calls == NULL || reps == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = 0; rc == LC_OK && i < n; i++) {
+        keys *k = &slots[i].k;
+        keys_of(r, items[i].name, k);
+        snprintf(k->num[0], sizeof(k->num[0]), "%lld", (long long)items[i].ttl_ms);
+        lock_meta_call(&calls[i], LC__RS_RENEW, k);
+        lc__rs_arg(&calls[i], items[i].token);
+        lc__rs_arg(&calls[i], k->num[0]);
+    }
+    if (rc == LC_OK)
+        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+    for (size_t i = 0; rc == LC_OK && i < n; i++) {
+        const redisReply *rep = reps[i];
+        if (rep->type == REDIS_REPLY_INTEGER)
+            items[i].status = rep->integer == 1 ? LC_OK : LC_ERR_LOST;
+        else
+            rc = bad_reply(r, "renew", items[i].name, rep, err);
+    }
+    for (size_t i = 0; reps && i < n; i++)
+        if (reps[i])
+            freeReplyObject(reps[i]);
+    free(reps);
+    free(calls);
+    free(slots);
+    return rc == LC_OK ? wait_replicas(r, err) : rc;
+}
+
+static lc_status rds_release(void *state, const char *name, const char *token,
+                             const lc_run_result *res, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_RELEASE, &k, &call);
+    lc__rs_arg(&call, token);
+    lc__rs_arg(&call, k.channel);
+    lc__rs_arg(&call, "1");
+    run_result_args(&call, res, &k);
+    return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_force_release(void *state, const char *name, const char *reason,
+                                   int *was_held, lc_holder *prev, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_FORCE, &k, &call);
+    lc__rs_arg(&call, k.channel);
+    lc__rs_arg(&call, reason);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (!is_array(rep, 5)) {
+        rc = bad_reply(r, "force-release", name, rep, err);
+    } else {
+        *was_held = int_at(rep, 0) == 1;
+        lc__strlcpy(prev->owner, str_at(rep, 1), sizeof(prev->owner));
+        prev->fence = (uint64_t)int_at(rep, 2);
+        prev->acquired_at_ms = int_at(rep, 3);
+        prev->expires_in_ms = *was_held && int_at(rep, 4) >= 0 ? int_at(rep, 4) : -1;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+static lc_status rds_record_run(void *state, const char *name, const lc_run_result *res,
+                                lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    call_init(&call, LC__RS_RECORD, 1);
+    lc__rs_arg(&call, k.meta);
+    run_result_args(&call, res, &k);
+    return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_checkpoint(void *state, const char *name, const char *token,
+                                const char *value, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_CHECKPOINT, &k, &call);
+    lc__rs_arg(&call, token);
+    lc__rs_arg(&call, value);
+    return run_token_checked(r, &call, name, err);
+}
+
+/* ---- inspect and list --------------------------------------------------- */
+
+enum { M_OWNER, M_FENCE, M_ACQUIRED, M_STATUS, M_STARTED, M_COMPLETED, M_COUNT, M_ERROR,
+       M_EXIT, M_CHECKPOINT, M_FIELDS };
+
+static const char *const meta_fields[M_FIELDS] = {
+    "owner", "fence", "acquired_at_ms", "status", "last_started_at_ms", "last_completed_at_ms",
+    "sync_count", "last_error", "last_exit", "checkpoint"};
+
+/* A numeric meta field; absent leaves *v alone. */
+static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, int f,
+                          int64_t *v, lc_error *err)
+{
+    const redisReply *e = m->element[f];
+    long long x;
+    if (e->type == REDIS_REPLY_NIL)
+        return LC_OK;
+    if (num_of(e, &x) != 0)
+        return lc__err(err, LC_ERR_INTERNAL, 0,
+                       "redis %s: key %s:{%s}:meta: field %s is not a number", r->addr.label,
+                       r->prefix, name, meta_fields[f]);
+    *v = x;
+    return LC_OK;
+}
+
+static lc_status meta_nums(lc__redis *r, const char *name, const redisReply *m,
+                           lc_lock_info *out, lc_error *err)
+{
+    int64_t fence = 0, count = 0, exit_code = -1;
+    lc_status rc = meta_num(r, name, m, M_FENCE, &fence, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_ACQUIRED, &out->acquired_at_ms, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_STARTED, &out->last_started_at_ms, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_COMPLETED, &out->last_completed_at_ms, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_COUNT, &count, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_EXIT, &exit_code, err);
+    out->fence = (uint64_t)fence;
+    out->sync_count = (uint64_t)count;
+    out->has_last_exit = m->element[M_EXIT]->type != REDIS_REPLY_NIL;
+    out->last_exit = (int)exit_code;
+    return rc;
+}
+
+static lc_status meta_strs(const redisReply *m, lc_lock_info *out, lc_error *err)
+{
+    const char *e = str_at(m, M_ERROR), *cp = str_at(m, M_CHECKPOINT);
+    lc__strlcpy(out->owner, str_at(m, M_OWNER), sizeof(out->owner));
+    out->last_error = lc__strdup(e);
+    out->checkpoint = lc__strdup(cp);
+    if ((e && !out->last_error) || (cp && !out->checkpoint))
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    return LC_OK;
+}
+
+/* {pttl, now_ms, {meta fields}} into out (already initialised). */
+static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep,
+                           lc_lock_info *out, lc_error *err)
+{
+    if (!is_array(rep, 3) || !is_array(rep->element[2], M_FIELDS))
+        return bad_reply(r, "inspect", name, rep, err);
+    const redisReply *m = rep->element[2];
+    long long pttl = int_at(rep, 0), now = int_at(rep, 1);
+    lc_status rc = meta_nums(r, name, m, out, err);
+    if (rc == LC_OK)
+        rc = meta_strs(m, out, err);
+    if (rc != LC_OK) {
+        lc_lock_info_clear(out);
+        return rc;
+    }
+    const char *status = str_at(m, M_STATUS);
+    out->held = pttl != -2;
+    out->stale = !out->held && status && strcmp(status, "running") == 0;
+    if (out->held) {
+        out->expires_in_ms = pttl >= 0 ? pttl : -1;
+        out->held_for_ms = out->acquired_at_ms >= 0 ? now - out->acquired_at_ms : -1;
+    }
+    return LC_OK;
+}
+
+static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_INSPECT, &k, &call);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    lc__lock_info_init(out, name);
+    rc = fill_info(r, name, rep, out, err);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Inspects names[0..n) in one pipelined round trip. */
+static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_info *out,
+                               lc_error *err)
+{
+    keys *k = calloc(n, sizeof(*k));
+    lc__rs_call *calls = calloc(n, sizeof(*calls));
+    redisReply **reps = calloc(n, sizeof(*reps));
+    lc_status rc = LC_OK;
+    if (k == NULL || calls == NULL || reps == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = 0; rc == LC_OK && i < n; i++)
+        op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
+    if (rc == LC_OK)
+        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+    size_t filled = 0;
+    for (; rc == LC_OK && filled < n; filled++) {
+        lc__lock_info_init(&out[filled], names[filled]);
+        if (reps[filled]->type == REDIS_REPLY_ERROR)
+            rc = bad_reply(r, "inspect", names[filled], reps[filled], err);
+        else
+            rc = fill_info(r, names[filled], reps[filled], &out[filled], err);
+    }
+    for (size_t i = 0; rc != LC_OK && i < filled; i++)
+        lc_lock_info_clear(&out[i]);
+    for (size_t i = 0; reps && i < n; i++)
+        if (reps[i])
+            freeReplyObject(reps[i]);
+    free(reps);
+    free(calls);
+    free(k);
+    return rc;
+}
+
+#define LIST_BATCH 256
+
+static lc_status rds_list(void *state, lc_lock_info **out, size_t *n, lc_error *err)
+{
+    lc__redis *r = state;
+    char **names = NULL;
+    size_t count = 0;
+    lc_status rc = lc__redis_scan_names(r, &names, &count, err);
+    if (rc != LC_OK)
+        return rc;
+    lc_lock_info *list = calloc(count ? count : 1, sizeof(*list));
+    if (list == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    size_t done = 0;
+    while (rc == LC_OK && done < count) {
+        size_t b = count - done < LIST_BATCH ? count - done : LIST_BATCH;
+        rc = inspect_batch(r, names + done, b, list + done, err);
+        if (rc == LC_OK)
+            done += b;
+    }
+    lc__redis_names_free(names, count);
+    if (rc != LC_OK) {
+        lc_lock_list_free(list, done);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return LC_OK;
+}
+
+static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error *err)
+{
+    lc__redis *r = state;
+    int loaded = 0;
+    lc_status rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
+    if (rc == LC_OK && what && what_size)
+        snprintf(what, what_size, "redis %s: loaded %d scripts", r->addr.label, loaded);
+    return rc;
 }
 
 const lc_backend_ops lc__backend_redis = {
     .name = "redis",
-    .open = stub_open,
+    .open = rds_open,
+    .close = rds_close,
+    .acquire = rds_acquire,
+    .renew = rds_renew,
+    .renew_many = rds_renew_many,
+    .release = rds_release,
+    .force_release = rds_force_release,
+    .record_run = rds_record_run,
+    .checkpoint = rds_checkpoint,
+    .inspect = rds_inspect,
+    .list = rds_list,
+    .migrate = rds_migrate,
+    .watch = lc__redis_watch,
+    .wait = lc__redis_wait,
+    .unwatch = lc__redis_unwatch,
 };

@@ -1,0 +1,226 @@
+/* backends/redis/conn.c -- one hiredis connection: connect with timeouts,
+ * AUTH, SELECT, the persistence check, and I/O errors that drop the
+ * connection so the next call starts afresh. */
+#include "backends/redis/redis_int.h"
+#include "core/error_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+static struct timeval tv_of(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+/* hiredis writes with write(2): to a server that went away that raises
+ * SIGPIPE, which would kill an embedder that did not ignore it. As libpq
+ * does, block it in this thread around the call and swallow one that we
+ * caused, leaving the process's signal handling alone. */
+static int get_reply(redisContext *ctx, void **reply)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int rc = redisGetReply(ctx, reply);
+    int saved = errno;
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return rc;
+}
+
+void lc__rconn_drop(lc__redis_conn *c)
+{
+    if (c->ctx)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+}
+
+int lc__reply_is_error(const redisReply *r, const char *prefix)
+{
+    return r && r->type == REDIS_REPLY_ERROR && r->str &&
+           strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+static int is_timeout(const redisContext *ctx, int e)
+{
+#ifdef REDIS_ERR_TIMEOUT
+    if (ctx->err == REDIS_ERR_TIMEOUT)
+        return 1;
+#endif
+    return ctx->err == REDIS_ERR_IO &&
+           (e == EAGAIN || e == EWOULDBLOCK || strcmp(ctx->errstr, strerror(EAGAIN)) == 0);
+}
+
+/* Turns the context's error into an lc_error and drops the connection:
+ * after an I/O error hiredis cannot tell what the server did. */
+static lc_status io_error(lc__redis_conn *c, const char *what, lc_error *err)
+{
+    redisContext *ctx = c->ctx;
+    int e = errno;
+    lc_status rc;
+    char after[32];
+    if (is_timeout(ctx, e))
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %s",
+                     c->addr->label, what,
+                     lc_duration_format(c->command_timeout_ms, after, sizeof(after)));
+    else if (ctx->err == REDIS_ERR_EOF)
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %sconnection closed by the server",
+                     c->addr->label, what);
+    else
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, ctx->err == REDIS_ERR_IO ? e : 0,
+                     "redis %s: %s%s", c->addr->label, what, ctx->errstr);
+    lc__rconn_drop(c);
+    return rc;
+}
+
+static redisContext *dial(const lc__redis_conn *c)
+{
+    struct timeval tv = tv_of(c->connect_timeout_ms);
+    if (c->addr->path)
+        return redisConnectUnixWithTimeout(c->addr->path, tv);
+    return redisConnectWithTimeout(c->addr->host, c->addr->port, tv);
+}
+
+/* Queues AUTH and SELECT as needed; returns how many were queued. */
+static int queue_login(lc__redis_conn *c)
+{
+    const lc__redis_addr *a = c->addr;
+    int n = 0;
+    if (a->password && a->user) {
+        redisAppendCommand(c->ctx, "AUTH %s %s", a->user, a->password);
+        n++;
+    } else if (a->password) {
+        redisAppendCommand(c->ctx, "AUTH %s", a->password);
+        n++;
+    }
+    if (a->db != 0) {
+        redisAppendCommand(c->ctx, "SELECT %d", a->db);
+        n++;
+    }
+    return n;
+}
+
+/* The login replies: any error is fatal. Authentication errors are said
+ * so plainly; the server's text never contains the password. */
+static lc_status check_login(lc__redis_conn *c, redisReply *r, lc_error *err)
+{
+    if (r->type != REDIS_REPLY_ERROR)
+        return LC_OK;
+    if (lc__reply_is_error(r, "WRONGPASS") || lc__reply_is_error(r, "NOAUTH") ||
+        lc__reply_is_error(r, "ERR invalid password") ||
+        lc__reply_is_error(r, "ERR AUTH") || lc__reply_is_error(r, "ERR Client sent AUTH"))
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: authentication failed: %s",
+                       c->addr->label, r->str);
+    return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %s", c->addr->label, r->str);
+}
+
+static const char *config_value(const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        return r->element[1]->str;
+    return NULL;
+}
+
+/* Warns once per state when writes are not persisted on every write. A
+ * refused CONFIG (ACL, renamed command) says nothing either way. */
+static void check_persistence(lc__redis_conn *c, redisReply *aof, redisReply *fsync)
+{
+    const char *ao = config_value(aof), *fs = config_value(fsync);
+    if (ao == NULL || fs == NULL || *c->persistence_warned)
+        return;
+    if (strcmp(ao, "yes") == 0 && strcmp(fs, "always") == 0)
+        return;
+    *c->persistence_warned = 1;
+    lc__log(c->log, c->log_ctx, LC_LOG_WARN,
+            "redis %s: appendonly is %s, appendfsync is %s: leases and fences do not "
+            "survive a server restart (set appendonly yes and appendfsync always)",
+            c->addr->label, ao, fs);
+}
+
+/* Sends the login and the persistence check in one round trip. */
+static lc_status setup(lc__redis_conn *c, lc_error *err)
+{
+    int n = queue_login(c);
+    if (c->check_persistence) {
+        redisAppendCommand(c->ctx, "CONFIG GET appendonly");
+        redisAppendCommand(c->ctx, "CONFIG GET appendfsync");
+    }
+    int total = n + (c->check_persistence ? 2 : 0);
+    redisReply *r[4] = {NULL, NULL, NULL, NULL};
+    lc_status rc = LC_OK;
+    for (int i = 0; i < total && rc == LC_OK; i++) {
+        if (get_reply(c->ctx, (void **)&r[i]) != REDIS_OK)
+            rc = io_error(c, "connect: ", err);
+        else if (i < n || lc__reply_is_error(r[i], "NOAUTH"))
+            rc = check_login(c, r[i], err);
+    }
+    if (rc == LC_OK && c->check_persistence)
+        check_persistence(c, r[n], r[n + 1]);
+    for (int i = 0; i < total; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    return rc;
+}
+
+lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
+{
+    if (c->ctx)
+        return LC_OK;
+    c->ctx = dial(c);
+    if (c->ctx == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "redis %s: out of memory", c->addr->label);
+    if (c->ctx->err)
+        return io_error(c, "connect: ", err);
+    if (redisSetTimeout(c->ctx, tv_of(c->command_timeout_ms)) != REDIS_OK)
+        return io_error(c, "connect: ", err);
+    if (c->addr->path == NULL && redisEnableKeepAlive(c->ctx) != REDIS_OK)
+        return io_error(c, "connect: ", err);
+    lc_status rc = setup(c, err);
+    if (rc != LC_OK)
+        lc__rconn_drop(c);
+    return rc;
+}
+
+lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
+                           lc_error *err)
+{
+    lc_status rc = lc__rconn_ensure(c, err);
+    if (rc != LC_OK)
+        return rc;
+    if (redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK)
+        return io_error(c, "", err);
+    return LC_OK;
+}
+
+lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
+{
+    *out = NULL;
+    if (c->ctx == NULL)
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not connected", c->addr->label);
+    void *reply = NULL;
+    if (get_reply(c->ctx, &reply) != REDIS_OK || reply == NULL)
+        return io_error(c, "", err);
+    *out = reply;
+    return LC_OK;
+}
+
+lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv,
+                            const size_t *lens, redisReply **out, lc_error *err)
+{
+    lc_status rc = lc__rconn_append(c, argc, argv, lens, err);
+    return rc == LC_OK ? lc__rconn_read(c, out, err) : rc;
+}

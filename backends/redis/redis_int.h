@@ -1,0 +1,140 @@
+/* backends/redis/redis_int.h -- the Redis backend's modules: the URL, one
+ * connection, the Lua scripts, and the state that ties them together. */
+#ifndef LC_REDIS_INT_H
+#define LC_REDIS_INT_H
+
+#include "lockcoord.h"
+
+#include <hiredis/hiredis.h>
+
+/* Where the server is, parsed from redis.url. */
+typedef struct lc__redis_addr {
+    char *host;     /* TCP host without IPv6 brackets, NULL for a unix socket */
+    int port;       /* default 6379 */
+    char *path;     /* unix socket path, NULL for TCP */
+    char *user;     /* ACL user, NULL if none */
+    char *password; /* NULL if none; never printed */
+    int db;
+    char label[300]; /* "host:port" or the socket path, for messages */
+} lc__redis_addr;
+
+/* Parses redis://[user[:password]@]host[:port][/db] and
+ * unix://[[user]:password@]/path[?db=N] with libcurl's URL API. On error
+ * returns LC_ERR_CONFIG naming what is wrong (never the password) and
+ * leaves *out empty. */
+lc_status lc__redis_url_parse(const char *url, lc__redis_addr *out, lc_error *err);
+void lc__redis_addr_free(lc__redis_addr *a);
+
+/* One connection, made on demand and dropped on any I/O error so that the
+ * next call reconnects. */
+typedef struct lc__redis_conn {
+    redisContext *ctx;
+    const lc__redis_addr *addr;
+    int64_t connect_timeout_ms;
+    int64_t command_timeout_ms;
+    lc_log_fn log;
+    void *log_ctx;
+    int *persistence_warned; /* shared by the connections of one state */
+    int check_persistence;   /* 0 for the subscriber connection */
+} lc__redis_conn;
+
+/* Connects (with AUTH, SELECT and the persistence check) if not
+ * connected. */
+lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err);
+void lc__rconn_drop(lc__redis_conn *c);
+
+/* Queues one command without sending it (pipelining). Connects first. */
+lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
+                           lc_error *err);
+
+/* Sends what is queued and reads one reply. On an I/O error or timeout the
+ * connection is dropped and LC_ERR_UNAVAILABLE returned: the command may or
+ * may not have run. Error replies are returned as replies. */
+lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err);
+
+/* append + read. */
+lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv,
+                            const size_t *lens, redisReply **out, lc_error *err);
+
+/* The scripts, one per operation. */
+enum {
+    LC__RS_ACQUIRE,
+    LC__RS_RENEW,
+    LC__RS_RELEASE,
+    LC__RS_FORCE,
+    LC__RS_RECORD,
+    LC__RS_CHECKPOINT,
+    LC__RS_INSPECT,
+    LC__RS_COUNT
+};
+
+#define LC__RS_MAXARGS 12
+
+/* A script call: keys first, then arguments. */
+typedef struct lc__rs_call {
+    int script;
+    int nkeys;
+    int nargs; /* keys + arguments */
+    const char *args[LC__RS_MAXARGS];
+    size_t lens[LC__RS_MAXARGS];
+} lc__rs_call;
+
+/* Adds a NUL-terminated string (NULL counts as "") to a call. */
+void lc__rs_arg(lc__rs_call *call, const char *s);
+
+/* The SHA1 of each script, as returned by SCRIPT LOAD ("" until known). */
+typedef struct lc__redis_scripts {
+    char sha[LC__RS_COUNT][41];
+} lc__redis_scripts;
+
+/* Runs one call in one round trip: EVALSHA when the SHA is known (EVAL on
+ * NOSCRIPT), else SCRIPT LOAD and EVAL pipelined. *out is the script's
+ * reply (may be an error reply); free it with freeReplyObject. */
+lc_status lc__rs_eval(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *call,
+                      redisReply **out, lc_error *err);
+
+/* Runs n calls in one round trip (pipelined); out[i] receives each reply.
+ * On error every out[i] is NULL. */
+lc_status lc__rs_eval_many(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *calls,
+                           size_t n, redisReply **out, lc_error *err);
+
+/* SCRIPT LOAD of every script; *loaded counts them. */
+lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded,
+                          lc_error *err);
+
+/* The script's name for messages ("acquire", ...). */
+const char *lc__rs_name(int script);
+
+/* 1 if the reply is an error reply starting with `prefix`. */
+int lc__reply_is_error(const redisReply *r, const char *prefix);
+
+/* The backend's state: one connection for commands, one for SUBSCRIBE. */
+typedef struct lc__redis {
+    lc__redis_addr addr;
+    lc__redis_conn main;
+    lc__redis_conn sub;
+    lc__redis_scripts scripts;
+    char *prefix;
+    int min_replicas_ack;
+    int64_t command_timeout_ms;
+    int persistence_warned;
+    int watching;
+} lc__redis;
+
+#define LC__PREFIX_MAX 256
+#define LC__KEY_MAX    (LC__PREFIX_MAX + LC_NAME_MAX + 16)
+
+/* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
+void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
+
+/* Every lock name with a meta key under the prefix, found with SCAN
+ * (never KEYS), sorted, without duplicates (backends/redis/scan.c). */
+lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, lc_error *err);
+void lc__redis_names_free(char **names, size_t n);
+
+/* Release notifications (backends/redis/watch.c). */
+lc_status lc__redis_watch(void *state, const char *name, lc_error *err);
+lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err);
+void lc__redis_unwatch(void *state);
+
+#endif

@@ -1,0 +1,337 @@
+/* backends/redis/scripts.c -- one Lua script per operation, run with
+ * EVALSHA and falling back to EVAL on NOSCRIPT, so a SCRIPT FLUSH or a
+ * server restart costs a round trip, not an error.
+ *
+ * Keys of one lock share the hash tag {NAME}: every script touches one
+ * cluster slot. Times come from the server's TIME. Numbers are written
+ * with %d because Lua's tostring would print large ones as 1.7e+12. */
+#include "backends/redis/redis_int.h"
+#include "core/error_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Checks key types first so that a foreign value gives an error naming
+ * the key instead of a half-applied script. */
+#define PRELUDE                                                                                \
+    "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"                   \
+    "local function kind(k, want)\n"                                                           \
+    "  local t = redis.call('TYPE', k)\n"                                                      \
+    "  if type(t) == 'table' then t = t.ok end\n"                                              \
+    "  if t ~= 'none' and t ~= want then\n"                                                    \
+    "    return redis.error_reply('WRONGTYPE key ' .. k .. ' holds a ' .. t ..\n"              \
+    "      ', expected a ' .. want)\n"                                                         \
+    "  end\n"                                                                                  \
+    "  return nil\n"                                                                           \
+    "end\n"                                                                                    \
+    "local function now_ms()\n"                                                                \
+    "  local t = redis.call('TIME')\n"                                                         \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                     \
+    "end\n"                                                                                    \
+    "local function num(v) return string.format('%d', v) end\n"
+
+/* A run record: sync_count + 1, completed now, exit and error set or
+ * removed. */
+#define RECORD_FN                                                                              \
+    "local function record(meta, has_exit, code, has_err, msg)\n"                              \
+    "  redis.call('HINCRBY', meta, 'sync_count', 1)\n"                                         \
+    "  redis.call('HSET', meta, 'last_completed_at_ms', num(now_ms()))\n"                      \
+    "  if has_exit == '1' then redis.call('HSET', meta, 'last_exit', code)\n"                  \
+    "  else redis.call('HDEL', meta, 'last_exit') end\n"                                       \
+    "  if has_err == '1' then redis.call('HSET', meta, 'last_error', msg)\n"                   \
+    "  else redis.call('HDEL', meta, 'last_error') end\n"                                      \
+    "end\n"
+
+#define CHECK_LOCK_META                                                                        \
+    "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
+    "if bad then return bad end\n"
+
+/* KEYS lock fence meta; ARGV token owner ttl_ms.
+ * -> {1, fence, acquired_at_ms, checkpoint} or {0, owner, fence,
+ * acquired_at_ms, pttl} for the holder. */
+static const char acquire_lua[] =
+    PRELUDE
+    "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
+    "if bad then return bad end\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur == ARGV[1] then\n"
+    "  local m = redis.call('HMGET', KEYS[3], 'fence', 'acquired_at_ms', 'checkpoint')\n"
+    "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3]}\n"
+    "end\n"
+    "if cur then\n"
+    "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
+    "  return {0, m[1] or '', tonumber(m[2]) or 0, tonumber(m[3]) or 0,\n"
+    "          redis.call('PTTL', KEYS[1])}\n"
+    "end\n"
+    "local ok, fence = pcall(redis.call, 'INCR', KEYS[2])\n"
+    "if not ok then\n"
+    "  return redis.error_reply('ERR key ' .. KEYS[2] .. ' does not hold a fence counter')\n"
+    "end\n"
+    /* A fence key lost by hand must not let fences go back. */
+    "local last = tonumber(redis.call('HGET', KEYS[3], 'fence')) or 0\n"
+    "if fence <= last then fence = last + 1; redis.call('SET', KEYS[2], num(fence)) end\n"
+    "local now = now_ms()\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"
+    "redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'fence', num(fence),\n"
+    "  'acquired_at_ms', num(now), 'expires_at_ms', num(now + tonumber(ARGV[3])),\n"
+    "  'status', 'running', 'last_started_at_ms', num(now))\n"
+    "return {1, fence, now, redis.call('HGET', KEYS[3], 'checkpoint')}\n";
+
+/* KEYS lock meta; ARGV token ttl_ms -> 1 renewed, 0 not yours. */
+static const char renew_lua[] =
+    PRELUDE CHECK_LOCK_META
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "redis.call('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
+    "return 1\n";
+
+/* KEYS lock meta; ARGV token channel record has_exit exit has_err error
+ * -> 1 released, 0 not yours. record = 0 gives a lease back unrecorded. */
+static const char release_lua[] =
+    PRELUDE RECORD_FN CHECK_LOCK_META
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if ARGV[3] == '1' then record(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) end\n"
+    "redis.call('HSET', KEYS[2], 'status', 'idle')\n"
+    "redis.call('PUBLISH', ARGV[2], 'released')\n"
+    "return 1\n";
+
+/* KEYS lock meta; ARGV channel reason
+ * -> {was_held, owner, fence, acquired_at_ms, pttl}. The fence key is
+ * left alone: fences keep increasing across resets. */
+static const char force_lua[] =
+    PRELUDE CHECK_LOCK_META
+    "local pttl = redis.call('PTTL', KEYS[1])\n"
+    "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms')\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[2], 'status', 'idle', 'last_error', ARGV[2])\n"
+    "redis.call('PUBLISH', ARGV[1], 'released')\n"
+    "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
+    "        tonumber(m[3]) or 0, pttl}\n";
+
+/* KEYS meta; ARGV has_exit exit has_err error -> 1. */
+static const char record_lua[] =
+    PRELUDE RECORD_FN
+    "local bad = kind(KEYS[1], 'hash')\n"
+    "if bad then return bad end\n"
+    "record(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
+    "return 1\n";
+
+/* KEYS lock meta; ARGV token value -> 1 stored, 0 not yours. */
+static const char checkpoint_lua[] =
+    PRELUDE CHECK_LOCK_META
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[2], 'checkpoint', ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS lock meta -> {pttl, now_ms, {meta fields in the order below}}. */
+static const char inspect_lua[] =
+    PRELUDE CHECK_LOCK_META
+    "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms', 'status',\n"
+    "  'last_started_at_ms', 'last_completed_at_ms', 'sync_count', 'last_error',\n"
+    "  'last_exit', 'checkpoint')\n"
+    "return {redis.call('PTTL', KEYS[1]), now_ms(), m}\n";
+
+static const struct {
+    const char *name;
+    const char *text;
+} scripts[LC__RS_COUNT] = {
+    [LC__RS_ACQUIRE] = {"acquire", acquire_lua},
+    [LC__RS_RENEW] = {"renew", renew_lua},
+    [LC__RS_RELEASE] = {"release", release_lua},
+    [LC__RS_FORCE] = {"force-release", force_lua},
+    [LC__RS_RECORD] = {"record", record_lua},
+    [LC__RS_CHECKPOINT] = {"checkpoint", checkpoint_lua},
+    [LC__RS_INSPECT] = {"inspect", inspect_lua},
+};
+
+const char *lc__rs_name(int script)
+{
+    return scripts[script].name;
+}
+
+void lc__rs_arg(lc__rs_call *call, const char *s)
+{
+    if (call->nargs >= LC__RS_MAXARGS)
+        return; /* callers pass fixed counts well under the limit */
+    s = s ? s : "";
+    call->args[call->nargs] = s;
+    call->lens[call->nargs] = strlen(s);
+    call->nargs++;
+}
+
+typedef struct rs_argv {
+    const char *argv[3 + LC__RS_MAXARGS];
+    size_t lens[3 + LC__RS_MAXARGS];
+    char nkeys[16];
+    int argc;
+} rs_argv;
+
+/* EVALSHA sha nkeys args... or EVAL text nkeys args... */
+static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval,
+                  rs_argv *a)
+{
+    snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
+    a->argv[0] = use_eval ? "EVAL" : "EVALSHA";
+    a->argv[1] = use_eval ? scripts[call->script].text : s->sha[call->script];
+    a->argv[2] = a->nkeys;
+    for (int i = 0; i < 3; i++)
+        a->lens[i] = strlen(a->argv[i]);
+    for (int i = 0; i < call->nargs; i++) {
+        a->argv[3 + i] = call->args[i];
+        a->lens[3 + i] = call->lens[i];
+    }
+    a->argc = 3 + call->nargs;
+}
+
+static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s,
+                             const lc__rs_call *call, int use_eval, lc_error *err)
+{
+    rs_argv a;
+    build(s, call, use_eval, &a);
+    return lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+}
+
+static lc_status append_load(lc__redis_conn *c, int script, lc_error *err)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", scripts[script].text};
+    size_t lens[3] = {6, 4, strlen(scripts[script].text)};
+    return lc__rconn_append(c, 3, argv, lens, err);
+}
+
+/* Keeps the SHA from a SCRIPT LOAD reply; anything else is an error. */
+static lc_status take_sha(lc__redis_conn *c, lc__redis_scripts *s, int script, redisReply *r,
+                          lc_error *err)
+{
+    lc_status rc = LC_OK;
+    if (r->type == REDIS_REPLY_STRING && r->len == 40)
+        memcpy(s->sha[script], r->str, 41);
+    else
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: SCRIPT LOAD %s: %s",
+                     c->addr->label, scripts[script].name,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    return rc;
+}
+
+/* The first call of a script on this state: load and run it in one round
+ * trip, keeping the SHA for EVALSHA next time. */
+static lc_status eval_loading(lc__redis_conn *c, lc__redis_scripts *s,
+                              const lc__rs_call *call, redisReply **out, lc_error *err)
+{
+    redisReply *r = NULL;
+    lc_status rc = append_load(c, call->script, err);
+    if (rc == LC_OK)
+        rc = append_call(c, s, call, 1, err);
+    if (rc == LC_OK)
+        rc = lc__rconn_read(c, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    /* The EVAL's own reply decides; a failed load is retried next time. */
+    (void)take_sha(c, s, call->script, r, NULL);
+    return lc__rconn_read(c, out, err);
+}
+
+lc_status lc__rs_eval(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *call,
+                      redisReply **out, lc_error *err)
+{
+    *out = NULL;
+    if (s->sha[call->script][0] == '\0')
+        return eval_loading(c, s, call, out, err);
+    lc_status rc = append_call(c, s, call, 0, err);
+    if (rc == LC_OK)
+        rc = lc__rconn_read(c, out, err);
+    if (rc != LC_OK || !lc__reply_is_error(*out, "NOSCRIPT"))
+        return rc;
+    freeReplyObject(*out);
+    *out = NULL;
+    rc = append_call(c, s, call, 1, err);
+    return rc == LC_OK ? lc__rconn_read(c, out, err) : rc;
+}
+
+static void free_replies(redisReply **out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (out[i])
+            freeReplyObject(out[i]);
+        out[i] = NULL;
+    }
+}
+
+/* Appends SCRIPT LOAD for each script of the calls whose SHA is unknown;
+ * returns how many (their ids in ids[]), or -1 on error. */
+static int append_missing_loads(lc__redis_conn *c, const lc__redis_scripts *s,
+                                const lc__rs_call *calls, size_t n, int *ids, lc_error *err)
+{
+    int seen[LC__RS_COUNT] = {0}, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int id = calls[i].script;
+        if (s->sha[id][0] != '\0' || seen[id])
+            continue;
+        seen[id] = 1;
+        if (append_load(c, id, err) != LC_OK)
+            return -1;
+        ids[k++] = id;
+    }
+    return k;
+}
+
+/* One round trip: the loads of unknown scripts (then EVAL), or EVALSHA
+ * (EVAL when use_eval); *noscript says whether any reply was NOSCRIPT. */
+static lc_status pipeline(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *calls,
+                          size_t n, int use_eval, redisReply **out, int *noscript,
+                          lc_error *err)
+{
+    int ids[LC__RS_COUNT];
+    int loads = use_eval ? 0 : append_missing_loads(c, s, calls, n, ids, err);
+    lc_status rc = loads < 0 ? LC_ERR_UNAVAILABLE : LC_OK;
+    *noscript = 0;
+    for (size_t i = 0; i < n && rc == LC_OK; i++)
+        rc = append_call(c, s, &calls[i], use_eval || loads > 0, err);
+    for (int i = 0; i < loads && rc == LC_OK; i++) {
+        redisReply *r = NULL;
+        rc = lc__rconn_read(c, &r, err);
+        if (rc == LC_OK)
+            (void)take_sha(c, s, ids[i], r, NULL); /* a failed load is retried next time */
+    }
+    for (size_t i = 0; i < n && rc == LC_OK; i++) {
+        rc = lc__rconn_read(c, &out[i], err);
+        if (rc == LC_OK && lc__reply_is_error(out[i], "NOSCRIPT"))
+            *noscript = 1;
+    }
+    if (rc != LC_OK)
+        free_replies(out, n);
+    return rc;
+}
+
+/* The calls must be idempotent: after a NOSCRIPT all of them run again. */
+lc_status lc__rs_eval_many(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *calls,
+                           size_t n, redisReply **out, lc_error *err)
+{
+    memset(out, 0, n * sizeof(*out));
+    int noscript = 0;
+    lc_status rc = pipeline(c, s, calls, n, 0, out, &noscript, err);
+    if (rc != LC_OK || !noscript)
+        return rc;
+    free_replies(out, n);
+    return pipeline(c, s, calls, n, 1, out, &noscript, err);
+}
+
+lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded, lc_error *err)
+{
+    lc_status rc = LC_OK;
+    *loaded = 0;
+    for (int i = 0; i < LC__RS_COUNT && rc == LC_OK; i++)
+        rc = append_load(c, i, err);
+    for (int i = 0; i < LC__RS_COUNT && rc == LC_OK; i++) {
+        redisReply *r = NULL;
+        rc = lc__rconn_read(c, &r, err);
+        if (rc == LC_OK)
+            rc = take_sha(c, s, i, r, err);
+        if (rc == LC_OK)
+            (*loaded)++;
+    }
+    if (rc != LC_OK)
+        lc__rconn_drop(c); /* unread replies would answer the next command */
+    return rc;
+}

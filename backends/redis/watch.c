@@ -1,0 +1,113 @@
+/* backends/redis/watch.c -- release notifications: a second connection
+ * SUBSCRIBEs to P:{NAME}:released, and wait polls its socket. */
+#include "backends/redis/redis_int.h"
+#include "core/error_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_push(const redisReply *rep, const char *kind)
+{
+    return rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
+           rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, kind) == 0;
+}
+
+/* A subscription belongs to the connection, so ending the watch is
+ * dropping it: no stale confirmations or messages are left to read. */
+void lc__redis_unwatch(void *state)
+{
+    lc__redis *r = state;
+    lc__rconn_drop(&r->sub);
+    r->watching = 0;
+}
+
+lc_status lc__redis_watch(void *state, const char *name, lc_error *err)
+{
+    lc__redis *r = state;
+    char channel[LC__KEY_MAX];
+    lc__redis_unwatch(r);
+    lc__redis_key(r, name, "released", channel);
+    const char *argv[2] = {"SUBSCRIBE", channel};
+    size_t lens[2] = {9, strlen(channel)};
+    redisReply *rep = NULL;
+    lc_status rc = lc__rconn_command(&r->sub, 2, argv, lens, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (is_push(rep, "subscribe"))
+        r->watching = 1;
+    else
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: SUBSCRIBE %s: %s", r->addr.label,
+                     channel, rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    if (rc != LC_OK)
+        lc__rconn_drop(&r->sub);
+    return rc;
+}
+
+/* Takes every complete reply already read; *notified when one is a
+ * message. */
+static lc_status drain(lc__redis *r, int *notified, lc_error *err)
+{
+    for (;;) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(r->sub.ctx, &reply) != REDIS_OK) {
+            lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: subscription: %s", r->addr.label,
+                    r->sub.ctx->errstr);
+            lc__redis_unwatch(r);
+            return LC_ERR_UNAVAILABLE;
+        }
+        if (reply == NULL)
+            return LC_OK;
+        if (is_push(reply, "message"))
+            *notified = 1;
+        freeReplyObject(reply);
+    }
+}
+
+/* Waits for the socket to be readable and reads what came. */
+static lc_status read_some(lc__redis *r, int64_t wait_ms, lc_error *err)
+{
+    struct pollfd p = {r->sub.ctx->fd, POLLIN, 0};
+    int n = poll(&p, 1, (int)wait_ms);
+    if (n < 0 && errno != EINTR)
+        return lc__err(err, LC_ERR_UNAVAILABLE, errno, "redis %s: poll: %s", r->addr.label,
+                       strerror(errno));
+    if (n <= 0)
+        return LC_OK;
+    if (redisBufferRead(r->sub.ctx) != REDIS_OK) {
+        lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: subscription: %s", r->addr.label,
+                r->sub.ctx->errstr);
+        lc__redis_unwatch(r);
+        return LC_ERR_UNAVAILABLE;
+    }
+    return LC_OK;
+}
+
+lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err)
+{
+    lc__redis *r = state;
+    *notified = 0;
+    if (!r->watching || r->sub.ctx == NULL)
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not watching any lock",
+                       r->addr.label);
+    int64_t until = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    lc_status rc = drain(r, notified, err);
+    while (rc == LC_OK && !*notified) {
+        int64_t left = until - now_ms();
+        if (left <= 0)
+            break;
+        rc = read_some(r, left, err);
+        if (rc == LC_OK)
+            rc = drain(r, notified, err);
+    }
+    return rc;
+}
