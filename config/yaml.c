@@ -255,8 +255,8 @@ static lc_status read_file(const char *path, char **text, size_t *len, lc_error 
 
 lc_status lc_config_load(const char *path, lc_config **out, lc_error *err)
 {
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     if (path == NULL)
         return lc__err(err, LC_ERR_CONFIG, 0, "no config file given");
     lc_status rc = read_file(path, &text, &len, err);

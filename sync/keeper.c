@@ -509,7 +509,7 @@ static lc_status start_threads(lc_keeper *k, lc_error *err)
 static lc_status start_on(lc_client *c, int owns, int threads, const lc_keeper_opts *kopts,
                           lc_keeper **out, lc_error *err)
 {
-    lc_keeper *k;
+    lc_keeper *k = NULL;
     lc_status rc = keeper_new(c, owns, kopts, &k, err);
     if (rc == LC_OK && threads && (rc = start_threads(k, err)) != LC_OK) {
         k->owns_client = 0; /* on error the caller keeps what it gave */
