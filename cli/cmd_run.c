@@ -207,11 +207,15 @@ static void print_result(run_state *r, int code, const char *error, const char *
 /* Releases (or, after a loss, only records) and picks the exit code. */
 static int finish(run_state *r)
 {
-    int lost = lc_keeper_remove(r->keeper, r->lease);
-    if (lost && r->why != RUN_LOST) {
+    if (r->why != RUN_LOST)
         lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
+    int lost = lc_keeper_remove(r->keeper, r->lease);
+    if (lost)
         r->why = RUN_LOST;
-    }
+    /* Lost at the local deadline: the backend did not answer in time, so
+     * nothing is sent now (it would only wait for the same silence); the
+     * lease expires by itself. */
+    int unreachable = lost == LC_ERR_UNAVAILABLE;
     int code = exit_code_of(r->status);
     char ebuf[512];
     const char *error = describe(r, code, ebuf, sizeof(ebuf));
@@ -231,7 +235,10 @@ static int finish(run_state *r)
         }
     }
     if (r->why == RUN_LOST) {
-        if (lc_record_run(r->app->client, r->name, &res, &err) != LC_OK)
+        if (unreachable)
+            fprintf(stderr, "lockcoord: run %s: the backend is unreachable: the run is not "
+                            "recorded and the lease expires by itself\n", r->name);
+        else if (lc_record_run(r->app->client, r->name, &res, &err) != LC_OK)
             fprintf(stderr, "lockcoord: run %s: recording the run: %s\n", r->name, err.message);
         fprintf(stderr, "lockcoord: run %s: %s\n", r->name, error ? error : r->reason);
         print_result(r, EXIT_LOST, error, "lost");

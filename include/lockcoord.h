@@ -468,12 +468,15 @@ LC_API lc_status lc_keeper_start(const lc_config *cfg, const lc_client_opts *cop
 LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 
 /* Stops keeping `lease`. When it returns, no renewal of it is in flight or
- * will be sent, so a release may follow safely. Returns 1 if the lease was
- * lost while kept, else 0. */
+ * will be sent, so a release may follow safely (a lost lease is not waited
+ * for: it will not be released). Returns what lc_keeper_lost would. */
 LC_API int lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 
-/* 1 if the keeper has seen `lease` lost, with the reason copied to
- * reason[size] (may be NULL). */
+/* 0 while `lease` is not lost. Once lost: LC_ERR_LOST when the backend said
+ * it is not ours any more (taken over, reset, expired), LC_ERR_UNAVAILABLE
+ * when its local deadline passed without a successful renewal (the backend
+ * is unreachable or too slow: do not expect it to answer now). The reason
+ * is copied to reason[size] (may be NULL). */
 LC_API int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size);
 
 /* A file descriptor that becomes readable when any kept lease is lost
@@ -483,8 +486,10 @@ LC_API int lc_keeper_fd(const lc_keeper *k);
 /* The keeper's view of the lease's local deadline (monotonic ns). */
 LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
 
-/* Stops the threads (joins them), closes the connection, frees. NULL ok.
- * Leases still kept are not released. */
+/* Stops the threads, closes the connection, frees. NULL ok. Never waits on
+ * the backend: a renewal stuck on a frozen server finishes on its own
+ * thread, which then frees what is left. on_loss is not called after this
+ * returns. Leases still kept are not released. */
 LC_API void lc_keeper_stop(lc_keeper *k);
 
 #ifdef __cplusplus

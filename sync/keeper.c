@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ typedef struct kept {
     int64_t ttl_ms;
     int64_t deadline_ns; /* on the client's clock */
     int in_flight;       /* in the round being sent: remove waits for it */
-    int lost;            /* sticky: nothing makes a lost lease live again */
+    lc_status lost;      /* sticky, 0 or how it was lost (see lc_keeper_lost) */
+    int removed;         /* removed while in flight: the round frees it */
     int notified;        /* on_loss was called (or is not wanted) */
     char reason[REASON_MAX];
 } kept;
@@ -56,6 +58,8 @@ struct lc_keeper {
     size_t n, cap;
     size_t unnotified; /* lost leases whose on_loss is still due */
     int round_busy;    /* a round's backend call has not returned */
+    int in_round;      /* the renewer is inside a round (call, replies, reasons) */
+    int orphaned;      /* stopped mid-round: the renewer frees the keeper */
     int64_t round_sent_ns;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
@@ -119,11 +123,11 @@ static int64_t earliest_deadline(const lc_keeper *k)
 
 /* Marks kl lost for good and makes the eventfd readable. on_loss is called
  * later, outside the mutex, by notify_losses. Callers hold k->mu. */
-static void declare_lost(lc_keeper *k, kept *kl, const char *reason)
+static void declare_lost(lc_keeper *k, kept *kl, lc_status how, const char *reason)
 {
     if (kl->lost)
         return;
-    kl->lost = 1;
+    kl->lost = how;
     lc__strlcpy(kl->reason, reason, sizeof(kl->reason));
     if (k->on_loss)
         k->unnotified++;
@@ -143,7 +147,7 @@ static void deadline_lost(lc_keeper *k, kept *kl, const char *detail)
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "deadline passed while the backend was unreachable: %s",
              detail);
-    declare_lost(k, kl, reason);
+    declare_lost(k, kl, LC_ERR_UNAVAILABLE, reason);
 }
 
 /* Calls on_loss once per lost lease, without the mutex, so the callback may
@@ -155,7 +159,7 @@ static void notify_losses(lc_keeper *k)
         char name[LC_NAME_MAX + 1], reason[REASON_MAX];
         int found = 0;
         pthread_mutex_lock(&k->mu);
-        for (size_t i = 0; k->unnotified > 0 && i < k->n && !found; i++) {
+        for (size_t i = 0; !k->stopping && k->unnotified > 0 && i < k->n && !found; i++) {
             kept *kl = k->leases[i];
             if (kl->lost && !kl->notified) {
                 kl->notified = 1;
@@ -282,6 +286,15 @@ static int apply_reply(lc_keeper *k, const round *r, kept *kl, const lc_renew_it
     return 0;
 }
 
+/* A member's part in a round is over: free it if it was removed meanwhile
+ * (lc_keeper_remove leaves a lost lease in flight to the round). */
+static void release_member(kept *kl)
+{
+    kl->in_flight = 0;
+    if (kl->removed)
+        free(kl);
+}
+
 /* Applies the replies; keeps in r only the members the backend called
  * lost, still in flight. Callers hold k->mu. */
 static void round_finish(lc_keeper *k, round *r, lc_status rc, const lc_error *err)
@@ -299,7 +312,7 @@ static void round_finish(lc_keeper *k, round *r, lc_status rc, const lc_error *e
         if (apply_reply(k, r, kl, &r->items[i], rc, now))
             r->members[pending++] = kl;
         else
-            kl->in_flight = 0;
+            release_member(kl);
     }
     r->n = pending;
     pthread_cond_broadcast(&k->changed);
@@ -337,8 +350,9 @@ static void round_resolve_lost(lc_keeper *k, round *r)
     }
     pthread_mutex_lock(&k->mu);
     for (size_t i = 0; i < r->n; i++) {
-        declare_lost(k, r->members[i], reasons ? reasons[i] : "not held with this token any more");
-        r->members[i]->in_flight = 0;
+        declare_lost(k, r->members[i], LC_ERR_LOST,
+                     reasons ? reasons[i] : "not held with this token any more");
+        release_member(r->members[i]);
     }
     pthread_cond_broadcast(&k->changed);
     pthread_mutex_unlock(&k->mu);
@@ -352,6 +366,7 @@ static lc_status keeper_round(lc_keeper *k)
     round r;
     pthread_mutex_lock(&k->mu);
     int have = round_begin(k, &r);
+    k->in_round = have > 0;
     pthread_mutex_unlock(&k->mu);
     if (have <= 0)
         return have == 0 ? LC_OK : LC_ERR_NOMEM;
@@ -367,6 +382,9 @@ static lc_status keeper_round(lc_keeper *k)
         round_resolve_lost(k, &r);
     free(r.members);
     free(r.items);
+    pthread_mutex_lock(&k->mu);
+    k->in_round = 0;
+    pthread_mutex_unlock(&k->mu);
     notify_losses(k);
     return rc;
 }
@@ -391,6 +409,17 @@ static int64_t next_round(lc_keeper *k, lc__backoff *bo, int64_t start, lc_statu
     return retry < next && retry < earliest_deadline(k) ? retry : next;
 }
 
+static void keeper_free(lc_keeper *k);
+
+/* Keepers stopped mid-round whose renewer has not finished yet (tests wait
+ * for 0 before closing a client they lent). */
+static atomic_int orphans;
+
+int lc__keeper_orphans(void)
+{
+    return atomic_load(&orphans);
+}
+
 static void *renewer_main(void *arg)
 {
     lc_keeper *k = arg;
@@ -410,7 +439,12 @@ static void *renewer_main(void *arg)
         pthread_mutex_lock(&k->mu);
         next = next_round(k, &bo, start, rc);
     }
+    int orphaned = k->orphaned;
     pthread_mutex_unlock(&k->mu);
+    if (orphaned) {
+        keeper_free(k);
+        atomic_fetch_sub(&orphans, 1);
+    }
     return NULL;
 }
 
@@ -544,13 +578,28 @@ lc_status lc__keeper_start_threaded(lc_client *c, const lc_keeper_opts *kopts, l
     return start_on(c, 0, 1, kopts, out, err);
 }
 
+/* Never waits for the backend: a renewer stuck in a round on a frozen
+ * server is left to finish it on its own and then frees the keeper, so a
+ * holder that lost its lease can exit before the server's ttl runs out. */
 void lc_keeper_stop(lc_keeper *k)
 {
     if (k == NULL)
         return;
-    if (k->threads)
-        join_threads(k, 1, 1);
-    keeper_free(k);
+    if (!k->threads) {
+        keeper_free(k);
+        return;
+    }
+    pthread_mutex_lock(&k->mu);
+    int orphan = k->in_round;
+    k->orphaned = orphan;
+    if (orphan)
+        atomic_fetch_add(&orphans, 1);
+    pthread_mutex_unlock(&k->mu);
+    join_threads(k, !orphan, 1);
+    if (orphan)
+        pthread_detach(k->renewer);
+    else
+        keeper_free(k);
 }
 
 static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_error *err)
@@ -614,18 +663,22 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     size_t i = 0;
     kept *kl;
     pthread_mutex_lock(&k->mu);
-    /* A renewal in flight could land after the caller's release: wait. */
-    while ((kl = find(k, lease, &i)) != NULL && kl->in_flight)
+    /* A renewal in flight could land after the caller's release: wait. A
+     * lost lease will not be released, so its renewal may finish alone. */
+    while ((kl = find(k, lease, &i)) != NULL && kl->in_flight && !kl->lost)
         pthread_cond_wait(&k->changed, &k->mu);
+    int lost = kl ? (int)kl->lost : 0;
     if (kl != NULL) {
         k->leases[i] = k->leases[--k->n];
         if (kl->lost && !kl->notified)
             k->unnotified--;
         lease->deadline_ns = kl->deadline_ns;
+        if (kl->in_flight)
+            kl->removed = 1; /* the round frees it */
+        else
+            free(kl);
     }
     pthread_mutex_unlock(&k->mu);
-    int lost = kl ? kl->lost : 0;
-    free(kl);
     return lost;
 }
 
@@ -633,7 +686,7 @@ int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t siz
 {
     pthread_mutex_lock(&k->mu);
     kept *kl = find(k, lease, NULL);
-    int lost = kl && kl->lost;
+    int lost = kl ? (int)kl->lost : 0;
     if (lost && reason && size)
         lc__strlcpy(reason, kl->reason, size);
     pthread_mutex_unlock(&k->mu);

@@ -31,4 +31,9 @@ void lc__keeper_tick(lc_keeper *k);
  * client's clock, and signals those losses. */
 void lc__keeper_check(lc_keeper *k);
 
+/* How many stopped keepers still have a renewer finishing a round (see
+ * lc_keeper_stop). A test that lent its client waits for 0 before closing
+ * it. */
+int lc__keeper_orphans(void);
+
 #endif
