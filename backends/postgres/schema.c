@@ -78,7 +78,8 @@ static const char renew_sql[] =
 static const char renew_many_sql[] =
     "UPDATE {T} AS l SET lease_expires_at = now() + r.ttl * interval '1 millisecond'"
     " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(name, token, ttl)"
-    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.") " RETURNING l.name";
+    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.")
+    " RETURNING l.name, r.token";
 
 static const char release_sql[] =
     "WITH u AS (UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
