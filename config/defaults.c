@@ -1,5 +1,5 @@
 /* config/defaults.c -- a config with every default, and freeing one. */
-#include "core/error_int.h"
+#include "config/config_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +36,11 @@ static void free_http(lc_http_job *h)
 {
     if (h == NULL)
         return;
-    free(h->url);
+    lc__cfg_wipe(h->url);
     free(h->method);
     for (size_t i = 0; i < h->n_headers; i++) {
         free(h->headers[i].name);
-        free(h->headers[i].value);
+        lc__cfg_wipe(h->headers[i].value);
     }
     free(h->headers);
     free(h->body);
@@ -66,9 +66,10 @@ void lc_config_free(lc_config *c)
     free(c->path);
     free(c->backend);
     free(c->owner);
-    free(c->redis.url);
+    /* Wiped, not just freed: these may hold passwords. */
+    lc__cfg_wipe(c->redis.url);
     free(c->redis.key_prefix);
-    free(c->postgres.conninfo);
+    lc__cfg_wipe(c->postgres.conninfo);
     free(c->postgres.schema);
     free(c->postgres.table);
     for (size_t i = 0; i < c->n_jobs; i++)

@@ -132,7 +132,9 @@ static lc_lease *lease_new(const char *name, const char *token, const char *owne
 static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms,
                               lc_grant *g, int64_t *sent_ns, lc_error *err)
 {
-    int64_t until = lc__mono_ns(c->clock) + wait_ms * 1000000;
+    /* Waiting sleeps in real time, so its deadline is on the system clock
+     * even when the client runs on an injected one. */
+    int64_t until = lc__mono_ns(NULL) + wait_ms * 1000000;
     int watching = 0;
     lc__backoff bo;
     lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
@@ -142,7 +144,7 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
         rc = c->ops->acquire(c->state, a, g, err);
         if (rc != LC_ERR_CONFLICT || wait_ms <= 0)
             break;
-        int64_t left_ms = (until - lc__mono_ns(c->clock)) / 1000000;
+        int64_t left_ms = (until - lc__mono_ns(NULL)) / 1000000;
         if (left_ms <= 0)
             break;
         if (!watching && c->ops->watch) {

@@ -86,7 +86,7 @@ lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err)
     const char *p = text;
     int64_t total = 0;
     while (*p) {
-        int64_t term;
+        int64_t term = 0;
         lc_status rc = parse_term(text, &p, &term, err);
         if (rc != LC_OK)
             return rc;

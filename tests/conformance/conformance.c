@@ -1,0 +1,600 @@
+/* tests/conformance/conformance.c -- one suite, every backend.
+ *
+ * The memory backend runs it on a fake clock; the real servers run it on
+ * real time with short ttls, waiting on conditions with deadlines. */
+#include "conformance.h"
+
+#include "core/client_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    const char *backend;
+    lc_config *cfg;
+    lct_clock fc;
+    lc_memstore *store; /* memory only */
+    lc_client *a, *b;   /* two holders */
+} fixture;
+
+static const char *g_backend;
+
+static int is_memory(const fixture *f)
+{
+    return strcmp(f->backend, "memory") == 0;
+}
+
+static lc_client *open_client(fixture *f, const char *owner)
+{
+    lc_client_opts o;
+    memset(&o, 0, sizeof(o));
+    if (is_memory(f)) {
+        o.clock = &f->fc.clock;
+        o.memstore = f->store;
+    }
+    free(f->cfg->owner);
+    f->cfg->owner = strdup(owner);
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(f->cfg, &o, &c, &err), LC_OK, &err);
+    return c;
+}
+
+static int setup(void **state)
+{
+    if (lct_backend_missing(g_backend))
+        skip();
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->backend = g_backend;
+    f->cfg = lct_config(g_backend);
+    lct_clock_init(&f->fc);
+    if (is_memory(f))
+        f->store = lc_memstore_new(&f->fc.clock);
+    f->a = open_client(f, "holder-a");
+    f->b = open_client(f, "holder-b");
+    /* Owners are copied by the clients; the config's owner is only a
+     * default for clients opened later. */
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f == NULL)
+        return 0;
+    lc_client_close(f->a);
+    lc_client_close(f->b);
+    lc_memstore_free(f->store);
+    lc_config_free(f->cfg);
+    free(f);
+    return 0;
+}
+
+static lc_lease *take(lc_client *c, const char *name, int64_t ttl_ms)
+{
+    lc_acquire_opts o = {ttl_ms, -1, NULL};
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
+    return l;
+}
+
+static lc_status try_take(lc_client *c, const char *name, int64_t ttl_ms, lc_lease **l,
+                          lc_error *err)
+{
+    lc_acquire_opts o = {ttl_ms, -1, NULL};
+    *l = NULL;
+    return lc_acquire(c, name, &o, l, err);
+}
+
+static void inspect(lc_client *c, const char *name, lc_lock_info *info)
+{
+    lc_error err;
+    lct_assert_rc(lc_inspect(c, name, info, &err), LC_OK, &err);
+}
+
+static void test_acquire_free_lock_succeeds(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/acquire");
+    lc_lease *l = take(f->a, name, 5000);
+    assert_string_equal(lc_lease_name(l), name);
+    assert_int_equal(strlen(lc_lease_token(l)), LC_TOKEN_LEN);
+    assert_true(lc_lease_fence(l) >= 1);
+    assert_int_equal(lc_lease_ttl_ms(l), 5000);
+    assert_string_equal(lc_lease_owner(l), "holder-a");
+    assert_true(lc_lease_acquired_at_ms(l) > 0);
+    assert_true(lc_lease_deadline_ns(l) > 0);
+
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_HELD);
+    assert_true(info.held);
+    assert_string_equal(info.owner, "holder-a");
+    assert_int_equal(info.fence, lc_lease_fence(l));
+    assert_true(info.expires_in_ms > 0 && info.expires_in_ms <= 5000);
+    assert_true(info.held_for_ms >= 0);
+    assert_true(info.last_started_at_ms > 0);
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+static void test_acquire_held_lock_conflict_names_holder(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/conflict");
+    lc_lease *l = take(f->a, name, 5000);
+    lc_lease *l2;
+    lc_error err;
+    assert_int_equal(try_take(f->b, name, 5000, &l2, &err), LC_ERR_CONFLICT);
+    assert_null(l2);
+    assert_int_equal(err.code, LC_ERR_CONFLICT);
+    assert_string_equal(err.holder.owner, "holder-a");
+    assert_int_equal(err.holder.fence, lc_lease_fence(l));
+    assert_true(err.holder.acquired_at_ms > 0);
+    assert_true(err.holder.expires_in_ms > 0 && err.holder.expires_in_ms <= 5000);
+    lc_lease_free(l);
+}
+
+static void test_acquire_same_token_again_same_fence(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/retry");
+    lc_lease *l = take(f->a, name, 5000);
+    /* A retried acquire after a lost reply carries the same token. */
+    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000};
+    lc_grant g = {0, 0, NULL};
+    lc_error err;
+    lct_assert_rc(f->a->ops->acquire(f->a->state, &a, &g, &err), LC_OK, &err);
+    assert_int_equal(g.fence, lc_lease_fence(l));
+    free(g.checkpoint);
+    lc_lease_free(l);
+}
+
+static void test_renew_and_release_with_token_succeed(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/renew");
+    lc_lease *l = take(f->a, name, 2000);
+    lc_error err;
+    lct_assert_rc(lc_renew(f->a, l, 4000, &err), LC_OK, &err);
+    assert_int_equal(lc_lease_ttl_ms(l), 4000);
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_true(info.expires_in_ms > 2000);
+    lc_lock_info_clear(&info);
+
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    inspect(f->a, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    assert_false(info.held);
+    lc_lock_info_clear(&info);
+
+    lc_lease *l2 = take(f->b, name, 2000);
+    assert_true(lc_lease_fence(l2) > lc_lease_fence(l));
+    lc_lease_free(l2);
+    lc_lease_free(l);
+}
+
+static void test_wrong_token_is_refused_as_lost(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/wrongtoken");
+    lc_lease *l = take(f->a, name, 5000);
+    lc_lease *fake;
+    lc_error err;
+    lct_assert_rc(lc_lease_attach(name, "0123456789abcdef0123456789abcdef", &fake, &err), LC_OK,
+                  &err);
+    assert_int_equal(lc_renew(f->b, fake, 5000, &err), LC_ERR_LOST);
+    assert_int_equal(lc_release(f->b, fake, NULL, &err), LC_ERR_LOST);
+    assert_int_equal(lc_checkpoint(f->b, fake, "x", &err), LC_ERR_LOST);
+
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_HELD); /* untouched */
+    assert_int_equal(info.sync_count, 0);
+    assert_null(info.checkpoint);
+    lc_lock_info_clear(&info);
+    lc_lease_free(fake);
+    lc_lease_free(l);
+}
+
+static void test_release_twice_second_is_lost(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/release2");
+    lc_lease *l = take(f->a, name, 5000);
+    lc_error err;
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    assert_int_equal(lc_release(f->a, l, NULL, &err), LC_ERR_LOST);
+    lc_lease_free(l);
+}
+
+typedef struct reclaim_arg {
+    fixture *f;
+    const char *name;
+    lc_lease *got;
+} reclaim_arg;
+
+static int reclaimed(void *p)
+{
+    reclaim_arg *r = p;
+    lc_error err;
+    lc_status rc = try_take(r->f->b, r->name, 5000, &r->got, &err);
+    if (rc != LC_OK && rc != LC_ERR_CONFLICT)
+        fail_msg("acquire while waiting for expiry: %s", err.message);
+    return rc == LC_OK;
+}
+
+/* Takes `name` once its lease has lapsed: on the fake clock the caller has
+ * moved time already; on a real server this waits for the condition. */
+static lc_lease *reclaim(fixture *f, const char *name)
+{
+    reclaim_arg r = {f, name, NULL};
+    if (is_memory(f))
+        assert_true(reclaimed(&r));
+    else
+        assert_true(lct_wait_for(reclaimed, &r, 3000));
+    return r.got;
+}
+
+static void test_expired_lease_is_stale_then_reclaimed(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/expiry");
+    int64_t t0 = lct_now_ms();
+    lc_lease *l = take(f->a, name, 300);
+    lc_lease *l2;
+    lc_error err;
+    assert_int_equal(try_take(f->b, name, 5000, &l2, &err), LC_ERR_CONFLICT);
+
+    if (is_memory(f)) {
+        lct_clock_advance(&f->fc, 310);
+    } else {
+        int64_t left = 320 - (lct_now_ms() - t0);
+        if (left > 0)
+            lct_sleep_ms(left); /* let the ttl pass on purpose */
+    }
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_STALE);
+    assert_false(info.held);
+    lc_lock_info_clear(&info);
+    assert_int_equal(lc_renew(f->a, l, 300, &err), LC_ERR_LOST); /* expired = lost */
+
+    lc_lease *got = reclaim(f, name);
+    assert_true(lc_lease_fence(got) > lc_lease_fence(l));
+    assert_int_equal(lc_release(f->a, l, NULL, &err), LC_ERR_LOST);
+    lc_lease_free(got);
+    lc_lease_free(l);
+}
+
+static void test_reclaim_not_before_ttl(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/notbefore");
+    int64_t t0 = lct_now_ms();
+    lc_lease *l = take(f->a, name, 300);
+    if (is_memory(f)) {
+        reclaim_arg early = {f, name, NULL};
+        lct_clock_advance(&f->fc, 290);
+        assert_false(reclaimed(&early));
+        lct_clock_advance(&f->fc, 20);
+    }
+    lc_lease *got = reclaim(f, name);
+    assert_true(lct_now_ms() - t0 >= 290 || is_memory(f));
+    assert_true(lc_lease_fence(got) == lc_lease_fence(l) + 1);
+    lc_lease_free(got);
+    lc_lease_free(l);
+}
+
+static void test_fences_strictly_increase_across_force_release(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/fences");
+    uint64_t last = 0;
+    lc_error err;
+    for (int i = 0; i < 30; i++) {
+        lc_lease *l = take(i % 2 ? f->a : f->b, name, 5000);
+        assert_true(lc_lease_fence(l) > last);
+        last = lc_lease_fence(l);
+        if (i % 3 == 0) {
+            int was_held = 0;
+            lc_holder prev;
+            lct_assert_rc(lc_force_release(f->a, name, "test reset", &was_held, &prev, &err),
+                          LC_OK, &err);
+            assert_true(was_held);
+            assert_int_equal(prev.fence, last);
+        } else {
+            lct_assert_rc(lc_release(i % 2 ? f->a : f->b, l, NULL, &err), LC_OK, &err);
+        }
+        lc_lease_free(l);
+    }
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_int_equal(info.fence, last);
+    lc_lock_info_clear(&info);
+}
+
+static void test_force_release_reports_holder_and_records_reason(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/reset");
+    lc_lease *l = take(f->a, name, 5000);
+    int was_held = 0;
+    lc_holder prev;
+    lc_error err;
+    lct_assert_rc(lc_force_release(f->b, name, "stuck since Monday", &was_held, &prev, &err),
+                  LC_OK, &err);
+    assert_true(was_held);
+    assert_string_equal(prev.owner, "holder-a");
+    assert_int_equal(prev.fence, lc_lease_fence(l));
+
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_false(info.held);
+    assert_int_equal(info.health, LC_HEALTH_FAILED);
+    assert_non_null(info.last_error);
+    assert_string_equal(info.last_error, "stuck since Monday");
+    assert_int_equal(info.fence, lc_lease_fence(l));
+    lc_lock_info_clear(&info);
+
+    /* The evicted holder finds out at its next renewal. */
+    assert_int_equal(lc_renew(f->a, l, 5000, &err), LC_ERR_LOST);
+    lc_lease *l2 = take(f->b, name, 5000);
+    assert_true(lc_lease_fence(l2) > lc_lease_fence(l));
+    lc_lease_free(l2);
+    lc_lease_free(l);
+}
+
+static void test_force_release_free_lock_was_not_held(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/resetfree");
+    int was_held = 1;
+    lc_holder prev;
+    lc_error err;
+    lct_assert_rc(lc_force_release(f->a, name, "just in case", &was_held, &prev, &err), LC_OK,
+                  &err);
+    assert_false(was_held);
+}
+
+static void test_run_records_count_up(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/runs");
+    lc_error err;
+    lc_run_result failed = {1, 3, "exit status 3"};
+    lc_lease *l = take(f->a, name, 5000);
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_int_equal(info.sync_count, 1);
+    assert_int_equal(info.health, LC_HEALTH_FAILED);
+    assert_true(info.has_last_exit);
+    assert_int_equal(info.last_exit, 3);
+    assert_string_equal(info.last_error, "exit status 3");
+    assert_true(info.last_completed_at_ms > 0);
+    lc_lock_info_clear(&info);
+
+    lc_run_result ok = {1, 0, NULL};
+    l = take(f->b, name, 5000);
+    lct_assert_rc(lc_release(f->b, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lct_assert_rc(lc_record_run(f->a, name, &failed, &err), LC_OK, &err);
+
+    inspect(f->a, name, &info);
+    assert_int_equal(info.sync_count, 3);
+    assert_int_equal(info.health, LC_HEALTH_FAILED);
+    lc_lock_info_clear(&info);
+
+    l = take(f->b, name, 5000);
+    lct_assert_rc(lc_release(f->b, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+    inspect(f->a, name, &info);
+    assert_int_equal(info.sync_count, 4);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    assert_null(info.last_error);
+    assert_int_equal(info.last_exit, 0);
+    lc_lock_info_clear(&info);
+}
+
+static void test_checkpoint_kept_for_next_holder(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/checkpoint");
+    lc_lease *l = take(f->a, name, 5000);
+    assert_null(lc_lease_checkpoint(l));
+    lc_error err;
+    lct_assert_rc(lc_checkpoint(f->a, l, "cursor-42", &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+
+    l = take(f->b, name, 5000);
+    assert_non_null(lc_lease_checkpoint(l));
+    assert_string_equal(lc_lease_checkpoint(l), "cursor-42");
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_string_equal(info.checkpoint, "cursor-42");
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+static void test_renew_many_reports_each_lease(void **state)
+{
+    fixture *f = *state;
+    char names[3][LC_NAME_MAX + 1];
+    lc_lease *l[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(names[i], sizeof(names[i]), "%s", lct_name("conf/many"));
+        l[i] = take(f->a, names[i], 5000);
+    }
+    lc_renew_item items[3] = {
+        {names[0], lc_lease_token(l[0]), 6000, LC_ERR_INTERNAL},
+        {names[1], "ffffffffffffffffffffffffffffffff", 6000, LC_ERR_INTERNAL},
+        {names[2], lc_lease_token(l[2]), 6000, LC_ERR_INTERNAL},
+    };
+    lc_error err;
+    lct_assert_rc(f->a->ops->renew_many(f->a->state, items, 3, &err), LC_OK, &err);
+    assert_int_equal(items[0].status, LC_OK);
+    assert_int_equal(items[1].status, LC_ERR_LOST);
+    assert_int_equal(items[2].status, LC_OK);
+    lc_lock_info info;
+    inspect(f->a, names[2], &info);
+    assert_true(info.expires_in_ms > 5000);
+    lc_lock_info_clear(&info);
+    for (int i = 0; i < 3; i++)
+        lc_lease_free(l[i]);
+}
+
+static void test_inspect_unknown_lock_is_ready(void **state)
+{
+    fixture *f = *state;
+    lc_lock_info info;
+    inspect(f->a, lct_name("conf/never"), &info);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    assert_int_equal(info.fence, 0);
+    assert_int_equal(info.sync_count, 0);
+    assert_false(info.held);
+    assert_null(info.last_error);
+    lc_lock_info_clear(&info);
+}
+
+static void test_list_includes_every_lock(void **state)
+{
+    fixture *f = *state;
+    char n1[LC_NAME_MAX + 1], n2[LC_NAME_MAX + 1];
+    snprintf(n1, sizeof(n1), "%s", lct_name("conf/list"));
+    snprintf(n2, sizeof(n2), "%s", lct_name("conf/list"));
+    lc_lease *l1 = take(f->a, n1, 5000);
+    lc_lease *l2 = take(f->a, n2, 5000);
+    lc_error err;
+    lct_assert_rc(lc_release(f->a, l2, NULL, &err), LC_OK, &err);
+    lc_lock_info *list = NULL;
+    size_t n = 0;
+    lct_assert_rc(lc_list(f->b, &list, &n, &err), LC_OK, &err);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, n1) == 0) {
+            assert_int_equal(list[i].health, LC_HEALTH_HELD);
+            seen |= 1;
+        } else if (strcmp(list[i].name, n2) == 0) {
+            assert_int_equal(list[i].health, LC_HEALTH_READY);
+            assert_int_equal(list[i].sync_count, 1);
+            seen |= 2;
+        }
+    }
+    assert_int_equal(seen, 3);
+    lc_lock_list_free(list, n);
+    lc_lease_free(l1);
+    lc_lease_free(l2);
+}
+
+static void test_invalid_name_refused_before_backend(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = NULL;
+    lc_error err;
+    assert_int_equal(try_take(f->a, "bad{name}", 1000, &l, &err), LC_ERR_INVALID);
+    assert_null(l);
+    assert_int_equal(try_take(f->a, "", 1000, &l, &err), LC_ERR_INVALID);
+    lc_lock_info info;
+    assert_int_equal(lc_inspect(f->a, "has space", &info, &err), LC_ERR_INVALID);
+}
+
+typedef struct releaser {
+    lc_client *c;
+    lc_lease *l;
+    int64_t released_at_ms;
+} releaser;
+
+static void *release_later(void *p)
+{
+    releaser *r = p;
+    lct_sleep_ms(300); /* the waiter is waiting by then: that is the point */
+    lc_error err;
+    r->released_at_ms = lct_now_ms();
+    if (lc_release(r->c, r->l, NULL, &err) != LC_OK)
+        r->released_at_ms = -1;
+    return NULL;
+}
+
+/* With a long backoff, only the release notification can wake the waiter
+ * this soon. */
+static void test_wait_is_woken_by_release(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/wait");
+    f->cfg->lock.retry_min_ms = 3000;
+    f->cfg->lock.retry_max_ms = 5000;
+    lc_lease *l = take(f->a, name, 10000);
+    releaser r = {f->a, l, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_later, &r), 0);
+    lc_acquire_opts o = {5000, 8000, NULL};
+    lc_lease *got = NULL;
+    lc_error err;
+    lc_status rc = lc_acquire(f->b, name, &o, &got, &err);
+    int64_t woke = lct_now_ms();
+    pthread_join(t, NULL);
+    lct_assert_rc(rc, LC_OK, &err);
+    assert_true(r.released_at_ms > 0);
+    assert_true(woke - r.released_at_ms < 1000);
+    assert_true(lc_lease_fence(got) > lc_lease_fence(l));
+    lc_lease_free(got);
+    lc_lease_free(l);
+}
+
+static void test_wait_times_out_with_conflict(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/waitout");
+    lc_lease *l = take(f->a, name, 10000);
+    lc_acquire_opts o = {5000, 300, NULL};
+    lc_lease *got = NULL;
+    lc_error err;
+    int64_t t0 = lct_now_ms();
+    assert_int_equal(lc_acquire(f->b, name, &o, &got, &err), LC_ERR_CONFLICT);
+    int64_t waited = lct_now_ms() - t0;
+    assert_true(waited >= 290);
+    assert_true(waited < 3000);
+    assert_string_equal(err.holder.owner, "holder-a");
+    lc_lease_free(l);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int lc_conformance_run(const char *backend)
+{
+    g_backend = backend;
+    const struct CMUnitTest tests[] = {
+        T(test_acquire_free_lock_succeeds),
+        T(test_acquire_held_lock_conflict_names_holder),
+        T(test_acquire_same_token_again_same_fence),
+        T(test_renew_and_release_with_token_succeed),
+        T(test_wrong_token_is_refused_as_lost),
+        T(test_release_twice_second_is_lost),
+        T(test_expired_lease_is_stale_then_reclaimed),
+        T(test_reclaim_not_before_ttl),
+        T(test_fences_strictly_increase_across_force_release),
+        T(test_force_release_reports_holder_and_records_reason),
+        T(test_force_release_free_lock_was_not_held),
+        T(test_run_records_count_up),
+        T(test_checkpoint_kept_for_next_holder),
+        T(test_renew_many_reports_each_lease),
+        T(test_inspect_unknown_lock_is_ready),
+        T(test_list_includes_every_lock),
+        T(test_invalid_name_refused_before_backend),
+        T(test_wait_is_woken_by_release),
+        T(test_wait_times_out_with_conflict),
+    };
+    char group[64];
+    snprintf(group, sizeof(group), "conformance/%s", backend);
+    return _cmocka_run_group_tests(group, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+}

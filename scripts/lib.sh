@@ -1,0 +1,136 @@
+# shellcheck shell=bash
+# scripts/lib.sh -- shared by test.sh and demo.sh (sourced, never run):
+# install what is missing, build, start and stop throwaway servers.
+# Sourcing it has no side effects beyond defining these functions and
+# LC_ROOT (the repository root).
+
+LC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LC_SERVERS="$LC_ROOT/scripts/servers.sh"
+LC_SERVER_DIR=""
+LC_CHILD=""
+
+# Debian packages the build, the tests and the demo need. redis-server and
+# postgresql-15 are needed even with external servers: fault tests start
+# private instances of their own.
+LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
+    libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev
+    redis-server redis-tools postgresql-15 procps curl ca-certificates)
+
+lc_say() {
+    printf '\n==> %s\n' "$*"
+}
+
+lc_die() {
+    echo "$(basename "$0"): $*" >&2
+    exit 1
+}
+
+# Runs a command as root: directly when root, else through sudo.
+lc_as_root() {
+    if ((EUID == 0)); then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        lc_die "need root to run '$*' (not root, and sudo is not installed)"
+    fi
+}
+
+# Packages of LC_PACKAGES that dpkg does not have installed.
+lc_missing_packages() {
+    local installed
+    installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${LC_PACKAGES[@]}" 2>/dev/null |
+        awk '$NF == "installed" { print $1 }')
+    for p in "${LC_PACKAGES[@]}"; do
+        grep -qx "$p" <<<"$installed" || echo "$p"
+    done
+}
+
+# Installs what is missing; `apt-get update` only when something is.
+lc_install_deps() {
+    local missing
+    command -v dpkg-query >/dev/null || lc_die "not a Debian system (no dpkg-query); install by hand: ${LC_PACKAGES[*]}"
+    mapfile -t missing < <(lc_missing_packages)
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    lc_say "Installing ${missing[*]}"
+    lc_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    lc_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${missing[@]}"
+}
+
+# lc_build DIR BUILD_TYPE: configure and build into $LC_ROOT/DIR.
+lc_build() {
+    local dir=$1 type=$2
+    lc_say "Building $dir ($type)"
+    cmake -S "$LC_ROOT" -B "$LC_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" >/dev/null
+    cmake --build "$LC_ROOT/$dir" -j"$(nproc)"
+}
+
+# Starts a throwaway Redis and PostgreSQL unless LOCKCOORD_TEST_REDIS_URL /
+# LOCKCOORD_TEST_PG_CONNINFO already name servers (each is started only when
+# its variable is unset; with LOCKCOORD_SKIP_INTEGRATION=1 none is started).
+# Exports the two variables; the servers are stopped and their directory
+# removed on every exit path. Call it from the main shell, not a subshell.
+lc_start_servers() {
+    if [[ -n ${LOCKCOORD_TEST_REDIS_URL:-} && -n ${LOCKCOORD_TEST_PG_CONNINFO:-} ]]; then
+        lc_say "Using the servers of LOCKCOORD_TEST_REDIS_URL and LOCKCOORD_TEST_PG_CONNINFO"
+        return 0
+    fi
+    if [[ ${LOCKCOORD_SKIP_INTEGRATION:-} == 1 ]]; then
+        lc_say "LOCKCOORD_SKIP_INTEGRATION=1: starting no servers"
+        return 0
+    fi
+    lc_cleanup_on_exit
+    LC_SERVER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-servers.XXXXXX")
+    if [[ -z ${LOCKCOORD_TEST_REDIS_URL:-} ]]; then
+        LOCKCOORD_TEST_REDIS_URL=$("$LC_SERVERS" redis-start "$LC_SERVER_DIR/redis") || exit 1
+        export LOCKCOORD_TEST_REDIS_URL
+    fi
+    if [[ -z ${LOCKCOORD_TEST_PG_CONNINFO:-} ]]; then
+        LOCKCOORD_TEST_PG_CONNINFO=$("$LC_SERVERS" pg-start "$LC_SERVER_DIR/pg") || exit 1
+        export LOCKCOORD_TEST_PG_CONNINFO
+    fi
+    lc_say "Throwaway servers in $LC_SERVER_DIR"
+    echo "LOCKCOORD_TEST_REDIS_URL=$LOCKCOORD_TEST_REDIS_URL"
+    echo "LOCKCOORD_TEST_PG_CONNINFO=$LOCKCOORD_TEST_PG_CONNINFO"
+}
+
+# From here on, every way out (end, error, SIGINT, SIGTERM) runs lc_cleanup.
+lc_cleanup_on_exit() {
+    trap lc_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# lc_run_killable CMD [ARGS...]: runs CMD in its own process group and
+# waits for it. Unlike a foreground command, this lets a SIGTERM sent to
+# the script alone stop at once, and lc_cleanup then stops CMD's whole
+# group (ctest and the test it is running). Returns CMD's status.
+lc_run_killable() {
+    local rc=0
+    set -m
+    "$@" &
+    LC_CHILD=$!
+    set +m
+    wait "$LC_CHILD" || rc=$?
+    LC_CHILD=""
+    return "$rc"
+}
+
+# The EXIT trap: stops what is still running, keeps the exit status.
+lc_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $LC_CHILD ]]; then
+        kill -TERM -- "-$LC_CHILD" 2>/dev/null || true
+        wait "$LC_CHILD" 2>/dev/null || true
+    fi
+    if [[ -n $LC_SERVER_DIR && -d $LC_SERVER_DIR ]]; then
+        "$LC_SERVERS" redis-stop "$LC_SERVER_DIR/redis" || true
+        "$LC_SERVERS" pg-stop "$LC_SERVER_DIR/pg" || true
+        rm -rf "$LC_SERVER_DIR"
+    fi
+    exit "$rc"
+}

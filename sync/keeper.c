@@ -1,0 +1,655 @@
+/* sync/keeper.c -- the lease keeper: renews every kept lease in one backend
+ * call per renew_every, and declares a lease lost on its own clock.
+ *
+ * Two threads share one mutex. The renewer sends the rounds (and is the only
+ * user of the keeper's connection). The watchdog sleeps until the earliest
+ * local deadline and declares loss when it passes, so a renewal stuck on a
+ * frozen server never delays the loss signal. Both threads only call the
+ * functions that the manual mode of keeper_int.h exposes to tests. */
+#include "sync/keeper_int.h"
+
+#include "core/backoff_int.h"
+#include "core/client_int.h"
+#include "core/clock_int.h"
+#include "core/error_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REASON_MAX   256
+#define RETRY_MIN_MS 20
+/* A round asks the backend why at most this many leases were lost; the
+ * rest get the generic reason, so a mass loss is signalled without delay. */
+#define INSPECT_MAX 16
+
+typedef struct kept {
+    const lc_lease *lease; /* borrowed; the key */
+    char name[LC_NAME_MAX + 1];
+    char token[LC_TOKEN_LEN + 1];
+    uint64_t fence;
+    int64_t ttl_ms;
+    int64_t deadline_ns; /* on the client's clock */
+    int in_flight;       /* in the round being sent: remove waits for it */
+    int lost;            /* sticky: nothing makes a lost lease live again */
+    int notified;        /* on_loss was called (or is not wanted) */
+    char reason[REASON_MAX];
+} kept;
+
+struct lc_keeper {
+    lc_client *client;
+    int owns_client;
+    int64_t renew_every_ms;
+    lc_loss_fn on_loss;
+    void *loss_ctx;
+    int efd;
+
+    pthread_mutex_t mu;
+    pthread_cond_t changed; /* CLOCK_MONOTONIC; broadcast on every change */
+    kept **leases;
+    size_t n, cap;
+    size_t unnotified; /* lost leases whose on_loss is still due */
+    int round_busy;    /* a round's backend call has not returned */
+    int64_t round_sent_ns;
+    char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
+    int stopping;
+    int threads;
+    pthread_t renewer, watchdog;
+};
+
+/* One renewal round: the members are marked in_flight while it is sent. */
+typedef struct round {
+    kept **members;
+    lc_renew_item *items;
+    size_t n;
+    int64_t sent_ns;
+} round;
+
+static int64_t now_ns(const lc_keeper *k)
+{
+    return lc__mono_ns(k->client->clock);
+}
+
+/* Callers hold k->mu. */
+static kept *find(const lc_keeper *k, const lc_lease *lease, size_t *index)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        if (k->leases[i]->lease == lease) {
+            if (index)
+                *index = i;
+            return k->leases[i];
+        }
+    }
+    return NULL;
+}
+
+/* Waits on k->changed (k->mu held) at most ns on the client's clock. The
+ * wait itself runs on CLOCK_MONOTONIC, so only the distance is converted:
+ * this also works with an injected clock, at the cost of precision. */
+static void wait_ns(lc_keeper *k, int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    if (ns > k->renew_every_ms * 1000000)
+        ns = k->renew_every_ms * 1000000;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t nsec = until.tv_nsec + ns % 1000000000;
+    until.tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
+    until.tv_nsec = (long)(nsec % 1000000000);
+    pthread_cond_timedwait(&k->changed, &k->mu, &until);
+}
+
+/* The earliest local deadline of a lease not lost, INT64_MAX if none.
+ * Callers hold k->mu. */
+static int64_t earliest_deadline(const lc_keeper *k)
+{
+    int64_t d = INT64_MAX;
+    for (size_t i = 0; i < k->n; i++)
+        if (!k->leases[i]->lost && k->leases[i]->deadline_ns < d)
+            d = k->leases[i]->deadline_ns;
+    return d;
+}
+
+/* Marks kl lost for good and makes the eventfd readable. on_loss is called
+ * later, outside the mutex, by notify_losses. Callers hold k->mu. */
+static void declare_lost(lc_keeper *k, kept *kl, const char *reason)
+{
+    if (kl->lost)
+        return;
+    kl->lost = 1;
+    lc__strlcpy(kl->reason, reason, sizeof(kl->reason));
+    if (k->on_loss)
+        k->unnotified++;
+    else
+        kl->notified = 1;
+    uint64_t one = 1;
+    if (write(k->efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is full, so the fd is readable already. */
+    }
+    lc__log(k->client->log, k->client->log_ctx, LC_LOG_WARN, "lease on '%s' lost: %s", kl->name,
+            reason);
+    pthread_cond_broadcast(&k->changed);
+}
+
+static void deadline_lost(lc_keeper *k, kept *kl, const char *detail)
+{
+    char reason[REASON_MAX];
+    snprintf(reason, sizeof(reason), "deadline passed while the backend was unreachable: %s",
+             detail);
+    declare_lost(k, kl, reason);
+}
+
+/* Calls on_loss once per lost lease, without the mutex, so the callback may
+ * use the keeper. Each loss is claimed under the mutex, so the renewer and
+ * the watchdog never report one twice. */
+static void notify_losses(lc_keeper *k)
+{
+    for (;;) {
+        char name[LC_NAME_MAX + 1], reason[REASON_MAX];
+        int found = 0;
+        pthread_mutex_lock(&k->mu);
+        for (size_t i = 0; k->unnotified > 0 && i < k->n && !found; i++) {
+            kept *kl = k->leases[i];
+            if (kl->lost && !kl->notified) {
+                kl->notified = 1;
+                k->unnotified--;
+                lc__strlcpy(name, kl->name, sizeof(name));
+                lc__strlcpy(reason, kl->reason, sizeof(reason));
+                found = 1;
+            }
+        }
+        pthread_mutex_unlock(&k->mu);
+        if (!found)
+            return;
+        k->on_loss(k->loss_ctx, name, reason);
+    }
+}
+
+/* The watchdog's step. Callers hold k->mu. */
+static void check_locked(lc_keeper *k)
+{
+    int64_t now = now_ns(k);
+    char detail[REASON_MAX];
+    if (k->round_busy)
+        snprintf(detail, sizeof(detail), "no reply to the renewal sent %" PRId64 " ms ago",
+                 (now - k->round_sent_ns) / 1000000);
+    else if (k->last_err[0])
+        lc__strlcpy(detail, k->last_err, sizeof(detail));
+    else
+        lc__strlcpy(detail, "no renewal succeeded in time", sizeof(detail));
+    for (size_t i = 0; i < k->n; i++) {
+        kept *kl = k->leases[i];
+        if (!kl->lost && now >= kl->deadline_ns)
+            deadline_lost(k, kl, detail);
+    }
+}
+
+void lc__keeper_check(lc_keeper *k)
+{
+    pthread_mutex_lock(&k->mu);
+    check_locked(k);
+    pthread_mutex_unlock(&k->mu);
+    notify_losses(k);
+}
+
+/* Snapshots the leases not lost into r and marks them in flight. Returns
+ * 0 when there is nothing to renew, -1 when out of memory. Callers hold
+ * k->mu. */
+static int round_begin(lc_keeper *k, round *r)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < k->n; i++)
+        live += !k->leases[i]->lost;
+    memset(r, 0, sizeof(*r));
+    if (live == 0)
+        return 0;
+    r->members = calloc(live, sizeof(*r->members));
+    r->items = calloc(live, sizeof(*r->items));
+    if (r->members == NULL || r->items == NULL) {
+        free(r->members);
+        free(r->items);
+        lc__strlcpy(k->last_err, "keeper: out of memory", sizeof(k->last_err));
+        return -1;
+    }
+    for (size_t i = 0; i < k->n; i++) {
+        kept *kl = k->leases[i];
+        if (kl->lost)
+            continue;
+        kl->in_flight = 1;
+        r->members[r->n] = kl;
+        r->items[r->n] = (lc_renew_item){kl->name, kl->token, kl->ttl_ms, LC_ERR_INTERNAL};
+        r->n++;
+    }
+    k->round_busy = 1;
+    r->sent_ns = k->round_sent_ns = now_ns(k);
+    return 1;
+}
+
+/* One backend call: renew_many, or for a table without it a loop of renew
+ * that stops at the first failure of the connection (the leases not reached
+ * keep their old deadline, which is the safe side). */
+static lc_status round_send(lc_client *c, round *r, lc_error *err)
+{
+    if (c->ops->renew_many)
+        return c->ops->renew_many(c->state, r->items, r->n, err);
+    for (size_t i = 0; i < r->n; i++) {
+        lc_renew_item *it = &r->items[i];
+        lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
+        if (rc != LC_OK && rc != LC_ERR_LOST)
+            return rc;
+        it->status = rc;
+    }
+    lc__err_clear(err);
+    return LC_OK;
+}
+
+/* Applies one member's reply. Returns 1 when the backend said LC_ERR_LOST
+ * and the member stays in flight until its reason is known. */
+static int apply_reply(lc_keeper *k, const round *r, kept *kl, const lc_renew_item *it,
+                       lc_status rc, int64_t now)
+{
+    if (kl->lost)
+        return 0;
+    if (now >= kl->deadline_ns) {
+        /* Checked before accepting anything: a reply after the deadline
+         * never resurrects the lease, even when it says "renewed". */
+        char detail[REASON_MAX];
+        if (rc != LC_OK)
+            lc__strlcpy(detail, k->last_err, sizeof(detail));
+        else
+            snprintf(detail, sizeof(detail),
+                     "the renewal reply came %" PRId64 " ms after the local deadline",
+                     (now - kl->deadline_ns) / 1000000);
+        deadline_lost(k, kl, detail);
+        return 0;
+    }
+    if (rc != LC_OK)
+        return 0;
+    if (it->status == LC_OK)
+        kl->deadline_ns = lc_deadline_after(r->sent_ns, kl->ttl_ms);
+    else if (it->status == LC_ERR_LOST)
+        return 1;
+    else
+        snprintf(k->last_err, sizeof(k->last_err), "renewal of '%s': %s", kl->name,
+                 lc_status_name(it->status));
+    return 0;
+}
+
+/* Applies the replies; keeps in r only the members the backend called
+ * lost, still in flight. Callers hold k->mu. */
+static void round_finish(lc_keeper *k, round *r, lc_status rc, const lc_error *err)
+{
+    int64_t now = now_ns(k);
+    k->round_busy = 0;
+    if (rc != LC_OK)
+        snprintf(k->last_err, sizeof(k->last_err), "%s",
+                 err->message[0] ? err->message : lc_status_name(rc));
+    else
+        k->last_err[0] = '\0';
+    size_t pending = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        kept *kl = r->members[i];
+        if (apply_reply(k, r, kl, &r->items[i], rc, now))
+            r->members[pending++] = kl;
+        else
+            kl->in_flight = 0;
+    }
+    r->n = pending;
+    pthread_cond_broadcast(&k->changed);
+}
+
+/* Best effort: asks the backend what became of a lease it called lost. */
+static void lost_reason(lc_client *c, const kept *kl, char *buf, size_t size)
+{
+    lc_lock_info info;
+    lc_error err;
+    lc__strlcpy(buf, "not held with this token any more", size);
+    if (lc_inspect(c, kl->name, &info, &err) != LC_OK)
+        return;
+    if (info.fence > kl->fence)
+        snprintf(buf, size, "taken over by %s (fence %" PRIu64 ")", info.owner, info.fence);
+    else if (!info.held && info.last_error)
+        snprintf(buf, size, "reset by an operator: %s", info.last_error);
+    else if (!info.held)
+        lc__strlcpy(buf, "lease expired", size);
+    lc_lock_info_clear(&info);
+}
+
+/* For the members the backend called lost: find the reason (outside the
+ * mutex: it is a round trip), then declare the loss. */
+static void round_resolve_lost(lc_keeper *k, round *r)
+{
+    char(*reasons)[REASON_MAX] = calloc(r->n, sizeof(*reasons));
+    for (size_t i = 0; i < r->n; i++) {
+        if (reasons == NULL)
+            break;
+        if (i < INSPECT_MAX)
+            lost_reason(k->client, r->members[i], reasons[i], REASON_MAX);
+        else
+            lc__strlcpy(reasons[i], "not held with this token any more", REASON_MAX);
+    }
+    pthread_mutex_lock(&k->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        declare_lost(k, r->members[i], reasons ? reasons[i] : "not held with this token any more");
+        r->members[i]->in_flight = 0;
+    }
+    pthread_cond_broadcast(&k->changed);
+    pthread_mutex_unlock(&k->mu);
+    free(reasons);
+}
+
+/* One round: snapshot, one backend call, apply. Returns the call's status
+ * (LC_OK when there was nothing to renew). */
+static lc_status keeper_round(lc_keeper *k)
+{
+    round r;
+    pthread_mutex_lock(&k->mu);
+    int have = round_begin(k, &r);
+    pthread_mutex_unlock(&k->mu);
+    if (have <= 0)
+        return have == 0 ? LC_OK : LC_ERR_NOMEM;
+
+    lc_error err;
+    lc__err_clear(&err);
+    lc_status rc = round_send(k->client, &r, &err);
+
+    pthread_mutex_lock(&k->mu);
+    round_finish(k, &r, rc, &err);
+    pthread_mutex_unlock(&k->mu);
+    if (r.n > 0)
+        round_resolve_lost(k, &r);
+    free(r.members);
+    free(r.items);
+    notify_losses(k);
+    return rc;
+}
+
+void lc__keeper_tick(lc_keeper *k)
+{
+    keeper_round(k);
+}
+
+/* When the renewer sends next after a round that started at `start`: one
+ * renew_every later, or sooner after a passing failure (jittered backoff),
+ * but a retry is only worth it while it can land before the earliest
+ * deadline. Callers hold k->mu. */
+static int64_t next_round(lc_keeper *k, lc__backoff *bo, int64_t start, lc_status rc)
+{
+    int64_t next = start + k->renew_every_ms * 1000000;
+    if (rc != LC_ERR_UNAVAILABLE && rc != LC_ERR_TIMEOUT) {
+        lc__backoff_reset(bo);
+        return next;
+    }
+    int64_t retry = now_ns(k) + lc__backoff_next(bo) * 1000000;
+    return retry < next && retry < earliest_deadline(k) ? retry : next;
+}
+
+static void *renewer_main(void *arg)
+{
+    lc_keeper *k = arg;
+    lc__backoff bo;
+    int64_t max_ms = k->renew_every_ms / 4;
+    lc__backoff_init(&bo, RETRY_MIN_MS, max_ms > RETRY_MIN_MS ? max_ms : RETRY_MIN_MS);
+    pthread_mutex_lock(&k->mu);
+    int64_t next = now_ns(k) + k->renew_every_ms * 1000000;
+    while (!k->stopping) {
+        int64_t start = now_ns(k);
+        if (start < next) {
+            wait_ns(k, next - start);
+            continue;
+        }
+        pthread_mutex_unlock(&k->mu);
+        lc_status rc = keeper_round(k);
+        pthread_mutex_lock(&k->mu);
+        next = next_round(k, &bo, start, rc);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static void *watchdog_main(void *arg)
+{
+    lc_keeper *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stopping) {
+        check_locked(k);
+        if (k->unnotified > 0) {
+            pthread_mutex_unlock(&k->mu);
+            notify_losses(k);
+            pthread_mutex_lock(&k->mu);
+            continue;
+        }
+        int64_t d = earliest_deadline(k);
+        int64_t now = now_ns(k);
+        wait_ns(k, d == INT64_MAX ? INT64_MAX : d - now);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static lc_status keeper_new(lc_client *c, int owns, const lc_keeper_opts *kopts, lc_keeper **out,
+                            lc_error *err)
+{
+    static const lc_keeper_opts none;
+    if (kopts == NULL)
+        kopts = &none;
+    int64_t every = kopts->renew_every_ms > 0 ? kopts->renew_every_ms : c->cfg->lock.renew_every_ms;
+    if (every <= 0)
+        return lc__err(err, LC_ERR_CONFIG, 0, "keeper: renew_every must be positive");
+    lc_keeper *k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    k->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (k->efd < 0) {
+        int e = errno;
+        free(k);
+        return lc__err(err, LC_ERR_INTERNAL, e, "keeper: eventfd: %s", strerror(e));
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->changed, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&k->mu, NULL);
+    k->client = c;
+    k->owns_client = owns;
+    k->renew_every_ms = every;
+    k->on_loss = kopts->on_loss;
+    k->loss_ctx = kopts->loss_ctx;
+    *out = k;
+    return LC_OK;
+}
+
+static void keeper_free(lc_keeper *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->leases[i]);
+    free(k->leases);
+    if (k->owns_client)
+        lc_client_close(k->client);
+    close(k->efd);
+    pthread_cond_destroy(&k->changed);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}
+
+static void join_threads(lc_keeper *k, int renewer, int watchdog)
+{
+    pthread_mutex_lock(&k->mu);
+    k->stopping = 1;
+    pthread_cond_broadcast(&k->changed);
+    pthread_mutex_unlock(&k->mu);
+    if (renewer)
+        pthread_join(k->renewer, NULL);
+    if (watchdog)
+        pthread_join(k->watchdog, NULL);
+}
+
+static lc_status start_threads(lc_keeper *k, lc_error *err)
+{
+    int e = pthread_create(&k->renewer, NULL, renewer_main, k);
+    if (e == 0) {
+        e = pthread_create(&k->watchdog, NULL, watchdog_main, k);
+        if (e == 0) {
+            k->threads = 1;
+            return LC_OK;
+        }
+        join_threads(k, 1, 0);
+    }
+    return lc__err(err, LC_ERR_INTERNAL, e, "keeper: starting a thread: %s", strerror(e));
+}
+
+static lc_status start_on(lc_client *c, int owns, int threads, const lc_keeper_opts *kopts,
+                          lc_keeper **out, lc_error *err)
+{
+    lc_keeper *k;
+    lc_status rc = keeper_new(c, owns, kopts, &k, err);
+    if (rc == LC_OK && threads && (rc = start_threads(k, err)) != LC_OK) {
+        k->owns_client = 0; /* on error the caller keeps what it gave */
+        keeper_free(k);
+    }
+    if (rc == LC_OK)
+        *out = k;
+    return rc;
+}
+
+lc_status lc_keeper_start(const lc_config *cfg, const lc_client_opts *copts,
+                          const lc_keeper_opts *kopts, lc_keeper **out, lc_error *err)
+{
+    lc_client *c;
+    lc_status rc = lc_client_open(cfg, copts, &c, err);
+    if (rc != LC_OK)
+        return rc;
+    if ((rc = start_on(c, 1, 1, kopts, out, err)) != LC_OK)
+        lc_client_close(c);
+    return rc;
+}
+
+lc_status lc__keeper_start_manual(lc_client *c, const lc_keeper_opts *kopts, lc_keeper **out,
+                                  lc_error *err)
+{
+    return start_on(c, 0, 0, kopts, out, err);
+}
+
+lc_status lc__keeper_start_threaded(lc_client *c, const lc_keeper_opts *kopts, lc_keeper **out,
+                                    lc_error *err)
+{
+    return start_on(c, 0, 1, kopts, out, err);
+}
+
+void lc_keeper_stop(lc_keeper *k)
+{
+    if (k == NULL)
+        return;
+    if (k->threads)
+        join_threads(k, 1, 1);
+    keeper_free(k);
+}
+
+static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_error *err)
+{
+    if (lease->deadline_ns == 0)
+        return lc__err(err, LC_ERR_INVALID, 0,
+                       "keeper: lease on '%s' has no local deadline: renew it first", lease->name);
+    if (k->renew_every_ms * 2 >= lease->ttl_ms) {
+        char every[32], ttl[32];
+        return lc__err(err, LC_ERR_INVALID, 0,
+                       "keeper: renew_every %s must be less than half the ttl %s of '%s'",
+                       lc_duration_format(k->renew_every_ms, every, sizeof(every)),
+                       lc_duration_format(lease->ttl_ms, ttl, sizeof(ttl)), lease->name);
+    }
+    return LC_OK;
+}
+
+/* Appends kl; 0 on success, -1 when out of memory. Callers hold k->mu. */
+static int append(lc_keeper *k, kept *kl)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        kept **grown = realloc(k->leases, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        k->leases = grown;
+        k->cap = cap;
+    }
+    k->leases[k->n++] = kl;
+    pthread_cond_broadcast(&k->changed);
+    return 0;
+}
+
+lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err)
+{
+    lc_status rc = check_addable(k, lease, err);
+    if (rc != LC_OK)
+        return rc;
+    kept *kl = calloc(1, sizeof(*kl));
+    if (kl == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    kl->lease = lease;
+    lc__strlcpy(kl->name, lease->name, sizeof(kl->name));
+    lc__strlcpy(kl->token, lease->token, sizeof(kl->token));
+    kl->fence = lease->fence;
+    kl->ttl_ms = lease->ttl_ms;
+    kl->deadline_ns = lease->deadline_ns;
+    pthread_mutex_lock(&k->mu);
+    if (find(k, lease, NULL))
+        rc = lc__err(err, LC_ERR_INVALID, 0, "keeper: lease on '%s' is kept already", kl->name);
+    else if (append(k, kl) != 0)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    pthread_mutex_unlock(&k->mu);
+    if (rc != LC_OK)
+        free(kl);
+    return rc;
+}
+
+int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
+{
+    size_t i = 0;
+    kept *kl;
+    pthread_mutex_lock(&k->mu);
+    /* A renewal in flight could land after the caller's release: wait. */
+    while ((kl = find(k, lease, &i)) != NULL && kl->in_flight)
+        pthread_cond_wait(&k->changed, &k->mu);
+    if (kl != NULL) {
+        k->leases[i] = k->leases[--k->n];
+        if (kl->lost && !kl->notified)
+            k->unnotified--;
+        lease->deadline_ns = kl->deadline_ns;
+    }
+    pthread_mutex_unlock(&k->mu);
+    int lost = kl ? kl->lost : 0;
+    free(kl);
+    return lost;
+}
+
+int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
+{
+    pthread_mutex_lock(&k->mu);
+    kept *kl = find(k, lease, NULL);
+    int lost = kl && kl->lost;
+    if (lost && reason && size)
+        lc__strlcpy(reason, kl->reason, size);
+    pthread_mutex_unlock(&k->mu);
+    return lost;
+}
+
+int lc_keeper_fd(const lc_keeper *k)
+{
+    return k->efd;
+}
+
+int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease)
+{
+    pthread_mutex_lock(&k->mu);
+    kept *kl = find(k, lease, NULL);
+    int64_t d = kl ? kl->deadline_ns : 0;
+    pthread_mutex_unlock(&k->mu);
+    return d;
+}

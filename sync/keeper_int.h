@@ -1,0 +1,34 @@
+/* sync/keeper_int.h -- test hooks of the keeper.
+ *
+ * A keeper normally opens its own client and runs two threads (the renewer
+ * and the watchdog). Unit tests drive the same logic by hand instead: a
+ * manual keeper has no threads, and the test calls lc__keeper_tick (one
+ * renewal round, exactly what the renewer thread does each renew_every) and
+ * lc__keeper_check (apply the local deadlines against the clock now,
+ * exactly what the watchdog thread does when it wakes). */
+#ifndef LC_KEEPER_INT_H
+#define LC_KEEPER_INT_H
+
+#include "lockcoord.h"
+
+/* A keeper without threads around `c`, which stays the caller's: it must
+ * outlive the keeper and is not closed by lc_keeper_stop. On error *out is
+ * untouched. */
+lc_status lc__keeper_start_manual(lc_client *c, const lc_keeper_opts *kopts, lc_keeper **out,
+                                  lc_error *err);
+
+/* A keeper with its threads around `c`, which stays the caller's (as
+ * above). For tests that need the real threads but a custom backend table. */
+lc_status lc__keeper_start_threaded(lc_client *c, const lc_keeper_opts *kopts, lc_keeper **out,
+                                    lc_error *err);
+
+/* One renewal round now: every kept lease that is not lost, in one backend
+ * call. Returns when the call has returned and its replies are applied
+ * (losses signalled). */
+void lc__keeper_tick(lc_keeper *k);
+
+/* Declares lost every kept lease whose local deadline has passed on the
+ * client's clock, and signals those losses. */
+void lc__keeper_check(lc_keeper *k);
+
+#endif

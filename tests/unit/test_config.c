@@ -1,0 +1,549 @@
+/* tests/unit/test_config.c -- the YAML loader: every key, every error
+ * class with its exact position and text, ${VAR} expansion, redaction. */
+#include "testenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Lines 1-3 of most test files: a valid redis backend. */
+#define BASE "backend: redis\nredis:\n  url: redis://127.0.0.1:6379/0\n"
+
+static lc_config *parse_ok(const char *yaml)
+{
+    lc_config *cfg = NULL;
+    lc_error err;
+    memset(&err, 0, sizeof(err));
+    lct_assert_rc(lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err), LC_OK, &err);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+/* The file fails with LC_ERR_CONFIG and exactly this message; *out is not
+ * touched. */
+static void expect_error(const char *yaml, const char *message)
+{
+    lc_config *cfg = (lc_config *)(uintptr_t)0x1;
+    lc_error err;
+    memset(&err, 0, sizeof(err));
+    lc_status rc = lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err);
+    if (rc != LC_ERR_CONFIG || strcmp(err.message, message) != 0)
+        fail_msg("got %s \"%s\"\nwant config \"%s\"", lc_status_name(rc), err.message, message);
+    assert_ptr_equal(cfg, (lc_config *)(uintptr_t)0x1);
+}
+
+static char *write_temp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/lc-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+static const char *every_key = "backend: redis\n"
+                               "owner: node-a\n"
+                               "redis:\n"
+                               "  url: \"redis://:pw@127.0.0.1:6390/2\"\n"
+                               "  connect_timeout: 3s\n"
+                               "  command_timeout: 1500ms\n"
+                               "  key_prefix: lc-test\n"
+                               "  min_replicas_ack: 1\n"
+                               "postgres:\n"
+                               "  conninfo: \"host=127.0.0.1 port=5433 dbname=app\"\n"
+                               "  schema: locks\n"
+                               "  table: leases\n"
+                               "  auto_migrate: false\n"
+                               "  statement_timeout: 4s\n"
+                               "  connect_timeout: 5s\n"
+                               "lock:\n"
+                               "  ttl: 1m\n"
+                               "  renew_every: 20s\n"
+                               "  wait: 2s\n"
+                               "  retry_min: 10ms\n"
+                               "  retry_max: 2s\n"
+                               "jobs:\n"
+                               "  - name: smartsuite-sync\n" /* line 23 */
+                               "    lock: sync/main\n"
+                               "    timeout: 50s\n"
+                               "    every: 5m\n"
+                               "    ttl: 40s\n"
+                               "    renew_every: 5s\n"
+                               "    exec: [\"./sync.sh\", \"--incremental\"]\n"
+                               "  - name: nightly-webhook\n" /* line 30 */
+                               "    every: 24h\n"
+                               "    http:\n"
+                               "      url: \"https://example.invalid/sync\"\n"
+                               "      method: put\n"
+                               "      headers: { Authorization: \"Bearer k\", X-Trace: \"1\" }\n"
+                               "      body: '{\"since\": \"{{checkpoint}}\"}'\n"
+                               "      expect_status: [200, 202]\n"
+                               "      checkpoint_from: cursor\n"
+                               "log:\n"
+                               "  level: debug\n"
+                               "  format: json\n";
+
+static void check_every_key_jobs(const lc_config *c)
+{
+    assert_int_equal(c->n_jobs, 2);
+    const lc_job *a = &c->jobs[0], *b = &c->jobs[1];
+    assert_string_equal(a->name, "smartsuite-sync");
+    assert_string_equal(a->lock, "sync/main");
+    assert_int_equal(a->timeout_ms, 50000);
+    assert_int_equal(a->every_ms, 300000);
+    assert_int_equal(a->ttl_ms, 40000);
+    assert_int_equal(a->renew_every_ms, 5000);
+    assert_int_equal(a->exec_argc, 2);
+    assert_string_equal(a->exec[0], "./sync.sh");
+    assert_string_equal(a->exec[1], "--incremental");
+    assert_null(a->exec[2]);
+    assert_null(a->http);
+    assert_int_equal(a->line, 23);
+    assert_int_equal(a->col, 5);
+    assert_string_equal(b->name, "nightly-webhook");
+    assert_string_equal(b->lock, "nightly-webhook");
+    assert_int_equal(b->timeout_ms, 0);
+    assert_int_equal(b->every_ms, 24 * 3600000LL);
+    assert_int_equal(b->ttl_ms, 60000);
+    assert_int_equal(b->renew_every_ms, 20000);
+    assert_null(b->exec);
+    assert_int_equal(b->line, 30);
+    const lc_http_job *h = b->http;
+    assert_non_null(h);
+    assert_string_equal(h->url, "https://example.invalid/sync");
+    assert_string_equal(h->method, "PUT");
+    assert_int_equal(h->n_headers, 2);
+    assert_string_equal(h->headers[0].name, "Authorization");
+    assert_string_equal(h->headers[0].value, "Bearer k");
+    assert_string_equal(h->headers[1].name, "X-Trace");
+    assert_string_equal(h->headers[1].value, "1");
+    assert_string_equal(h->body, "{\"since\": \"{{checkpoint}}\"}");
+    assert_int_equal(h->n_expect_status, 2);
+    assert_int_equal(h->expect_status[0], 200);
+    assert_int_equal(h->expect_status[1], 202);
+    assert_string_equal(h->checkpoint_from, "cursor");
+}
+
+static void test_config_every_key_fills_every_field(void **state)
+{
+    (void)state;
+    char *path = write_temp(every_key);
+    lc_config *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_config_load(path, &c, &err), LC_OK, &err);
+    assert_string_equal(c->path, path);
+    unlink(path);
+    assert_string_equal(c->backend, "redis");
+    assert_string_equal(c->owner, "node-a");
+    assert_string_equal(c->redis.url, "redis://:pw@127.0.0.1:6390/2");
+    assert_int_equal(c->redis.connect_timeout_ms, 3000);
+    assert_int_equal(c->redis.command_timeout_ms, 1500);
+    assert_string_equal(c->redis.key_prefix, "lc-test");
+    assert_int_equal(c->redis.min_replicas_ack, 1);
+    assert_string_equal(c->postgres.conninfo, "host=127.0.0.1 port=5433 dbname=app");
+    assert_string_equal(c->postgres.schema, "locks");
+    assert_string_equal(c->postgres.table, "leases");
+    assert_int_equal(c->postgres.auto_migrate, 0);
+    assert_int_equal(c->postgres.statement_timeout_ms, 4000);
+    assert_int_equal(c->postgres.connect_timeout_ms, 5000);
+    assert_int_equal(c->lock.ttl_ms, 60000);
+    assert_int_equal(c->lock.renew_every_ms, 20000);
+    assert_int_equal(c->lock.wait_ms, 2000);
+    assert_int_equal(c->lock.retry_min_ms, 10);
+    assert_int_equal(c->lock.retry_max_ms, 2000);
+    assert_int_equal(c->log.level, LC_LOG_DEBUG);
+    assert_int_equal(c->log.json, 1);
+    check_every_key_jobs(c);
+    lc_config_free(c);
+}
+
+static void test_config_minimal_file_gets_defaults(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok(BASE "lock:\n  ttl: 9s\njobs:\n  - name: j\n    ttl: 3s\n"
+                                 "    exec: [true]\n  - name: k\n    http: {url: http://x/}\n");
+    assert_null(c->path);
+    assert_null(c->owner);
+    assert_int_equal(c->redis.connect_timeout_ms, 2000);
+    assert_int_equal(c->redis.command_timeout_ms, 1000);
+    assert_string_equal(c->redis.key_prefix, "lockcoord");
+    assert_int_equal(c->redis.min_replicas_ack, 0);
+    assert_null(c->postgres.conninfo);
+    assert_string_equal(c->postgres.schema, "public");
+    assert_string_equal(c->postgres.table, "lockcoord_locks");
+    assert_int_equal(c->postgres.auto_migrate, 1);
+    assert_int_equal(c->lock.ttl_ms, 9000);
+    assert_int_equal(c->lock.renew_every_ms, 3000); /* ttl/3 */
+    assert_int_equal(c->lock.wait_ms, 0);
+    assert_int_equal(c->lock.retry_min_ms, 50);
+    assert_int_equal(c->lock.retry_max_ms, 1000);
+    assert_int_equal(c->log.level, LC_LOG_INFO);
+    assert_int_equal(c->log.json, 0);
+    assert_int_equal(c->jobs[0].ttl_ms, 3000); /* its own ttl: its own ttl/3 */
+    assert_int_equal(c->jobs[0].renew_every_ms, 1000);
+    assert_string_equal(c->jobs[0].lock, "j");
+    assert_int_equal(c->jobs[1].ttl_ms, 9000); /* the lock section's */
+    assert_int_equal(c->jobs[1].renew_every_ms, 3000);
+    assert_string_equal(c->jobs[1].http->method, "POST");
+    assert_int_equal(c->jobs[1].http->n_expect_status, 4);
+    assert_int_equal(c->jobs[1].http->expect_status[3], 204);
+    assert_null(c->jobs[1].http->body);
+    assert_null(c->jobs[1].http->checkpoint_from);
+    lc_config_free(c);
+}
+
+static void test_config_yaml_syntax_error_reports_libyaml_problem(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: [1s, 2s\n",
+                 "t.yaml:6:1: did not find expected ',' or ']' while parsing a flow sequence "
+                 "(line 5)");
+    expect_error(BASE "lock:\n ttl: 1s\n  wait: 1s\n",
+                 "t.yaml:6:7: mapping values are not allowed in this context");
+    expect_error("backend: redis\n---\nbackend: postgres\n",
+                 "t.yaml:2:1: a second YAML document; only one is allowed");
+    expect_error("backend: &b redis\nowner: *b\n", "t.yaml:2:8: aliases (*b) are not supported");
+    expect_error("", "t.yaml:1:1: empty config: expected a mapping with at least 'backend'");
+    expect_error("- a\n", "t.yaml:1:1: the top level: expected a mapping, got a sequence");
+}
+
+static void test_config_unknown_key_suggests_near_miss(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  tll: 30s\n", "t.yaml:5:3: unknown key 'tll' (did you mean 'ttl'?)");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    evry: 5m\n",
+                 "t.yaml:7:5: unknown key 'evry' (did you mean 'every'?)");
+    expect_error(BASE "colour: blue\n",
+                 "t.yaml:4:1: unknown key 'colour' (expected one of: backend, owner, redis, "
+                 "postgres, lock, jobs, log)");
+}
+
+static void test_config_duplicate_key_is_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: 30s\n  wait: 1s\n  ttl: 20s\n",
+                 "t.yaml:7:3: duplicate key 'ttl' (first at line 5)");
+    expect_error(BASE "backend: postgres\n",
+                 "t.yaml:4:1: duplicate key 'backend' (first at line 1)");
+}
+
+static void test_config_wrong_type_names_expected_type(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: [30s]\n",
+                 "t.yaml:5:8: lock.ttl: expected a duration like 30s, got a sequence");
+    expect_error(BASE "lock: 5\n", "t.yaml:4:7: lock: expected a mapping, got '5'");
+    expect_error(BASE "  min_replicas_ack: two\n",
+                 "t.yaml:4:21: redis.min_replicas_ack: expected an integer, got 'two'");
+    expect_error(BASE "postgres:\n  auto_migrate: maybe\n",
+                 "t.yaml:5:17: postgres.auto_migrate: expected true or false, got 'maybe'");
+    expect_error(BASE "owner: {a: b}\n", "t.yaml:4:8: owner: expected a string, got a mapping");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: ./x.sh\n",
+                 "t.yaml:6:11: jobs[0].exec: expected a non-empty list of strings like "
+                 "[\"./sync.sh\"], got './x.sh'");
+}
+
+static void test_config_bad_bytes_and_headers_are_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "owner: \x01\n", "t.yaml:4:8: control characters are not allowed");
+    expect_error(BASE "owner: \xff\n", "t.yaml:4:8: invalid leading UTF-8 octet");
+    expect_error(BASE "jobs:\n  - name: \"a\\0b\"\n    exec: [x]\n",
+                 "t.yaml:5:11: jobs[0].name: contains a NUL byte");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      headers: {X-A: \"v\\r\\nX-B: 1\"}\n",
+                 "t.yaml:8:22: jobs[0].http.headers.X-A: a header value must be one line");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      headers: {\"X A\": v}\n",
+                 "t.yaml:8:17: jobs[0].http.headers.X A: invalid header name");
+}
+
+static void test_config_bad_duration_includes_hint(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: 30\n",
+                 "t.yaml:5:8: lock.ttl: invalid duration '30': a unit is required (ms, s, m, "
+                 "h), e.g. '30s'");
+    expect_error(BASE "lock:\n  wait: 5x\n",
+                 "t.yaml:5:9: lock.wait: invalid duration '5x': unknown unit; use ms, s, m or h");
+    expect_error(BASE "lock:\n  ttl: 0s\n", "t.yaml:5:8: lock.ttl: must be at least 10ms, got 0s");
+}
+
+static void test_config_bad_names_are_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "jobs:\n  - name: a b\n    exec: [x]\n",
+                 "t.yaml:5:11: jobs[0].name: invalid lock name: byte 0x20 at byte 1; allowed "
+                 "are A-Z a-z 0-9 . _ : / -");
+    expect_error(BASE "jobs:\n  - name: a\n    lock: \"x{y}\"\n    exec: [x]\n",
+                 "t.yaml:6:11: jobs[0].lock: invalid lock name: '{' at byte 1; allowed are "
+                 "A-Z a-z 0-9 . _ : / -");
+}
+
+static void test_config_renew_every_not_below_half_ttl_is_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: 30s\n  renew_every: 15s\n",
+                 "t.yaml:6:3: lock.renew_every (15s) must be less than half the ttl (30s)");
+    expect_error(BASE "lock:\n  renew_every: 20s\n",
+                 "t.yaml:5:3: lock.renew_every (20s) must be less than half the ttl (30s)");
+    /* A job's renew_every against its ttl (here the lock section's). */
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    renew_every: 15s\n",
+                 "t.yaml:7:5: jobs[0].renew_every (15s) must be less than half the ttl (30s)");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    ttl: 1s\n    renew_every: 600ms\n",
+                 "t.yaml:8:5: jobs[0].renew_every (600ms) must be less than half the ttl (1s)");
+}
+
+static void test_config_job_exec_and_http_exactly_one(void **state)
+{
+    (void)state;
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    http: {url: http://h/}\n",
+                 "t.yaml:7:5: jobs[0]: job 'a' has both exec and http; give exactly one");
+    expect_error(BASE "jobs:\n  - name: a\n    every: 5m\n",
+                 "t.yaml:5:5: jobs[0]: job 'a' needs exec or http (exactly one)");
+    expect_error(BASE "jobs:\n  - every: 5m\n", "t.yaml:5:5: jobs[0]: missing required key 'name'");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      method: GET\n",
+                 "t.yaml:6:5: jobs[0].http: missing required key 'url'");
+}
+
+static void test_config_duplicate_job_name_names_first_line(void **state)
+{
+    (void)state;
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n  - name: b\n    exec: [x]\n"
+                      "  - name: a\n    exec: [y]\n",
+                 "t.yaml:9:11: jobs[2].name: duplicate job name 'a' (first at line 5)");
+}
+
+static void test_config_missing_backend_section_is_refused(void **state)
+{
+    (void)state;
+    expect_error("backend: redis\nlock:\n  ttl: 30s\n",
+                 "t.yaml:1:1: backend is redis but the redis section is missing (it needs "
+                 "redis.url)");
+    expect_error("backend: redis\nredis:\n  key_prefix: x\n",
+                 "t.yaml:2:1: redis: missing required key 'url'");
+    expect_error("backend: postgres\nredis:\n  url: redis://h/\n",
+                 "t.yaml:1:1: backend is postgres but the postgres section is missing (it "
+                 "needs postgres.conninfo)");
+    expect_error("backend: postgres\npostgres:\n",
+                 "t.yaml:2:1: postgres: missing required key 'conninfo'");
+    expect_error("redis:\n  url: redis://h/\n",
+                 "t.yaml:1:1: missing required key 'backend' (redis or postgres)");
+    expect_error("backend: redis\nredis:\n  url: \"\"\n",
+                 "t.yaml:3:8: redis.url: must not be empty");
+    expect_error("backend: redis\nredis:\n  url: http://h/\n",
+                 "t.yaml:3:8: redis.url: expected a redis://, rediss:// or unix:// URL");
+}
+
+static void test_config_bad_backend_is_refused(void **state)
+{
+    (void)state;
+    expect_error("backend: mysql\n",
+                 "t.yaml:1:10: backend: expected redis or postgres, got 'mysql'");
+    expect_error("backend: memory\n",
+                 "t.yaml:1:10: backend: expected redis or postgres, got 'memory' (the memory "
+                 "backend is for embedders only)");
+}
+
+static void test_config_retry_min_above_retry_max_is_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  retry_max: 100ms\n  retry_min: 200ms\n",
+                 "t.yaml:6:3: lock.retry_min (200ms) must not be greater than lock.retry_max "
+                 "(100ms)");
+    expect_error(BASE "lock:\n  retry_max: 10ms\n",
+                 "t.yaml:5:3: lock.retry_min (50ms) must not be greater than lock.retry_max "
+                 "(10ms)");
+}
+
+static void test_config_out_of_range_values_are_refused(void **state)
+{
+    (void)state;
+    expect_error(BASE "  min_replicas_ack: -1\n",
+                 "t.yaml:4:21: redis.min_replicas_ack: -1 is out of range (0 to 2147483647)");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      expect_status: [200, 600]\n",
+                 "t.yaml:8:28: jobs[0].http.expect_status: 600 is out of range (100 to 599)");
+    expect_error(BASE "jobs:\n  - name: a\n    http:\n      url: http://h/\n"
+                      "      expect_status: 99\n",
+                 "t.yaml:8:22: jobs[0].http.expect_status: 99 is out of range (100 to 599)");
+    expect_error(BASE "log:\n  level: verbose\n",
+                 "t.yaml:5:10: log.level: expected error, warn, info or debug, got 'verbose'");
+    expect_error(BASE "log:\n  format: xml\n",
+                 "t.yaml:5:11: log.format: expected text or json, got 'xml'");
+}
+
+static void test_config_env_vars_expand_with_and_without_default(void **state)
+{
+    (void)state;
+    setenv("LCT_PW", "s3cret", 1);
+    setenv("LCT_EMPTY", "", 1);
+    unsetenv("LCT_UNSET");
+    setenv("LCT_TTL", "45s", 1);
+    lc_config *c = parse_ok("backend: redis\n"
+                            "owner: \"${LCT_UNSET:-fallback}-${LCT_EMPTY:-e}\"\n"
+                            "redis:\n"
+                            "  url: \"redis://:${LCT_PW}@h:1/0\"\n"
+                            "  key_prefix: \"a$$b$c$${LCT_PW}\"\n"
+                            "lock:\n"
+                            "  ttl: ${LCT_TTL}\n");
+    assert_string_equal(c->owner, "fallback-e");
+    assert_string_equal(c->redis.url, "redis://:s3cret@h:1/0");
+    assert_string_equal(c->redis.key_prefix, "a$b$c${LCT_PW}");
+    assert_int_equal(c->lock.ttl_ms, 45000);
+    lc_config_free(c);
+}
+
+static void test_config_unset_env_var_without_default_is_refused(void **state)
+{
+    (void)state;
+    unsetenv("LCT_UNSET");
+    expect_error("backend: redis\nredis:\n  url: \"redis://:${LCT_UNSET}@h/\"\n",
+                 "t.yaml:3:8: redis.url: ${LCT_UNSET} is not set and has no default");
+    expect_error(BASE "owner: \"${LCT_UNSET\"\n",
+                 "t.yaml:4:8: owner: unterminated '${' (missing '}')");
+    expect_error(BASE "owner: \"${1X}\"\n",
+                 "t.yaml:4:8: owner: invalid variable reference '${1X}'; use ${NAME} or "
+                 "${NAME:-default}");
+}
+
+static void test_config_dump_redacts_secrets(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: redis\n"
+                            "redis:\n"
+                            "  url: \"redis://user:hunter2@127.0.0.1:6379/0\"\n"
+                            "postgres:\n"
+                            "  conninfo: \"host=h password='pg pass' user=u\"\n"
+                            "jobs:\n"
+                            "  - name: w\n"
+                            "    http:\n"
+                            "      url: \"https://u:httppw@h/x?api_key=qk&a=1\"\n"
+                            "      headers: {Authorization: \"Bearer tok123\", X-A: plain1}\n");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_null(strstr(out, "hunter2"));
+    assert_null(strstr(out, "pg pass"));
+    assert_null(strstr(out, "httppw"));
+    assert_null(strstr(out, "qk"));
+    assert_null(strstr(out, "tok123"));
+    assert_null(strstr(out, "plain1"));
+    assert_non_null(strstr(out, "url: \"redis://user:***@127.0.0.1:6379/0\"\n"));
+    assert_non_null(strstr(out, "conninfo: \"host=h password=*** user=u\"\n"));
+    assert_non_null(strstr(out, "url: \"https://u:***@h/x?api_key=***&a=1\"\n"));
+    assert_non_null(strstr(out, "\"Authorization\": \"***\"\n"));
+    free(out);
+    lc_config_free(c);
+}
+
+static void test_config_dump_redacts_postgres_uri(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: postgres\npostgres:\n"
+                            "  conninfo: \"postgresql://app:pgsecret@h1:5432,h2/db?"
+                            "password=other&sslmode=require\"\n");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_null(strstr(out, "pgsecret"));
+    assert_null(strstr(out, "other"));
+    assert_non_null(strstr(out, "conninfo: \"postgresql://app:***@h1:5432,h2/db?password=***"
+                                "&sslmode=require\"\n"));
+    free(out);
+    lc_config_free(c);
+}
+
+static void test_config_dump_prints_defaults_and_reloads(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok(every_key);
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "backend: \"redis\"\n"));
+    assert_non_null(strstr(out, "lock:\n  ttl: 1m\n  renew_every: 20s\n  wait: 2s\n"
+                                "  retry_min: 10ms\n  retry_max: 2s\n"));
+    assert_non_null(strstr(out, "  command_timeout: 1s500ms\n"));
+    assert_non_null(strstr(out, "    exec: [\"./sync.sh\", \"--incremental\"]\n"));
+    assert_non_null(strstr(out, "log:\n  level: debug\n  format: json\n"));
+    /* The dump is a valid config that gives the same dump. */
+    lc_config *again = parse_ok(out);
+    char *out2 = lc_config_dump(again);
+    assert_non_null(out2);
+    assert_string_equal(out, out2);
+    free(out2);
+    lc_config_free(again);
+    free(out);
+    lc_config_free(c);
+}
+
+static void load_example(const char *name)
+{
+    const char *src = getenv("LOCKCOORD_SRC");
+    if (src == NULL)
+        fail_msg("LOCKCOORD_SRC is not set (ctest sets it to the source tree)");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/examples/%s", src, name);
+    lc_config *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_config_load(path, &c, &err), LC_OK, &err);
+    assert_int_equal(c->n_jobs, 2);
+    assert_non_null(c->jobs[0].exec);
+    assert_non_null(c->jobs[1].http);
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    free(out);
+    lc_config_free(c);
+}
+
+static void test_config_examples_load_cleanly(void **state)
+{
+    (void)state;
+    unsetenv("REDIS_PASSWORD");
+    unsetenv("PGPASSWORD");
+    unsetenv("SYNC_API_KEY");
+    load_example("redis.yaml");
+    load_example("postgres.yaml");
+}
+
+static void test_config_load_missing_file_names_it(void **state)
+{
+    (void)state;
+    lc_config *c = NULL;
+    lc_error err;
+    assert_int_equal(lc_config_load("/nonexistent/lc.yaml", &c, &err), LC_ERR_CONFIG);
+    assert_string_equal(err.message, "/nonexistent/lc.yaml: No such file or directory");
+    assert_null(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_every_key_fills_every_field),
+        cmocka_unit_test(test_config_minimal_file_gets_defaults),
+        cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
+        cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
+        cmocka_unit_test(test_config_duplicate_key_is_refused),
+        cmocka_unit_test(test_config_wrong_type_names_expected_type),
+        cmocka_unit_test(test_config_bad_bytes_and_headers_are_refused),
+        cmocka_unit_test(test_config_bad_duration_includes_hint),
+        cmocka_unit_test(test_config_bad_names_are_refused),
+        cmocka_unit_test(test_config_renew_every_not_below_half_ttl_is_refused),
+        cmocka_unit_test(test_config_job_exec_and_http_exactly_one),
+        cmocka_unit_test(test_config_duplicate_job_name_names_first_line),
+        cmocka_unit_test(test_config_missing_backend_section_is_refused),
+        cmocka_unit_test(test_config_bad_backend_is_refused),
+        cmocka_unit_test(test_config_retry_min_above_retry_max_is_refused),
+        cmocka_unit_test(test_config_out_of_range_values_are_refused),
+        cmocka_unit_test(test_config_env_vars_expand_with_and_without_default),
+        cmocka_unit_test(test_config_unset_env_var_without_default_is_refused),
+        cmocka_unit_test(test_config_dump_redacts_secrets),
+        cmocka_unit_test(test_config_dump_redacts_postgres_uri),
+        cmocka_unit_test(test_config_dump_prints_defaults_and_reloads),
+        cmocka_unit_test(test_config_examples_load_cleanly),
+        cmocka_unit_test(test_config_load_missing_file_names_it),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

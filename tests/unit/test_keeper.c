@@ -1,0 +1,774 @@
+/* tests/unit/test_keeper.c -- the lease keeper against the memory backend.
+ *
+ * Most cases drive a manual keeper (sync/keeper_int.h) with a fake clock:
+ * lc__keeper_tick is one renewal round, lc__keeper_check is the watchdog
+ * waking up. The keeper's client wraps the memory table, so a test can
+ * count backend calls, make the backend fail, stall a call, or deliver a
+ * reply late. The last cases run the real threads on the system clock. */
+#include "testenv.h"
+
+#include "core/client_int.h"
+#include "sync/keeper_int.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TTL   300
+#define EVERY 100
+
+/* ------------------------------------------------------------------------ */
+/* A backend table around the memory one                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wrap {
+    const lc_backend_ops *mem;
+    void *inner;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fail;        /* renew calls answer LC_ERR_UNAVAILABLE */
+    int stall;       /* after forwarding, block until cleared */
+    int stalled;     /* a call is blocked now */
+    int64_t late_ms; /* after forwarding, move the fake clock this far */
+    lct_clock *fc;
+    int renew_many_calls;
+    int renew_calls;
+    int watched_renewals; /* items renewed for `watched` */
+    char watched[LC_NAME_MAX + 1];
+} wrap;
+
+static void wrap_after_call(wrap *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->late_ms && w->fc)
+        lct_clock_advance(w->fc, w->late_ms);
+    w->stalled = w->stall;
+    pthread_cond_broadcast(&w->cv);
+    while (w->stall)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->stalled = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Reads an int that another thread writes under mu. */
+static int read_locked(pthread_mutex_t *mu, const int *v)
+{
+    pthread_mutex_lock(mu);
+    int x = *v;
+    pthread_mutex_unlock(mu);
+    return x;
+}
+
+static lc_status wrap_unreachable(lc_error *err)
+{
+    err->code = LC_ERR_UNAVAILABLE;
+    snprintf(err->message, sizeof(err->message), "memory-wrapper: connect: Connection refused");
+    return LC_ERR_UNAVAILABLE;
+}
+
+static int wrap_count(wrap *w, int many, const char *name)
+{
+    pthread_mutex_lock(&w->mu);
+    int fail = w->fail;
+    if (many)
+        w->renew_many_calls++;
+    else
+        w->renew_calls++;
+    if (name && strcmp(name, w->watched) == 0)
+        w->watched_renewals++;
+    pthread_mutex_unlock(&w->mu);
+    return fail;
+}
+
+static lc_status wrap_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
+{
+    wrap *w = state;
+    if (wrap_count(w, 1, NULL))
+        return wrap_unreachable(err);
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(items[i].name, w->watched) == 0)
+            w->watched_renewals++;
+    pthread_mutex_unlock(&w->mu);
+    lc_status rc = w->mem->renew_many(w->inner, items, n, err);
+    wrap_after_call(w);
+    return rc;
+}
+
+static lc_status wrap_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
+                            lc_error *err)
+{
+    wrap *w = state;
+    if (wrap_count(w, 0, name))
+        return wrap_unreachable(err);
+    return w->mem->renew(w->inner, name, token, ttl_ms, err);
+}
+
+static lc_status wrap_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)
+{
+    wrap *w = state;
+    return w->mem->inspect(w->inner, name, out, err);
+}
+
+static const lc_backend_ops wrap_ops = {
+    .name = "memory-wrapper",
+    .renew = wrap_renew,
+    .renew_many = wrap_renew_many,
+    .inspect = wrap_inspect,
+};
+
+/* The same without renew_many: the keeper must fall back to renew. */
+static const lc_backend_ops wrap_ops_single = {
+    .name = "memory-wrapper-single",
+    .renew = wrap_renew,
+    .inspect = wrap_inspect,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Fixture: a store, an ordinary client, the keeper's wrapped client        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct losses {
+    pthread_mutex_t mu;
+    int count;
+    char name[LC_NAME_MAX + 1];
+    char reason[256];
+} losses;
+
+typedef struct fixture {
+    lct_clock fc;     /* the clients' clock */
+    lct_clock server; /* the store's clock; moves with fc unless told */
+    lc_memstore *store;
+    lc_config *cfg;
+    lc_client *other; /* acquires, force-releases, inspects */
+    wrap w;
+    struct lc_client kc; /* the keeper's client, around w */
+    lc_keeper *k;
+    losses loss;
+} fixture;
+
+static void on_loss(void *ctx, const char *name, const char *reason)
+{
+    losses *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->count++;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    snprintf(l->reason, sizeof(l->reason), "%s", reason);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int loss_count(losses *l)
+{
+    return read_locked(&l->mu, &l->count);
+}
+
+/* Builds f around the table `ops`, on the fake clocks or the system clock. */
+static fixture *fixture_new(const lc_backend_ops *ops, int fake)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    lct_clock_init(&f->fc);
+    lct_clock_init(&f->server);
+    const lc_clock *clock = fake ? &f->fc.clock : lc_clock_system();
+    f->store = lc_memstore_new(fake ? &f->server.clock : NULL);
+    assert_non_null(f->store);
+    f->cfg = lct_config("memory");
+    f->cfg->lock.ttl_ms = TTL;
+    f->cfg->lock.renew_every_ms = EVERY;
+    lc_client_opts copts = {.clock = clock, .memstore = f->store};
+    lc_error err;
+    lct_assert_rc(lc_client_open(f->cfg, &copts, &f->other, &err), LC_OK, &err);
+
+    wrap *w = &f->w;
+    w->mem = lc_backend_find("memory");
+    w->fc = fake ? &f->fc : NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    lc_backend_env env = {clock, NULL, NULL, f->store};
+    lct_assert_rc(w->mem->open(f->cfg, &env, &w->inner, &err), LC_OK, &err);
+    f->kc.ops = ops;
+    f->kc.state = w;
+    f->kc.cfg = f->cfg;
+    f->kc.clock = clock;
+    snprintf(f->kc.owner, sizeof(f->kc.owner), "keeper-test");
+    pthread_mutex_init(&f->loss.mu, NULL);
+    return f;
+}
+
+/* A keeper around f's wrapped client: manual on the fake clock, or with its
+ * threads on the system clock. */
+static int setup_keeper(void **state, const lc_backend_ops *ops, int threaded)
+{
+    fixture *f = fixture_new(ops, !threaded);
+    lc_keeper_opts ko = {.renew_every_ms = EVERY, .on_loss = on_loss, .loss_ctx = &f->loss};
+    lc_error err;
+    if (threaded)
+        lct_assert_rc(lc__keeper_start_threaded(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    else
+        lct_assert_rc(lc__keeper_start_manual(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    *state = f;
+    return 0;
+}
+
+static int setup_manual(void **state)
+{
+    return setup_keeper(state, &wrap_ops, 0);
+}
+
+static int setup_single(void **state)
+{
+    return setup_keeper(state, &wrap_ops_single, 0);
+}
+
+static int setup_threaded(void **state)
+{
+    return setup_keeper(state, &wrap_ops, 1);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    lc_keeper_stop(f->k);
+    f->w.mem->close(f->w.inner);
+    pthread_cond_destroy(&f->w.cv);
+    pthread_mutex_destroy(&f->w.mu);
+    pthread_mutex_destroy(&f->loss.mu);
+    lc_client_close(f->other);
+    lc_memstore_free(f->store);
+    lc_config_free(f->cfg);
+    free(f);
+    return 0;
+}
+
+static void advance(fixture *f, int64_t ms)
+{
+    pthread_mutex_lock(&f->w.mu);
+    lct_clock_advance(&f->fc, ms);
+    lct_clock_advance(&f->server, ms);
+    pthread_mutex_unlock(&f->w.mu);
+}
+
+/* What the threads do over n renew_every periods. */
+static void run_ticks(fixture *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        advance(f, EVERY);
+        lc__keeper_tick(f->k);
+        lc__keeper_check(f->k);
+    }
+}
+
+static lc_lease *take(fixture *f, const char *name)
+{
+    lc_acquire_opts ao = {.ttl_ms = TTL};
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(lc_acquire(f->other, name, &ao, &l, &err), LC_OK, &err);
+    return l;
+}
+
+static lc_lease *take_kept(fixture *f, const char *name)
+{
+    lc_lease *l = take(f, name);
+    lc_error err;
+    lct_assert_rc(lc_keeper_add(f->k, l, &err), LC_OK, &err);
+    return l;
+}
+
+static int readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static void assert_lost_with(fixture *f, lc_lease *l, const char *want)
+{
+    char reason[256] = "";
+    assert_true(lc_keeper_lost(f->k, l, reason, sizeof(reason)));
+    if (strstr(reason, want) == NULL)
+        fail_msg("reason '%s' does not contain '%s'", reason, want);
+    assert_true(readable(lc_keeper_fd(f->k), 0));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_keeper_deadline_after_subtracts_drift_allowance(void **state)
+{
+    (void)state;
+    /* 1% of ttl plus 2 ms. */
+    assert_int_equal(lc_deadline_after(1000000000, 300), 1000000000 + 295 * 1000000LL);
+    assert_int_equal(lc_deadline_after(0, 30000), 29698 * 1000000LL);
+    assert_int_equal(lc_deadline_after(0, 50), 48 * 1000000LL);
+    assert_int_equal(lc_deadline_after(5, 1), 5); /* never before the send */
+}
+
+static void test_keeper_add_takes_deadline_from_lease(void **state)
+{
+    fixture *f = *state;
+    int64_t sent = f->fc.mono_ns;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), lc_deadline_after(sent, TTL));
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), lc_lease_deadline_ns(l));
+    assert_false(lc_keeper_lost(f->k, l, NULL, 0));
+    assert_false(readable(lc_keeper_fd(f->k), 0));
+    assert_int_equal(lc_keeper_remove(f->k, l), 0);
+    lc_lease_free(l);
+}
+
+static void test_keeper_add_short_ttl_is_refused(void **state)
+{
+    fixture *f = *state;
+    lc_acquire_opts ao = {.ttl_ms = 2 * EVERY};
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(lc_acquire(f->other, lct_name("keeper"), &ao, &l, &err), LC_OK, &err);
+    lct_assert_rc(lc_keeper_add(f->k, l, &err), LC_ERR_INVALID, &err);
+    assert_non_null(strstr(err.message, "less than half the ttl"));
+    lc_lease_free(l);
+}
+
+static void test_keeper_renewal_extends_deadline_from_send_time(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    advance(f, EVERY);
+    int64_t sent = f->fc.mono_ns;
+    f->w.late_ms = 40; /* the reply takes 40 ms */
+    lc__keeper_tick(f->k);
+    assert_int_equal(f->fc.mono_ns, sent + 40 * 1000000LL);
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), lc_deadline_after(sent, TTL));
+    assert_false(lc_keeper_lost(f->k, l, NULL, 0));
+    /* Renewed again and again, the lease outlives its ttl many times. */
+    f->w.late_ms = 0;
+    run_ticks(f, 10);
+    assert_false(lc_keeper_lost(f->k, l, NULL, 0));
+    lc_lock_info info;
+    lc_error err;
+    lct_assert_rc(lc_inspect(f->other, lc_lease_name(l), &info, &err), LC_OK, &err);
+    assert_true(info.held);
+    assert_int_equal(info.fence, lc_lease_fence(l));
+    lc_lock_info_clear(&info);
+    assert_int_equal(lc_keeper_remove(f->k, l), 0);
+    lc_lease_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void test_keeper_force_released_is_lost_as_reset(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    int was_held = 0;
+    lc_holder prev;
+    lc_error err;
+    lct_assert_rc(
+        lc_force_release(f->other, lc_lease_name(l), "stuck job cleanup", &was_held, &prev, &err),
+        LC_OK, &err);
+    advance(f, EVERY);
+    lc__keeper_tick(f->k);
+    assert_lost_with(f, l, "reset by an operator: stuck job cleanup");
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_string_equal(f->loss.name, lc_lease_name(l));
+    assert_string_equal(f->loss.reason, "reset by an operator: stuck job cleanup");
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_lease_free(l);
+}
+
+static void test_keeper_taken_over_after_expiry_is_lost_as_taken_over(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    /* Only the server's time passes (a paused holder, a drifting clock):
+     * the lease expires there and another owner takes it. */
+    lct_clock_advance(&f->server, TTL + 1);
+    lc_acquire_opts ao = {.ttl_ms = TTL, .owner = "intruder:42"};
+    lc_lease *theirs;
+    lc_error err;
+    lct_assert_rc(lc_acquire(f->other, lc_lease_name(l), &ao, &theirs, &err), LC_OK, &err);
+    lc__keeper_tick(f->k);
+    char want[128];
+    snprintf(want, sizeof(want), "taken over by intruder:42 (fence %llu)",
+             (unsigned long long)lc_lease_fence(theirs));
+    assert_lost_with(f, l, want);
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_lease_free(l);
+    lc_lease_free(theirs);
+}
+
+static void test_keeper_backend_unreachable_is_lost_at_deadline(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    int64_t deadline = lc_keeper_deadline_ns(f->k, l);
+    f->w.fail = 1;
+    run_ticks(f, 2);
+    assert_false(lc_keeper_lost(f->k, l, NULL, 0));
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), deadline);
+    assert_false(readable(lc_keeper_fd(f->k), 0));
+    /* One nanosecond short of the deadline nothing happens; at it, loss. */
+    f->fc.mono_ns = deadline - 1;
+    lc__keeper_check(f->k);
+    assert_false(lc_keeper_lost(f->k, l, NULL, 0));
+    f->fc.mono_ns = deadline;
+    lc__keeper_check(f->k);
+    assert_lost_with(f, l,
+                     "deadline passed while the backend was unreachable: "
+                     "memory-wrapper: connect: Connection refused");
+    assert_int_equal(loss_count(&f->loss), 1);
+    /* Lost is sticky: the backend coming back changes nothing. */
+    f->w.fail = 0;
+    int calls = f->w.renew_many_calls;
+    lc__keeper_tick(f->k);
+    assert_int_equal(f->w.renew_many_calls, calls); /* nothing left to renew */
+    assert_true(lc_keeper_lost(f->k, l, NULL, 0));
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_lease_free(l);
+}
+
+static void test_keeper_late_reply_after_deadline_is_lost(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    int64_t deadline = lc_keeper_deadline_ns(f->k, l);
+    advance(f, 250);
+    f->w.late_ms = 100; /* the server renews, the reply lands after the deadline */
+    lc__keeper_tick(f->k);
+    assert_true(f->fc.mono_ns > deadline);
+    assert_lost_with(f, l, "the renewal reply came");
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), deadline);
+    /* The server did renew it; the keeper still never claims it again. */
+    lc_lock_info info;
+    lc_error err;
+    lct_assert_rc(lc_inspect(f->other, lc_lease_name(l), &info, &err), LC_OK, &err);
+    assert_true(info.held);
+    lc_lock_info_clear(&info);
+    f->w.late_ms = 0;
+    int calls = f->w.renew_many_calls;
+    lc__keeper_tick(f->k);
+    lc__keeper_check(f->k);
+    assert_int_equal(f->w.renew_many_calls, calls);
+    assert_true(lc_keeper_lost(f->k, l, NULL, 0));
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_lease_free(l);
+}
+
+typedef struct ticker {
+    lc_keeper *k;
+    pthread_t t;
+} ticker;
+
+static void *tick_main(void *arg)
+{
+    lc__keeper_tick(((ticker *)arg)->k);
+    return NULL;
+}
+
+static int is_stalled(void *arg)
+{
+    wrap *w = arg;
+    return read_locked(&w->mu, &w->stalled);
+}
+
+static void unstall(wrap *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stall = 0;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Starts a round in a thread and returns once its call is stuck. */
+static void tick_stalled(fixture *f, ticker *t)
+{
+    f->w.stall = 1;
+    t->k = f->k;
+    assert_int_equal(pthread_create(&t->t, NULL, tick_main, t), 0);
+    assert_true(lct_wait_for(is_stalled, &f->w, 2000));
+}
+
+static void test_keeper_stalled_renewal_does_not_delay_loss(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    int64_t deadline = lc_keeper_deadline_ns(f->k, l);
+    advance(f, EVERY);
+    ticker t;
+    tick_stalled(f, &t);
+    /* The server renewed, but the reply hangs while the deadline passes. */
+    advance(f, TTL);
+    lc__keeper_check(f->k);
+    assert_lost_with(f, l,
+                     "deadline passed while the backend was unreachable: "
+                     "no reply to the renewal sent");
+    assert_int_equal(loss_count(&f->loss), 1);
+    unstall(&f->w);
+    pthread_join(t.t, NULL);
+    assert_true(lc_keeper_lost(f->k, l, NULL, 0));
+    assert_int_equal(lc_keeper_deadline_ns(f->k, l), deadline);
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_lease_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* One round trip per tick; removal                                         */
+/* ------------------------------------------------------------------------ */
+
+#define MANY 1000
+
+static void test_keeper_many_leases_one_call_per_tick(void **state)
+{
+    fixture *f = *state;
+    lc_lease **ls = calloc(MANY, sizeof(*ls));
+    assert_non_null(ls);
+    for (int i = 0; i < MANY; i++)
+        ls[i] = take_kept(f, lct_name("keeper-many"));
+    for (int round = 1; round <= 3; round++) {
+        advance(f, EVERY);
+        int64_t sent = f->fc.mono_ns;
+        lc__keeper_tick(f->k);
+        assert_int_equal(f->w.renew_many_calls, round);
+        assert_int_equal(f->w.renew_calls, 0);
+        for (int i = 0; i < MANY; i++)
+            assert_int_equal(lc_keeper_deadline_ns(f->k, ls[i]), lc_deadline_after(sent, TTL));
+    }
+    lc__keeper_check(f->k);
+    assert_int_equal(loss_count(&f->loss), 0);
+    for (int i = 0; i < MANY; i++) {
+        assert_int_equal(lc_keeper_remove(f->k, ls[i]), 0);
+        lc_lease_free(ls[i]);
+    }
+    free(ls);
+}
+
+static void test_keeper_without_renew_many_renews_each(void **state)
+{
+    fixture *f = *state;
+    lc_lease *ls[3];
+    for (int i = 0; i < 3; i++)
+        ls[i] = take_kept(f, lct_name("keeper"));
+    advance(f, EVERY);
+    int64_t sent = f->fc.mono_ns;
+    lc__keeper_tick(f->k);
+    assert_int_equal(f->w.renew_calls, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lc_keeper_deadline_ns(f->k, ls[i]), lc_deadline_after(sent, TTL));
+        assert_int_equal(lc_keeper_remove(f->k, ls[i]), 0);
+        lc_lease_free(ls[i]);
+    }
+}
+
+static void test_keeper_removed_lease_is_not_renewed(void **state)
+{
+    fixture *f = *state;
+    lc_lease *gone = take_kept(f, lct_name("keeper"));
+    lc_lease *stays = take_kept(f, lct_name("keeper"));
+    snprintf(f->w.watched, sizeof(f->w.watched), "%s", lc_lease_name(gone));
+    advance(f, EVERY);
+    lc__keeper_tick(f->k);
+    assert_int_equal(f->w.watched_renewals, 1);
+    int64_t kept_deadline = lc_keeper_deadline_ns(f->k, gone);
+    assert_int_equal(lc_keeper_remove(f->k, gone), 0);
+    assert_int_equal(lc_lease_deadline_ns(gone), kept_deadline); /* handed back */
+    assert_int_equal(lc_keeper_deadline_ns(f->k, gone), 0);
+    for (int i = 0; i < 3; i++) {
+        advance(f, EVERY);
+        lc__keeper_tick(f->k);
+    }
+    assert_int_equal(f->w.renew_many_calls, 4);
+    assert_int_equal(f->w.watched_renewals, 1);
+    assert_int_equal(lc_keeper_remove(f->k, stays), 0);
+    advance(f, EVERY);
+    lc__keeper_tick(f->k);
+    assert_int_equal(f->w.renew_many_calls, 4); /* nothing kept: no call */
+    lc_lease_free(gone);
+    lc_lease_free(stays);
+}
+
+typedef struct remover {
+    lc_keeper *k;
+    lc_lease *lease;
+    pthread_mutex_t mu;
+    int done;
+    int lost;
+    pthread_t t;
+} remover;
+
+static void *remove_main(void *arg)
+{
+    remover *r = arg;
+    int lost = lc_keeper_remove(r->k, r->lease);
+    pthread_mutex_lock(&r->mu);
+    r->done = 1;
+    r->lost = lost;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static int removed(void *arg)
+{
+    remover *r = arg;
+    return read_locked(&r->mu, &r->done);
+}
+
+static void test_keeper_remove_waits_for_renewal_in_flight(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    advance(f, EVERY);
+    ticker t;
+    tick_stalled(f, &t);
+    remover r = {.k = f->k, .lease = l};
+    pthread_mutex_init(&r.mu, NULL);
+    assert_int_equal(pthread_create(&r.t, NULL, remove_main, &r), 0);
+    /* While the renewal is in flight, remove must not return. */
+    assert_false(lct_wait_for(removed, &r, 150));
+    unstall(&f->w);
+    assert_true(lct_wait_for(removed, &r, 2000));
+    pthread_join(r.t, NULL);
+    pthread_join(t.t, NULL);
+    assert_int_equal(r.lost, 0);
+    pthread_mutex_destroy(&r.mu);
+    lc_lease_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The threads, on the system clock                                         */
+/* ------------------------------------------------------------------------ */
+
+static int64_t sys_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void test_keeper_threads_keep_lease_and_signal_reset(void **state)
+{
+    (void)state;
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_config *cfg = lct_config("memory");
+    cfg->lock.ttl_ms = TTL;
+    cfg->lock.renew_every_ms = EVERY;
+    lc_client_opts copts = {.memstore = store};
+    losses loss = {.count = 0};
+    pthread_mutex_init(&loss.mu, NULL);
+    lc_keeper_opts ko = {.on_loss = on_loss, .loss_ctx = &loss}; /* renew_every from cfg */
+    lc_client *other;
+    lc_keeper *k;
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &copts, &other, &err), LC_OK, &err);
+    lct_assert_rc(lc_keeper_start(cfg, &copts, &ko, &k, &err), LC_OK, &err);
+    lct_assert_rc(lc_acquire(other, lct_name("keeper"), NULL, &l, &err), LC_OK, &err);
+    lct_assert_rc(lc_keeper_add(k, l, &err), LC_OK, &err);
+
+    lct_sleep_ms(4 * TTL); /* let the ttl pass four times over, on purpose */
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(other, lc_lease_name(l), &info, &err), LC_OK, &err);
+    assert_true(info.held);
+    assert_int_equal(info.fence, lc_lease_fence(l));
+    lc_lock_info_clear(&info);
+    assert_false(lc_keeper_lost(k, l, NULL, 0));
+    assert_true(lc_keeper_deadline_ns(k, l) > sys_now_ns());
+
+    int was_held;
+    lc_holder prev;
+    int64_t t0 = lct_now_ms();
+    lct_assert_rc(
+        lc_force_release(other, lc_lease_name(l), "operator reset", &was_held, &prev, &err), LC_OK,
+        &err);
+    assert_true(readable(lc_keeper_fd(k), 2000));
+    int64_t elapsed = lct_now_ms() - t0;
+    if (elapsed > EVERY + 100) /* noticed at the next renewal, plus a margin */
+        fail_msg("loss signalled %lld ms after the reset", (long long)elapsed);
+    char reason[256];
+    assert_true(lc_keeper_lost(k, l, reason, sizeof(reason)));
+    assert_string_equal(reason, "reset by an operator: operator reset");
+    assert_int_equal(lc_keeper_remove(k, l), 1);
+    lc_keeper_stop(k);
+    assert_int_equal(loss.count, 1);
+    assert_string_equal(loss.reason, "reset by an operator: operator reset");
+    lc_lease_free(l);
+    lc_client_close(other);
+    lc_memstore_free(store);
+    lc_config_free(cfg);
+    pthread_mutex_destroy(&loss.mu);
+}
+
+static int renewals_at_least_two(void *arg)
+{
+    wrap *w = arg;
+    return read_locked(&w->mu, &w->renew_many_calls) >= 2;
+}
+
+static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    assert_true(lct_wait_for(renewals_at_least_two, &f->w, 2000));
+    /* The server freezes: the next renewal call never returns. */
+    pthread_mutex_lock(&f->w.mu);
+    f->w.stall = 1;
+    pthread_mutex_unlock(&f->w.mu);
+    assert_true(readable(lc_keeper_fd(f->k), 2000));
+    int64_t late_ns = sys_now_ns() - lc_keeper_deadline_ns(f->k, l);
+    assert_true(late_ns >= 0);
+    if (late_ns > 100 * 1000000LL)
+        fail_msg("loss signalled %lld ms after the local deadline", (long long)(late_ns / 1000000));
+    assert_true(is_stalled(&f->w)); /* the renewal is still stuck */
+    char reason[256];
+    assert_true(lc_keeper_lost(f->k, l, reason, sizeof(reason)));
+    assert_non_null(strstr(reason, "deadline passed while the backend was unreachable"));
+    unstall(&f->w);
+    assert_int_equal(lc_keeper_remove(f->k, l), 1);
+    lc_keeper_stop(f->k);
+    f->k = NULL;
+    assert_int_equal(f->loss.count, 1);
+    lc_lease_free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keeper_deadline_after_subtracts_drift_allowance),
+        cmocka_unit_test_setup_teardown(test_keeper_add_takes_deadline_from_lease, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_add_short_ttl_is_refused, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_renewal_extends_deadline_from_send_time,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_force_released_is_lost_as_reset, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_taken_over_after_expiry_is_lost_as_taken_over,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_backend_unreachable_is_lost_at_deadline,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_late_reply_after_deadline_is_lost, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_stalled_renewal_does_not_delay_loss,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_many_leases_one_call_per_tick, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_without_renew_many_renews_each, setup_single,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_removed_lease_is_not_renewed, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_remove_waits_for_renewal_in_flight,
+                                        setup_manual, teardown),
+        cmocka_unit_test(test_keeper_threads_keep_lease_and_signal_reset),
+        cmocka_unit_test_setup_teardown(test_keeper_threads_frozen_backend_lost_at_deadline,
+                                        setup_threaded, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
