@@ -93,12 +93,22 @@ static PGconn *connect_blocking(const lc_config *cfg)
     int64_t ms = cfg->postgres.connect_timeout_ms;
     if (ms > 0)
         snprintf(secs, sizeof(secs), "%lld", (long long)((ms + 999) / 1000));
-    const char *keys[] = {"keepalives",      "keepalives_idle",
-                          "keepalives_interval", "keepalives_count",
-                          "fallback_application_name", "connect_timeout",
-                          "dbname",          NULL};
-    const char *vals[] = {"1", "30", "10", "3", "lockcoord", secs,
-                          cfg->postgres.conninfo ? cfg->postgres.conninfo : "", NULL};
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "fallback_application_name",
+                          "connect_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"1",
+                          "30",
+                          "10",
+                          "3",
+                          "lockcoord",
+                          secs,
+                          cfg->postgres.conninfo ? cfg->postgres.conninfo : "",
+                          NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -174,8 +184,8 @@ lc_status lc__pg_connect(pg_state *s, lc_error *err)
     if (s->conn && usable(s))
         return LC_OK;
     if (s->conn)
-        lc__log(s->log, s->log_ctx, LC_LOG_INFO, "%s: connection closed by the server, reconnecting",
-                s->where);
+        lc__log(s->log, s->log_ctx, LC_LOG_INFO,
+                "%s: connection closed by the server, reconnecting", s->where);
     lc__pg_drop(s);
     return open_conn(s, err);
 }
@@ -237,8 +247,8 @@ static lc_status no_answer(pg_state *s, const char *what, lc_error *err)
 {
     char d[32];
     lc_duration_format(s->deadline_ms, d, sizeof(d));
-    lc__err(err, LC_ERR_UNAVAILABLE, ETIMEDOUT,
-            "%s: %s: no answer within %s; connection dropped", s->where, what, d);
+    lc__err(err, LC_ERR_UNAVAILABLE, ETIMEDOUT, "%s: %s: no answer within %s; connection dropped",
+            s->where, what, d);
     cancel_detached(s->conn);
     lc__pg_drop(s);
     return LC_ERR_UNAVAILABLE;

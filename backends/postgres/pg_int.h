@@ -12,8 +12,8 @@
 /* Postgres truncates identifiers to 63 bytes; the version table and the
  * notification channel append a suffix to the table name, so the table
  * name must leave room for the longer one ("_released"). */
-#define LC_PG_IDENT_MAX 63
-#define LC_PG_TABLE_MAX (LC_PG_IDENT_MAX - 9)
+#define LC_PG_IDENT_MAX      63
+#define LC_PG_TABLE_MAX      (LC_PG_IDENT_MAX - 9)
 #define LC_PG_SCHEMA_VERSION 1
 
 /* The statement texts, built once the table name is quoted (quoting needs
@@ -44,13 +44,13 @@ typedef struct pg_state {
     lc_log_fn log;
     void *log_ctx;
     PGconn *conn;
-    char where[160];   /* "postgres HOST:PORT" for messages */
-    char table[256];   /* schema.table, unquoted, for messages */
+    char where[160];                   /* "postgres HOST:PORT" for messages */
+    char table[256];                   /* schema.table, unquoted, for messages */
     char channel[LC_PG_IDENT_MAX + 1]; /* NOTIFY channel: table + "_released" */
-    int64_t deadline_ms; /* client-side limit for one statement */
-    int schema_ok;     /* the table was seen on this connection */
-    int listening;     /* LISTEN was sent on this connection */
-    char **watched;    /* lock names whose release wakes wait() */
+    int64_t deadline_ms;               /* client-side limit for one statement */
+    int schema_ok;                     /* the table was seen on this connection */
+    int listening;                     /* LISTEN was sent on this connection */
+    char **watched;                    /* lock names whose release wakes wait() */
     size_t n_watched;
     pg_sql sql;
 } pg_state;

@@ -161,8 +161,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
     return rc;
 }
 
-static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
-                            lc_error *err)
+static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     pg_state *s = state;
     char ttl[24];
@@ -317,8 +316,8 @@ static lc_status pg_release(void *state, const char *name, const char *token,
     return rc;
 }
 
-static lc_status pg_force_release(void *state, const char *name, const char *reason,
-                                  int *was_held, lc_holder *prev, lc_error *err)
+static lc_status pg_force_release(void *state, const char *name, const char *reason, int *was_held,
+                                  lc_holder *prev, lc_error *err)
 {
     pg_state *s = state;
     const char *p[] = {name, reason, s->channel};
@@ -332,8 +331,7 @@ static lc_status pg_force_release(void *state, const char *name, const char *rea
         rc = lc__pg_exec(s, "force release", s->sql.force_release, 3, p, &r, err);
     }
     if (rc == LC_OK && PQntuples(r) != 1)
-        rc = lc__err(err, LC_ERR_INTERNAL, 0, "%s: force release: %d rows", s->where,
-                     PQntuples(r));
+        rc = lc__err(err, LC_ERR_INTERNAL, 0, "%s: force release: %d rows", s->where, PQntuples(r));
     if (rc == LC_OK) {
         *was_held = flag(r, 0, 0);
         lc__strlcpy(prev->owner, PQgetvalue(r, 0, 1), sizeof(prev->owner));
@@ -355,8 +353,8 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
     return update_one(s, "record run", s->sql.record_run, 3, p, &changed, err);
 }
 
-static lc_status pg_checkpoint(void *state, const char *name, const char *token,
-                               const char *value, lc_error *err)
+static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,
+                               lc_error *err)
 {
     pg_state *s = state;
     const char *p[] = {name, token, value};
@@ -373,8 +371,19 @@ static lc_status pg_checkpoint(void *state, const char *name, const char *token,
 
 /* Columns of INFO_COLUMNS in schema.c. */
 enum {
-    I_NAME, I_HELD, I_STALE, I_OWNER, I_FENCE, I_STARTED_MS, I_HELD_FOR_MS, I_EXPIRES_MS,
-    I_SYNC_COUNT, I_COMPLETED_MS, I_LAST_EXIT, I_LAST_ERROR, I_CHECKPOINT
+    I_NAME,
+    I_HELD,
+    I_STALE,
+    I_OWNER,
+    I_FENCE,
+    I_STARTED_MS,
+    I_HELD_FOR_MS,
+    I_EXPIRES_MS,
+    I_SYNC_COUNT,
+    I_COMPLETED_MS,
+    I_LAST_EXIT,
+    I_LAST_ERROR,
+    I_CHECKPOINT
 };
 
 static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc_error *err)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Unix milliseconds of a timestamptz (or of an interval), NULL stays NULL. */
-#define MS(x) "floor(extract(epoch from " x ") * 1000)::bigint"
+#define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
 #define LIVE(t) "(" t "status = 'running' AND " t "lease_expires_at >= now())"
 
 static const char create_table_sql[] =
@@ -27,11 +27,10 @@ static const char create_table_sql[] =
     " sync_count bigint NOT NULL DEFAULT 0,"
     " checkpoint text)";
 
-static const char create_version_sql[] =
-    "CREATE TABLE IF NOT EXISTS {V} ("
-    " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
-    " version integer NOT NULL,"
-    " migrated_at timestamptz NOT NULL DEFAULT now())";
+static const char create_version_sql[] = "CREATE TABLE IF NOT EXISTS {V} ("
+                                         " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
+                                         " version integer NOT NULL,"
+                                         " migrated_at timestamptz NOT NULL DEFAULT now())";
 
 static const char read_version_sql[] = "SELECT version FROM {V}";
 
@@ -50,26 +49,42 @@ static const char acquire_sql[] =
     "  VALUES ($1, 'running', $2, $3, 1, now() + $4::bigint * interval '1 millisecond', now())"
     "  ON CONFLICT (name) DO UPDATE SET status = 'running', token = EXCLUDED.token,"
     "   owner = EXCLUDED.owner,"
-    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.") " THEN l.fence"
-    "    ELSE l.fence + 1 END,"
-    "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.")
-    "    THEN l.last_sync_started_at ELSE now() END,"
-    "   lease_expires_at = EXCLUDED.lease_expires_at"
-    "  WHERE l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token"
-    "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
-    " SELECT true, fence, " MS("last_sync_started_at") ", checkpoint, NULL, NULL, NULL"
-    "  FROM up"
-    " UNION ALL"
-    " SELECT false, fence, " MS("last_sync_started_at") ", NULL, COALESCE(owner, ''),"
-    "  " MS("(lease_expires_at - now())") ", COALESCE(" LIVE("") ", false)"
-    "  FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
+    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
+        "l.") " THEN l.fence"
+              "    ELSE l.fence + 1 END,"
+              "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
+                  "l.") "    THEN l.last_sync_started_at ELSE now() END,"
+                        "   lease_expires_at = EXCLUDED.lease_expires_at"
+                        "  WHERE l.status = 'idle' OR l.lease_expires_at < now() OR l.token = "
+                        "EXCLUDED.token"
+                        "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
+                        " SELECT true, fence, " MS(
+                            "last_sync_started_at") ", checkpoint, NULL, NULL, NULL"
+                                                    "  FROM up"
+                                                    " UNION ALL"
+                                                    " SELECT false, fence, " MS(
+                                                        "last_sync_started_at") ", NULL, "
+                                                                                "COALESCE(owner, "
+                                                                                "''),"
+                                                                                "  " MS("(lease_"
+                                                                                        "expires_"
+                                                                                        "at - "
+                                                                                        "now())") ", COALESCE(" LIVE(
+                                                                                    "") ", false)"
+                                                                                        "  FROM "
+                                                                                        "prev "
+                                                                                        "WHERE NOT "
+                                                                                        "EXISTS "
+                                                                                        "(SELECT 1 "
+                                                                                        "FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
  * row it lost to. Same columns as acquire. */
-static const char holder_sql[] =
-    "SELECT false, fence, " MS("last_sync_started_at") ", NULL, COALESCE(owner, ''),"
-    " " MS("(lease_expires_at - now())") ", COALESCE(" LIVE("") ", false)"
-    " FROM {T} WHERE name = $1";
+static const char holder_sql[] = "SELECT false, fence, " MS(
+    "last_sync_started_at") ", NULL, COALESCE(owner, ''),"
+                            " " MS("(lease_expires_at - now())") ", COALESCE(" LIVE(
+                                "") ", false)"
+                                    " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
     "UPDATE {T} SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'"
@@ -78,15 +93,14 @@ static const char renew_sql[] =
 static const char renew_many_sql[] =
     "UPDATE {T} AS l SET lease_expires_at = now() + r.ttl * interval '1 millisecond'"
     " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(name, token, ttl)"
-    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.")
-    " RETURNING l.name, r.token";
+    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.") " RETURNING l.name, r.token";
 
 static const char release_sql[] =
     "WITH u AS (UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
     "  last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"
     "  sync_count = sync_count + 1"
     "  WHERE name = $1 AND token = $2 AND " LIVE("") " RETURNING name)"
-    " SELECT pg_notify($5, name) FROM u";
+                                                     " SELECT pg_notify($5, name) FROM u";
 
 /* The row before (locked by the subquery, so the report matches what was
  * reset; a CTE reading the row beside the UPDATE would not see it), then
@@ -97,14 +111,17 @@ static const char force_release_sql[] =
     "  FROM (SELECT name, owner, fence, status, lease_expires_at, last_sync_started_at"
     "   FROM {T} WHERE name = $1 FOR UPDATE) AS p"
     "  WHERE l.name = p.name"
-    "  RETURNING COALESCE(" LIVE("p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
-    "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
-    "   l.name),"
-    " ins AS (INSERT INTO {T} (name, last_error) SELECT $1, $2"
-    "  WHERE NOT EXISTS (SELECT 1 FROM u) ON CONFLICT (name) DO NOTHING RETURNING name)"
-    " SELECT held, owner, fence, " MS("started") ", " MS("left_") ", pg_notify($3, name)"
-    " FROM u"
-    " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM ins";
+    "  RETURNING COALESCE(" LIVE(
+        "p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
+              "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
+              "   l.name),"
+              " ins AS (INSERT INTO {T} (name, last_error) SELECT $1, $2"
+              "  WHERE NOT EXISTS (SELECT 1 FROM u) ON CONFLICT (name) DO NOTHING RETURNING name)"
+              " SELECT held, owner, fence, " MS("started") ", " MS(
+                  "left_") ", pg_notify($3, name)"
+                           " FROM u"
+                           " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM "
+                           "ins";
 
 static const char record_run_sql[] =
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count)"
@@ -117,13 +134,39 @@ static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
 
 /* The columns lc__pg_info_from_row reads, in order. */
-#define INFO_COLUMNS                                                                     \
-    "SELECT name, COALESCE(" LIVE("") ", false),"                                        \
-    " COALESCE(status = 'running' AND lease_expires_at < now(), false),"                 \
-    " COALESCE(owner, ''), fence, " MS("last_sync_started_at") ","                       \
-    " " MS("(now() - last_sync_started_at)") ", " MS("(lease_expires_at - now())") ","   \
-    " sync_count, " MS("last_sync_completed_at") ", last_exit, last_error, checkpoint"   \
-    " FROM {T}"
+#define INFO_COLUMNS                                                                               \
+    "SELECT name, COALESCE(" LIVE(                                                                 \
+        "") ", false),"                                                                            \
+            " COALESCE(status = 'running' AND lease_expires_at < now(), false),"                   \
+            " COALESCE(owner, ''), fence, " MS(                                                    \
+                "last_sync_started_at") ","                                                        \
+                                        " " MS("(now() - last_sync_started_at)") ", " MS(          \
+                                            "(lease_expires_at - now())") ","                      \
+                                                                          " sync_count, " MS(      \
+                                                                              "last_sync_"         \
+                                                                              "completed_at") ", " \
+                                                                                              "la" \
+                                                                                              "st" \
+                                                                                              "_e" \
+                                                                                              "xi" \
+                                                                                              "t," \
+                                                                                              " l" \
+                                                                                              "as" \
+                                                                                              "t_" \
+                                                                                              "er" \
+                                                                                              "ro" \
+                                                                                              "r," \
+                                                                                              " c" \
+                                                                                              "he" \
+                                                                                              "ck" \
+                                                                                              "po" \
+                                                                                              "in" \
+                                                                                              "t"  \
+                                                                                              " F" \
+                                                                                              "RO" \
+                                                                                              "M " \
+                                                                                              "{T" \
+                                                                                              "}"
 
 static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
 static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
@@ -209,13 +252,20 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         char **dst;
         const char *tmpl;
     } all[] = {
-        {&q->acquire, acquire_sql},       {&q->holder, holder_sql},
-        {&q->renew, renew_sql},           {&q->renew_many, renew_many_sql},
-        {&q->release, release_sql},       {&q->force_release, force_release_sql},
-        {&q->record_run, record_run_sql}, {&q->checkpoint, checkpoint_sql},
-        {&q->inspect, inspect_sql},       {&q->list, list_sql},
-        {&q->create_table, create_table_sql}, {&q->create_version, create_version_sql},
-        {&q->read_version, read_version_sql}, {&q->write_version, write_version_sql},
+        {&q->acquire, acquire_sql},
+        {&q->holder, holder_sql},
+        {&q->renew, renew_sql},
+        {&q->renew_many, renew_many_sql},
+        {&q->release, release_sql},
+        {&q->force_release, force_release_sql},
+        {&q->record_run, record_run_sql},
+        {&q->checkpoint, checkpoint_sql},
+        {&q->inspect, inspect_sql},
+        {&q->list, list_sql},
+        {&q->create_table, create_table_sql},
+        {&q->create_version, create_version_sql},
+        {&q->read_version, read_version_sql},
+        {&q->write_version, write_version_sql},
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -231,11 +281,11 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
 
 void lc__pg_sql_free(pg_sql *q)
 {
-    char **all[] = {&q->acquire,       &q->holder,        &q->renew,          &q->renew_many,
-                    &q->release,       &q->force_release, &q->record_run,     &q->checkpoint,
-                    &q->inspect,       &q->list,          &q->create_table,   &q->create_version,
-                    &q->read_version,  &q->write_version, &q->create_schema,  &q->listen,
-                    &q->qtable,        &q->qversion};
+    char **all[] = {&q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
+                    &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
+                    &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
+                    &q->read_version, &q->write_version, &q->create_schema, &q->listen,
+                    &q->qtable,       &q->qversion};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -273,8 +323,8 @@ static lc_status ensure_schema(pg_state *s, lc_error *err)
     const char *p[] = {s->cfg->postgres.schema};
     char v[8];
     int found;
-    lc_status rc = scalar(s, "check schema", "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-                          1, p, v, sizeof(v), &found, err);
+    lc_status rc = scalar(s, "check schema", "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p,
+                          v, sizeof(v), &found, err);
     if (rc == LC_OK && !found)
         rc = lc__pg_run(s, "create schema", s->sql.create_schema, 0, NULL, err);
     return rc;
@@ -286,8 +336,8 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
     int found;
     lc_status rc = lc__pg_run(s, "create version table", s->sql.create_version, 0, NULL, err);
     if (rc == LC_OK)
-        rc = scalar(s, "read schema version", s->sql.read_version, 0, NULL, v, sizeof(v),
-                    &found, err);
+        rc = scalar(s, "read schema version", s->sql.read_version, 0, NULL, v, sizeof(v), &found,
+                    err);
     if (rc != LC_OK)
         return rc;
     *version = found ? strtol(v, NULL, 10) : 0;
@@ -348,7 +398,9 @@ lc_status lc__pg_migrate(void *state, char *what, size_t what_size, lc_error *er
     if (what && what_size)
         snprintf(what, what_size, "postgres: schema %s at version %d (%s)", s->table,
                  LC_PG_SCHEMA_VERSION,
-                 created ? "created" : before < LC_PG_SCHEMA_VERSION ? "upgraded" : "up to date");
+                 created                         ? "created"
+                 : before < LC_PG_SCHEMA_VERSION ? "upgraded"
+                                                 : "up to date");
     return LC_OK;
 }
 

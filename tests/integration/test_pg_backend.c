@@ -17,10 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SKIP_IF_NO_SERVER()                                                               \
-    do {                                                                                  \
-        if (lct_backend_missing("postgres"))                                              \
-            skip();                                                                       \
+#define SKIP_IF_NO_SERVER()                                                                        \
+    do {                                                                                           \
+        if (lct_backend_missing("postgres"))                                                       \
+            skip();                                                                                \
     } while (0)
 
 static void quiet(void *arg, const char *msg)
@@ -271,8 +271,8 @@ static void test_pg_two_migrates_at_once_both_succeed(void **st)
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_tables WHERE schemaname = '%s'", schema);
     assert_int_equal(admin_count(a, sql), 2); /* the locks and the version table */
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 1",
-             schema, (long)getpid());
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 1", schema,
+             (long)getpid());
     assert_int_equal(admin_count(a, sql), 1);
     PQfinish(a);
     for (int i = 0; i < 2; i++)
@@ -407,6 +407,7 @@ static void test_pg_release_wakes_a_watcher_of_that_name_only(void **st)
     assert_true(lct_now_ms() - t0 < 1000);
 
     /* force_release notifies too. */
+    lc_lease_free(l);
     lct_assert_rc(lc_acquire(holder, name, NULL, &l, &err), LC_OK, &err);
     int was_held;
     lc_holder prev;

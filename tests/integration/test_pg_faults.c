@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 /* statement_timeout in these tests; the client gives up 1 s after it. */
-#define STMT_MS 500
+#define STMT_MS            500
 #define CLIENT_DEADLINE_MS (STMT_MS + 1000)
 /* connect_timeout is whole seconds, and libpq 15 waits at least 2. */
 #define CONNECT_MS 2000
-#define SLACK_MS 700
+#define SLACK_MS   700
 
 static char dir[64];
 static char conninfo[256];
@@ -134,10 +134,10 @@ static long admin_count(const char *sql)
     return n;
 }
 
-#define SKIP_IF_NO_SERVER()                                                               \
-    do {                                                                                  \
-        if (lct_backend_missing("postgres"))                                              \
-            skip();                                                                       \
+#define SKIP_IF_NO_SERVER()                                                                        \
+    do {                                                                                           \
+        if (lct_backend_missing("postgres"))                                                       \
+            skip();                                                                                \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -184,30 +184,53 @@ static void test_pg_terminated_session_next_call_reconnects(void **st)
     lc_config_free(cfg);
 }
 
+/* A client holding a 60 s lease, for the faults to happen under. */
+typedef struct holding {
+    lc_config *cfg;
+    lc_client *c;
+    lc_lease *l;
+    char name[LC_NAME_MAX + 1];
+} holding;
+
+static void hold(holding *h, const char *prefix)
+{
+    lc_acquire_opts o = {.ttl_ms = 60000};
+    lc_error err;
+    h->cfg = fault_config(NULL);
+    h->c = open_client(h->cfg);
+    h->l = NULL;
+    snprintf(h->name, sizeof(h->name), "%s", lct_name(prefix));
+    lct_assert_rc(lc_acquire(h->c, h->name, &o, &h->l, &err), LC_OK, &err);
+}
+
+/* The lease survived the fault: renew and release both work. */
+static void release_held(holding *h)
+{
+    lc_error err;
+    lct_assert_rc(lc_renew(h->c, h->l, 0, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(h->c, h->l, NULL, &err), LC_OK, &err);
+    lc_lease_free(h->l);
+    lc_client_close(h->c);
+    lc_config_free(h->cfg);
+}
+
 static void test_pg_restart_between_calls_next_call_works(void **st)
 {
     (void)st;
     SKIP_IF_NO_SERVER();
-    lc_config *cfg = fault_config(NULL);
-    lc_client *c = open_client(cfg);
-    lc_acquire_opts o = {.ttl_ms = 60000};
-    lc_lease *l = NULL;
+    holding h;
     lc_error err;
     char out[512];
-    lct_assert_rc(lc_acquire(c, lct_name("pg-restart"), &o, &l, &err), LC_OK, &err);
+    hold(&h, "pg-restart");
 
     assert_int_equal(servers("pg-stop", out, sizeof(out)), 0);
     int64_t t0 = lct_now_ms();
-    lct_assert_rc(lc_renew(c, l, 0, &err), LC_ERR_UNAVAILABLE, &err); /* down: refused */
+    lct_assert_rc(lc_renew(h.c, h.l, 0, &err), LC_ERR_UNAVAILABLE, &err); /* down: refused */
     assert_true(lct_now_ms() - t0 < CONNECT_MS + SLACK_MS);
 
     assert_int_equal(servers("pg-start", out, sizeof(out)), 0);
     assert_string_equal(out, conninfo); /* the same port again */
-    lct_assert_rc(lc_renew(c, l, 0, &err), LC_OK, &err); /* the lease survived */
-    lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
-    lc_lease_free(l);
-    lc_client_close(c);
-    lc_config_free(cfg);
+    release_held(&h);
 }
 
 static pid_t parent_of(pid_t pid)
@@ -252,33 +275,25 @@ static void test_pg_frozen_server_fails_unavailable_by_client_deadline(void **st
 {
     (void)st;
     SKIP_IF_NO_SERVER();
-    lc_config *cfg = fault_config(NULL);
-    lc_client *c = open_client(cfg);
-    lc_acquire_opts o = {.ttl_ms = 60000};
-    lc_lease *l = NULL;
+    holding h;
     lc_lock_info info;
     lc_error err;
-    const char *name = lct_name("pg-frozen");
-    lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
+    hold(&h, "pg-frozen");
 
     freeze_server();
     int64_t t0 = lct_now_ms();
-    lct_assert_rc(lc_renew(c, l, 0, &err), LC_ERR_UNAVAILABLE, &err);
+    lct_assert_rc(lc_renew(h.c, h.l, 0, &err), LC_ERR_UNAVAILABLE, &err);
     int64_t took = lct_now_ms() - t0;
     assert_non_null(strstr(err.message, "no answer within"));
     assert_true(took >= CLIENT_DEADLINE_MS - 50 && took < CLIENT_DEADLINE_MS + SLACK_MS);
 
     /* Reconnecting to a frozen server is bounded by connect_timeout. */
     t0 = lct_now_ms();
-    lct_assert_rc(lc_inspect(c, name, &info, &err), LC_ERR_UNAVAILABLE, &err);
+    lct_assert_rc(lc_inspect(h.c, h.name, &info, &err), LC_ERR_UNAVAILABLE, &err);
     assert_true(lct_now_ms() - t0 < CONNECT_MS + SLACK_MS);
 
     thaw();
-    lct_assert_rc(lc_renew(c, l, 0, &err), LC_OK, &err);
-    lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
-    lc_lease_free(l);
-    lc_client_close(c);
-    lc_config_free(cfg);
+    release_held(&h);
 }
 
 int main(void)
