@@ -1,17 +1,475 @@
-/* backends/postgres/postgres.c -- placeholder until the postgres backend lands. */
+/* backends/postgres/postgres.c -- the Postgres backend: a row per lock in
+ * the configured table, every change one parameterised statement, every
+ * time the server's now(). The statement texts live in schema.c, the
+ * connection and its deadlines in conn.c, release notifications in
+ * notify.c. */
+#include "backends/postgres/pg_int.h"
 #include "core/client_int.h"
 #include "core/error_int.h"
 
-static lc_status stub_open(const lc_config *cfg, const lc_backend_env *env, void **state,
-                           lc_error *err)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Reading result columns (text format)                               */
+/* ------------------------------------------------------------------ */
+
+static int64_t num(const PGresult *r, int row, int col, int64_t if_null)
 {
-    (void)cfg;
-    (void)env;
-    (void)state;
-    return lc__err(err, LC_ERR_INTERNAL, 0, "the postgres backend is not built yet");
+    if (PQgetisnull(r, row, col))
+        return if_null;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int flag(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* A malloc'd copy of a text column, NULL for SQL NULL. Returns -1 when out
+ * of memory. */
+static int text_dup(const PGresult *r, int row, int col, char **out)
+{
+    *out = PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+    return PQgetisnull(r, row, col) || *out ? 0 : -1;
+}
+
+static int changed_rows(const PGresult *r)
+{
+    return atoi(PQcmdTuples((PGresult *)r));
+}
+
+static lc_status not_yours(lc_error *err, const char *name)
+{
+    return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                     */
+/* ------------------------------------------------------------------ */
+
+static lc_status check_config(const lc_config *cfg, lc_error *err)
+{
+    const char *schema = cfg->postgres.schema, *table = cfg->postgres.table;
+    if (schema == NULL || *schema == '\0' || strlen(schema) > LC_PG_IDENT_MAX)
+        return lc__err(err, LC_ERR_CONFIG, 0, "postgres.schema: must be 1..%d bytes",
+                       LC_PG_IDENT_MAX);
+    if (table == NULL || *table == '\0' || strlen(table) > LC_PG_TABLE_MAX)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "postgres.table: must be 1..%d bytes (suffixes are appended for the "
+                       "version table and the notification channel)",
+                       LC_PG_TABLE_MAX);
+    return LC_OK;
+}
+
+static void pg_close(void *state)
+{
+    pg_state *s = state;
+    if (s == NULL)
+        return;
+    lc__pg_drop(s);
+    lc__pg_watch_free(s);
+    lc__pg_sql_free(&s->sql);
+    free(s);
+}
+
+static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void **state,
+                         lc_error *err)
+{
+    lc_status rc = check_config(cfg, err);
+    if (rc != LC_OK)
+        return rc;
+    pg_state *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    s->cfg = cfg;
+    s->log = env->log;
+    s->log_ctx = env->log_ctx;
+    s->deadline_ms = lc__pg_deadline_ms(cfg);
+    snprintf(s->table, sizeof(s->table), "%s.%s", cfg->postgres.schema, cfg->postgres.table);
+    snprintf(s->channel, sizeof(s->channel), "%s_released", cfg->postgres.table);
+    lc__strlcpy(s->where, "postgres", sizeof(s->where));
+    if ((rc = lc__pg_connect(s, err)) != LC_OK) {
+        pg_close(s);
+        return rc;
+    }
+    *state = s;
+    return LC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Acquire                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Columns of the acquire and holder statements. */
+enum { A_GRANTED, A_FENCE, A_AT_MS, A_CHECKPOINT, A_OWNER, A_EXPIRES_MS, A_LIVE };
+
+static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
+{
+    char *cp;
+    if (text_dup(r, 0, A_CHECKPOINT, &cp) != 0)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    out->fence = (uint64_t)num(r, 0, A_FENCE, 0);
+    out->acquired_at_ms = num(r, 0, A_AT_MS, 0);
+    out->checkpoint = cp;
+    return LC_OK;
+}
+
+static lc_status conflict(const PGresult *r, const char *name, lc_error *err)
+{
+    if (PQntuples(r) == 0)
+        return lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by another holder", name);
+    const char *owner = PQgetvalue(r, 0, A_OWNER);
+    uint64_t fence = (uint64_t)num(r, 0, A_FENCE, 0);
+    lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s (fence %llu)", name,
+            *owner ? owner : "an unnamed holder", (unsigned long long)fence);
+    if (err) {
+        lc__strlcpy(err->holder.owner, owner, sizeof(err->holder.owner));
+        err->holder.fence = fence;
+        err->holder.acquired_at_ms = num(r, 0, A_AT_MS, 0);
+        int64_t left = num(r, 0, A_EXPIRES_MS, -1);
+        err->holder.expires_in_ms = left < 0 ? 0 : left;
+    }
+    return LC_ERR_CONFLICT;
+}
+
+/* One attempt. On a conflict *live says whether the row we lost to is
+ * still held; the acquire's snapshot may predate the winner's commit, so
+ * then the holder is read again (the one extra round trip). */
+static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, int *live,
+                             lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 4, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
+        rc = granted(r, out, err);
+        PQclear(r);
+        return rc;
+    }
+    if (PQntuples(r) == 0 || !flag(r, 0, A_LIVE)) {
+        PQclear(r);
+        r = NULL;
+        if ((rc = lc__pg_exec(s, "acquire: read holder", s->sql.holder, 1, p, &r, err)) != LC_OK)
+            return rc;
+    }
+    *live = PQntuples(r) > 0 && flag(r, 0, A_LIVE);
+    rc = conflict(r, p[0], err);
+    PQclear(r);
+    return rc;
+}
+
+static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
+{
+    pg_state *s = state;
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
+    const char *p[] = {a->name, a->token, a->owner, ttl};
+    lc_status rc = lc__pg_ready(s, err);
+    /* Lost to a holder that was gone by the time we looked: try again. */
+    for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
+        int live = 1;
+        rc = try_acquire(s, p, out, &live, err);
+        if (rc != LC_ERR_CONFLICT || live)
+            return rc;
+        if (attempt < 2)
+            rc = LC_OK;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Renew                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Runs a statement whose success is "one row changed". */
+static lc_status update_one(pg_state *s, const char *what, const char *sql, int n,
+                            const char *const *p, int *changed, lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, what, sql, n, p, &r, err);
+    if (rc == LC_OK)
+        *changed = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : changed_rows(r);
+    PQclear(r);
+    return rc;
+}
+
+static lc_status pg_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
+                          lc_error *err)
+{
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+    const char *p[] = {name, token, ttl};
+    int changed = 0;
+    lc_status rc = update_one(state, "renew", ((pg_state *)state)->sql.renew, 3, p, &changed, err);
+    if (rc == LC_OK && changed == 0)
+        rc = not_yours(err, name);
+    return rc;
+}
+
+/* Appends one element to an array literal being built in *buf ("{a,b"
+ * so far; renew_arrays closes it): Postgres array quoting ("..." with
+ * backslash escapes) for text, bare for numbers. */
+static int array_add(char **buf, size_t *len, size_t *cap, const char *v, int quote)
+{
+    size_t need = *len + 2 * strlen(v) + 5; /* separator, quotes, '}', NUL */
+    if (need > *cap) {
+        char *grown = realloc(*buf, need * 2);
+        if (grown == NULL)
+            return -1;
+        *buf = grown;
+        *cap = need * 2;
+    }
+    char *o = *buf + *len;
+    *o++ = *len == 0 ? '{' : ',';
+    if (quote)
+        *o++ = '"';
+    for (; *v; v++) {
+        if (quote && (*v == '"' || *v == '\\'))
+            *o++ = '\\';
+        *o++ = *v;
+    }
+    if (quote)
+        *o++ = '"';
+    *len = (size_t)(o - *buf);
+    return 0;
+}
+
+/* Three array literals: names, tokens, ttls. */
+static int renew_arrays(const lc_renew_item *items, size_t n, char *arr[3])
+{
+    size_t len[3] = {0, 0, 0}, cap[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        char ttl[24];
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)items[i].ttl_ms);
+        if (array_add(&arr[0], &len[0], &cap[0], items[i].name, 1) != 0 ||
+            array_add(&arr[1], &len[1], &cap[1], items[i].token, 1) != 0 ||
+            array_add(&arr[2], &len[2], &cap[2], ttl, 0) != 0)
+            return -1;
+    }
+    for (int k = 0; k < 3; k++) {
+        arr[k][len[k]] = '}';
+        arr[k][len[k] + 1] = '\0';
+    }
+    return 0;
+}
+
+static void mark_renewed(const PGresult *r, lc_renew_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        items[i].status = LC_ERR_LOST;
+        for (int row = 0; row < PQntuples(r); row++)
+            if (strcmp(PQgetvalue(r, row, 0), items[i].name) == 0 &&
+                strcmp(PQgetvalue(r, row, 1), items[i].token) == 0)
+                items[i].status = LC_OK;
+    }
+}
+
+static lc_status pg_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
+{
+    pg_state *s = state;
+    char *arr[3] = {NULL, NULL, NULL};
+    PGresult *r = NULL;
+    if (n == 0)
+        return LC_OK;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK && renew_arrays(items, n, arr) != 0)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    if (rc == LC_OK) {
+        const char *p[] = {arr[0], arr[1], arr[2]};
+        rc = lc__pg_exec(s, "renew many", s->sql.renew_many, 3, p, &r, err);
+    }
+    if (rc == LC_OK)
+        mark_renewed(r, items, n);
+    PQclear(r);
+    for (int k = 0; k < 3; k++)
+        free(arr[k]);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Release, reset, run records, checkpoints                           */
+/* ------------------------------------------------------------------ */
+
+static const char *exit_param(const lc_run_result *res, char *buf, size_t size)
+{
+    if (!res->has_exit)
+        return NULL;
+    snprintf(buf, size, "%d", res->exit_code);
+    return buf;
+}
+
+static lc_status pg_release(void *state, const char *name, const char *token,
+                            const lc_run_result *res, lc_error *err)
+{
+    pg_state *s = state;
+    char code[16];
+    const char *p[] = {name, token, exit_param(res, code, sizeof(code)), res->error, s->channel};
+    int changed = 0;
+    lc_status rc = update_one(s, "release", s->sql.release, 5, p, &changed, err);
+    if (rc == LC_OK && changed == 0)
+        rc = not_yours(err, name);
+    return rc;
+}
+
+static lc_status pg_force_release(void *state, const char *name, const char *reason, int *was_held,
+                                  lc_holder *prev, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name, reason, s->channel};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    /* No row at all: another session created it between our two halves. */
+    for (int attempt = 0; rc == LC_OK && attempt < 2 && (r == NULL || PQntuples(r) == 0);
+         attempt++) {
+        PQclear(r);
+        r = NULL;
+        rc = lc__pg_exec(s, "force release", s->sql.force_release, 3, p, &r, err);
+    }
+    if (rc == LC_OK && PQntuples(r) != 1)
+        rc = lc__err(err, LC_ERR_INTERNAL, 0, "%s: force release: %d rows", s->where, PQntuples(r));
+    if (rc == LC_OK) {
+        *was_held = flag(r, 0, 0);
+        lc__strlcpy(prev->owner, PQgetvalue(r, 0, 1), sizeof(prev->owner));
+        prev->fence = (uint64_t)num(r, 0, 2, 0);
+        prev->acquired_at_ms = num(r, 0, 3, 0);
+        prev->expires_in_ms = *was_held ? num(r, 0, 4, -1) : -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static lc_status pg_record_run(void *state, const char *name, const lc_run_result *res,
+                               lc_error *err)
+{
+    pg_state *s = state;
+    char code[16];
+    const char *p[] = {name, exit_param(res, code, sizeof(code)), res->error};
+    int changed = 0;
+    return update_one(s, "record run", s->sql.record_run, 3, p, &changed, err);
+}
+
+static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,
+                               lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name, token, value};
+    int changed = 0;
+    lc_status rc = update_one(s, "checkpoint", s->sql.checkpoint, 3, p, &changed, err);
+    if (rc == LC_OK && changed == 0)
+        rc = not_yours(err, name);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Inspect and list                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Columns of INFO_COLUMNS in schema.c. */
+enum {
+    I_NAME,
+    I_HELD,
+    I_STALE,
+    I_OWNER,
+    I_FENCE,
+    I_STARTED_MS,
+    I_HELD_FOR_MS,
+    I_EXPIRES_MS,
+    I_SYNC_COUNT,
+    I_COMPLETED_MS,
+    I_LAST_EXIT,
+    I_LAST_ERROR,
+    I_CHECKPOINT
+};
+
+static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc_error *err)
+{
+    lc__lock_info_init(out, PQgetvalue(r, row, I_NAME));
+    out->held = flag(r, row, I_HELD);
+    out->stale = flag(r, row, I_STALE);
+    lc__strlcpy(out->owner, PQgetvalue(r, row, I_OWNER), sizeof(out->owner));
+    out->fence = (uint64_t)num(r, row, I_FENCE, 0);
+    out->acquired_at_ms = num(r, row, I_STARTED_MS, -1);
+    if (out->held) {
+        out->held_for_ms = num(r, row, I_HELD_FOR_MS, -1);
+        out->expires_in_ms = num(r, row, I_EXPIRES_MS, -1);
+    }
+    out->sync_count = (uint64_t)num(r, row, I_SYNC_COUNT, 0);
+    out->last_started_at_ms = num(r, row, I_STARTED_MS, -1);
+    out->last_completed_at_ms = num(r, row, I_COMPLETED_MS, -1);
+    out->has_last_exit = !PQgetisnull(r, row, I_LAST_EXIT);
+    out->last_exit = (int)num(r, row, I_LAST_EXIT, 0);
+    if (text_dup(r, row, I_LAST_ERROR, &out->last_error) != 0 ||
+        text_dup(r, row, I_CHECKPOINT, &out->checkpoint) != 0) {
+        lc_lock_info_clear(out);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    return LC_OK;
+}
+
+static lc_status pg_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "inspect", s->sql.inspect, 1, p, &r, err);
+    if (rc == LC_OK) {
+        if (PQntuples(r) > 0)
+            rc = info_from_row(r, 0, out, err);
+        else
+            lc__lock_info_init(out, name);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static lc_status pg_list(void *state, lc_lock_info **out, size_t *n, lc_error *err)
+{
+    pg_state *s = state;
+    PGresult *r = NULL;
+    lc_lock_info *list = NULL;
+    int rows = 0, i = 0;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "list", s->sql.list, 0, NULL, &r, err);
+    if (rc == LC_OK) {
+        rows = PQntuples(r);
+        if ((list = calloc(rows ? (size_t)rows : 1, sizeof(*list))) == NULL)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    for (; rc == LC_OK && i < rows; i++)
+        rc = info_from_row(r, i, &list[i], err);
+    PQclear(r);
+    if (rc != LC_OK) {
+        lc_lock_list_free(list, (size_t)i);
+        return rc;
+    }
+    *out = list;
+    *n = (size_t)rows;
+    return LC_OK;
 }
 
 const lc_backend_ops lc__backend_postgres = {
     .name = "postgres",
-    .open = stub_open,
+    .open = pg_open,
+    .close = pg_close,
+    .acquire = pg_acquire,
+    .renew = pg_renew,
+    .renew_many = pg_renew_many,
+    .release = pg_release,
+    .force_release = pg_force_release,
+    .record_run = pg_record_run,
+    .checkpoint = pg_checkpoint,
+    .inspect = pg_inspect,
+    .list = pg_list,
+    .migrate = lc__pg_migrate,
+    .watch = lc__pg_watch,
+    .wait = lc__pg_wait,
+    .unwatch = lc__pg_unwatch,
 };

@@ -1,0 +1,378 @@
+/* backends/postgres/conn.c -- the connection: connecting with libpq's own
+ * timeouts, and running one statement at a time on the asynchronous API
+ * with a client-side deadline, so a frozen or silent server never hangs a
+ * call. */
+#include "backends/postgres/pg_int.h"
+#include "core/clock_int.h"
+#include "core/error_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long past statement_timeout the client waits before it gives up on
+ * the server: the server's own timeout should always come first. */
+#define DEADLINE_MARGIN_MS 1000
+/* The client-side limit when statement_timeout is off. */
+#define DEADLINE_DEFAULT_MS 30000
+
+/* libpq messages are multi-line ("...failed: X\n\tIs the server running
+ * ...?\n"); ours are one line. */
+static void one_line(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    for (const char *p = in ? in : ""; *p && o + 3 < size; p++) {
+        if (*p == '\n') {
+            while (p[1] == '\t' || p[1] == ' ')
+                p++;
+            if (p[1] != '\0' && o > 0)
+                out[o++] = ' ';
+        } else if (*p != '\t') {
+            out[o++] = *p;
+        }
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
+/* Replaces every occurrence of `secret` in buf with "***", in place. libpq
+ * does not echo passwords, but the message leaves the library, so make
+ * sure. */
+static void redact(char *buf, size_t size, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    char *hit;
+    if (n == 0)
+        return;
+    while ((hit = strstr(buf, secret)) != NULL) {
+        char rest[512];
+        lc__strlcpy(rest, hit + n, sizeof(rest));
+        snprintf(hit, size - (size_t)(hit - buf), "***%s", rest);
+    }
+}
+
+static void redact_password(const char *conninfo, char *msg, size_t size)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0)
+            redact(msg, size, o->val);
+    PQconninfoFree(opts);
+}
+
+/* Notices ("relation already exists, skipping", or the FATAL a terminated
+ * backend sends while idle) go to the log hook, never to stderr. */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    pg_state *s = arg;
+    char msg[256];
+    one_line(PQresultErrorMessage(res), msg, sizeof(msg));
+    lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s: server says: %s", s->where, msg);
+}
+
+static void name_server(pg_state *s)
+{
+    const char *host = PQhost(s->conn);
+    const char *port = PQport(s->conn);
+    snprintf(s->where, sizeof(s->where), "postgres %s:%s", host && *host ? host : "localhost",
+             port && *port ? port : "5432");
+}
+
+/* The user's conninfo is expanded by libpq (expand_dbname); our defaults
+ * come before it, so anything the user wrote there wins. connect_timeout
+ * is whole seconds and applies to each host of a multi-host conninfo, so a
+ * dead first host is skipped after it. */
+static PGconn *connect_blocking(const lc_config *cfg)
+{
+    char secs[24] = "";
+    int64_t ms = cfg->postgres.connect_timeout_ms;
+    if (ms > 0)
+        snprintf(secs, sizeof(secs), "%lld", (long long)((ms + 999) / 1000));
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "fallback_application_name",
+                          "connect_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"1",
+                          "30",
+                          "10",
+                          "3",
+                          "lockcoord",
+                          secs,
+                          cfg->postgres.conninfo ? cfg->postgres.conninfo : "",
+                          NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+static lc_status set_session(pg_state *s, lc_error *err)
+{
+    char sql[64];
+    int64_t st = s->cfg->postgres.statement_timeout_ms;
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)(st > 0 ? st : 0));
+    lc_status rc = lc__pg_run(s, "set statement_timeout", sql, 0, NULL, err);
+    if (rc == LC_OK && s->n_watched > 0)
+        rc = lc__pg_run(s, "listen", s->sql.listen, 0, NULL, err);
+    if (rc == LC_OK)
+        s->listening = s->n_watched > 0;
+    return rc;
+}
+
+static lc_status open_conn(pg_state *s, lc_error *err)
+{
+    PGconn *c = connect_blocking(s->cfg);
+    if (c == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[sizeof(err->message)];
+        one_line(PQerrorMessage(c), msg, sizeof(msg));
+        redact_password(s->cfg->postgres.conninfo, msg, sizeof(msg));
+        PQfinish(c);
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "postgres: connect: %s", msg);
+    }
+    PQsetNoticeReceiver(c, notice_to_log, s);
+    if (PQsetnonblocking(c, 1) != 0) {
+        PQfinish(c);
+        return lc__err(err, LC_ERR_INTERNAL, 0, "postgres: cannot make the socket non-blocking");
+    }
+    s->conn = c;
+    s->schema_ok = 0;
+    s->listening = 0;
+    name_server(s);
+    lc_status rc = s->sql.acquire ? LC_OK : lc__pg_sql_build(s, err);
+    if (rc == LC_OK)
+        rc = set_session(s, err);
+    if (rc != LC_OK)
+        lc__pg_drop(s);
+    return rc;
+}
+
+void lc__pg_drop(pg_state *s)
+{
+    if (s->conn)
+        PQfinish(s->conn);
+    s->conn = NULL;
+    s->schema_ok = 0;
+    s->listening = 0;
+}
+
+/* A server that ended our session while we were idle (pg_terminate_backend,
+ * a restart) has left its goodbye and EOF in the socket: read them now, so
+ * the statement goes to a fresh connection instead of failing. */
+static int usable(pg_state *s)
+{
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        return 0;
+    PGTransactionStatusType t = PQtransactionStatus(s->conn);
+    if (t == PQTRANS_UNKNOWN || t == PQTRANS_ACTIVE)
+        return 0;
+    struct pollfd p = {PQsocket(s->conn), POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 && !PQconsumeInput(s->conn))
+        return 0;
+    return PQstatus(s->conn) == CONNECTION_OK;
+}
+
+lc_status lc__pg_connect(pg_state *s, lc_error *err)
+{
+    if (s->conn && usable(s))
+        return LC_OK;
+    if (s->conn)
+        lc__log(s->log, s->log_ctx, LC_LOG_INFO,
+                "%s: connection closed by the server, reconnecting", s->where);
+    lc__pg_drop(s);
+    return open_conn(s, err);
+}
+
+/* Waits until the socket is ready for `events` or the deadline passes.
+ * Returns the revents, 0 on timeout, -1 on a poll error. */
+static int wait_socket(pg_state *s, short events, int64_t deadline_ns)
+{
+    for (;;) {
+        int64_t left_ms = (deadline_ns - lc__mono_ns(NULL) + 999999) / 1000000;
+        if (left_ms <= 0)
+            return 0;
+        struct pollfd p = {PQsocket(s->conn), events, 0};
+        int r = poll(&p, 1, left_ms > INT_MAX ? INT_MAX : (int)left_ms);
+        if (r > 0)
+            return p.revents ? p.revents : events;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static lc_status lost(pg_state *s, const char *what, lc_error *err)
+{
+    char msg[200];
+    int e = errno;
+    one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
+    lc__err(err, LC_ERR_UNAVAILABLE, e, "%s: %s: connection lost: %s", s->where, what,
+            msg[0] ? msg : strerror(e));
+    lc__pg_drop(s);
+    return LC_ERR_UNAVAILABLE;
+}
+
+static void *cancel_main(void *arg)
+{
+    char buf[256];
+    PQcancel(arg, buf, sizeof(buf));
+    PQfreeCancel(arg);
+    return NULL;
+}
+
+/* PQcancel blocks until the postmaster closes the cancel connection, which
+ * a frozen server never does: send it from a detached thread, which ends
+ * when the server answers or dies. */
+static void cancel_detached(PGconn *conn)
+{
+    PGcancel *c = PQgetCancel(conn);
+    pthread_attr_t attr;
+    pthread_t t;
+    if (c == NULL)
+        return;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, cancel_main, c) != 0)
+        PQfreeCancel(c);
+    pthread_attr_destroy(&attr);
+}
+
+static lc_status no_answer(pg_state *s, const char *what, lc_error *err)
+{
+    char d[32];
+    lc_duration_format(s->deadline_ms, d, sizeof(d));
+    lc__err(err, LC_ERR_UNAVAILABLE, ETIMEDOUT, "%s: %s: no answer within %s; connection dropped",
+            s->where, what, d);
+    cancel_detached(s->conn);
+    lc__pg_drop(s);
+    return LC_ERR_UNAVAILABLE;
+}
+
+static lc_status flush_query(pg_state *s, const char *what, int64_t deadline_ns, lc_error *err)
+{
+    for (;;) {
+        int r = PQflush(s->conn);
+        if (r == 0)
+            return LC_OK;
+        if (r < 0)
+            return lost(s, what, err);
+        int ev = wait_socket(s, POLLIN | POLLOUT, deadline_ns);
+        if (ev == 0)
+            return no_answer(s, what, err);
+        if (ev < 0 || ((ev & POLLIN) && !PQconsumeInput(s->conn)))
+            return lost(s, what, err);
+    }
+}
+
+static lc_status await_result(pg_state *s, const char *what, int64_t deadline_ns, lc_error *err)
+{
+    while (PQisBusy(s->conn)) {
+        int ev = wait_socket(s, POLLIN, deadline_ns);
+        if (ev == 0)
+            return no_answer(s, what, err);
+        if (ev < 0 || !PQconsumeInput(s->conn))
+            return lost(s, what, err);
+    }
+    return LC_OK;
+}
+
+static int failed(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
+}
+
+/* A failed statement: the SQLSTATE decides the code. */
+static lc_status server_error(pg_state *s, const char *what, PGresult *r, lc_error *err)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    char msg[200];
+    one_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), msg, sizeof(msg));
+    if (msg[0] == '\0')
+        one_line(PQresultErrorMessage(r), msg, sizeof(msg));
+    lc_status code = LC_ERR_UNAVAILABLE;
+    if (state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0))
+        code = LC_ERR_TIMEOUT; /* statement_timeout, lock_timeout */
+    if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
+        s->schema_ok = 0; /* dropped under us: check (and maybe create) again */
+        code = LC_ERR_CONFIG;
+    }
+    if (state)
+        lc__err(err, code, 0, "%s: %s: %s (SQLSTATE %s)", s->where, what, msg, state);
+    else
+        lc__err(err, code, 0, "%s: %s: %s", s->where, what, msg);
+    if (PQstatus(s->conn) != CONNECTION_OK)
+        lc__pg_drop(s);
+    return code;
+}
+
+/* Reads every result of the statement; keeps the first error, else the
+ * last result. */
+static lc_status collect(pg_state *s, const char *what, int64_t deadline_ns, PGresult **out,
+                         lc_error *err)
+{
+    PGresult *keep = NULL, *r;
+    lc_status rc;
+    for (;;) {
+        if ((rc = await_result(s, what, deadline_ns, err)) != LC_OK) {
+            PQclear(keep);
+            return rc;
+        }
+        if ((r = PQgetResult(s->conn)) == NULL)
+            break;
+        if (keep == NULL || (failed(r) && !failed(keep))) {
+            PQclear(keep);
+            keep = r;
+        } else if (failed(keep)) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+    if (keep == NULL)
+        return lc__err(err, LC_ERR_INTERNAL, 0, "%s: %s: no result", s->where, what);
+    if (failed(keep)) {
+        rc = server_error(s, what, keep, err);
+        PQclear(keep);
+        return rc;
+    }
+    *out = keep;
+    return LC_OK;
+}
+
+lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
+                      const char *const *params, PGresult **out, lc_error *err)
+{
+    lc_status rc = lc__pg_connect(s, err);
+    if (rc != LC_OK)
+        return rc;
+    int64_t deadline_ns = lc__mono_ns(NULL) + s->deadline_ms * 1000000;
+    if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0))
+        return lost(s, what, err);
+    if ((rc = flush_query(s, what, deadline_ns, err)) != LC_OK)
+        return rc;
+    return collect(s, what, deadline_ns, out, err);
+}
+
+lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
+                     const char *const *params, lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_exec(s, what, sql, n, params, &r, err);
+    PQclear(r);
+    return rc;
+}
+
+/* Exported for postgres.c's open: the statement deadline. */
+int64_t lc__pg_deadline_ms(const lc_config *cfg)
+{
+    int64_t st = cfg->postgres.statement_timeout_ms;
+    return st > 0 ? st + DEADLINE_MARGIN_MS : DEADLINE_DEFAULT_MS;
+}

@@ -1,0 +1,105 @@
+/* backends/postgres/pg_int.h -- the Postgres backend's state and the
+ * helpers its modules share: the connection (conn.c), the schema and the
+ * statement texts (schema.c), release notifications (notify.c) and the
+ * lock statements themselves (postgres.c). */
+#ifndef LC_PG_INT_H
+#define LC_PG_INT_H
+
+#include "lockcoord.h"
+
+#include <libpq-fe.h>
+
+/* Postgres truncates identifiers to 63 bytes; the version table and the
+ * notification channel append a suffix to the table name, so the table
+ * name must leave room for the longer one ("_released"). */
+#define LC_PG_IDENT_MAX      63
+#define LC_PG_TABLE_MAX      (LC_PG_IDENT_MAX - 9)
+#define LC_PG_SCHEMA_VERSION 1
+
+/* The statement texts, built once the table name is quoted (quoting needs
+ * a connection: PQescapeIdentifier follows its client encoding). */
+typedef struct pg_sql {
+    char *acquire;
+    char *holder;
+    char *renew;
+    char *renew_many;
+    char *release;
+    char *force_release;
+    char *record_run;
+    char *checkpoint;
+    char *inspect;
+    char *list;
+    char *create_table;
+    char *create_version;
+    char *read_version;
+    char *write_version;
+    char *create_schema;
+    char *listen;
+    char *qtable;   /* "schema"."table", quoted */
+    char *qversion; /* "schema"."table_schema", quoted */
+} pg_sql;
+
+typedef struct pg_state {
+    const lc_config *cfg;
+    lc_log_fn log;
+    void *log_ctx;
+    PGconn *conn;
+    char where[160];                   /* "postgres HOST:PORT" for messages */
+    char table[256];                   /* schema.table, unquoted, for messages */
+    char channel[LC_PG_IDENT_MAX + 1]; /* NOTIFY channel: table + "_released" */
+    int64_t deadline_ms;               /* client-side limit for one statement */
+    int schema_ok;                     /* the table was seen on this connection */
+    int listening;                     /* LISTEN was sent on this connection */
+    char **watched;                    /* lock names whose release wakes wait() */
+    size_t n_watched;
+    pg_sql sql;
+} pg_state;
+
+/* conn.c */
+
+/* Connects if there is no usable connection (a connection the server
+ * closed while idle is noticed here and replaced). */
+lc_status lc__pg_connect(pg_state *s, lc_error *err);
+
+/* Closes the connection; the next call reconnects. */
+void lc__pg_drop(pg_state *s);
+
+/* Runs one statement with parameters (text format) and waits for its
+ * result until the client-side deadline. On LC_OK *out is a result with
+ * PGRES_TUPLES_OK or PGRES_COMMAND_OK (PQclear it). `what` names the
+ * statement in messages. Server errors carry their SQLSTATE; a statement
+ * timeout is LC_ERR_TIMEOUT; a lost or silent server is
+ * LC_ERR_UNAVAILABLE and the connection is dropped. */
+lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
+                      const char *const *params, PGresult **out, lc_error *err);
+
+/* The client-side limit for one statement: statement_timeout plus a
+ * margin, so the server's own timeout (a clear SQLSTATE) comes first. */
+int64_t lc__pg_deadline_ms(const lc_config *cfg);
+
+/* lc__pg_exec for a statement whose result is not needed. */
+lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
+                     const char *const *params, lc_error *err);
+
+/* schema.c */
+
+/* Builds s->sql for the configured schema and table. */
+lc_status lc__pg_sql_build(pg_state *s, lc_error *err);
+void lc__pg_sql_free(pg_sql *q);
+
+/* Makes sure the table exists on this connection (once per connection):
+ * creates it when auto_migrate is on, else LC_ERR_CONFIG saying to run
+ * `lockcoord migrate`. Connects first. */
+lc_status lc__pg_ready(pg_state *s, lc_error *err);
+
+/* Creates or upgrades the schema under an advisory lock. */
+lc_status lc__pg_migrate(void *state, char *what, size_t what_size, lc_error *err);
+
+/* notify.c */
+lc_status lc__pg_watch(void *state, const char *name, lc_error *err);
+lc_status lc__pg_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err);
+void lc__pg_unwatch(void *state);
+/* Frees queued notifications and the watched names. */
+void lc__pg_watch_free(pg_state *s);
+
+#endif

@@ -1,0 +1,425 @@
+/* backends/postgres/schema.c -- the table, its version, and the texts of
+ * every statement the backend sends. {T} in a template stands for the
+ * quoted "schema"."table", {V} for its version table. */
+#include "backends/postgres/pg_int.h"
+#include "core/error_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Unix milliseconds of a timestamptz (or of an interval), NULL stays NULL. */
+#define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
+#define LIVE(t) "(" t "status = 'running' AND " t "lease_expires_at >= now())"
+
+static const char create_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS {T} ("
+    " name text PRIMARY KEY,"
+    " status text NOT NULL DEFAULT 'idle' CHECK (status IN ('idle','running')),"
+    " token text,"
+    " owner text,"
+    " fence bigint NOT NULL DEFAULT 0,"
+    " lease_expires_at timestamptz,"
+    " last_sync_started_at timestamptz,"
+    " last_sync_completed_at timestamptz,"
+    " last_error text,"
+    " last_exit integer,"
+    " sync_count bigint NOT NULL DEFAULT 0,"
+    " checkpoint text)";
+
+static const char create_version_sql[] = "CREATE TABLE IF NOT EXISTS {V} ("
+                                         " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
+                                         " version integer NOT NULL,"
+                                         " migrated_at timestamptz NOT NULL DEFAULT now())";
+
+static const char read_version_sql[] = "SELECT version FROM {V}";
+
+static const char write_version_sql[] =
+    "INSERT INTO {V} (id, version) VALUES (true, $1::integer) "
+    "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, migrated_at = now()";
+
+/* One statement. `prev` is the row as it was (for the holder on conflict);
+ * `up` takes the lock when it is idle or expired, or when it is already
+ * ours (a retried acquire keeps its fence and start time). */
+static const char acquire_sql[] =
+    "WITH prev AS (SELECT owner, fence, status, lease_expires_at, last_sync_started_at"
+    "  FROM {T} WHERE name = $1),"
+    " up AS (INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
+    "   last_sync_started_at)"
+    "  VALUES ($1, 'running', $2, $3, 1, now() + $4::bigint * interval '1 millisecond', now())"
+    "  ON CONFLICT (name) DO UPDATE SET status = 'running', token = EXCLUDED.token,"
+    "   owner = EXCLUDED.owner,"
+    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
+        "l.") " THEN l.fence"
+              "    ELSE l.fence + 1 END,"
+              "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
+                  "l.") "    THEN l.last_sync_started_at ELSE now() END,"
+                        "   lease_expires_at = EXCLUDED.lease_expires_at"
+                        "  WHERE l.status = 'idle' OR l.lease_expires_at < now() OR l.token = "
+                        "EXCLUDED.token"
+                        "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
+                        " SELECT true, fence, " MS(
+                            "last_sync_started_at") ", checkpoint, NULL, NULL, NULL"
+                                                    "  FROM up"
+                                                    " UNION ALL"
+                                                    " SELECT false, fence, " MS(
+                                                        "last_sync_started_at") ", NULL, "
+                                                                                "COALESCE(owner, "
+                                                                                "''),"
+                                                                                "  " MS("(lease_"
+                                                                                        "expires_"
+                                                                                        "at - "
+                                                                                        "now())") ", COALESCE(" LIVE(
+                                                                                    "") ", false)"
+                                                                                        "  FROM "
+                                                                                        "prev "
+                                                                                        "WHERE NOT "
+                                                                                        "EXISTS "
+                                                                                        "(SELECT 1 "
+                                                                                        "FROM up)";
+
+/* The holder, read again when the acquire's snapshot was older than the
+ * row it lost to. Same columns as acquire. */
+static const char holder_sql[] = "SELECT false, fence, " MS(
+    "last_sync_started_at") ", NULL, COALESCE(owner, ''),"
+                            " " MS("(lease_expires_at - now())") ", COALESCE(" LIVE(
+                                "") ", false)"
+                                    " FROM {T} WHERE name = $1";
+
+static const char renew_sql[] =
+    "UPDATE {T} SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'"
+    " WHERE name = $1 AND token = $2 AND " LIVE("");
+
+static const char renew_many_sql[] =
+    "UPDATE {T} AS l SET lease_expires_at = now() + r.ttl * interval '1 millisecond'"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(name, token, ttl)"
+    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.") " RETURNING l.name, r.token";
+
+static const char release_sql[] =
+    "WITH u AS (UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
+    "  last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"
+    "  sync_count = sync_count + 1"
+    "  WHERE name = $1 AND token = $2 AND " LIVE("") " RETURNING name)"
+                                                     " SELECT pg_notify($5, name) FROM u";
+
+/* The row before (locked by the subquery, so the report matches what was
+ * reset; a CTE reading the row beside the UPDATE would not see it), then
+ * the reset; a never-seen name gets a row carrying the reason. */
+static const char force_release_sql[] =
+    "WITH u AS (UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL,"
+    "   last_error = $2"
+    "  FROM (SELECT name, owner, fence, status, lease_expires_at, last_sync_started_at"
+    "   FROM {T} WHERE name = $1 FOR UPDATE) AS p"
+    "  WHERE l.name = p.name"
+    "  RETURNING COALESCE(" LIVE(
+        "p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
+              "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
+              "   l.name),"
+              " ins AS (INSERT INTO {T} (name, last_error) SELECT $1, $2"
+              "  WHERE NOT EXISTS (SELECT 1 FROM u) ON CONFLICT (name) DO NOTHING RETURNING name)"
+              " SELECT held, owner, fence, " MS("started") ", " MS(
+                  "left_") ", pg_notify($3, name)"
+                           " FROM u"
+                           " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM "
+                           "ins";
+
+static const char record_run_sql[] =
+    "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count)"
+    " VALUES ($1, now(), $2::integer, $3, 1)"
+    " ON CONFLICT (name) DO UPDATE SET last_sync_completed_at = now(),"
+    "  last_exit = EXCLUDED.last_exit, last_error = EXCLUDED.last_error,"
+    "  sync_count = l.sync_count + 1";
+
+static const char checkpoint_sql[] =
+    "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
+
+/* The columns lc__pg_info_from_row reads, in order. */
+#define INFO_COLUMNS                                                                               \
+    "SELECT name, COALESCE(" LIVE(                                                                 \
+        "") ", false),"                                                                            \
+            " COALESCE(status = 'running' AND lease_expires_at < now(), false),"                   \
+            " COALESCE(owner, ''), fence, " MS(                                                    \
+                "last_sync_started_at") ","                                                        \
+                                        " " MS("(now() - last_sync_started_at)") ", " MS(          \
+                                            "(lease_expires_at - now())") ","                      \
+                                                                          " sync_count, " MS(      \
+                                                                              "last_sync_"         \
+                                                                              "completed_at") ", " \
+                                                                                              "la" \
+                                                                                              "st" \
+                                                                                              "_e" \
+                                                                                              "xi" \
+                                                                                              "t," \
+                                                                                              " l" \
+                                                                                              "as" \
+                                                                                              "t_" \
+                                                                                              "er" \
+                                                                                              "ro" \
+                                                                                              "r," \
+                                                                                              " c" \
+                                                                                              "he" \
+                                                                                              "ck" \
+                                                                                              "po" \
+                                                                                              "in" \
+                                                                                              "t"  \
+                                                                                              " F" \
+                                                                                              "RO" \
+                                                                                              "M " \
+                                                                                              "{T" \
+                                                                                              "}"
+
+static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
+static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
+
+/* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
+static char *expand(const char *tmpl, const char *t, const char *v)
+{
+    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v);
+    for (const char *p = tmpl; (p = strchr(p, '{')) != NULL; p++)
+        cap += tl > vl ? tl : vl;
+    char *out = malloc(cap), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (const char *p = tmpl; *p;) {
+        const char *with = strncmp(p, "{T}", 3) == 0 ? t : strncmp(p, "{V}", 3) == 0 ? v : NULL;
+        if (with) {
+            memcpy(o, with, strlen(with));
+            o += strlen(with);
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* "schema"."name", each part quoted by libpq. */
+static char *qualified(PGconn *conn, const char *schema, const char *name)
+{
+    char *qs = PQescapeIdentifier(conn, schema, strlen(schema));
+    char *qn = PQescapeIdentifier(conn, name, strlen(name));
+    char *out = NULL;
+    if (qs && qn && (out = malloc(strlen(qs) + strlen(qn) + 2)) != NULL)
+        snprintf(out, strlen(qs) + strlen(qn) + 2, "%s.%s", qs, qn);
+    PQfreemem(qs);
+    PQfreemem(qn);
+    return out;
+}
+
+static char *quoted(PGconn *conn, const char *ident)
+{
+    char *q = PQescapeIdentifier(conn, ident, strlen(ident));
+    char *out = lc__strdup(q);
+    PQfreemem(q);
+    return out;
+}
+
+static char *listen_sql(PGconn *conn, const char *channel)
+{
+    char *q = PQescapeIdentifier(conn, channel, strlen(channel));
+    char *out = NULL;
+    if (q && (out = malloc(strlen(q) + 8)) != NULL)
+        snprintf(out, strlen(q) + 8, "LISTEN %s", q);
+    PQfreemem(q);
+    return out;
+}
+
+static char *create_schema_sql(PGconn *conn, const char *schema)
+{
+    char *q = quoted(conn, schema);
+    char *out = NULL;
+    if (q && (out = malloc(strlen(q) + 16)) != NULL)
+        snprintf(out, strlen(q) + 16, "CREATE SCHEMA %s", q);
+    free(q);
+    return out;
+}
+
+lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
+{
+    pg_sql *q = &s->sql;
+    const char *schema = s->cfg->postgres.schema, *table = s->cfg->postgres.table;
+    char version[LC_PG_IDENT_MAX + 1];
+    snprintf(version, sizeof(version), "%s_schema", table);
+    q->qtable = qualified(s->conn, schema, table);
+    q->qversion = qualified(s->conn, schema, version);
+    if (q->qtable == NULL || q->qversion == NULL) {
+        lc__pg_sql_free(q);
+        return lc__err(err, LC_ERR_CONFIG, 0, "postgres: cannot quote %s: %s", s->table,
+                       PQerrorMessage(s->conn));
+    }
+    const struct {
+        char **dst;
+        const char *tmpl;
+    } all[] = {
+        {&q->acquire, acquire_sql},
+        {&q->holder, holder_sql},
+        {&q->renew, renew_sql},
+        {&q->renew_many, renew_many_sql},
+        {&q->release, release_sql},
+        {&q->force_release, force_release_sql},
+        {&q->record_run, record_run_sql},
+        {&q->checkpoint, checkpoint_sql},
+        {&q->inspect, inspect_sql},
+        {&q->list, list_sql},
+        {&q->create_table, create_table_sql},
+        {&q->create_version, create_version_sql},
+        {&q->read_version, read_version_sql},
+        {&q->write_version, write_version_sql},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion)) != NULL;
+    ok &= (q->create_schema = create_schema_sql(s->conn, schema)) != NULL;
+    ok &= (q->listen = listen_sql(s->conn, s->channel)) != NULL;
+    if (!ok) {
+        lc__pg_sql_free(q);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    return LC_OK;
+}
+
+void lc__pg_sql_free(pg_sql *q)
+{
+    char **all[] = {&q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
+                    &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
+                    &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
+                    &q->read_version, &q->write_version, &q->create_schema, &q->listen,
+                    &q->qtable,       &q->qversion};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+/* A one-row, one-column answer as text; NULL when there is no row. */
+static lc_status scalar(pg_state *s, const char *what, const char *sql, int n,
+                        const char *const *params, char *out, size_t size, int *found,
+                        lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_exec(s, what, sql, n, params, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    *found = PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0);
+    lc__strlcpy(out, *found ? PQgetvalue(r, 0, 0) : "", size);
+    PQclear(r);
+    return LC_OK;
+}
+
+static lc_status table_exists(pg_state *s, int *exists, lc_error *err)
+{
+    const char *p[] = {s->sql.qtable};
+    char v[8];
+    int found;
+    lc_status rc = scalar(s, "check table", "SELECT to_regclass($1) IS NOT NULL", 1, p, v,
+                          sizeof(v), &found, err);
+    *exists = rc == LC_OK && strcmp(v, "t") == 0;
+    return rc;
+}
+
+static lc_status ensure_schema(pg_state *s, lc_error *err)
+{
+    const char *p[] = {s->cfg->postgres.schema};
+    char v[8];
+    int found;
+    lc_status rc = scalar(s, "check schema", "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p,
+                          v, sizeof(v), &found, err);
+    if (rc == LC_OK && !found)
+        rc = lc__pg_run(s, "create schema", s->sql.create_schema, 0, NULL, err);
+    return rc;
+}
+
+static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
+{
+    char v[32];
+    int found;
+    lc_status rc = lc__pg_run(s, "create version table", s->sql.create_version, 0, NULL, err);
+    if (rc == LC_OK)
+        rc = scalar(s, "read schema version", s->sql.read_version, 0, NULL, v, sizeof(v), &found,
+                    err);
+    if (rc != LC_OK)
+        return rc;
+    *version = found ? strtol(v, NULL, 10) : 0;
+    if (*version > LC_PG_SCHEMA_VERSION)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "%s: table %s is at schema version %ld, newer than this lockcoord "
+                       "supports (%d): upgrade lockcoord",
+                       s->where, s->table, *version, LC_PG_SCHEMA_VERSION);
+    if (*version == LC_PG_SCHEMA_VERSION)
+        return LC_OK;
+    /* Version 1 is the first; later upgrades go here, one step each. */
+    char want[16];
+    snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);
+    const char *p[] = {want};
+    return lc__pg_run(s, "write schema version", s->sql.write_version, 1, p, err);
+}
+
+/* The steps of a migration, inside its transaction: an advisory lock
+ * keyed by the table makes concurrent migrations take turns, so their
+ * CREATEs never race. */
+static lc_status migrate_steps(pg_state *s, int *created, long *before, lc_error *err)
+{
+    char key[320];
+    snprintf(key, sizeof(key), "lockcoord migrate %s", s->table);
+    const char *p[] = {key};
+    int exists = 0;
+    lc_status rc = lc__pg_run(s, "migrate: advisory lock",
+                              "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p, err);
+    if (rc == LC_OK)
+        rc = ensure_schema(s, err);
+    if (rc == LC_OK)
+        rc = table_exists(s, &exists, err);
+    if (rc == LC_OK && !exists)
+        rc = lc__pg_run(s, "create table", s->sql.create_table, 0, NULL, err);
+    if (rc == LC_OK)
+        rc = ensure_version(s, before, err);
+    *created = !exists;
+    return rc;
+}
+
+lc_status lc__pg_migrate(void *state, char *what, size_t what_size, lc_error *err)
+{
+    pg_state *s = state;
+    int created = 0;
+    long before = 0;
+    lc_status rc = lc__pg_run(s, "migrate: begin", "BEGIN", 0, NULL, err);
+    if (rc != LC_OK)
+        return rc;
+    rc = migrate_steps(s, &created, &before, err);
+    if (rc == LC_OK)
+        rc = lc__pg_run(s, "migrate: commit", "COMMIT", 0, NULL, err);
+    if (rc != LC_OK) {
+        if (s->conn && lc__pg_run(s, "migrate: rollback", "ROLLBACK", 0, NULL, NULL) != LC_OK)
+            lc__pg_drop(s);
+        return rc;
+    }
+    s->schema_ok = 1;
+    if (what && what_size)
+        snprintf(what, what_size, "postgres: schema %s at version %d (%s)", s->table,
+                 LC_PG_SCHEMA_VERSION,
+                 created                         ? "created"
+                 : before < LC_PG_SCHEMA_VERSION ? "upgraded"
+                                                 : "up to date");
+    return LC_OK;
+}
+
+lc_status lc__pg_ready(pg_state *s, lc_error *err)
+{
+    int exists = 0;
+    lc_status rc = lc__pg_connect(s, err);
+    if (rc != LC_OK || s->schema_ok)
+        return rc;
+    if ((rc = table_exists(s, &exists, err)) != LC_OK)
+        return rc;
+    if (exists) {
+        s->schema_ok = 1;
+        return LC_OK;
+    }
+    if (s->cfg->postgres.auto_migrate)
+        return lc__pg_migrate(s, NULL, 0, err);
+    return lc__err(err, LC_ERR_CONFIG, 0,
+                   "%s: table %s does not exist: run `lockcoord migrate` "
+                   "(or set postgres.auto_migrate: true)",
+                   s->where, s->table);
+}
