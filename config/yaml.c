@@ -172,7 +172,8 @@ static lc_status check_backend(const lc__cfgctx *cx, const lc__ynode *root, lc_c
 
 static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cfg)
 {
-    static const char *const schemes[] = {"redis://", "rediss://", "unix://"};
+    /* No rediss://: hiredis 0.14 has no TLS. */
+    static const char *const schemes[] = {"redis://", "unix://"};
     const char *u = cfg->redis.url;
     if (u == NULL)
         return LC_OK;
@@ -181,7 +182,7 @@ static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *root, lc
             return LC_OK;
     const lc__ynode *v = lc__ymap_get(lc__ymap_get(root, "redis", NULL), "url", NULL);
     return lc__cfg_fail(cx, v->line, v->col,
-                        "redis.url: expected a redis://, rediss:// or unix:// URL");
+                        "redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
 }
 
 static lc_status fill(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cfg)

@@ -11,13 +11,27 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STEP_RC=0
 
+# show_command ARGS...: the command as one would type it, quoting only the
+# arguments that need it.
+show_command() {
+    local a out=()
+    for a in "$@"; do
+        if [[ $a =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            out+=("$a")
+        else
+            out+=("'${a//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${out[*]}"
+}
+
 # step TITLE CMD [ARGS...]: shows the title and the command, runs it, and
 # shows its exit status when it is not 0. Never fails the demo: the status
 # is in STEP_RC for the next line to look at.
 step() {
     local title=$1
     shift
-    printf '\n--- %s\n$ %s\n' "$title" "$*"
+    printf '\n--- %s\n$ %s\n' "$title" "$(show_command "$@")"
     STEP_RC=0
     "$@" || STEP_RC=$?
     ((STEP_RC == 0)) || echo "(exit $STEP_RC)"
@@ -32,16 +46,94 @@ step_expect() {
     ((STEP_RC == want)) || lc_die "step '$1' exited $STEP_RC, expected $want"
 }
 
+# The demo's own files (configs, logs); removed with the servers.
+DEMO_DIR=""
+
+# demo_config BACKEND: writes $DEMO_DIR/BACKEND.yaml pointing at the
+# throwaway server, with short ttls so the demo moves quickly.
+demo_config() {
+    local backend=$1 file="$DEMO_DIR/$1.yaml"
+    {
+        echo "backend: $backend"
+        if [[ $backend == redis ]]; then
+            printf 'redis:\n  url: "%s"\n  key_prefix: demo\n' "$LOCKCOORD_TEST_REDIS_URL"
+        else
+            printf 'postgres:\n  conninfo: "%s"\n  table: demo_locks\n' "$LOCKCOORD_TEST_PG_CONNINFO"
+        fi
+        printf 'lock:\n  ttl: 2s\n  renew_every: 500ms\n  retry_min: 100ms\n  retry_max: 500ms\n'
+    } >"$file"
+    echo "$file"
+}
+
+# The main job on one backend: two contenders, a conflict report, a waiter
+# woken by the release, a killed holder whose lock comes back by itself, a
+# failed run, status, and the operator's reset.
+demo_backend() {
+    local backend=$1
+    LOCKCOORD_CONFIG=$(demo_config "$backend")
+    export LOCKCOORD_CONFIG
+    lc_say "The main job on $backend (config: $LOCKCOORD_CONFIG)"
+    step_expect 0 "Create the schema / load the scripts" lockcoord migrate
+
+    # Contender A holds the lock for a while, in the background.
+    lockcoord run nightly-sync -- sh -c 'echo "A: syncing under fence $LOCKCOORD_FENCE"; sleep 2; echo "A: done"' &
+    local a=$!
+    wait_held nightly-sync
+    step_expect 75 "Contender B finds it held: exit 75, with the holder" \
+        lockcoord run nightly-sync -- echo "B: never printed"
+    step_expect 75 "The same conflict as JSON (like an HTTP 409)" \
+        lockcoord --json acquire nightly-sync
+    step_expect 0 "Health while A works" lockcoord status nightly-sync
+    step_expect 0 "Contender B waits instead: it starts the moment A releases" \
+        lockcoord run nightly-sync --wait 10s -- sh -c 'echo "B: syncing under fence $LOCKCOORD_FENCE"'
+    wait "$a"
+
+    # A holder that dies without releasing: its lease runs out by itself.
+    lockcoord run import-job -- sleep 60 &
+    local dead=$!
+    wait_held import-job
+    kill -9 "$dead"
+    wait "$dead" 2>/dev/null || true
+    step_expect 0 "The holder was killed with -9; its lock is still held until the ttl (2s) lapses" \
+        lockcoord status import-job
+    step_expect 0 "No manual reset: the next run reclaims it when the lease expires" \
+        lockcoord run import-job --wait 10s -- sh -c 'echo "reclaimed with fence $LOCKCOORD_FENCE"'
+
+    step_expect 3 "A run that fails is recorded" lockcoord run report-job -- sh -c 'echo "report: upstream said 503" >&2; exit 3'
+
+    step_expect 0 "Someone holds a lock for an hour" lockcoord acquire migration-lock --ttl 1h --owner alice@laptop
+    step_expect 0 "The operator's fix, instead of UPDATE ... SET status = 'idle'" \
+        lockcoord reset migration-lock --reason "alice's laptop went to sleep mid-migration"
+    step_expect 0 "Every lock, with its health" lockcoord status
+}
+
+# wait_held NAME: until NAME is held (a background contender has started).
+wait_held() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        lockcoord --json status "$1" 2>/dev/null | grep -q '"health":"held"' && return 0
+        sleep 0.05
+    done
+    lc_die "lock $1 was never held"
+}
+
 main() {
     lc_install_deps
     lc_build build RelWithDebInfo
+    # The demo's Redis persists every write, as production should (see
+    # README): then lockcoord has no persistence warning to print.
+    LC_REDIS_ARGS=(--appendonly yes --appendfsync always)
     lc_start_servers
+    DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-demo.XXXXXX")
+    LC_TEMP_DIRS+=("$DEMO_DIR")
     # Steps read as the user would type them.
     export PATH="$LC_ROOT/build:$PATH"
     cd "$LC_ROOT"
 
     step_expect 0 "Check the Redis example config" lockcoord config check examples/redis.yaml
     step_expect 0 "Check the Postgres example config" lockcoord config check examples/postgres.yaml
+    demo_backend redis
+    demo_backend postgres
 
     lc_say "Demo done"
 }

@@ -8,6 +8,8 @@ LC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LC_SERVERS="$LC_ROOT/scripts/servers.sh"
 LC_SERVER_DIR=""
 LC_CHILD=""
+LC_REDIS_ARGS=()  # extra redis-server arguments for lc_start_servers
+LC_TEMP_DIRS=()   # removed by lc_cleanup
 
 # Debian packages the build, the tests and the demo need. redis-server and
 # postgresql-15 are needed even with external servers: fault tests start
@@ -85,7 +87,8 @@ lc_start_servers() {
     lc_cleanup_on_exit
     LC_SERVER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-servers.XXXXXX")
     if [[ -z ${LOCKCOORD_TEST_REDIS_URL:-} ]]; then
-        LOCKCOORD_TEST_REDIS_URL=$("$LC_SERVERS" redis-start "$LC_SERVER_DIR/redis") || exit 1
+        LOCKCOORD_TEST_REDIS_URL=$("$LC_SERVERS" redis-start "$LC_SERVER_DIR/redis" \
+            ${LC_REDIS_ARGS[@]+"${LC_REDIS_ARGS[@]}"}) || exit 1
         export LOCKCOORD_TEST_REDIS_URL
     fi
     if [[ -z ${LOCKCOORD_TEST_PG_CONNINFO:-} ]]; then
@@ -132,5 +135,9 @@ lc_cleanup() {
         "$LC_SERVERS" pg-stop "$LC_SERVER_DIR/pg" || true
         rm -rf "$LC_SERVER_DIR"
     fi
+    local d
+    for d in ${LC_TEMP_DIRS[@]+"${LC_TEMP_DIRS[@]}"}; do
+        rm -rf "$d"
+    done
     exit "$rc"
 }
