@@ -177,7 +177,7 @@ static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *root, lc
     const char *u = cfg->redis.url;
     if (u == NULL)
         return LC_OK;
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
         if (strncmp(u, schemes[i], strlen(schemes[i])) == 0)
             return LC_OK;
     const lc__ynode *v = lc__ymap_get(lc__ymap_get(root, "redis", NULL), "url", NULL);
