@@ -87,6 +87,10 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
               const struct option *longopts, cli_opt_fn on_opt, void *ctx, const char **pos,
               int max_pos, int *npos, int *rest, int *done);
 
+/* cli_parse for a command whose only options are --json and --help. */
+int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, const char **pos,
+                    int max_pos, int *npos, int *done);
+
 /* The lock-name rule, reported as a usage error (exit 64). */
 int cli_check_name(cli *app, const char *name);
 

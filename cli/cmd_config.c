@@ -4,20 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int on_opt(cli *app, void *ctx, int opt, const char *arg)
-{
-    (void)app, (void)ctx, (void)opt, (void)arg;
-    return EXIT_USAGE;
-}
-
 static int run(cli *app, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *pos[2];
-    int npos, rest, done;
-    int rc = cli_parse(app, &cli_cmd_config, argc, argv, "", opts, on_opt, NULL, pos, 2, &npos,
-                       &rest, &done);
+    int npos, done;
+    int rc = cli_parse_plain(app, &cli_cmd_config, argc, argv, pos, 2, &npos, &done);
     if (rc || done)
         return rc;
     if (npos < 1 || strcmp(pos[0], "check") != 0)

@@ -2,20 +2,11 @@
  * load the Redis scripts. */
 #include "cli.h"
 
-static int on_opt(cli *app, void *ctx, int opt, const char *arg)
-{
-    (void)app, (void)ctx, (void)opt, (void)arg;
-    return EXIT_USAGE;
-}
-
 static int run(cli *app, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *pos[1];
-    int npos, rest, done;
-    int rc = cli_parse(app, &cli_cmd_migrate, argc, argv, "", opts, on_opt, NULL, pos, 0,
-                       &npos, &rest, &done);
+    int npos, done;
+    int rc = cli_parse_plain(app, &cli_cmd_migrate, argc, argv, pos, 0, &npos, &done);
     if (rc || done)
         return rc;
     if ((rc = cli_open(app)) != 0)

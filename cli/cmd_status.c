@@ -4,12 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int on_opt(cli *app, void *ctx, int opt, const char *arg)
-{
-    (void)app, (void)ctx, (void)opt, (void)arg;
-    return EXIT_USAGE;
-}
-
 static void add_ms_or_null(cJSON *o, const char *key, int64_t ms)
 {
     if (ms >= 0)
@@ -105,12 +99,9 @@ static int by_name(const void *a, const void *b)
 
 static int run(cli *app, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *pos[256];
-    int npos, rest, done;
-    int rc = cli_parse(app, &cli_cmd_status, argc, argv, "", opts, on_opt, NULL, pos, 256,
-                       &npos, &rest, &done);
+    int npos, done;
+    int rc = cli_parse_plain(app, &cli_cmd_status, argc, argv, pos, 256, &npos, &done);
     if (rc || done)
         return rc;
     for (int k = 0; k < npos; k++)

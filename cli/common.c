@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int cli_exit_code(lc_status code)
 {
@@ -73,13 +72,7 @@ const char *cli_time(int64_t unix_ms, char *buf, size_t size)
         snprintf(buf, size, "-");
         return buf;
     }
-    time_t secs = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%03dZ", base, (int)(unix_ms % 1000));
-    return buf;
+    return lc_time_format(unix_ms, buf, size);
 }
 
 void cli_json_holder(cJSON *obj, const char *key, const lc_holder *h)
@@ -266,4 +259,20 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
                 return rc;
         }
     }
+}
+
+static int no_options(cli *app, void *ctx, int opt, const char *arg)
+{
+    (void)app, (void)ctx, (void)opt, (void)arg;
+    return EXIT_USAGE; /* unreachable: getopt only returns options we list */
+}
+
+int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, const char **pos,
+                    int max_pos, int *npos, int *done)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int rest;
+    return cli_parse(app, cmd, argc, argv, "", opts, no_options, NULL, pos, max_pos, npos, &rest,
+                     done);
 }

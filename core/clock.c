@@ -46,7 +46,7 @@ int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms)
     return sent_ns + ms * 1000000;
 }
 
-void lc__format_time(int64_t unix_ms, char *buf, size_t size)
+char *lc_time_format(int64_t unix_ms, char *buf, size_t size)
 {
     time_t secs = (time_t)(unix_ms / 1000);
     struct tm tm;
@@ -54,4 +54,5 @@ void lc__format_time(int64_t unix_ms, char *buf, size_t size)
     char base[32];
     strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, size, "%s.%03dZ", base, (int)(unix_ms % 1000));
+    return buf;
 }

@@ -106,6 +106,10 @@ typedef struct lc_clock {
 /* The system clock. */
 LC_API const lc_clock *lc_clock_system(void);
 
+/* Formats unix ms as RFC 3339 UTC with milliseconds
+ * ("2026-11-30T13:25:56.123Z") into buf[size]; returns buf. */
+LC_API char *lc_time_format(int64_t unix_ms, char *buf, size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Config: one validated struct, loaded from YAML                          */
 /* ------------------------------------------------------------------------ */

@@ -255,7 +255,7 @@ static void test_deadline_ttl_zero_ends_at_sent(void **state)
 static void assert_time(int64_t unix_ms, const char *want)
 {
     char buf[40];
-    lc__format_time(unix_ms, buf, sizeof(buf));
+    lc_time_format(unix_ms, buf, sizeof(buf));
     assert_string_equal(buf, want);
 }
 
