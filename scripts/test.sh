@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # scripts/test.sh -- the whole test run, on a fresh Debian 12 machine or a
-# developer's: installs what is missing, builds build/ (RelWithDebInfo) and
-# build-asan/ (ASan+UBSan), starts throwaway Redis and PostgreSQL (unless
-# LOCKCOORD_TEST_REDIS_URL and LOCKCOORD_TEST_PG_CONNINFO are set), runs
-# ctest on both builds, and exits non-zero if anything failed.
+# developer's: installs what is missing, builds build/ (RelWithDebInfo),
+# build-asan/ (ASan+UBSan) and build-tsan/ (ThreadSanitizer), starts
+# throwaway Redis and PostgreSQL (unless LOCKCOORD_TEST_REDIS_URL and
+# LOCKCOORD_TEST_PG_CONNINFO are set), runs ctest on each build (the TSan
+# build without the e2e tests: they drive the command, whose threads the
+# library tests already cover, with timing margins TSan's slowdown would
+# eat), and exits non-zero if anything failed.
 #
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -R config
 set -euo pipefail
@@ -12,7 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CTEST_TIMEOUT_S=300
-BUILDS=("build RelWithDebInfo" "build-asan Asan")
+BUILDS=("build RelWithDebInfo" "build-asan Asan" "build-tsan Tsan")
 SUMMARY=()
 
 # run_ctest DIR [CTEST ARGS...]: runs the tests of one build, keeps the
@@ -49,6 +52,8 @@ main() {
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_ctest build-asan "$@" || failed=1
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        run_ctest build-tsan -LE e2e "$@" || failed=1
 
     lc_say "Summary"
     printf '%s\n' "${SUMMARY[@]}"
