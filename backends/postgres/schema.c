@@ -38,53 +38,48 @@ static const char write_version_sql[] =
     "INSERT INTO {V} (id, version) VALUES (true, $1::integer) "
     "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, migrated_at = now()";
 
+/* SQL reads better as it would be typed than as clang-format would fold
+ * it around the macros. */
+/* clang-format off */
+
 /* One statement. `prev` is the row as it was (for the holder on conflict);
  * `up` takes the lock when it is idle or expired, or when it is already
  * ours (a retried acquire keeps its fence and start time). */
 static const char acquire_sql[] =
-    "WITH prev AS (SELECT owner, fence, status, lease_expires_at, last_sync_started_at"
+    "WITH prev AS ("
+    "  SELECT owner, fence, status, lease_expires_at, last_sync_started_at"
     "  FROM {T} WHERE name = $1),"
-    " up AS (INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
-    "   last_sync_started_at)"
-    "  VALUES ($1, 'running', $2, $3, 1, now() + $4::bigint * interval '1 millisecond', now())"
-    "  ON CONFLICT (name) DO UPDATE SET status = 'running', token = EXCLUDED.token,"
-    "   owner = EXCLUDED.owner,"
-    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
-        "l.") " THEN l.fence"
-              "    ELSE l.fence + 1 END,"
-              "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE(
-                  "l.") "    THEN l.last_sync_started_at ELSE now() END,"
-                        "   lease_expires_at = EXCLUDED.lease_expires_at"
-                        "  WHERE l.status = 'idle' OR l.lease_expires_at < now() OR l.token = "
-                        "EXCLUDED.token"
-                        "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
-                        " SELECT true, fence, " MS(
-                            "last_sync_started_at") ", checkpoint, NULL, NULL, NULL"
-                                                    "  FROM up"
-                                                    " UNION ALL"
-                                                    " SELECT false, fence, " MS(
-                                                        "last_sync_started_at") ", NULL, "
-                                                                                "COALESCE(owner, "
-                                                                                "''),"
-                                                                                "  " MS("(lease_"
-                                                                                        "expires_"
-                                                                                        "at - "
-                                                                                        "now())") ", COALESCE(" LIVE(
-                                                                                    "") ", false)"
-                                                                                        "  FROM "
-                                                                                        "prev "
-                                                                                        "WHERE NOT "
-                                                                                        "EXISTS "
-                                                                                        "(SELECT 1 "
-                                                                                        "FROM up)";
+    " up AS ("
+    "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
+    "                        last_sync_started_at)"
+    "  VALUES ($1, 'running', $2, $3, 1,"
+    "          now() + $4::bigint * interval '1 millisecond', now())"
+    "  ON CONFLICT (name) DO UPDATE SET"
+    "   status = 'running', token = EXCLUDED.token, owner = EXCLUDED.owner,"
+    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.")
+    "                THEN l.fence ELSE l.fence + 1 END,"
+    "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.")
+    "                               THEN l.last_sync_started_at ELSE now() END,"
+    "   lease_expires_at = EXCLUDED.lease_expires_at"
+    "  WHERE l.status = 'idle' OR l.lease_expires_at < now()"
+    "     OR l.token = EXCLUDED.token"
+    "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
+    " SELECT true, fence, " MS("last_sync_started_at") ", checkpoint,"
+    "        NULL, NULL, NULL"
+    " FROM up"
+    " UNION ALL"
+    " SELECT false, fence, " MS("last_sync_started_at") ", NULL,"
+    "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
+    "        COALESCE(" LIVE("") ", false)"
+    " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
  * row it lost to. Same columns as acquire. */
-static const char holder_sql[] = "SELECT false, fence, " MS(
-    "last_sync_started_at") ", NULL, COALESCE(owner, ''),"
-                            " " MS("(lease_expires_at - now())") ", COALESCE(" LIVE(
-                                "") ", false)"
-                                    " FROM {T} WHERE name = $1";
+static const char holder_sql[] =
+    "SELECT false, fence, " MS("last_sync_started_at") ", NULL,"
+    "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
+    "       COALESCE(" LIVE("") ", false)"
+    " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
     "UPDATE {T} SET lease_expires_at = now() + $3::bigint * interval '1 millisecond'"
@@ -93,35 +88,37 @@ static const char renew_sql[] =
 static const char renew_many_sql[] =
     "UPDATE {T} AS l SET lease_expires_at = now() + r.ttl * interval '1 millisecond'"
     " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(name, token, ttl)"
-    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.") " RETURNING l.name, r.token";
+    " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.")
+    " RETURNING l.name, r.token";
 
 static const char release_sql[] =
-    "WITH u AS (UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
-    "  last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"
-    "  sync_count = sync_count + 1"
-    "  WHERE name = $1 AND token = $2 AND " LIVE("") " RETURNING name)"
-                                                     " SELECT pg_notify($5, name) FROM u";
+    "WITH u AS ("
+    "  UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
+    "   last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"
+    "   sync_count = sync_count + 1"
+    "  WHERE name = $1 AND token = $2 AND " LIVE("")
+    "  RETURNING name)"
+    " SELECT pg_notify($5, name) FROM u";
 
 /* The row before (locked by the subquery, so the report matches what was
  * reset; a CTE reading the row beside the UPDATE would not see it), then
  * the reset; a never-seen name gets a row carrying the reason. */
 static const char force_release_sql[] =
-    "WITH u AS (UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL,"
+    "WITH u AS ("
+    "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL,"
     "   last_error = $2"
     "  FROM (SELECT name, owner, fence, status, lease_expires_at, last_sync_started_at"
-    "   FROM {T} WHERE name = $1 FOR UPDATE) AS p"
+    "        FROM {T} WHERE name = $1 FOR UPDATE) AS p"
     "  WHERE l.name = p.name"
-    "  RETURNING COALESCE(" LIVE(
-        "p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
-              "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
-              "   l.name),"
-              " ins AS (INSERT INTO {T} (name, last_error) SELECT $1, $2"
-              "  WHERE NOT EXISTS (SELECT 1 FROM u) ON CONFLICT (name) DO NOTHING RETURNING name)"
-              " SELECT held, owner, fence, " MS("started") ", " MS(
-                  "left_") ", pg_notify($3, name)"
-                           " FROM u"
-                           " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM "
-                           "ins";
+    "  RETURNING COALESCE(" LIVE("p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
+    "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
+    "   l.name),"
+    " ins AS ("
+    "  INSERT INTO {T} (name, last_error) SELECT $1, $2"
+    "  WHERE NOT EXISTS (SELECT 1 FROM u) ON CONFLICT (name) DO NOTHING RETURNING name)"
+    " SELECT held, owner, fence, " MS("started") ", " MS("left_") ", pg_notify($3, name)"
+    " FROM u"
+    " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM ins";
 
 static const char record_run_sql[] =
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count)"
@@ -134,42 +131,19 @@ static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
 
 /* The columns lc__pg_info_from_row reads, in order. */
-#define INFO_COLUMNS                                                                               \
-    "SELECT name, COALESCE(" LIVE(                                                                 \
-        "") ", false),"                                                                            \
-            " COALESCE(status = 'running' AND lease_expires_at < now(), false),"                   \
-            " COALESCE(owner, ''), fence, " MS(                                                    \
-                "last_sync_started_at") ","                                                        \
-                                        " " MS("(now() - last_sync_started_at)") ", " MS(          \
-                                            "(lease_expires_at - now())") ","                      \
-                                                                          " sync_count, " MS(      \
-                                                                              "last_sync_"         \
-                                                                              "completed_at") ", " \
-                                                                                              "la" \
-                                                                                              "st" \
-                                                                                              "_e" \
-                                                                                              "xi" \
-                                                                                              "t," \
-                                                                                              " l" \
-                                                                                              "as" \
-                                                                                              "t_" \
-                                                                                              "er" \
-                                                                                              "ro" \
-                                                                                              "r," \
-                                                                                              " c" \
-                                                                                              "he" \
-                                                                                              "ck" \
-                                                                                              "po" \
-                                                                                              "in" \
-                                                                                              "t"  \
-                                                                                              " F" \
-                                                                                              "RO" \
-                                                                                              "M " \
-                                                                                              "{T" \
-                                                                                              "}"
+#define INFO_COLUMNS                                                          \
+    "SELECT name, COALESCE(" LIVE("") ", false),"                              \
+    " COALESCE(status = 'running' AND lease_expires_at < now(), false),"       \
+    " COALESCE(owner, ''), fence, " MS("last_sync_started_at") ","             \
+    " " MS("(now() - last_sync_started_at)") ","                               \
+    " " MS("(lease_expires_at - now())") ","                                   \
+    " sync_count, " MS("last_sync_completed_at") ","                           \
+    " last_exit, last_error, checkpoint FROM {T}"
 
 static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
 static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
+
+/* clang-format on */
 
 /* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
 static char *expand(const char *tmpl, const char *t, const char *v)
