@@ -187,14 +187,28 @@ BG_RC=0
 BG_END=0
 bg_wait() {
     BG_RC=0
-    wait "$1" || BG_RC=$?
+    { wait "$1"; } 2>/dev/null || BG_RC=$?
     BG_END=$(now_ms)
 }
 
-# bg_wait_within MS PID: fails unless PID exits within MS.
+# bg_wait_within MS PID: bg_wait, failing the case unless PID exits
+# within MS. A timer kills it at MS, so BG_END stays the moment `wait`
+# returned (no polling delay in the measurement).
 bg_wait_within() {
-    assert_until "$1" pid_gone "$2"
-    bg_wait "$2"
+    local ms=$1 pid=$2 timer
+    (
+        trap 'kill "$s"; exit 0' TERM
+        sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))" &
+        s=$!
+        wait "$s"
+        touch "$CASE_DIR/.timeout-$pid"
+        kill -KILL "$pid"
+    ) 2>/dev/null &
+    timer=$!
+    bg_wait "$pid"
+    kill "$timer" 2>/dev/null
+    { wait "$timer"; } 2>/dev/null
+    [[ ! -e $CASE_DIR/.timeout-$pid ]] || fail "pid $pid did not exit within $ms ms"
 }
 
 # register_frozen PID...: SIGCONT them at cleanup (before any kill).
@@ -335,6 +349,8 @@ e2e_init() {
         exit 1
     fi
     E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-e2e.XXXXXX")
+    # Private Postgres servers run as user postgres, in a case directory.
+    chmod 0711 "$E2E_DIR"
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -364,7 +380,7 @@ run_case() {
         E2E_FAILED_NAMES+=("$backend: $desc")
         printf 'FAIL  %-8s %s (%d ms)\n' "$backend" "$desc" "$dt"
         for f in "$CASE_DIR"/*.err; do
-            [[ -s $f ]] && sed "s|^|    $(basename "$f"): |" "$f"
+            [[ -s $f ]] && head -n 12 "$f" | sed "s|^|    $(basename "$f"): |"
         done
     fi
 }
