@@ -188,7 +188,9 @@ int cli_load_config(cli *app)
 
 int cli_open(cli *app)
 {
-    int rc = cli_load_config(app);
+    /* run loads the config first (to check its timing options): load it
+     * once, or the first copy leaks. */
+    int rc = app->cfg ? 0 : cli_load_config(app);
     if (rc != 0)
         return rc;
     lc_client_opts o;

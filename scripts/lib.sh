@@ -16,7 +16,7 @@ LC_TEMP_DIRS=()   # removed by lc_cleanup
 # private instances of their own.
 LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
     libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev
-    redis-server redis-tools postgresql-15 procps curl ca-certificates)
+    redis-server redis-tools postgresql-15 procps curl ca-certificates jq)
 
 lc_say() {
     printf '\n==> %s\n' "$*"
