@@ -199,7 +199,7 @@ int cli_open(cli *app)
     o.log_ctx = app;
     lc_error err;
     if (lc_client_open(app->cfg, &o, &app->client, &err) != LC_OK)
-        return cli_fail(app, app->cfg->backend, NULL, &err);
+        return cli_fail(app, app->command, NULL, &err);
     return 0;
 }
 
