@@ -46,9 +46,9 @@ static void print_lease(cli *app, const lc_lease *l)
 static int run(cli *app, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"ttl", required_argument, NULL, 't'}, {"wait", required_argument, NULL, 'w'},
+        {"ttl", required_argument, NULL, 't'},   {"wait", required_argument, NULL, 'w'},
         {"owner", required_argument, NULL, 'o'}, {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     acquire_args a;
     memset(&a, 0, sizeof(a));

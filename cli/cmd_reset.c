@@ -40,14 +40,15 @@ static int report(cli *app, const char *name, int was_held, const lc_holder *pre
 
 static int run(cli *app, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"reason", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"reason", required_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *reason = NULL;
     const char *pos[1];
     int npos, rest, done;
-    int rc = cli_parse(app, &cli_cmd_reset, argc, argv, "", opts, on_opt, &reason, pos, 1,
-                       &npos, &rest, &done);
+    int rc = cli_parse(app, &cli_cmd_reset, argc, argv, "", opts, on_opt, &reason, pos, 1, &npos,
+                       &rest, &done);
     if (rc || done)
         return rc;
     if (npos != 1)

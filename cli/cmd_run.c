@@ -29,7 +29,12 @@ typedef struct run_args {
     int conflict_exit;
 } run_args;
 
-typedef enum outcome { RUN_DONE = 0, RUN_LOST, RUN_TIMEOUT, RUN_SIGNALED } outcome;
+typedef enum outcome {
+    RUN_DONE = 0,
+    RUN_LOST,
+    RUN_TIMEOUT,
+    RUN_SIGNALED
+} outcome;
 
 static int on_opt(cli *app, void *ctx, int opt, const char *arg)
 {
@@ -138,8 +143,8 @@ static void supervise(run_state *r)
             signal_group(r, SIGKILL);
             return;
         }
-        if (r->why == RUN_DONE && lc_keeper_lost(r->keeper, r->lease, r->reason,
-                                                 sizeof(r->reason))) {
+        if (r->why == RUN_DONE &&
+            lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason))) {
             begin_stop(r, RUN_LOST, SIGTERM, &kill_at);
             fds[1].fd = -1; /* signalled once; stop polling it */
         }
@@ -236,8 +241,10 @@ static int finish(run_state *r)
     }
     if (r->why == RUN_LOST) {
         if (unreachable)
-            fprintf(stderr, "lockcoord: run %s: the backend is unreachable: the run is not "
-                            "recorded and the lease expires by itself\n", r->name);
+            fprintf(stderr,
+                    "lockcoord: run %s: the backend is unreachable: the run is not "
+                    "recorded and the lease expires by itself\n",
+                    r->name);
         else if (lc_record_run(r->app->client, r->name, &res, &err) != LC_OK)
             fprintf(stderr, "lockcoord: run %s: recording the run: %s\n", r->name, err.message);
         fprintf(stderr, "lockcoord: run %s: %s\n", r->name, error ? error : r->reason);

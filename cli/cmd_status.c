@@ -65,8 +65,10 @@ static void print_text(const lc_lock_info *i)
         printf("  expires in:     %s\n", lc_duration_format(i->expires_in_ms, d2, sizeof(d2)));
     }
     printf("  sync count:     %llu\n", (unsigned long long)i->sync_count);
-    printf("  last started:   %s\n", cli_time(i->last_started_at_ms > 0 ? i->last_started_at_ms : -1, a, sizeof(a)));
-    printf("  last completed: %s\n", cli_time(i->last_completed_at_ms > 0 ? i->last_completed_at_ms : -1, b, sizeof(b)));
+    printf("  last started:   %s\n",
+           cli_time(i->last_started_at_ms > 0 ? i->last_started_at_ms : -1, a, sizeof(a)));
+    printf("  last completed: %s\n",
+           cli_time(i->last_completed_at_ms > 0 ? i->last_completed_at_ms : -1, b, sizeof(b)));
     if (i->has_last_exit)
         printf("  last exit:      %d\n", i->last_exit);
     printf("  last error:     %s\n", i->last_error ? i->last_error : "-");

@@ -48,8 +48,7 @@ static int prepare(cli *app, const cli_command *cmd, int argc, char **argv, toke
     const char *pos[1];
     int npos, rest;
     memset(a, 0, sizeof(*a));
-    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, &rest,
-                       done);
+    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, &rest, done);
     if (rc || *done)
         return rc;
     if (npos != 1)

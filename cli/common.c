@@ -111,7 +111,8 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
         cJSON *o = cJSON_CreateObject();
         if (o == NULL)
             return code;
-        cJSON_AddStringToObject(o, "error", err->code == LC_ERR_INVALID ? "usage" : json_code(err->code));
+        cJSON_AddStringToObject(o, "error",
+                                err->code == LC_ERR_INVALID ? "usage" : json_code(err->code));
         char msg[sizeof(err->message) + 128];
         snprintf(msg, sizeof(msg), "%s: %s", what, err->message);
         cJSON_AddStringToObject(o, "message", msg);
@@ -145,9 +146,8 @@ int cli_usage(cli *app, const char *fmt, ...)
         }
     } else {
         int top = strcmp(app->command, "lockcoord") == 0;
-        fprintf(stderr, "lockcoord: %s%s%s (see 'lockcoord %s%s--help')\n",
-                top ? "" : app->command, top ? "" : ": ", msg, top ? "" : app->command,
-                top ? "" : " ");
+        fprintf(stderr, "lockcoord: %s%s%s (see 'lockcoord %s%s--help')\n", top ? "" : app->command,
+                top ? "" : ": ", msg, top ? "" : app->command, top ? "" : " ");
     }
     return EXIT_USAGE;
 }
@@ -248,13 +248,9 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
             print_command_help(cmd);
             *done = 1;
             return 0;
-        case 'J':
-            app->json = 1;
-            continue;
-        case ':':
-            return cli_usage(app, "option '%s' needs a value", argv[optind - 1]);
-        case '?':
-            return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
+        case 'J': app->json = 1; continue;
+        case ':': return cli_usage(app, "option '%s' needs a value", argv[optind - 1]);
+        case '?': return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
         default:
             rc = on_opt(app, ctx, c, optarg);
             if (rc != 0)

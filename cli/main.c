@@ -5,9 +5,9 @@
 #include <string.h>
 
 static const cli_command *const commands[] = {
-    &cli_cmd_acquire, &cli_cmd_renew,   &cli_cmd_release, &cli_cmd_status,
-    &cli_cmd_reset,   &cli_cmd_run,     &cli_cmd_sync,    &cli_cmd_checkpoint,
-    &cli_cmd_migrate, &cli_cmd_config,  &cli_cmd_bench,
+    &cli_cmd_acquire, &cli_cmd_renew,  &cli_cmd_release, &cli_cmd_status,
+    &cli_cmd_reset,   &cli_cmd_run,    &cli_cmd_sync,    &cli_cmd_checkpoint,
+    &cli_cmd_migrate, &cli_cmd_config, &cli_cmd_bench,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -42,9 +42,12 @@ static void print_help(FILE *out)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'J'},
-        {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'J'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     cli app;
@@ -60,8 +63,7 @@ int main(int argc, char **argv)
         case 'q': app.verbosity = -1; break;
         case 'h': print_help(stdout); return 0;
         case 'V': printf("lockcoord %s\n", LC_VERSION); return 0;
-        default:
-            return cli_usage(&app, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_usage(&app, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) {

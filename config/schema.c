@@ -151,19 +151,15 @@ static lc_status set_field(const lc__cfgctx *cx, const lc__field *f, const lc__y
     case LC__F_STR:
     case LC__F_NONEMPTY:
         return set_string(cx, val, path, f->type == LC__F_NONEMPTY, (char **)(void *)at);
-    case LC__F_DUR:
-        return set_duration(cx, val, path, f->min, (int64_t *)(void *)at);
+    case LC__F_DUR: return set_duration(cx, val, path, f->min, (int64_t *)(void *)at);
     case LC__F_INT:
         rc = lc__cfg_int(cx, val, path, f->min, INT_MAX, &v);
         if (rc == LC_OK)
             *(int *)(void *)at = (int)v;
         return rc;
-    case LC__F_BOOL:
-        return set_bool(cx, val, path, (int *)(void *)at);
-    case LC__F_MAP:
-        return lc__cfg_walk(cx, val, f->sub, base, path);
-    case LC__F_FN:
-        return f->fn(cx, val, base, path);
+    case LC__F_BOOL: return set_bool(cx, val, path, (int *)(void *)at);
+    case LC__F_MAP: return lc__cfg_walk(cx, val, f->sub, base, path);
+    case LC__F_FN: return f->fn(cx, val, base, path);
     }
     return LC_ERR_INTERNAL;
 }

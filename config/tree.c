@@ -282,18 +282,10 @@ const lc__ynode *lc__ymap_get(const lc__ynode *map, const char *key, const lc__y
 const char *lc__ydescribe(const lc__ynode *n, char *buf, size_t size)
 {
     switch (n->kind) {
-    case LC__YMAP:
-        lc__strlcpy(buf, "a mapping", size);
-        break;
-    case LC__YSEQ:
-        lc__strlcpy(buf, "a sequence", size);
-        break;
-    case LC__YNULL:
-        lc__strlcpy(buf, "nothing", size);
-        break;
-    case LC__YSCALAR:
-        snprintf(buf, size, "'%.40s%s'", n->text, n->len > 40 ? "..." : "");
-        break;
+    case LC__YMAP: lc__strlcpy(buf, "a mapping", size); break;
+    case LC__YSEQ: lc__strlcpy(buf, "a sequence", size); break;
+    case LC__YNULL: lc__strlcpy(buf, "nothing", size); break;
+    case LC__YSCALAR: snprintf(buf, size, "'%.40s%s'", n->text, n->len > 40 ? "..." : ""); break;
     }
     return buf;
 }

@@ -129,8 +129,8 @@ static lc_lease *lease_new(const char *name, const char *token, const char *owne
  * notifications and retries at once (a release may have come between the
  * attempt and the watch); later conflicts wait for a notification or a
  * jittered backoff, whichever is first. */
-static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms,
-                              lc_grant *g, int64_t *sent_ns, lc_error *err)
+static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms, lc_grant *g,
+                              int64_t *sent_ns, lc_error *err)
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
@@ -163,8 +163,8 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
     return rc;
 }
 
-lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
-                     lc_lease **out, lc_error *err)
+lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts, lc_lease **out,
+                     lc_error *err)
 {
     static const lc_acquire_opts none;
     if (opts == NULL)
@@ -245,8 +245,7 @@ lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_err
     return c->ops->checkpoint(c->state, lease->name, lease->token, value, err);
 }
 
-lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
-                        lc_error *err)
+lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res, lc_error *err)
 {
     static const lc_run_result ok = {0, 0, NULL};
     lc_status rc = check_name(name, err);
@@ -321,11 +320,35 @@ void lc_lease_free(lc_lease *lease)
     free(lease);
 }
 
-const char *lc_lease_name(const lc_lease *l) { return l->name; }
-const char *lc_lease_token(const lc_lease *l) { return l->token; }
-uint64_t lc_lease_fence(const lc_lease *l) { return l->fence; }
-int64_t lc_lease_ttl_ms(const lc_lease *l) { return l->ttl_ms; }
-const char *lc_lease_owner(const lc_lease *l) { return l->owner; }
-int64_t lc_lease_acquired_at_ms(const lc_lease *l) { return l->acquired_at_ms; }
-const char *lc_lease_checkpoint(const lc_lease *l) { return l->checkpoint; }
-int64_t lc_lease_deadline_ns(const lc_lease *l) { return l->deadline_ns; }
+const char *lc_lease_name(const lc_lease *l)
+{
+    return l->name;
+}
+const char *lc_lease_token(const lc_lease *l)
+{
+    return l->token;
+}
+uint64_t lc_lease_fence(const lc_lease *l)
+{
+    return l->fence;
+}
+int64_t lc_lease_ttl_ms(const lc_lease *l)
+{
+    return l->ttl_ms;
+}
+const char *lc_lease_owner(const lc_lease *l)
+{
+    return l->owner;
+}
+int64_t lc_lease_acquired_at_ms(const lc_lease *l)
+{
+    return l->acquired_at_ms;
+}
+const char *lc_lease_checkpoint(const lc_lease *l)
+{
+    return l->checkpoint;
+}
+int64_t lc_lease_deadline_ns(const lc_lease *l)
+{
+    return l->deadline_ns;
+}

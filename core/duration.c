@@ -81,8 +81,7 @@ lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err)
         return lc__err(err, LC_ERR_INVALID, 0,
                        "invalid duration '': expected a number with a unit, like 30s");
     if (*text == '-')
-        return lc__err(err, LC_ERR_INVALID, 0, "invalid duration '%s': must not be negative",
-                       text);
+        return lc__err(err, LC_ERR_INVALID, 0, "invalid duration '%s': must not be negative", text);
     const char *p = text;
     int64_t total = 0;
     while (*p) {

@@ -29,7 +29,6 @@ char *lc__strdup(const char *s);
 void lc__strlcpy(char *dst, const char *src, size_t size);
 
 /* Logs through an optional hook: formats only when fn is set. */
-void lc__log(lc_log_fn fn, void *ctx, lc_log_level level, const char *fmt, ...)
-    LC__PRINTF(4, 5);
+void lc__log(lc_log_fn fn, void *ctx, lc_log_level level, const char *fmt, ...) LC__PRINTF(4, 5);
 
 #endif

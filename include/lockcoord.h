@@ -27,9 +27,9 @@ extern "C" {
 #define LC_API
 #endif
 
-#define LC_VERSION "0.1.0"
-#define LC_NAME_MAX 200 /* bytes in a lock name */
-#define LC_TOKEN_LEN 32 /* hex characters in a token */
+#define LC_VERSION   "0.1.0"
+#define LC_NAME_MAX  200 /* bytes in a lock name */
+#define LC_TOKEN_LEN 32  /* hex characters in a token */
 #define LC_OWNER_MAX 255
 
 /* ------------------------------------------------------------------------ */
@@ -121,11 +121,11 @@ typedef struct lc_header {
 
 typedef struct lc_http_job {
     char *url;
-    char *method;          /* default "POST" */
+    char *method; /* default "POST" */
     lc_header *headers;
     size_t n_headers;
-    char *body;            /* may contain {{checkpoint}}; NULL for none */
-    int *expect_status;    /* default {200, 201, 202, 204} */
+    char *body;         /* may contain {{checkpoint}}; NULL for none */
+    int *expect_status; /* default {200, 201, 202, 204} */
     size_t n_expect_status;
     char *checkpoint_from; /* JSON field of the response, NULL for none */
 } lc_http_job;
@@ -139,8 +139,8 @@ typedef struct lc_job {
     int64_t renew_every_ms; /* defaults to lock.renew_every */
     char **exec;            /* NULL-terminated argv, or NULL for http */
     size_t exec_argc;
-    lc_http_job *http;      /* or NULL for exec */
-    int line, col;          /* where the job starts in the file */
+    lc_http_job *http; /* or NULL for exec */
+    int line, col;     /* where the job starts in the file */
 } lc_job;
 
 typedef enum lc_log_level {
@@ -163,9 +163,9 @@ typedef struct lc_config {
     } redis;
     struct {
         char *conninfo;
-        char *schema;               /* default "public" */
-        char *table;                /* default "lockcoord_locks" */
-        int auto_migrate;           /* default 1 */
+        char *schema;                 /* default "public" */
+        char *table;                  /* default "lockcoord_locks" */
+        int auto_migrate;             /* default 1 */
         int64_t statement_timeout_ms; /* default 2s */
         int64_t connect_timeout_ms;   /* default 2s */
     } postgres;
@@ -194,8 +194,8 @@ LC_API lc_config *lc_config_new(const char *backend);
 LC_API lc_status lc_config_load(const char *path, lc_config **out, lc_error *err);
 
 /* The same from a buffer; `name` stands for the file in messages. */
-LC_API lc_status lc_config_parse(const char *text, size_t len, const char *name,
-                                 lc_config **out, lc_error *err);
+LC_API lc_status lc_config_parse(const char *text, size_t len, const char *name, lc_config **out,
+                                 lc_error *err);
 
 /* The effective config as YAML text, secrets (passwords in URLs and
  * conninfo, HTTP header values) shown as "***". Caller frees with free().
@@ -225,21 +225,21 @@ LC_API const char *lc_health_text(lc_health h);
  * the struct: release with lc_lock_info_clear or lc_lock_list_free. */
 typedef struct lc_lock_info {
     char name[LC_NAME_MAX + 1];
-    lc_health health;     /* derived by the core from the fields below */
-    int held;             /* a live lease exists */
-    int stale;            /* marked running, lease expired, not reclaimed */
+    lc_health health;             /* derived by the core from the fields below */
+    int held;                     /* a live lease exists */
+    int stale;                    /* marked running, lease expired, not reclaimed */
     char owner[LC_OWNER_MAX + 1]; /* current or last holder, "" if none */
-    uint64_t fence;       /* last fence handed out, 0 if never */
+    uint64_t fence;               /* last fence handed out, 0 if never */
     int64_t acquired_at_ms;
-    int64_t held_for_ms;  /* -1 when not held */
+    int64_t held_for_ms;   /* -1 when not held */
     int64_t expires_in_ms; /* -1 when not held */
     uint64_t sync_count;
     int64_t last_started_at_ms;
     int64_t last_completed_at_ms;
     int has_last_exit;
     int last_exit;
-    char *last_error;     /* NULL if none */
-    char *checkpoint;     /* NULL if none */
+    char *last_error; /* NULL if none */
+    char *checkpoint; /* NULL if none */
 } lc_lock_info;
 
 LC_API void lc_lock_info_clear(lc_lock_info *info);
@@ -256,7 +256,7 @@ typedef struct lc_backend_env {
     const lc_clock *clock; /* never NULL */
     lc_log_fn log;         /* may be NULL */
     void *log_ctx;
-    void *shared;          /* backend-specific shared state (memory store) */
+    void *shared; /* backend-specific shared state (memory store) */
 } lc_backend_env;
 
 typedef struct lc_acquire_args {
@@ -317,22 +317,19 @@ typedef struct lc_renew_item {
  *   passed (both are fine); *notified says which. */
 typedef struct lc_backend_ops {
     const char *name;
-    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state,
-                      lc_error *err);
+    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
     void (*close)(void *state);
-    lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out,
-                         lc_error *err);
+    lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out, lc_error *err);
     lc_status (*renew)(void *state, const char *name, const char *token, int64_t ttl_ms,
                        lc_error *err);
     lc_status (*renew_many)(void *state, lc_renew_item *items, size_t n, lc_error *err);
-    lc_status (*release)(void *state, const char *name, const char *token,
-                         const lc_run_result *res, lc_error *err);
-    lc_status (*force_release)(void *state, const char *name, const char *reason,
-                               int *was_held, lc_holder *prev, lc_error *err);
-    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res,
+    lc_status (*release)(void *state, const char *name, const char *token, const lc_run_result *res,
+                         lc_error *err);
+    lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
+                               lc_holder *prev, lc_error *err);
+    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
+    lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
                             lc_error *err);
-    lc_status (*checkpoint)(void *state, const char *name, const char *token,
-                            const char *value, lc_error *err);
     lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);
     lc_status (*list)(void *state, lc_lock_info **out, size_t *n, lc_error *err);
     lc_status (*migrate)(void *state, char *what, size_t what_size, lc_error *err);
@@ -373,8 +370,8 @@ typedef struct lc_client_opts {
 
 /* Opens a connection to cfg's backend. cfg is borrowed and must outlive the
  * client. On error *out is untouched. */
-LC_API lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts,
-                                lc_client **out, lc_error *err);
+LC_API lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
+                                lc_error *err);
 LC_API void lc_client_close(lc_client *c);
 
 LC_API const char *lc_client_backend(const lc_client *c);
@@ -384,7 +381,7 @@ LC_API const lc_config *lc_client_config(const lc_client *c);
 /* All-zero means the config's defaults (lock.ttl, lock.wait, owner). */
 typedef struct lc_acquire_opts {
     int64_t ttl_ms;
-    int64_t wait_ms;   /* -1: do not wait even if the config says so */
+    int64_t wait_ms; /* -1: do not wait even if the config says so */
     const char *owner;
 } lc_acquire_opts;
 
@@ -405,23 +402,20 @@ LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_erro
 
 /* Gives the lease back and records res (NULL: a successful run without an
  * exit code). The lease object stays valid and must still be freed. */
-LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res,
-                            lc_error *err);
+LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
 
-LC_API lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value,
-                               lc_error *err);
+LC_API lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_error *err);
 
 /* Records a run's outcome without the lease (after a lost lease). */
 LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
                                lc_error *err);
 
 /* The operator's reset. */
-LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason,
-                                  int *was_held, lc_holder *prev, lc_error *err);
+LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
+                                  lc_holder *prev, lc_error *err);
 
 /* One lock's state; out must be cleared with lc_lock_info_clear. */
-LC_API lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out,
-                            lc_error *err);
+LC_API lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out, lc_error *err);
 /* Every lock; free with lc_lock_list_free. */
 LC_API lc_status lc_list(lc_client *c, lc_lock_info **out, size_t *n, lc_error *err);
 
@@ -442,7 +436,6 @@ LC_API int64_t lc_lease_deadline_ns(const lc_lease *lease);
 /* The local deadline for a request sent at sent_ns with ttl_ms: the ttl
  * less a drift allowance of 1% of ttl plus 2 ms. */
 LC_API int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms);
-
 
 /* ------------------------------------------------------------------------ */
 /* The keeper: renews leases in the background, signals their loss          */

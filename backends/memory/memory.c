@@ -180,8 +180,7 @@ static void mem_close(void *state)
     free(m);
 }
 
-static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
-                             lc_error *err)
+static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     lc_memstore *s = ((mem_state *)state)->store;
     lc_status rc = LC_OK;
@@ -220,8 +219,8 @@ static lc_status not_yours(lc_error *err, const char *name)
 }
 
 /* Callers hold s->mu. */
-static lc_status renew_locked(lc_memstore *s, const char *name, const char *token,
-                              int64_t ttl_ms, lc_error *err)
+static lc_status renew_locked(lc_memstore *s, const char *name, const char *token, int64_t ttl_ms,
+                              lc_error *err)
 {
     entry *e = find(s, name);
     if (!held_by(s, e, token))
@@ -264,8 +263,8 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     return rc;
 }
 
-static lc_status mem_force_release(void *state, const char *name, const char *reason,
-                                   int *was_held, lc_holder *prev, lc_error *err)
+static lc_status mem_force_release(void *state, const char *name, const char *reason, int *was_held,
+                                   lc_holder *prev, lc_error *err)
 {
     lc_memstore *s = ((mem_state *)state)->store;
     lc_status rc = LC_OK;
@@ -298,8 +297,8 @@ static lc_status mem_record_run(void *state, const char *name, const lc_run_resu
     return rc;
 }
 
-static lc_status mem_checkpoint(void *state, const char *name, const char *token,
-                                const char *value, lc_error *err)
+static lc_status mem_checkpoint(void *state, const char *name, const char *token, const char *value,
+                                lc_error *err)
 {
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);

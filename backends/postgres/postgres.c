@@ -103,7 +103,15 @@ static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void *
 /* ------------------------------------------------------------------ */
 
 /* Columns of the acquire and holder statements. */
-enum { A_GRANTED, A_FENCE, A_AT_MS, A_CHECKPOINT, A_OWNER, A_EXPIRES_MS, A_LIVE };
+enum {
+    A_GRANTED,
+    A_FENCE,
+    A_AT_MS,
+    A_CHECKPOINT,
+    A_OWNER,
+    A_EXPIRES_MS,
+    A_LIVE
+};
 
 static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
 {

@@ -73,15 +73,14 @@ static lc_status io_error(lc__redis_conn *c, const char *what, lc_error *err)
     lc_status rc;
     char after[32];
     if (is_timeout(ctx, e))
-        rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %s",
-                     c->addr->label, what,
-                     lc_duration_format(c->command_timeout_ms, after, sizeof(after)));
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %s", c->addr->label,
+                     what, lc_duration_format(c->command_timeout_ms, after, sizeof(after)));
     else if (ctx->err == REDIS_ERR_EOF)
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %sconnection closed by the server",
                      c->addr->label, what);
     else
-        rc = lc__err(err, LC_ERR_UNAVAILABLE, ctx->err == REDIS_ERR_IO ? e : 0,
-                     "redis %s: %s%s", c->addr->label, what, ctx->errstr);
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, ctx->err == REDIS_ERR_IO ? e : 0, "redis %s: %s%s",
+                     c->addr->label, what, ctx->errstr);
     lc__rconn_drop(c);
     return rc;
 }
@@ -120,8 +119,8 @@ static lc_status check_login(lc__redis_conn *c, redisReply *r, lc_error *err)
     if (r->type != REDIS_REPLY_ERROR)
         return LC_OK;
     if (lc__reply_is_error(r, "WRONGPASS") || lc__reply_is_error(r, "NOAUTH") ||
-        lc__reply_is_error(r, "ERR invalid password") ||
-        lc__reply_is_error(r, "ERR AUTH") || lc__reply_is_error(r, "ERR Client sent AUTH"))
+        lc__reply_is_error(r, "ERR invalid password") || lc__reply_is_error(r, "ERR AUTH") ||
+        lc__reply_is_error(r, "ERR Client sent AUTH"))
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: authentication failed: %s",
                        c->addr->label, r->str);
     return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %s", c->addr->label, r->str);
@@ -218,8 +217,8 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
     return LC_OK;
 }
 
-lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv,
-                            const size_t *lens, redisReply **out, lc_error *err)
+lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
+                            redisReply **out, lc_error *err)
 {
     lc_status rc = lc__rconn_append(c, argc, argv, lens, err);
     return rc == LC_OK ? lc__rconn_read(c, out, err) : rc;

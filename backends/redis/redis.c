@@ -33,10 +33,15 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
         return rc;
     }
     r->min_replicas_ack = cfg->redis.min_replicas_ack;
-    r->command_timeout_ms = cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
-    lc__redis_conn base = {NULL, &r->addr,
+    r->command_timeout_ms =
+        cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
+    lc__redis_conn base = {NULL,
+                           &r->addr,
                            cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
-                           r->command_timeout_ms, env->log, env->log_ctx, &r->persistence_warned,
+                           r->command_timeout_ms,
+                           env->log,
+                           env->log_ctx,
+                           &r->persistence_warned,
                            1};
     r->main = base;
     r->sub = base;
@@ -61,8 +66,8 @@ static lc_status bad_reply(lc__redis *r, const char *op, const char *name, const
                            lc_error *err)
 {
     if (rep && rep->type == REDIS_REPLY_ERROR)
-        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %s '%s': %s", r->addr.label, op,
-                       name, rep->str);
+        return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: %s '%s': %s", r->addr.label, op, name,
+                       rep->str);
     return lc__err(err, LC_ERR_INTERNAL, 0, "redis %s: %s '%s': unexpected reply (type %d)",
                    r->addr.label, op, name, rep ? rep->type : -1);
 }
@@ -161,8 +166,7 @@ static void lock_meta_call(lc__rs_call *call, int script, const keys *k)
 
 /* The usual start of an operation: the lock's keys and a script call on
  * its lock and meta keys. */
-static void op_init(const lc__redis *r, const char *name, int script, keys *k,
-                    lc__rs_call *call)
+static void op_init(const lc__redis *r, const char *name, int script, keys *k, lc__rs_call *call)
 {
     keys_of(r, name, k);
     lock_meta_call(call, script, k);
@@ -214,16 +218,15 @@ static lc_status wait_replicas(lc__redis *r, lc_error *err)
         rc = bad_reply(r, "WAIT", n, rep, err);
     else if (rep->integer < r->min_replicas_ack)
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
-                     "redis %s: only %lld of %d replicas acknowledged within %lldms",
-                     r->addr.label, rep->integer, r->min_replicas_ack, (long long)timeout);
+                     "redis %s: only %lld of %d replicas acknowledged within %lldms", r->addr.label,
+                     rep->integer, r->min_replicas_ack, (long long)timeout);
     freeReplyObject(rep);
     return rc;
 }
 
 /* After a successful acquire or renew: fewer acks than asked for means
  * the lease might not survive a failover, so it is given back. */
-static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token,
-                                  lc_error *err)
+static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, lc_error *err)
 {
     lc_status rc = wait_replicas(r, err);
     if (rc == LC_OK || r->main.ctx == NULL)
@@ -264,8 +267,7 @@ static lc_status granted(const char *name, const redisReply *rep, lc_grant *out,
     return LC_OK;
 }
 
-static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
-                             lc_error *err)
+static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     lc__redis *r = state;
     keys k;
@@ -372,8 +374,8 @@ static lc_status rds_release(void *state, const char *name, const char *token,
     return run_token_checked(r, &call, name, err);
 }
 
-static lc_status rds_force_release(void *state, const char *name, const char *reason,
-                                   int *was_held, lc_holder *prev, lc_error *err)
+static lc_status rds_force_release(void *state, const char *name, const char *reason, int *was_held,
+                                   lc_holder *prev, lc_error *err)
 {
     lc__redis *r = state;
     keys k;
@@ -411,8 +413,8 @@ static lc_status rds_record_run(void *state, const char *name, const lc_run_resu
     return run_token_checked(r, &call, name, err);
 }
 
-static lc_status rds_checkpoint(void *state, const char *name, const char *token,
-                                const char *value, lc_error *err)
+static lc_status rds_checkpoint(void *state, const char *name, const char *token, const char *value,
+                                lc_error *err)
 {
     lc__redis *r = state;
     keys k;
@@ -425,16 +427,34 @@ static lc_status rds_checkpoint(void *state, const char *name, const char *token
 
 /* ---- inspect and list --------------------------------------------------- */
 
-enum { M_OWNER, M_FENCE, M_ACQUIRED, M_STATUS, M_STARTED, M_COMPLETED, M_COUNT, M_ERROR,
-       M_EXIT, M_CHECKPOINT, M_FIELDS };
+enum {
+    M_OWNER,
+    M_FENCE,
+    M_ACQUIRED,
+    M_STATUS,
+    M_STARTED,
+    M_COMPLETED,
+    M_COUNT,
+    M_ERROR,
+    M_EXIT,
+    M_CHECKPOINT,
+    M_FIELDS
+};
 
-static const char *const meta_fields[M_FIELDS] = {
-    "owner", "fence", "acquired_at_ms", "status", "last_started_at_ms", "last_completed_at_ms",
-    "sync_count", "last_error", "last_exit", "checkpoint"};
+static const char *const meta_fields[M_FIELDS] = {"owner",
+                                                  "fence",
+                                                  "acquired_at_ms",
+                                                  "status",
+                                                  "last_started_at_ms",
+                                                  "last_completed_at_ms",
+                                                  "sync_count",
+                                                  "last_error",
+                                                  "last_exit",
+                                                  "checkpoint"};
 
 /* A numeric meta field; absent leaves *v alone. */
-static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, int f,
-                          int64_t *v, lc_error *err)
+static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, int f, int64_t *v,
+                          lc_error *err)
 {
     const redisReply *e = m->element[f];
     long long x;
@@ -448,8 +468,8 @@ static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, i
     return LC_OK;
 }
 
-static lc_status meta_nums(lc__redis *r, const char *name, const redisReply *m,
-                           lc_lock_info *out, lc_error *err)
+static lc_status meta_nums(lc__redis *r, const char *name, const redisReply *m, lc_lock_info *out,
+                           lc_error *err)
 {
     int64_t fence = 0, count = 0, exit_code = -1;
     lc_status rc = meta_num(r, name, m, M_FENCE, &fence, err);
@@ -482,8 +502,8 @@ static lc_status meta_strs(const redisReply *m, lc_lock_info *out, lc_error *err
 }
 
 /* {pttl, now_ms, {meta fields}} into out (already initialised). */
-static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep,
-                           lc_lock_info *out, lc_error *err)
+static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
+                           lc_error *err)
 {
     if (!is_array(rep, 3) || !is_array(rep->element[2], M_FIELDS))
         return bad_reply(r, "inspect", name, rep, err);

@@ -53,8 +53,8 @@ lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const
 lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err);
 
 /* append + read. */
-lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv,
-                            const size_t *lens, redisReply **out, lc_error *err);
+lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
+                            redisReply **out, lc_error *err);
 
 /* The scripts, one per operation. */
 enum {
@@ -99,8 +99,7 @@ lc_status lc__rs_eval_many(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs
                            size_t n, redisReply **out, lc_error *err);
 
 /* SCRIPT LOAD of every script; *loaded counts them. */
-lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded,
-                          lc_error *err);
+lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded, lc_error *err);
 
 /* The script's name for messages ("acquire", ...). */
 const char *lc__rs_name(int script);

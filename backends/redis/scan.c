@@ -63,8 +63,7 @@ static lc_status take_page(lc__redis *r, const redisReply *rep, name_list *l, ch
                            size_t csize, lc_error *err)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING ||
-        rep->element[1]->type != REDIS_REPLY_ARRAY)
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY)
         return lc__err(err, LC_ERR_INTERNAL, 0, "redis %s: SCAN: %s", r->addr.label,
                        rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     lc__strlcpy(cursor, rep->element[0]->str, csize);

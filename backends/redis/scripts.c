@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Lua reads better laid out as Lua than as clang-format would fold it. */
+/* clang-format off */
+
 /* Checks key types first so that a foreign value gives an error naming
  * the key instead of a half-applied script. */
 #define PRELUDE                                                                                \
@@ -132,6 +135,8 @@ static const char inspect_lua[] =
     "  'last_exit', 'checkpoint')\n"
     "return {redis.call('PTTL', KEYS[1]), now_ms(), m}\n";
 
+/* clang-format on */
+
 static const struct {
     const char *name;
     const char *text;
@@ -168,8 +173,7 @@ typedef struct rs_argv {
 } rs_argv;
 
 /* EVALSHA sha nkeys args... or EVAL text nkeys args... */
-static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval,
-                  rs_argv *a)
+static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval, rs_argv *a)
 {
     snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
     a->argv[0] = use_eval ? "EVAL" : "EVALSHA";
@@ -184,8 +188,8 @@ static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_e
     a->argc = 3 + call->nargs;
 }
 
-static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s,
-                             const lc__rs_call *call, int use_eval, lc_error *err)
+static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s, const lc__rs_call *call,
+                             int use_eval, lc_error *err)
 {
     rs_argv a;
     build(s, call, use_eval, &a);
@@ -207,8 +211,8 @@ static lc_status take_sha(lc__redis_conn *c, lc__redis_scripts *s, int script, r
     if (r->type == REDIS_REPLY_STRING && r->len == 40)
         memcpy(s->sha[script], r->str, 41);
     else
-        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: SCRIPT LOAD %s: %s",
-                     c->addr->label, scripts[script].name,
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: SCRIPT LOAD %s: %s", c->addr->label,
+                     scripts[script].name,
                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     freeReplyObject(r);
     return rc;
@@ -216,8 +220,8 @@ static lc_status take_sha(lc__redis_conn *c, lc__redis_scripts *s, int script, r
 
 /* The first call of a script on this state: load and run it in one round
  * trip, keeping the SHA for EVALSHA next time. */
-static lc_status eval_loading(lc__redis_conn *c, lc__redis_scripts *s,
-                              const lc__rs_call *call, redisReply **out, lc_error *err)
+static lc_status eval_loading(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *call,
+                              redisReply **out, lc_error *err)
 {
     redisReply *r = NULL;
     lc_status rc = append_load(c, call->script, err);
@@ -279,8 +283,7 @@ static int append_missing_loads(lc__redis_conn *c, const lc__redis_scripts *s,
 /* One round trip: the loads of unknown scripts (then EVAL), or EVALSHA
  * (EVAL when use_eval); *noscript says whether any reply was NOSCRIPT. */
 static lc_status pipeline(lc__redis_conn *c, lc__redis_scripts *s, const lc__rs_call *calls,
-                          size_t n, int use_eval, redisReply **out, int *noscript,
-                          lc_error *err)
+                          size_t n, int use_eval, redisReply **out, int *noscript, lc_error *err)
 {
     int ids[LC__RS_COUNT];
     int loads = use_eval ? 0 : append_missing_loads(c, s, calls, n, ids, err);

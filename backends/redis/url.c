@@ -69,8 +69,7 @@ static lc_status parse_query_db(CURLU *h, lc__redis_addr *a, lc_error *err)
         if (amp)
             *amp = '\0';
         if (strncmp(p, "db=", 3) != 0 || parse_db(p + 3, &a->db) != 0)
-            rc = lc__err(err, LC_ERR_CONFIG, 0, "redis.url: unsupported query '%s' (only db=N)",
-                         p);
+            rc = lc__err(err, LC_ERR_CONFIG, 0, "redis.url: unsupported query '%s' (only db=N)", p);
         p = amp ? amp + 1 : NULL;
     }
     free(q);

@@ -305,8 +305,8 @@ static void test_fences_strictly_increase_across_force_release(void **state)
         if (i % 3 == 0) {
             int was_held = 0;
             lc_holder prev;
-            lct_assert_rc(lc_force_release(f->a, name, "test reset", &was_held, &prev, &err),
-                          LC_OK, &err);
+            lct_assert_rc(lc_force_release(f->a, name, "test reset", &was_held, &prev, &err), LC_OK,
+                          &err);
             assert_true(was_held);
             assert_int_equal(prev.fence, last);
         } else {
@@ -328,8 +328,8 @@ static void test_force_release_reports_holder_and_records_reason(void **state)
     int was_held = 0;
     lc_holder prev;
     lc_error err;
-    lct_assert_rc(lc_force_release(f->b, name, "stuck since Monday", &was_held, &prev, &err),
-                  LC_OK, &err);
+    lct_assert_rc(lc_force_release(f->b, name, "stuck since Monday", &was_held, &prev, &err), LC_OK,
+                  &err);
     assert_true(was_held);
     assert_string_equal(prev.owner, "holder-a");
     assert_int_equal(prev.fence, lc_lease_fence(l));

@@ -96,8 +96,8 @@ void lct_clock_init(lct_clock *fc)
     fc->clock.mono_ns = fake_mono;
     fc->clock.wall_ms = fake_wall;
     fc->clock.ctx = fc;
-    fc->mono_ns = 1000000000;          /* 1 s after "boot" */
-    fc->wall_ms = 1798675200000;       /* 2027-01-01T00:00:00Z */
+    fc->mono_ns = 1000000000;    /* 1 s after "boot" */
+    fc->wall_ms = 1798675200000; /* 2027-01-01T00:00:00Z */
 }
 
 void lct_clock_advance(lct_clock *fc, int64_t ms)

@@ -50,12 +50,12 @@ int lct_wait_for(int (*cond)(void *arg), void *arg, int64_t deadline_ms);
 void lct_sleep_ms(int64_t ms);
 
 /* Asserts rc == want, printing the error message when not. */
-#define lct_assert_rc(rc, want, err)                                                      \
-    do {                                                                                  \
-        lc_status rc_ = (rc);                                                             \
-        if (rc_ != (want))                                                                \
-            fail_msg("%s:%d: got %s (%s), want %s", __FILE__, __LINE__, lc_status_name(rc_), \
-                     (err)->message, lc_status_name(want));                               \
+#define lct_assert_rc(rc, want, err)                                                               \
+    do {                                                                                           \
+        lc_status rc_ = (rc);                                                                      \
+        if (rc_ != (want))                                                                         \
+            fail_msg("%s:%d: got %s (%s), want %s", __FILE__, __LINE__, lc_status_name(rc_),       \
+                     (err)->message, lc_status_name(want));                                        \
     } while (0)
 
 #endif

@@ -73,10 +73,10 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_SERVER(state)                                                                  \
-    do {                                                                                    \
-        if (*(state) == NULL)                                                               \
-            skip();                                                                         \
+#define NEED_SERVER(state)                                                                         \
+    do {                                                                                           \
+        if (*(state) == NULL)                                                                      \
+            skip();                                                                                \
     } while (0)
 
 static char *key_of(const fixture *f, const char *name, const char *suffix)
@@ -476,7 +476,9 @@ static void test_redis_list_finds_every_lock_under_prefix(void **state)
     lc_client *c = NULL;
     lc_error err;
     lct_assert_rc(lc_client_open(cfg, NULL, &c, &err), LC_OK, &err);
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
     for (int i = 0; i < N; i++) {
         char name[32];
         snprintf(name, sizeof(name), "job-%03d", i);
@@ -602,8 +604,12 @@ static void test_redis_url_bad_is_config_error_without_password(void **state)
     (void)state;
     lc__redis_addr a;
     lc_error err;
-    const char *bad[] = {"http://h", "redis://:hunter2@h/notadb", "redis://:hunter2@h:99999",
-                         "unix:///tmp/s?dbx=1", "", "unix://host/x"};
+    const char *bad[] = {"http://h",
+                         "redis://:hunter2@h/notadb",
+                         "redis://:hunter2@h:99999",
+                         "unix:///tmp/s?dbx=1",
+                         "",
+                         "unix://host/x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         lct_assert_rc(lc__redis_url_parse(bad[i], &a, &err), LC_ERR_CONFIG, &err);
         assert_null(strstr(err.message, "hunter2"));

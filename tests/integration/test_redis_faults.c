@@ -42,7 +42,8 @@ static int free_port(void)
     for (;;) {
         int port = 20000 + (int)(lct_now_ms() * 7919 % 12000) + rand() % 500;
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         assert_true(fd >= 0);
         int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
@@ -57,9 +58,23 @@ static void exec_server(const server *s)
     char port[16], log[128];
     snprintf(port, sizeof(port), "%d", s->port);
     snprintf(log, sizeof(log), "%s/redis.log", s->dir);
-    const char *argv[32] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                            "--appendonly", "no", "--dir", s->dir, "--unixsocket", s->sock,
-                            "--unixsocketperm", "700", "--logfile", log};
+    const char *argv[32] = {"redis-server",
+                            "--port",
+                            port,
+                            "--bind",
+                            "127.0.0.1",
+                            "--save",
+                            "",
+                            "--appendonly",
+                            "no",
+                            "--dir",
+                            s->dir,
+                            "--unixsocket",
+                            s->sock,
+                            "--unixsocketperm",
+                            "700",
+                            "--logfile",
+                            log};
     int n = 17;
     for (int i = 0; s->extra[i] && n < 31; i++)
         argv[n++] = s->extra[i];
@@ -478,19 +493,18 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redis_requirepass_right_works_wrong_fails_unnamed,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_acl_user_right_works_wrong_fails_unnamed,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_acl_user_right_works_wrong_fails_unnamed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_redis_unix_socket_server_with_db_works, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_redis_connection_refused_is_unavailable_naming_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_connection_refused_is_unavailable_naming_server,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_server_killed_unavailable_in_time_then_back_works, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_frozen_server_returns_within_command_timeout,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_persistence_off_warns_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_persistence_on_does_not_warn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_redis_persistence_on_does_not_warn, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_min_replicas_ack_with_replica_ok_without_unavailable, setup, teardown),
     };

@@ -335,8 +335,9 @@ static void test_config_missing_backend_section_is_refused(void **state)
                  "t.yaml:1:1: missing required key 'backend' (redis or postgres)");
     expect_error("backend: redis\nredis:\n  url: \"\"\n",
                  "t.yaml:3:8: redis.url: must not be empty");
-    expect_error("backend: redis\nredis:\n  url: http://h/\n",
-                 "t.yaml:3:8: redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
+    expect_error(
+        "backend: redis\nredis:\n  url: http://h/\n",
+        "t.yaml:3:8: redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
 }
 
 static void test_config_bad_backend_is_refused(void **state)
