@@ -59,7 +59,7 @@ static int prepare(cli *app, const cli_command *cmd, int argc, char **argv, toke
         return rc;
     lc_error err;
     if (lc_lease_attach(pos[0], a->token, lease, &err) != LC_OK)
-        return cli_usage(app, "%s", err.message);
+        return cli_fail(app, app->command, pos[0], &err); /* "invalid", exit 64 */
     if ((rc = cli_open(app)) != 0) {
         lc_lease_free(*lease);
         *lease = NULL;

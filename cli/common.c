@@ -111,8 +111,7 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
         cJSON *o = cJSON_CreateObject();
         if (o == NULL)
             return code;
-        cJSON_AddStringToObject(o, "error",
-                                err->code == LC_ERR_INVALID ? "usage" : json_code(err->code));
+        cJSON_AddStringToObject(o, "error", json_code(err->code));
         char msg[sizeof(err->message) + 128];
         snprintf(msg, sizeof(msg), "%s: %s", what, err->message);
         cJSON_AddStringToObject(o, "message", msg);
@@ -164,7 +163,7 @@ int cli_check_name(cli *app, const char *name)
 {
     lc_error err;
     if (lc_name_check(name, strlen(name), &err) != LC_OK)
-        return cli_usage(app, "%s", err.message);
+        return cli_fail(app, app->command, name, &err); /* "invalid", exit 64 */
     return 0;
 }
 
