@@ -235,8 +235,8 @@ static int finish(run_state *r)
                     "without the guarantee";
             res.error = error;
         } else if (st != LC_OK) {
-            cli_log(r->app, LC_LOG_ERROR, "release failed; the lease will expire by itself");
-            fprintf(stderr, "lockcoord: run %s: release: %s\n", r->name, err.message);
+            fprintf(stderr, "lockcoord: run %s: release: %s; the lease expires by itself\n",
+                    r->name, err.message);
         }
     }
     if (r->why == RUN_LOST) {
