@@ -41,8 +41,11 @@ lc_as_root() {
 # Packages of LC_PACKAGES that dpkg does not have installed.
 lc_missing_packages() {
     local installed
+    # dpkg-query fails for packages it has never heard of (a fresh
+    # machine): under pipefail and errexit that must not end this function
+    # before it has listed anything.
     installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${LC_PACKAGES[@]}" 2>/dev/null |
-        awk '$NF == "installed" { print $1 }')
+        awk '$NF == "installed" { print $1 }' || true)
     for p in "${LC_PACKAGES[@]}"; do
         grep -qx "$p" <<<"$installed" || echo "$p"
     done
@@ -60,6 +63,8 @@ lc_install_deps() {
     lc_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     lc_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends "${missing[@]}"
+    mapfile -t missing < <(lc_missing_packages)
+    ((${#missing[@]} == 0)) || lc_die "still missing after apt-get install: ${missing[*]}"
 }
 
 # lc_build DIR BUILD_TYPE: configure and build into $LC_ROOT/DIR.
