@@ -145,6 +145,7 @@ static lc_status open_conn(pg_state *s, lc_error *err)
     s->conn = c;
     s->schema_ok = 0;
     s->listening = 0;
+    s->prepared = 0;
     name_server(s);
     lc_status rc = s->sql.acquire ? LC_OK : lc__pg_sql_build(s, err);
     if (rc == LC_OK)
@@ -161,6 +162,7 @@ void lc__pg_drop(pg_state *s)
     s->conn = NULL;
     s->schema_ok = 0;
     s->listening = 0;
+    s->prepared = 0;
 }
 
 /* A server that ended our session while we were idle (pg_terminate_backend,
@@ -347,6 +349,26 @@ static lc_status collect(pg_state *s, const char *what, int64_t deadline_ns, PGr
     return LC_OK;
 }
 
+/* Prepares the lock statement of `slot` on this connection, once: after
+ * that every call is one Bind/Execute, with no parsing or planning. */
+static lc_status prepare(pg_state *s, int slot, const char *what, const char *sql, int n,
+                         char *name, size_t name_size, int64_t deadline_ns, lc_error *err)
+{
+    snprintf(name, name_size, "lockcoord_%d", slot);
+    if (s->prepared & (1u << slot))
+        return LC_OK;
+    if (!PQsendPrepare(s->conn, name, sql, n, NULL))
+        return lost(s, what, err);
+    PGresult *r = NULL;
+    lc_status rc = flush_query(s, what, deadline_ns, err);
+    if (rc == LC_OK)
+        rc = collect(s, what, deadline_ns, &r, err);
+    PQclear(r);
+    if (rc == LC_OK)
+        s->prepared |= 1u << slot;
+    return rc;
+}
+
 lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
                       const char *const *params, PGresult **out, lc_error *err)
 {
@@ -354,7 +376,18 @@ lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
     if (rc != LC_OK)
         return rc;
     int64_t deadline_ns = lc__mono_ns(NULL) + s->deadline_ms * 1000000;
-    if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0))
+    int slot = lc__pg_stmt_slot(s, sql);
+    int sent;
+    if (slot >= 0) {
+        char name[32];
+        rc = prepare(s, slot, what, sql, n, name, sizeof(name), deadline_ns, err);
+        if (rc != LC_OK)
+            return rc;
+        sent = PQsendQueryPrepared(s->conn, name, n, params, NULL, NULL, 0);
+    } else {
+        sent = PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+    }
+    if (!sent)
         return lost(s, what, err);
     if ((rc = flush_query(s, what, deadline_ns, err)) != LC_OK)
         return rc;

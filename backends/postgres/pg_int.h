@@ -50,6 +50,7 @@ typedef struct pg_state {
     int64_t deadline_ms;               /* client-side limit for one statement */
     int schema_ok;                     /* the table was seen on this connection */
     int listening;                     /* LISTEN was sent on this connection */
+    unsigned prepared;                 /* lock statements prepared on it (bits) */
     char **watched;                    /* lock names whose release wakes wait() */
     size_t n_watched;
     pg_sql sql;
@@ -82,6 +83,11 @@ lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
                      const char *const *params, lc_error *err);
 
 /* schema.c */
+
+/* The prepared-statement slot of sql when it is one of the lock statements
+ * of s->sql (prepared once per connection), else -1 (sent unprepared: the
+ * schema statements, run once). */
+int lc__pg_stmt_slot(const pg_state *s, const char *sql);
 
 /* Builds s->sql for the configured schema and table. */
 lc_status lc__pg_sql_build(pg_state *s, lc_error *err);

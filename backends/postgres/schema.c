@@ -145,6 +145,18 @@ static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
 
 /* clang-format on */
 
+int lc__pg_stmt_slot(const pg_state *s, const char *sql)
+{
+    const char *const lock_stmts[] = {
+        s->sql.acquire, s->sql.holder,     s->sql.renew,      s->sql.renew_many, s->sql.release,
+        s->sql.force_release, s->sql.record_run, s->sql.checkpoint, s->sql.inspect, s->sql.list,
+    };
+    for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
+        if (sql == lock_stmts[i])
+            return (int)i;
+    return -1;
+}
+
 /* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
 static char *expand(const char *tmpl, const char *t, const char *v)
 {
