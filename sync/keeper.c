@@ -60,6 +60,7 @@ struct lc_keeper {
     int round_busy;    /* a round's backend call has not returned */
     int in_round;      /* the renewer is inside a round (call, replies, reasons) */
     int orphaned;      /* stopped mid-round: the renewer frees the keeper */
+    int in_callback;   /* on_loss calls under way: stop waits for them */
     int64_t round_sent_ns;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
@@ -167,12 +168,17 @@ static void notify_losses(lc_keeper *k)
                 lc__strlcpy(name, kl->name, sizeof(name));
                 lc__strlcpy(reason, kl->reason, sizeof(reason));
                 found = 1;
+                k->in_callback++;
             }
         }
         pthread_mutex_unlock(&k->mu);
         if (!found)
             return;
         k->on_loss(k->loss_ctx, name, reason);
+        pthread_mutex_lock(&k->mu);
+        k->in_callback--;
+        pthread_cond_broadcast(&k->changed);
+        pthread_mutex_unlock(&k->mu);
     }
 }
 
@@ -514,16 +520,14 @@ static void keeper_free(lc_keeper *k)
     free(k);
 }
 
-static void join_threads(lc_keeper *k, int renewer, int watchdog)
+/* Stops and joins the renewer (when the watchdog could not be started). */
+static void stop_renewer(lc_keeper *k)
 {
     pthread_mutex_lock(&k->mu);
     k->stopping = 1;
     pthread_cond_broadcast(&k->changed);
     pthread_mutex_unlock(&k->mu);
-    if (renewer)
-        pthread_join(k->renewer, NULL);
-    if (watchdog)
-        pthread_join(k->watchdog, NULL);
+    pthread_join(k->renewer, NULL);
 }
 
 static lc_status start_threads(lc_keeper *k, lc_error *err)
@@ -535,7 +539,7 @@ static lc_status start_threads(lc_keeper *k, lc_error *err)
             k->threads = 1;
             return LC_OK;
         }
-        join_threads(k, 1, 0);
+        stop_renewer(k);
     }
     return lc__err(err, LC_ERR_INTERNAL, e, "keeper: starting a thread: %s", strerror(e));
 }
@@ -580,7 +584,10 @@ lc_status lc__keeper_start_threaded(lc_client *c, const lc_keeper_opts *kopts, l
 
 /* Never waits for the backend: a renewer stuck in a round on a frozen
  * server is left to finish it on its own and then frees the keeper, so a
- * holder that lost its lease can exit before the server's ttl runs out. */
+ * holder that lost its lease can exit before the server's ttl runs out.
+ * Order matters: the watchdog is joined first, and only then is the
+ * renewer told (under the mutex) that it owns the keeper; after that this
+ * thread touches nothing of k. */
 void lc_keeper_stop(lc_keeper *k)
 {
     if (k == NULL)
@@ -590,16 +597,28 @@ void lc_keeper_stop(lc_keeper *k)
         return;
     }
     pthread_mutex_lock(&k->mu);
+    /* No new on_loss call starts once stopping is set; one under way (they
+     * must not block) is waited for, so none runs after this returns. */
+    k->stopping = 1;
+    pthread_cond_broadcast(&k->changed);
+    while (k->in_callback > 0)
+        pthread_cond_wait(&k->changed, &k->mu);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->watchdog, NULL);
+
+    pthread_t renewer = k->renewer;
+    pthread_mutex_lock(&k->mu);
     int orphan = k->in_round;
     k->orphaned = orphan;
     if (orphan)
         atomic_fetch_add(&orphans, 1);
     pthread_mutex_unlock(&k->mu);
-    join_threads(k, !orphan, 1);
-    if (orphan)
-        pthread_detach(k->renewer);
-    else
-        keeper_free(k);
+    if (orphan) {
+        pthread_detach(renewer);
+        return;
+    }
+    pthread_join(renewer, NULL);
+    keeper_free(k);
 }
 
 static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_error *err)

@@ -750,6 +750,47 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     lc_lease_free(l);
 }
 
+typedef struct unstaller {
+    wrap *w;
+    int delay_us;
+    pthread_t t;
+} unstaller;
+
+static void *unstall_main(void *arg)
+{
+    unstaller *u = arg;
+    struct timespec ts = {0, u->delay_us * 1000L};
+    nanosleep(&ts, NULL);
+    unstall(u->w);
+    return NULL;
+}
+
+/* The stuck renewal finishes while lc_keeper_stop is running: whichever of
+ * the two ends up freeing the keeper, nothing is touched after it is freed
+ * (ThreadSanitizer and ASan watch this test in scripts/test.sh). */
+static void test_keeper_stop_races_with_stuck_renewal_returning(void **state)
+{
+    fixture *f = *state;
+    lc_keeper_opts ko = {.renew_every_ms = EVERY, .on_loss = on_loss, .loss_ctx = &f->loss};
+    lc_error err;
+    for (int i = 0; i < 24; i++) {
+        if (f->k == NULL)
+            lct_assert_rc(lc__keeper_start_threaded(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+        lc_lease *l = take_kept(f, lct_name("keeper"));
+        pthread_mutex_lock(&f->w.mu);
+        f->w.stall = 1;
+        pthread_mutex_unlock(&f->w.mu);
+        assert_true(lct_wait_for(is_stalled, &f->w, 2000));
+        unstaller u = {&f->w, (i % 8) * 50, 0};
+        assert_int_equal(pthread_create(&u.t, NULL, unstall_main, &u), 0);
+        lc_keeper_stop(f->k);
+        f->k = NULL;
+        pthread_join(u.t, NULL);
+        assert_true(lct_wait_for(no_orphans, NULL, 2000));
+        lc_lease_free(l);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +820,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keeper_remove_waits_for_renewal_in_flight,
                                         setup_manual, teardown),
         cmocka_unit_test(test_keeper_threads_keep_lease_and_signal_reset),
+        cmocka_unit_test_setup_teardown(test_keeper_stop_races_with_stuck_renewal_returning,
+                                        setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_threads_frozen_backend_lost_at_deadline,
                                         setup_threaded, teardown),
     };
