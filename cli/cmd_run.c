@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -76,6 +77,7 @@ typedef struct run_state {
     lc_lease *lease;
     lc_keeper *keeper;
     pid_t guard;
+    atomic_int live_group; /* the guard's pid while it runs, else 0 */
     int sigfd;
     outcome why;
     char reason[256];
@@ -105,8 +107,10 @@ static int on_signals(run_state *r, int64_t *kill_at)
     int exited = 0;
     while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
-            if (waitpid(r->guard, &r->status, WNOHANG) == r->guard)
+            if (waitpid(r->guard, &r->status, WNOHANG) == r->guard) {
+                atomic_store(&r->live_group, 0);
                 exited = 1;
+            }
         } else {
             cli_note_signal(r->app, (int)si.ssi_signo);
             begin_stop(r, RUN_SIGNALED, (int)si.ssi_signo, kill_at);
@@ -125,6 +129,20 @@ static int poll_timeout(const run_state *r, int64_t deadline, int64_t kill_at)
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int)(next - now);
+}
+
+/* The keeper's loss callback, on its watchdog thread: SIGTERM goes to CMD
+ * at once, without waiting for the main loop to wake up and read the
+ * keeper's fd -- every millisecond counts between the local deadline and
+ * the server's expiry. The main loop then starts the kill-grace timer. */
+static void stop_on_loss(void *ctx, const char *lock_name, const char *reason)
+{
+    run_state *r = ctx;
+    (void)lock_name;
+    (void)reason;
+    pid_t group = atomic_load(&r->live_group);
+    if (group > 0)
+        kill(-group, SIGTERM);
 }
 
 /* Waits for the guard, stopping CMD on lease loss, timeout or signals. */
@@ -292,7 +310,7 @@ static int start(run_state *r, char **cmd)
     memset(&co, 0, sizeof(co));
     co.log = cli_log;
     co.log_ctx = app;
-    lc_keeper_opts ko = {r->args.renew_every_ms, NULL, NULL};
+    lc_keeper_opts ko = {r->args.renew_every_ms, stop_on_loss, r};
     if (lc_keeper_start(app->cfg, &co, &ko, &r->keeper, &err) != LC_OK ||
         lc_keeper_add(r->keeper, r->lease, &err) != LC_OK) {
         int code = cli_fail(app, what, r->name, &err);
@@ -301,6 +319,8 @@ static int start(run_state *r, char **cmd)
         return code;
     }
     r->guard = cli_spawn(cmd, r->lease);
+    if (r->guard > 0)
+        atomic_store(&r->live_group, r->guard);
     if (r->guard < 0) {
         fprintf(stderr, "lockcoord: %s: fork: %s\n", what, strerror(errno));
         lc_keeper_remove(r->keeper, r->lease);
@@ -327,6 +347,7 @@ static int run(cli *app, int argc, char **argv)
     };
     run_state r;
     memset(&r, 0, sizeof(r));
+    atomic_init(&r.live_group, 0);
     r.app = app;
     r.sigfd = -1;
     r.args.conflict_exit = EXIT_CONFLICT;

@@ -5,7 +5,9 @@
 # hand the lock to anyone else. Each case freezes a PRIVATE server.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK='echo $$ > cmd.pid; trap "date +%s%3N > stopped; exit 143" TERM; touch started; while :; do sleep 0.01; done'
+# bash, for $EPOCHREALTIME: the trap records the time without forking
+# `date`, which under load would add its own milliseconds to the measure.
+WORK='echo $$ > cmd.pid; trap "t=\${EPOCHREALTIME/./}; echo \${t:0:-3} > stopped; exit 143" TERM; touch started; while :; do sleep 0.01; done'
 TTL_MS=1000
 
 # How the timestamps make the claim sound:
@@ -17,8 +19,8 @@ TTL_MS=1000
 #   successful renewal, and the lease's expiry on the server is R + ttl
 #   (Redis: PX ttl at R; Postgres: now() + ttl, now() <= the log time, so
 #   R + ttl is at or after the real expiry by under a millisecond).
-# - The command records when SIGTERM reached it (its trap runs `date`: at
-#   or after the signal). lockcoord's exit time is when the shell's `wait`
+# - The command records when SIGTERM reached it (its trap reads
+#   $EPOCHREALTIME: at or after the signal). lockcoord's exit time is when the shell's `wait`
 #   returned: at or after the real exit. Both are checked from the safe side.
 #
 # What is asserted:
@@ -53,7 +55,7 @@ check_exit_times() { # T_FREEZE LAST_RENEWAL_MS
 
 # Starts the run and lets it renew a few times.
 start_holder() { # NAME
-    bg holder lc run "$1" --ttl 1s -- sh -c "$WORK"
+    bg holder lc run "$1" --ttl 1s -- bash -c "$WORK"
     assert_until 5000 file_exists started
     # On purpose: some renewals (every 333 ms) before the freeze.
     sleep 0.5
