@@ -445,7 +445,8 @@ typedef struct lc_keeper lc_keeper;
 
 /* Called from a keeper thread when a lease is lost, with a human reason
  * ("deadline passed while the backend was unreachable: ...", "taken over by
- * OWNER (fence N)", "reset by an operator: REASON"). Must not block. */
+ * OWNER (fence N)", "reset by an operator: REASON"). Must not block, and must not call
+ * lc_keeper_stop (which waits for callbacks under way). */
 typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason);
 
 /* All-zero means defaults. */

@@ -148,8 +148,9 @@ static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
 int lc__pg_stmt_slot(const pg_state *s, const char *sql)
 {
     const char *const lock_stmts[] = {
-        s->sql.acquire, s->sql.holder,     s->sql.renew,      s->sql.renew_many, s->sql.release,
-        s->sql.force_release, s->sql.record_run, s->sql.checkpoint, s->sql.inspect, s->sql.list,
+        s->sql.acquire, s->sql.holder,        s->sql.renew,      s->sql.renew_many,
+        s->sql.release, s->sql.force_release, s->sql.record_run, s->sql.checkpoint,
+        s->sql.inspect, s->sql.list,
     };
     for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
         if (sql == lock_stmts[i])
