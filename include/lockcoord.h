@@ -467,7 +467,8 @@ LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 
 /* Stops keeping `lease`. When it returns, no renewal of it is in flight or
  * will be sent, so a release may follow safely (a lost lease is not waited
- * for: it will not be released). Returns what lc_keeper_lost would. */
+ * for: it will not be released). A loss of it not yet passed to on_loss
+ * is not passed any more. Returns what lc_keeper_lost would. */
 LC_API int lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 
 /* 0 while `lease` is not lost. Once lost: LC_ERR_LOST when the backend said
@@ -486,8 +487,9 @@ LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
 
 /* Stops the threads, closes the connection, frees. NULL ok. Never waits on
  * the backend: a renewal stuck on a frozen server finishes on its own
- * thread, which then frees what is left. on_loss is not called after this
- * returns. Leases still kept are not released. */
+ * thread, which then frees what is left. Losses declared before the call
+ * are reported through on_loss first; none is called after this returns.
+ * Leases still kept are not released. */
 LC_API void lc_keeper_stop(lc_keeper *k);
 
 #ifdef __cplusplus

@@ -597,12 +597,13 @@ void lc_keeper_stop(lc_keeper *k)
         return;
     }
     pthread_mutex_lock(&k->mu);
-    /* No new on_loss call starts once stopping is set; one under way (they
-     * must not block) is waited for, so none runs after this returns. */
+    /* Losses declared so far are still reported (the watchdog delivers them
+     * promptly: callbacks must not block); then no new on_loss call starts,
+     * so none runs after this returns. */
+    while (k->unnotified > 0 || k->in_callback > 0)
+        pthread_cond_wait(&k->changed, &k->mu);
     k->stopping = 1;
     pthread_cond_broadcast(&k->changed);
-    while (k->in_callback > 0)
-        pthread_cond_wait(&k->changed, &k->mu);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->watchdog, NULL);
 
@@ -689,8 +690,10 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     int lost = kl ? (int)kl->lost : 0;
     if (kl != NULL) {
         k->leases[i] = k->leases[--k->n];
-        if (kl->lost && !kl->notified)
-            k->unnotified--;
+        if (kl->lost && !kl->notified) {
+            k->unnotified--; /* removed: its loss is the caller's news now */
+            pthread_cond_broadcast(&k->changed);
+        }
         lease->deadline_ns = kl->deadline_ns;
         if (kl->in_flight)
             kl->removed = 1; /* the round frees it */

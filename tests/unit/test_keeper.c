@@ -165,6 +165,11 @@ static int loss_count(losses *l)
     return read_locked(&l->mu, &l->count);
 }
 
+static int loss_reported(void *arg)
+{
+    return loss_count(arg) > 0;
+}
+
 /* Builds f around the table `ops`, on the fake clocks or the system clock. */
 static fixture *fixture_new(const lc_backend_ops *ops, int fake)
 {
@@ -228,10 +233,20 @@ static int setup_threaded(void **state)
     return setup_keeper(state, &wrap_ops, 1);
 }
 
+static void unstall(wrap *w);
+
+static int no_orphans(void *arg)
+{
+    (void)arg;
+    return lc__keeper_orphans() == 0;
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
+    unstall(&f->w); /* a test that failed mid-stall must not hang here */
     lc_keeper_stop(f->k);
+    assert_true(lct_wait_for(no_orphans, NULL, 2000));
     f->w.mem->close(f->w.inner);
     pthread_cond_destroy(&f->w.cv);
     pthread_mutex_destroy(&f->w.mu);
@@ -695,9 +710,10 @@ static void test_keeper_threads_keep_lease_and_signal_reset(void **state)
     char reason[256];
     assert_true(lc_keeper_lost(k, l, reason, sizeof(reason)));
     assert_string_equal(reason, "reset by an operator: operator reset");
+    assert_true(lct_wait_for(loss_reported, &loss, 2000)); /* before remove cancels it */
     assert_int_equal(lc_keeper_remove(k, l), LC_ERR_LOST);
     lc_keeper_stop(k);
-    assert_int_equal(loss.count, 1);
+    assert_int_equal(loss_count(&loss), 1);
     assert_string_equal(loss.reason, "reset by an operator: operator reset");
     lc_lease_free(l);
     lc_client_close(other);
@@ -710,12 +726,6 @@ static int renewals_at_least_two(void *arg)
 {
     wrap *w = arg;
     return read_locked(&w->mu, &w->renew_many_calls) >= 2;
-}
-
-static int no_orphans(void *arg)
-{
-    (void)arg;
-    return lc__keeper_orphans() == 0;
 }
 
 static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
@@ -736,6 +746,9 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     char reason[256];
     assert_true(lc_keeper_lost(f->k, l, reason, sizeof(reason)));
     assert_non_null(strstr(reason, "deadline passed while the backend was unreachable"));
+    /* The callback comes from the watchdog just after the fd: wait for it
+     * (removing the lease first would cancel it). */
+    assert_true(lct_wait_for(loss_reported, &f->loss, 2000));
     /* Neither removing the lost lease nor stopping waits for the stuck
      * call: the holder can exit before the server's ttl runs out. */
     int64_t t0 = lct_now_ms();
@@ -744,7 +757,7 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     f->k = NULL;
     assert_true(lct_now_ms() - t0 < 100);
     assert_true(is_stalled(&f->w));
-    assert_int_equal(f->loss.count, 1);
+    assert_int_equal(loss_count(&f->loss), 1);
     unstall(&f->w);
     assert_true(lct_wait_for(no_orphans, NULL, 2000));
     lc_lease_free(l);
