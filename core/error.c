@@ -37,6 +37,11 @@ lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt,
     return code;
 }
 
+lc_status lc__err_not_yours(lc_error *err, const char *name)
+{
+    return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
+}
+
 void lc__err_clear(lc_error *err)
 {
     if (err == NULL)

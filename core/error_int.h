@@ -16,6 +16,10 @@
 lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt, ...)
     LC__PRINTF(4, 5);
 
+/* LC_ERR_LOST for a token that is not the live holder's: the one message
+ * every backend gives for it. */
+lc_status lc__err_not_yours(lc_error *err, const char *name);
+
 /* Clears err to LC_OK with an empty message. */
 void lc__err_clear(lc_error *err);
 

@@ -53,12 +53,8 @@ lc_memstore *lc_memstore_new(const lc_clock *clock)
     lc_memstore *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->released, &ca);
-    pthread_condattr_destroy(&ca);
+    lc__cond_init_mono(&s->released);
     s->clock = clock ? clock : lc_clock_system();
     return s;
 }
@@ -213,18 +209,13 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     return rc;
 }
 
-static lc_status not_yours(lc_error *err, const char *name)
-{
-    return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
-}
-
 /* Callers hold s->mu. */
 static lc_status renew_locked(lc_memstore *s, const char *name, const char *token, int64_t ttl_ms,
                               lc_error *err)
 {
     entry *e = find(s, name);
     if (!held_by(s, e, token))
-        return not_yours(err, name);
+        return lc__err_not_yours(err, name);
     e->expires_ns = lc__mono_ns(s->clock) + ttl_ms * 1000000;
     return LC_OK;
 }
@@ -256,7 +247,7 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find(s, name);
-    lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : not_yours(err, name);
+    lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : lc__err_not_yours(err, name);
     if (rc == LC_OK)
         drop_lease(s, e);
     pthread_mutex_unlock(&s->mu);
@@ -305,7 +296,7 @@ static lc_status mem_checkpoint(void *state, const char *name, const char *token
     entry *e = find(s, name);
     lc_status rc = LC_OK;
     if (!held_by(s, e, token))
-        rc = not_yours(err, name);
+        rc = lc__err_not_yours(err, name);
     else if (set_str(&e->checkpoint, value) != 0)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     pthread_mutex_unlock(&s->mu);
@@ -400,14 +391,7 @@ static lc_status mem_wait(void *state, int64_t timeout_ms, int *notified, lc_err
     mem_state *m = state;
     lc_memstore *s = m->store;
     (void)err;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = lc__mono_after(timeout_ms * 1000000);
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     while (s->release_gen == m->seen_gen && rc != ETIMEDOUT)

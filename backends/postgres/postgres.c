@@ -40,11 +40,6 @@ static int changed_rows(const PGresult *r)
     return atoi(PQcmdTuples((PGresult *)r));
 }
 
-static lc_status not_yours(lc_error *err, const char *name)
-{
-    return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
-}
-
 /* ------------------------------------------------------------------ */
 /* Open and close                                                     */
 /* ------------------------------------------------------------------ */
@@ -215,7 +210,7 @@ static lc_status pg_renew(void *state, const char *name, const char *token, int6
     int changed = 0;
     lc_status rc = update_one(state, "renew", ((pg_state *)state)->sql.renew, 3, p, &changed, err);
     if (rc == LC_OK && changed == 0)
-        rc = not_yours(err, name);
+        rc = lc__err_not_yours(err, name);
     return rc;
 }
 
@@ -320,7 +315,7 @@ static lc_status pg_release(void *state, const char *name, const char *token,
     int changed = 0;
     lc_status rc = update_one(s, "release", s->sql.release, 5, p, &changed, err);
     if (rc == LC_OK && changed == 0)
-        rc = not_yours(err, name);
+        rc = lc__err_not_yours(err, name);
     return rc;
 }
 
@@ -369,7 +364,7 @@ static lc_status pg_checkpoint(void *state, const char *name, const char *token,
     int changed = 0;
     lc_status rc = update_one(s, "checkpoint", s->sql.checkpoint, 3, p, &changed, err);
     if (rc == LC_OK && changed == 0)
-        rc = not_yours(err, name);
+        rc = lc__err_not_yours(err, name);
     return rc;
 }
 

@@ -127,7 +127,7 @@ static lc_status run_token_checked(lc__redis *r, const lc__rs_call *call, const 
     if (rep->type != REDIS_REPLY_INTEGER)
         rc = bad_reply(r, lc__rs_name(call->script), name, rep, err);
     else if (rep->integer != 1)
-        rc = lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
+        rc = lc__err_not_yours(err, name);
     freeReplyObject(rep);
     return rc;
 }
