@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct run_args {
@@ -64,9 +63,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return lc_clock_system()->mono_ns(NULL) / 1000000;
 }
 
 /* Everything one run holds, so cleanup has one place. */

@@ -37,6 +37,25 @@ int64_t lc__wall_ms(const lc_clock *c)
     return c ? c->wall_ms(c->ctx) : system_wall_ms(NULL);
 }
 
+void lc__cond_init_mono(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct timespec lc__mono_after(int64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t nsec = ts.tv_nsec + ns % 1000000000;
+    ts.tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
+    ts.tv_nsec = (long)(nsec % 1000000000);
+    return ts;
+}
+
 int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms)
 {
     int64_t allowance_ms = ttl_ms / 100 + 2;

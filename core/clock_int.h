@@ -4,7 +4,17 @@
 
 #include "lockcoord.h"
 
+#include <pthread.h>
+#include <time.h>
+
 int64_t lc__mono_ns(const lc_clock *c);
 int64_t lc__wall_ms(const lc_clock *c);
+
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC, so a
+ * wall-clock step neither shortens nor stretches them. */
+void lc__cond_init_mono(pthread_cond_t *cond);
+
+/* The absolute CLOCK_MONOTONIC time ns from now, for such a wait. */
+struct timespec lc__mono_after(int64_t ns);
 
 #endif

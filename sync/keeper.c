@@ -103,11 +103,7 @@ static void wait_ns(lc_keeper *k, int64_t ns)
         return;
     if (ns > k->renew_every_ms * 1000000)
         ns = k->renew_every_ms * 1000000;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t nsec = until.tv_nsec + ns % 1000000000;
-    until.tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
-    until.tv_nsec = (long)(nsec % 1000000000);
+    struct timespec until = lc__mono_after(ns);
     pthread_cond_timedwait(&k->changed, &k->mu, &until);
 }
 
@@ -492,11 +488,7 @@ static lc_status keeper_new(lc_client *c, int owns, const lc_keeper_opts *kopts,
         free(k);
         return lc__err(err, LC_ERR_INTERNAL, e, "keeper: eventfd: %s", strerror(e));
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&k->changed, &ca);
-    pthread_condattr_destroy(&ca);
+    lc__cond_init_mono(&k->changed);
     pthread_mutex_init(&k->mu, NULL);
     k->client = c;
     k->owns_client = owns;

@@ -1,18 +1,16 @@
 /* backends/redis/watch.c -- release notifications: a second connection
  * SUBSCRIBEs to P:{NAME}:released, and wait polls its socket. */
 #include "backends/redis/redis_int.h"
+#include "core/clock_int.h"
 #include "core/error_int.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return lc__mono_ns(NULL) / 1000000;
 }
 
 static int is_push(const redisReply *rep, const char *kind)
