@@ -10,6 +10,7 @@ LC_SERVER_DIR=""
 LC_CHILD=""
 LC_REDIS_ARGS=()  # extra redis-server arguments for lc_start_servers
 LC_TEMP_DIRS=()   # removed by lc_cleanup
+LC_LOAD_PIDS=()   # CPU hogs of lc_start_cpu_load, stopped by lc_cleanup
 
 # Debian packages the build, the tests and the demo need. redis-server and
 # postgresql-15 are needed even with external servers: fault tests start
@@ -105,6 +106,24 @@ lc_start_servers() {
     echo "LOCKCOORD_TEST_PG_CONNINFO=$LOCKCOORD_TEST_PG_CONNINFO"
 }
 
+# Starts one busy worker per core until lc_cleanup: stress-ng when it is
+# installed, else a shell busy loop. For the stress mode of test.sh.
+lc_start_cpu_load() {
+    local n i
+    n=$(nproc)
+    if command -v stress-ng >/dev/null; then
+        lc_say "CPU load: stress-ng --cpu $n"
+        stress-ng --cpu "$n" --quiet &
+        LC_LOAD_PIDS+=("$!")
+    else
+        lc_say "CPU load: $n shell busy loops"
+        for ((i = 0; i < n; i++)); do
+            bash -c 'while :; do :; done' &
+            LC_LOAD_PIDS+=("$!")
+        done
+    fi
+}
+
 # From here on, every way out (end, error, SIGINT, SIGTERM) runs lc_cleanup.
 lc_cleanup_on_exit() {
     trap lc_cleanup EXIT
@@ -135,6 +154,11 @@ lc_cleanup() {
         kill -TERM -- "-$LC_CHILD" 2>/dev/null || true
         wait "$LC_CHILD" 2>/dev/null || true
     fi
+    local p
+    for p in ${LC_LOAD_PIDS[@]+"${LC_LOAD_PIDS[@]}"}; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     if [[ -n $LC_SERVER_DIR && -d $LC_SERVER_DIR ]]; then
         "$LC_SERVERS" redis-stop "$LC_SERVER_DIR/redis" || true
         "$LC_SERVERS" pg-stop "$LC_SERVER_DIR/pg" || true

@@ -22,7 +22,7 @@ case_conflict_at_once() {
     t0=$(now_ms)
     assert_exit 75 lc run "$name" --ttl 3s -- touch second_ran
     dt=$(($(now_ms) - t0))
-    assert_lt "$dt" 1000 "ms until the conflict was reported"
+    assert_lt "$dt" 5000 "ms until the conflict was reported (the holder keeps the lock until told to stop)"
     [[ ! -e second_ran ]] || fail "the second command ran"
     assert_one_line "$ERR" "conflict message"
     assert_contains "$ERR" "held by first-holder (fence $fence" "conflict message"
@@ -43,29 +43,31 @@ case_conflict_at_once() {
     assert_eq 0 "$BG_RC" "first run's exit"
 }
 
-# Why this measures what it claims: the first lockcoord releases only after
-# its command has exited, so its release happens after first_end (the
-# command's last action). second_start is the waiter command's first
-# action, after the waiter acquired and forked it. second_start - first_end
-# is therefore an upper bound of "release -> second command started"
-# (it also contains the release's own round trip and the first command's
-# exit): asserting it below 50 ms asserts the handoff below 50 ms.
+# What this proves: the waiter is woken by the release notification, not
+# by polling. The waiter's config makes polling slow on purpose (retry_min
+# 10s: its first backoff sleep is 5-10 s), so a start within 1 s of the
+# release can only come from the notification -- and 1 s is far above
+# the few ms a handoff takes, so a loaded machine cannot break it either.
+# (How fast the handoff is, is measured by `lockcoord bench`, not here.)
 #
-# The waiter must be waiting for real: we wait until it listens for the
-# release notification (Redis: a subscriber on the lock's channel;
-# Postgres: its session sent LISTEN), then hold the lock 300 ms longer on
-# purpose, so it sits in its backoff sleep (retry_min 200ms, growing to
-# 400 ms and more). Woken by polling alone it would start a backoff period
-# after the release: typically 100-400 ms, well over 50 ms.
+# The first lockcoord releases only after its command has exited, so its
+# release happens after first_end (the command's last action);
+# second_start is the waiter command's first action. The waiter must be
+# waiting for real: we wait until it listens for the release notification
+# (Redis: a subscriber on the lock's channel; Postgres: its session sent
+# LISTEN) and then hold the lock a little longer, so that it sits in its
+# backoff sleep when the release comes.
 case_wait_handoff() {
     local backend=$1 name app t_end t_start
     name=$(lock_name handoff)
     app="e2e-waiter-$$-$RANDOM"
+    sed -e 's/^  retry_min: .*/  retry_min: 10s/' -e 's/^  retry_max: .*/  retry_max: 20s/' \
+        "$CFG" >slow-poll.yaml
     start_holder "$name"
 
-    PGAPPNAME=$app bg waiter lc run "$name" --wait 5s --ttl 3s -- \
+    PGAPPNAME=$app bg waiter "$LC" -c slow-poll.yaml run "$name" --wait 60s --ttl 3s -- \
         sh -c 'date +%s%3N > second_start; echo "$LOCKCOORD_FENCE" > second_fence'
-    assert_until 3000 is_waiting "$backend" "$name" "$app"
+    assert_until 5000 is_waiting "$backend" "$name" "$app"
     sleep 0.3 # on purpose: the waiter is now in its backoff sleep
     [[ ! -e second_start ]] || fail "the waiter ran while the lock was held"
     touch go
@@ -77,7 +79,7 @@ case_wait_handoff() {
     t_end=$(cat first_end)
     t_start=$(cat second_start)
     assert_ge "$t_start" "$t_end" "waiter start vs first end"
-    assert_lt $((t_start - t_end)) 50 "ms from the first's release to the waiter's start"
+    assert_lt $((t_start - t_end)) 1000 "ms from the first's release to the waiter's start (polling alone: >= 5000)"
     assert_lt "$(cat fence)" "$(cat second_fence)" "fences of the first and the waiter"
     echo "    handoff: waiter started $((t_start - t_end)) ms after the first command ended"
 }
@@ -91,7 +93,7 @@ case_wait_gives_up() {
     assert_exit 75 lc run "$name" --wait 400ms -- touch second_ran
     dt=$(($(now_ms) - t0))
     assert_ge "$dt" 400 "ms waited"
-    assert_lt "$dt" 2000 "ms waited"
+    assert_lt "$dt" 5000 "ms waited (the holder keeps the lock until told to stop)"
     assert_contains "$ERR" "held by first-holder"
     [[ ! -e second_ran ]] || fail "the second command ran"
     touch go
@@ -101,7 +103,7 @@ case_wait_gives_up() {
 e2e_init
 for b in redis postgres; do
     run_case "$b" "second run exits 75 at once and names the holder" case_conflict_at_once
-    run_case "$b" "run --wait starts < 50 ms after the release" case_wait_handoff
+    run_case "$b" "run --wait is woken by the release, not by polling" case_wait_handoff
     run_case "$b" "run --wait gives up with 75 after the wait" case_wait_gives_up
 done
 e2e_finish

@@ -98,7 +98,7 @@ case_stale() {
     name=$(lock_name stale)
     t0=$(now_ms)
     assert_exit 0 lc acquire "$name" --ttl 300ms --owner e2e-vanished
-    assert_until 2000 health_is "$name" stale
+    assert_until 10000 health_is "$name" stale
     assert_ge $(($(now_ms) - t0)) 300 "ms until stale"
     status_of "$name"
     assert_json "$STATUS" .owner e2e-vanished

@@ -331,7 +331,7 @@ static void test_pg_table_locked_by_another_session_times_out(void **st)
     lct_assert_rc(lc_acquire(c, lct_name("pg-locked"), NULL, &l, &err), LC_ERR_TIMEOUT, &err);
     int64_t took = lct_now_ms() - t0;
     assert_non_null(strstr(err.message, "SQLSTATE 57014"));
-    assert_true(took >= 450 && took < 1500);
+    assert_true(took >= 450 && took < 5000); /* the statement timeout, not the lock, ended it */
     admin_run(a, "ROLLBACK");
     PQfinish(a);
 
@@ -404,7 +404,7 @@ static void test_pg_release_wakes_a_watcher_of_that_name_only(void **st)
     int64_t t0 = lct_now_ms();
     lct_assert_rc(ops->wait(waiter->state, 5000, &notified, &err), LC_OK, &err);
     assert_true(notified);
-    assert_true(lct_now_ms() - t0 < 1000);
+    assert_true(lct_now_ms() - t0 < 4000); /* woken, not timed out at 5 s */
 
     /* force_release notifies too. */
     lc_lease_free(l);

@@ -17,7 +17,7 @@
 #define CLIENT_DEADLINE_MS (STMT_MS + 1000)
 /* connect_timeout is whole seconds, and libpq 15 waits at least 2. */
 #define CONNECT_MS 2000
-#define SLACK_MS   700
+#define SLACK_MS   2000 /* a loaded machine; the bounds prove "bounded", not "fast" */
 
 static char dir[64];
 static char conninfo[256];

@@ -705,7 +705,10 @@ static void test_keeper_threads_keep_lease_and_signal_reset(void **state)
         &err);
     assert_true(readable(lc_keeper_fd(k), 2000));
     int64_t elapsed = lct_now_ms() - t0;
-    if (elapsed > EVERY + 100) /* noticed at the next renewal, plus a margin */
+    /* The reason proves it was the renewal that noticed the reset (the
+     * watchdog would say "deadline passed"); the bound only says it came
+     * promptly, with room for a loaded machine. */
+    if (elapsed > 10 * EVERY)
         fail_msg("loss signalled %lld ms after the reset", (long long)elapsed);
     char reason[256];
     assert_true(lc_keeper_lost(k, l, reason, sizeof(reason)));
@@ -740,7 +743,11 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     assert_true(readable(lc_keeper_fd(f->k), 2000));
     int64_t late_ns = sys_now_ns() - lc_keeper_deadline_ns(f->k, l);
     assert_true(late_ns >= 0);
-    if (late_ns > 100 * 1000000LL)
+    /* The renewal never returns, so only the watchdog can have declared
+     * the loss (the reason below says so); this bound says it did so at the
+     * deadline and not at some later wake-up, with room for a loaded
+     * machine under TSan. */
+    if (late_ns > 500 * 1000000LL)
         fail_msg("loss signalled %lld ms after the local deadline", (long long)(late_ns / 1000000));
     assert_true(is_stalled(&f->w)); /* the renewal is still stuck */
     char reason[256];
@@ -755,7 +762,7 @@ static void test_keeper_threads_frozen_backend_lost_at_deadline(void **state)
     assert_int_equal(lc_keeper_remove(f->k, l), LC_ERR_UNAVAILABLE);
     lc_keeper_stop(f->k);
     f->k = NULL;
-    assert_true(lct_now_ms() - t0 < 100);
+    assert_true(lct_now_ms() - t0 < 2000); /* the stuck call never returns by itself */
     assert_true(is_stalled(&f->w));
     assert_int_equal(loss_count(&f->loss), 1);
     unstall(&f->w);
