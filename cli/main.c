@@ -26,7 +26,7 @@ static void print_help(FILE *out)
             "  -q, --quiet        log only errors\n"
             "  -h, --help         this help; `lockcoord COMMAND --help` for one command\n"
             "  -V, --version      print the version\n"
-            "\nDurations take a unit: 250ms, 30s, 5m, 1h.\n"
+            "\nDurations take a unit: 250ms, 30s, 5m, 1h, 1d; at most 365d.\n"
             "\nExit codes:\n"
             "  0    success (for run: the command's own exit code)\n"
             "  64   usage error\n"

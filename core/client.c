@@ -94,6 +94,17 @@ static lc_status check_token(const char *token, lc_error *err)
     return LC_OK;
 }
 
+/* A ttl the caller chose (0 means a default and is not checked here). */
+static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
+{
+    if (ttl_ms <= 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    if (ttl_ms > LC_DURATION_MAX_MS)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too long: at most 365d",
+                       (long long)ttl_ms);
+    return LC_OK;
+}
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -134,7 +145,7 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
-    int64_t until = lc__mono_ns(NULL) + wait_ms * 1000000;
+    int64_t until = lc__add_sat(lc__mono_ns(NULL), lc__ms_to_ns(wait_ms));
     int watching = 0;
     lc__backoff bo;
     lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
@@ -174,8 +185,8 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
         return rc;
     int64_t ttl = opts->ttl_ms > 0 ? opts->ttl_ms : c->cfg->lock.ttl_ms;
     int64_t wait = opts->wait_ms > 0 ? opts->wait_ms : opts->wait_ms < 0 ? 0 : c->cfg->lock.wait_ms;
-    if (ttl <= 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    if ((rc = check_ttl(ttl, err)) != LC_OK)
+        return rc;
     const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
 
     char token[LC_TOKEN_LEN + 1];
@@ -220,8 +231,11 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 {
     if (ttl_ms <= 0)
         ttl_ms = lease->ttl_ms > 0 ? lease->ttl_ms : c->cfg->lock.ttl_ms;
+    lc_status rc = check_ttl(ttl_ms, err);
+    if (rc != LC_OK)
+        return rc;
     int64_t sent = lc__mono_ns(c->clock);
-    lc_status rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
+    rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
     if (rc == LC_OK) {
         lease->ttl_ms = ttl_ms;
         lease->deadline_ns = lc_deadline_after(sent, ttl_ms);

@@ -78,9 +78,14 @@ LC_API const char *lc_status_name(lc_status code);
  * LC_ERR_INVALID with a message naming the offending byte. */
 LC_API lc_status lc_name_check(const char *name, size_t len, lc_error *err);
 
-/* Parses "250ms", "30s", "5m", "1h" (also "1h30m", "1.5s") into
- * milliseconds. A bare number is refused with a hint. Negative values are
- * refused. */
+/* The longest duration anywhere (ttl, wait, timeouts, intervals; flags and
+ * config alike): 365 days. Longer ones are refused, so no time arithmetic
+ * in nanoseconds can overflow. */
+#define LC_DURATION_MAX_MS (365LL * 24 * 60 * 60 * 1000)
+
+/* Parses "250ms", "30s", "5m", "1h", "1d" (also "1h30m", "1.5s") into
+ * milliseconds. A bare number is refused with a hint. Negative values and
+ * values over LC_DURATION_MAX_MS are refused. */
 LC_API lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err);
 
 /* Formats ms as the shortest exact unit string ("250ms", "30s", "5m",

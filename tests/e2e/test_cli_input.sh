@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Input at the edges of the command line: durations out of range, zero and
+# tiny durations, exit codes out of range, names and tokens that look like
+# options, output that cannot be written, and text that is not clean UTF-8.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage_error() { # ARGS...: exit 64, one "lockcoord: " line, nothing on stdout
+    assert_exit 64 lc "$@"
+    assert_one_line "$ERR" "stderr of '$*'"
+    assert_eq "" "$OUT" "stdout of '$*'"
+}
+
+assert_ready() { # NAME: nothing holds NAME
+    assert_exit 0 lc --json status "$1"
+    assert_json "$OUT" '.locks[0].health' ready
+}
+
+# Durations: at most 365d everywhere, refused by the parser with the limit
+# named, and the longest ones work end to end.
+case_duration_max() {
+    local backend=$1 name token ms f="$CASE_DIR/long.yaml"
+    name=$(lock_name max)
+    usage_error acquire "$name" --ttl 3000000h
+    assert_contains "$ERR" "at most 365d"
+    usage_error acquire "$name" --ttl 366d
+    usage_error acquire "$name" --wait 99999999h
+    usage_error run "$name" --ttl 99999999h -- true
+    assert_contains "$ERR" "at most 365d"
+    usage_error run "$name" --timeout 400d -- true
+    assert_ready "$name"
+
+    assert_exit 0 lc --json acquire "$name" --ttl 365d
+    jset token "$OUT" .token
+    assert_exit 0 lc --json status "$name"
+    jset ms "$OUT" '.locks[0].expires_in_ms'
+    assert_lt $((364 * 86400000)) "$ms" "expires_in_ms of a 365d lease"
+    assert_exit 0 lc renew "$name" --token "$token" --ttl 365d
+    assert_exit 0 lc release "$name" --token "$token"
+    assert_ready "$name"
+
+    # In the config too (78), and the longest server timeouts still work.
+    write_config "$f" "$backend"
+    sed -i 's/^  ttl: 3s$/  ttl: 400d/' "$f"
+    assert_exit 78 "$LC" -c "$f" acquire "$name"
+    assert_contains "$ERR" "lock.ttl: duration '400d' is too large: at most 365d"
+    if [[ $backend == redis ]]; then
+        write_config "$f" redis "" "  command_timeout: 365d
+  connect_timeout: 365d"
+    else
+        write_config "$f" postgres "" "  statement_timeout: 365d
+  connect_timeout: 365d"
+    fi
+    assert_exit 0 "$LC" -c "$f" --json acquire "$name" --ttl 2s
+    jset token "$OUT" .token
+    assert_exit 0 "$LC" -c "$f" release "$name" --token "$token"
+}
+
+e2e_init
+for b in redis postgres; do
+    run_case "$b" "durations: at most 365d, the longest work" case_duration_max
+done
+e2e_finish
