@@ -73,6 +73,10 @@ const char *cli_time(int64_t unix_ms, char *buf, size_t size);
 /* Parses a duration option; on error reports a usage error. */
 int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms);
 
+/* The same, refusing values below min_ms (LC_TTL_MIN_MS, LC_PERIOD_MIN_MS)
+ * with a usage error that names the minimum. */
+int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t min_ms, int64_t *ms);
+
 /* Adds a holder object under key to a JSON object. */
 void cli_json_holder(cJSON *obj, const char *key, const lc_holder *h);
 

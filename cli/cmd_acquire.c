@@ -11,7 +11,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
 {
     acquire_args *a = ctx;
     switch (opt) {
-    case 't': return cli_duration_opt(app, "ttl", arg, &a->opts.ttl_ms);
+    case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->opts.ttl_ms);
     case 'w':
         if (cli_duration_opt(app, "wait", arg, &a->opts.wait_ms) != 0)
             return EXIT_USAGE;

@@ -20,7 +20,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     char *end;
     switch (opt) {
     case 'k': a->token = arg; return 0;
-    case 't': return cli_duration_opt(app, "ttl", arg, &a->ttl_ms);
+    case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->ttl_ms);
     case 'e': a->error = arg; return 0;
     case 's': a->value = arg; return 0;
     case 'x':

@@ -159,6 +159,22 @@ int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms)
     return 0;
 }
 
+int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t min_ms, int64_t *ms)
+{
+    int64_t v;
+    int rc = cli_duration_opt(app, opt, value, &v);
+    if (rc != 0)
+        return rc;
+    if (v < min_ms) {
+        char a[32], b[32];
+        return cli_usage(app, "--%s: must be at least %s, got %s", opt,
+                         lc_duration_format(min_ms, a, sizeof(a)),
+                         lc_duration_format(v, b, sizeof(b)));
+    }
+    *ms = v;
+    return 0;
+}
+
 int cli_check_name(cli *app, const char *name)
 {
     lc_error err;

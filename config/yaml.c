@@ -106,11 +106,11 @@ static const lc__field postgres_fields[] = {
 static const lc__schema postgres_schema = LC__FIELDS(postgres_fields);
 
 static const lc__field lock_fields[] = {
-    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), 10, NULL, NULL},
-    {"renew_every", LC__F_DUR, CFG(lock.renew_every_ms), 1, NULL, NULL},
+    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
+    {"renew_every", LC__F_DUR, CFG(lock.renew_every_ms), LC_PERIOD_MIN_MS, NULL, NULL},
     {"wait", LC__F_DUR, CFG(lock.wait_ms), 0, NULL, NULL},
-    {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), 1, NULL, NULL},
-    {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), 1, NULL, NULL},
+    {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), LC_PERIOD_MIN_MS, NULL, NULL},
+    {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), LC_PERIOD_MIN_MS, NULL, NULL},
 };
 static const lc__schema lock_schema = LC__FIELDS(lock_fields);
 

@@ -97,8 +97,9 @@ static lc_status check_token(const char *token, lc_error *err)
 /* A ttl the caller chose (0 means a default and is not checked here). */
 static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
 {
-    if (ttl_ms <= 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    if (ttl_ms < LC_TTL_MIN_MS)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too short: at least %d ms",
+                       (long long)ttl_ms, LC_TTL_MIN_MS);
     if (ttl_ms > LC_DURATION_MAX_MS)
         return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too long: at most 365d",
                        (long long)ttl_ms);

@@ -83,6 +83,15 @@ LC_API lc_status lc_name_check(const char *name, size_t len, lc_error *err);
  * in nanoseconds can overflow. */
 #define LC_DURATION_MAX_MS (365LL * 24 * 60 * 60 * 1000)
 
+/* The shortest durations, for flags and config alike. A lease's ttl is at
+ * least LC_TTL_MIN_MS (its local deadline keeps a 2 ms allowance); a
+ * renewal period, server timeout or retry step at least LC_PERIOD_MIN_MS.
+ * A zero is refused, except where it has a meaning of its own: a wait of
+ * 0s (do not wait), a job or `run` timeout of 0s (none), a kill grace of
+ * 0s (SIGKILL right after SIGTERM), a job interval of 0s (every pass). */
+#define LC_TTL_MIN_MS    10
+#define LC_PERIOD_MIN_MS 1
+
 /* Parses "250ms", "30s", "5m", "1h", "1d" (also "1h30m", "1.5s") into
  * milliseconds. A bare number is refused with a hint. Negative values and
  * values over LC_DURATION_MAX_MS are refused. */

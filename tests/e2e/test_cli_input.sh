@@ -55,8 +55,41 @@ case_duration_max() {
     assert_exit 0 "$LC" -c "$f" release "$name" --token "$token"
 }
 
+# Zero and tiny durations: refused with the minimum named (64 on the
+# command line, 78 in the config), or honoured where 0s has a meaning.
+case_duration_min() {
+    local backend=$1 name t0 f="$CASE_DIR/short.yaml"
+    name=$(lock_name min)
+    usage_error acquire "$name" --ttl 0s
+    assert_contains "$ERR" "--ttl: must be at least 10ms, got 0s"
+    usage_error acquire "$name" --ttl 1ms
+    assert_contains "$ERR" "at least 10ms"
+    usage_error renew "$name" --token 0123456789abcdef0123456789abcdef --ttl 0s
+    assert_contains "$ERR" "at least 10ms"
+    usage_error run "$name" --ttl 9ms -- true
+    usage_error run "$name" --renew-every 0s -- true
+    assert_contains "$ERR" "--renew-every: must be at least 1ms"
+    assert_ready "$name"
+    write_config "$f" "$backend"
+    sed -i 's/^  ttl: 3s$/  ttl: 0s/' "$f"
+    assert_exit 78 "$LC" -c "$f" acquire "$name"
+    assert_contains "$ERR" "lock.ttl: must be at least 10ms, got 0s"
+
+    # 0s where it means something: no wait, no timeout, no kill grace.
+    assert_exit 0 lc run "$name" --wait 0s --timeout 0s -- true
+    t0=$(now_ms)
+    assert_exit 124 lc run "$name" --timeout 300ms --kill-grace 0s -- \
+        sh -c 'trap "" TERM; sleep 30'
+    # The default grace would be 5s: SIGKILL came right after SIGTERM.
+    assert_lt $(($(now_ms) - t0)) 3000 "ms until a TERM-proof command was killed"
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].health' failed
+    assert_json "$OUT" '.locks[0].last_exit' 137
+}
+
 e2e_init
 for b in redis postgres; do
     run_case "$b" "durations: at most 365d, the longest work" case_duration_max
+    run_case "$b" "durations: zero and tiny ones refused or honoured" case_duration_min
 done
 e2e_finish
