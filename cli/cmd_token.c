@@ -2,6 +2,7 @@
  * `renew`, `release` and `checkpoint`. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,15 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->ttl_ms);
     case 'e': a->error = arg; return 0;
     case 's': a->value = arg; return 0;
-    case 'x':
-        a->exit_code = (int)strtol(arg, &end, 10);
-        if (*arg == '\0' || *end != '\0')
-            return cli_usage(app, "--exit: expected a number, got '%s'", arg);
+    case 'x': {
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 255)
+            return cli_usage(app, "--exit: expected an exit status 0..255, got '%s'", arg);
+        a->exit_code = (int)v;
         a->has_exit = 1;
         return 0;
+    }
     }
     return EXIT_USAGE;
 }
@@ -158,7 +162,7 @@ const cli_command cli_cmd_release = {
     "release NAME --token T [--error MSG] [--exit N]",
     "Gives a lease back and records the run: sync count + 1, completed now.\n\n"
     "  --error MSG  record why the run failed (status then shows 'failed')\n"
-    "  --exit N     record the run's exit status\n\n"
+    "  --exit N     record the run's exit status (0..255)\n\n"
     "Exit 76 when the lease is no longer yours.\n",
 };
 

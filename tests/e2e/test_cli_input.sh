@@ -87,9 +87,29 @@ case_duration_min() {
     assert_json "$OUT" '.locks[0].last_exit' 137
 }
 
+# release --exit takes an exit status, 0..255, and nothing else.
+case_exit_range() {
+    local name token n
+    name=$(lock_name exit)
+    assert_exit 0 lc --json acquire "$name" --ttl 5s
+    jset token "$OUT" .token
+    for n in 4294967297 256 -1 -2147483648 9223372036854775808 1x ""; do
+        usage_error release "$name" --token "$token" --exit "$n"
+        assert_contains "$ERR" "--exit: expected an exit status 0..255, got '$n'"
+    done
+    # Nothing was recorded, the lease is still held.
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].health' held
+    assert_json "$OUT" '.locks[0].sync_count' 0
+    assert_exit 0 lc release "$name" --token "$token" --exit 255
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].last_exit' 255
+}
+
 e2e_init
 for b in redis postgres; do
     run_case "$b" "durations: at most 365d, the longest work" case_duration_max
     run_case "$b" "durations: zero and tiny ones refused or honoured" case_duration_min
+    run_case "$b" "release --exit: 0..255 only" case_exit_range
 done
 e2e_finish
