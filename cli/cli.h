@@ -81,11 +81,14 @@ int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t m
 void cli_json_holder(cJSON *obj, const char *key, const lc_holder *h);
 
 /* Parses a command's options with getopt_long. Positional arguments are
- * collected into pos[] (up to max_pos); parsing stops after "--", and
- * *rest is set to the index of the first argument after it (-1 when there
- * was no "--"). on_opt(app, ctx, c, optarg) handles each option and returns 0 or
- * an exit code. --help prints the command's help and returns -1 through
- * *done. Returns 0 or an exit code. */
+ * collected into pos[] (up to max_pos; more is a usage error). After "--"
+ * every argument is positional (so a lock name may start with '-'), unless
+ * rest is non-NULL: then parsing stops there, and *rest is set to the
+ * index of the first argument after it (-1 when there was no "--"), as
+ * `run` needs for its command. An option whose value would be "--" is a
+ * usage error ("option '--ttl' needs a value"). on_opt(app, ctx, c, optarg)
+ * handles each option and returns 0 or an exit code. --help prints the
+ * command's help and sets *done. Returns 0 or an exit code. */
 typedef int (*cli_opt_fn)(cli *app, void *ctx, int opt, const char *arg);
 int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const char *shortopts,
               const struct option *longopts, cli_opt_fn on_opt, void *ctx, const char **pos,

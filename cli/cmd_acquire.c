@@ -53,9 +53,9 @@ static int run(cli *app, int argc, char **argv)
     acquire_args a;
     memset(&a, 0, sizeof(a));
     const char *pos[1];
-    int npos, rest, done;
-    int rc = cli_parse(app, &cli_cmd_acquire, argc, argv, "", opts, on_opt, &a, pos, 1, &npos,
-                       &rest, &done);
+    int npos, done;
+    int rc = cli_parse(app, &cli_cmd_acquire, argc, argv, "", opts, on_opt, &a, pos, 1, &npos, NULL,
+                       &done);
     if (rc || done)
         return rc;
     if (npos != 1)

@@ -46,9 +46,9 @@ static int run(cli *app, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *reason = NULL;
     const char *pos[1];
-    int npos, rest, done;
+    int npos, done;
     int rc = cli_parse(app, &cli_cmd_reset, argc, argv, "", opts, on_opt, &reason, pos, 1, &npos,
-                       &rest, &done);
+                       NULL, &done);
     if (rc || done)
         return rc;
     if (npos != 1)

@@ -141,5 +141,6 @@ const cli_command cli_cmd_status = {
     "Shows each lock's health -- ready (Ready to sync), held (Sync in progress),\n"
     "stale (lease expired, the next acquire reclaims it), failed (Last sync\n"
     "failed) -- with owner, fence, held for, expires in, sync count, last\n"
-    "started/completed, last error and checkpoint. Without NAME, every lock.\n",
+    "started/completed, last error and checkpoint. Without NAME, every lock;\n"
+    "at most 256 NAMEs at once.\n",
 };

@@ -50,9 +50,9 @@ static int prepare(cli *app, const cli_command *cmd, int argc, char **argv, toke
                    lc_lease **lease, int *done)
 {
     const char *pos[1];
-    int npos, rest;
+    int npos;
     memset(a, 0, sizeof(*a));
-    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, &rest, done);
+    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, NULL, done);
     if (rc || *done)
         return rc;
     if (npos != 1)

@@ -154,6 +154,8 @@ int cli_usage(cli *app, const char *fmt, ...)
 int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms)
 {
     lc_error err;
+    if (strncmp(value, "--", 2) == 0) /* "--ttl --wait 5s" */
+        return cli_usage(app, "option '--%s' needs a value, got the option '%s'", opt, value);
     if (lc_duration_parse(value, ms, &err) != LC_OK)
         return cli_usage(app, "--%s: %s", opt, err.message);
     return 0;
@@ -226,9 +228,28 @@ void cli_close(cli *app)
     app->cfg = NULL;
 }
 
+static int too_many(cli *app, const char *arg, int max_pos)
+{
+    if (max_pos <= 1)
+        return cli_usage(app, "unexpected argument '%s'", arg);
+    return cli_usage(app, "too many arguments (at most %d): '%s'", max_pos, arg);
+}
+
 static void print_command_help(const cli_command *cmd)
 {
     printf("usage: lockcoord [-c FILE] [--json] %s\n\n%s", cmd->usage, cmd->help);
+}
+
+/* Everything after "--" is positional, as in getopt's own convention. */
+static int take_rest(cli *app, int argc, char **argv, int from, const char **pos, int max_pos,
+                     int *npos)
+{
+    for (int i = from; i < argc; i++) {
+        if (*npos >= max_pos)
+            return too_many(app, argv[i], max_pos);
+        pos[(*npos)++] = argv[i];
+    }
+    return 0;
 }
 
 int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const char *shortopts,
@@ -238,7 +259,8 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
     char spec[64];
     snprintf(spec, sizeof(spec), "+:h%s", shortopts);
     *npos = 0;
-    *rest = -1;
+    if (rest)
+        *rest = -1;
     *done = 0;
     optind = 0; /* glibc: start over for this argv */
     opterr = 0;
@@ -247,16 +269,21 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
         int c = getopt_long(argc, argv, spec, longopts, NULL);
         if (c == -1) {
             if (before < argc && strcmp(argv[before], "--") == 0 && optind == before + 1) {
+                if (rest == NULL)
+                    return take_rest(app, argc, argv, optind, pos, max_pos, npos);
                 *rest = optind;
                 return 0;
             }
             if (optind >= argc)
                 return 0;
             if (*npos >= max_pos)
-                return cli_usage(app, "unexpected argument '%s'", argv[optind]);
+                return too_many(app, argv[optind], max_pos);
             pos[(*npos)++] = argv[optind++];
             continue;
         }
+        /* "--ttl -- cmd": getopt took the "--" as the value. */
+        if (optarg && optarg == argv[optind - 1] && strcmp(optarg, "--") == 0)
+            return cli_usage(app, "option '%s' needs a value", argv[optind - 2]);
         int rc;
         switch (c) {
         case 'h':
@@ -265,7 +292,15 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
             return 0;
         case 'J': app->json = 1; continue;
         case ':': return cli_usage(app, "option '%s' needs a value", argv[optind - 1]);
-        case '?': return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
+        case '?':
+            /* A short one may sit inside "-xyz", where optind has not moved
+             * on yet: name it by optopt. */
+            if (optopt > 0)
+                return cli_usage(app,
+                                 "unknown option '-%c' (a NAME that starts with '-' goes "
+                                 "after '--')",
+                                 optopt);
+            return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
         default:
             rc = on_opt(app, ctx, c, optarg);
             if (rc != 0)
@@ -285,7 +320,6 @@ int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, con
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int rest;
-    return cli_parse(app, cmd, argc, argv, "", opts, no_options, NULL, pos, max_pos, npos, &rest,
+    return cli_parse(app, cmd, argc, argv, "", opts, no_options, NULL, pos, max_pos, npos, NULL,
                      done);
 }

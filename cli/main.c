@@ -67,6 +67,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
+        if (app.json) /* one JSON object, as --json promises */
+            return cli_usage(&app, "a COMMAND is required (see 'lockcoord --help')");
         print_help(stderr);
         return EXIT_USAGE;
     }

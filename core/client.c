@@ -84,16 +84,6 @@ static lc_status check_name(const char *name, lc_error *err)
     return lc_name_check(name, name ? strlen(name) : 0, err);
 }
 
-static lc_status check_token(const char *token, lc_error *err)
-{
-    size_t n = token ? strlen(token) : 0;
-    if (n == 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "missing token");
-    if (n > 64 || strspn(token, "0123456789abcdef") != n)
-        return lc__err(err, LC_ERR_INVALID, 0, "invalid token: expected hex characters");
-    return LC_OK;
-}
-
 /* A ttl the caller chose (0 means a default and is not checked here). */
 static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
 {
@@ -218,7 +208,7 @@ lc_status lc_lease_attach(const char *name, const char *token, lc_lease **out, l
 {
     lc_status rc = check_name(name, err);
     if (rc == LC_OK)
-        rc = check_token(token, err);
+        rc = lc_token_check(token, err);
     if (rc != LC_OK)
         return rc;
     lc_lease *l = lease_new(name, token, "");

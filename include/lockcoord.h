@@ -105,6 +105,10 @@ LC_API char *lc_duration_format(int64_t ms, char *buf, size_t size);
  * getrandom(2), plus a NUL, into out. */
 LC_API lc_status lc_token_new(char out[LC_TOKEN_LEN + 1], lc_error *err);
 
+/* LC_OK when token is what lc_token_new makes: exactly LC_TOKEN_LEN
+ * lowercase hex characters. Else LC_ERR_INVALID. */
+LC_API lc_status lc_token_check(const char *token, lc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Clock: injectable so expiry logic is tested without sleeping            */
 /* ------------------------------------------------------------------------ */

@@ -106,10 +106,62 @@ case_exit_range() {
     assert_json "$OUT" '.locks[0].last_exit' 255
 }
 
+# Names after "--", JSON usage errors without a command, the status
+# limit, token format, and an option whose value went missing.
+case_cli_odds() {
+    local name token names=() i
+    name="-$(lock_name dash)"
+    usage_error acquire "$name"
+    assert_contains "$ERR" "unknown option '-e' (a NAME that starts with '-' goes after '--')"
+    assert_exit 0 lc --json acquire --ttl 5s -- "$name"
+    assert_json "$OUT" .lock "$name"
+    jset token "$OUT" .token
+    assert_exit 0 lc --json status -- "$name"
+    assert_json "$OUT" '.locks[0].health' held
+    assert_exit 0 lc renew --token "$token" -- "$name"
+    assert_exit 0 lc checkpoint --token "$token" --set x -- "$name"
+    assert_exit 0 lc release --token "$token" -- "$name"
+    assert_exit 0 lc reset --reason "e2e" -- "$name"
+    usage_error acquire -- "$name" extra
+    assert_contains "$ERR" "unexpected argument 'extra'"
+
+    # lockcoord --json without a command: a JSON usage error.
+    assert_exit 64 "$LC" --json
+    assert_json "$OUT" .error usage
+    assert_contains "$(json_get "$OUT" .message)" "COMMAND is required"
+    assert_exit 64 "$LC"
+    assert_contains "$ERR" "usage: lockcoord"
+
+    # status takes at most 256 names, says so, and documents it.
+    for i in $(seq 1 257); do names+=("e2e/n$i"); done
+    usage_error status "${names[@]}"
+    assert_contains "$ERR" "too many arguments (at most 256)"
+    assert_exit 0 lc status "${names[@]:0:256}"
+    assert_exit 0 lc status --help
+    assert_contains "$OUT" "at most 256 NAMEs"
+
+    # Tokens: 32 lowercase hex characters, or 64 before any server.
+    name=$(lock_name token)
+    usage_error renew "$name" --token abc
+    assert_contains "$ERR" "expected 32 lowercase hex characters, got 3"
+    usage_error release "$name" --token 0123456789ABCDEF0123456789abcdef
+    assert_exit 64 lc --json release "$name" --token abc
+    assert_json "$OUT" .error invalid
+
+    # A value that went missing is said so, not parsed as a duration.
+    usage_error run "$(lock_name odd)" --ttl -- true
+    assert_contains "$ERR" "option '--ttl' needs a value"
+    usage_error acquire "$(lock_name odd)" --ttl --wait 5s
+    assert_contains "$ERR" "option '--ttl' needs a value, got the option '--wait'"
+    usage_error release "$(lock_name odd)" --token --
+    assert_contains "$ERR" "option '--token' needs a value"
+}
+
 e2e_init
 for b in redis postgres; do
     run_case "$b" "durations: at most 365d, the longest work" case_duration_max
     run_case "$b" "durations: zero and tiny ones refused or honoured" case_duration_min
     run_case "$b" "release --exit: 0..255 only" case_exit_range
+    run_case "$b" "CLI odds: --, --json alone, status limit, tokens" case_cli_odds
 done
 e2e_finish
