@@ -14,6 +14,7 @@ enum {
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
     EXIT_INTERNAL = 70,
+    EXIT_IOERR = 74, /* the output could not be written */
     EXIT_CONFLICT = 75,
     EXIT_LOST = 76,
     EXIT_CONFIG = 78,
@@ -66,6 +67,14 @@ int cli_exit_code(lc_status code);
 /* Prints a JSON object on stdout (one line) and frees it; returns 0, or
  * EXIT_INTERNAL when out of memory. */
 int cli_print_json(cJSON *obj);
+
+/* Flushes stdout; 1 when anything written to it was lost (a full disk, a
+ * closed pipe), with the reason in why[size]; else 0. */
+int cli_output_failed(char *why, size_t size);
+
+/* cli_output_failed, reported: one line on stderr (stdout is what failed,
+ * even with --json) and EXIT_IOERR; 0 when the output was written. */
+int cli_check_output(cli *app);
 
 /* RFC 3339 of unix ms into buf; "-" (text) for ms < 0. */
 const char *cli_time(int64_t unix_ms, char *buf, size_t size);

@@ -1,6 +1,7 @@
 /* cli/common.c -- config and client, errors, exit codes, JSON, options. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,16 @@ void cli_log(void *ctx, lc_log_level level, const char *msg)
     fprintf(stderr, "lockcoord: %s: %s\n", names[level], msg);
 }
 
+/* errno of the first failed flush of stdout: the stream keeps only a flag. */
+static int stdout_errno;
+
+static void flush_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 && stdout_errno == 0)
+        stdout_errno = errno;
+}
+
 int cli_print_json(cJSON *obj)
 {
     char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
@@ -61,9 +72,29 @@ int cli_print_json(cJSON *obj)
         return EXIT_INTERNAL;
     }
     printf("%s\n", s);
-    fflush(stdout);
+    flush_stdout();
     free(s);
     return 0;
+}
+
+int cli_output_failed(char *why, size_t size)
+{
+    flush_stdout();
+    if (!ferror(stdout) && stdout_errno == 0)
+        return 0;
+    snprintf(why, size, "%s", stdout_errno ? strerror(stdout_errno) : "write error");
+    return 1;
+}
+
+int cli_check_output(cli *app)
+{
+    char why[128];
+    if (!cli_output_failed(why, sizeof(why)))
+        return 0;
+    int top = strcmp(app->command, "lockcoord") == 0;
+    fprintf(stderr, "lockcoord: %s%scould not write the output: %s\n", top ? "" : app->command,
+            top ? "" : ": ", why);
+    return EXIT_IOERR;
 }
 
 const char *cli_time(int64_t unix_ms, char *buf, size_t size)

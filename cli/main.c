@@ -32,6 +32,7 @@ static void print_help(FILE *out)
             "  64   usage error\n"
             "  69   backend unavailable (cannot connect, timed out, server error)\n"
             "  70   internal error\n"
+            "  74   the output could not be written (acquire then gives its lease back)\n"
             "  75   lock held by another holder (run --conflict-exit-code N overrides)\n"
             "  76   lease lost while working\n"
             "  78   configuration error\n"
@@ -61,8 +62,8 @@ int main(int argc, char **argv)
         case 'J': app.json = 1; break;
         case 'v': app.verbosity = 1; break;
         case 'q': app.verbosity = -1; break;
-        case 'h': print_help(stdout); return 0;
-        case 'V': printf("lockcoord %s\n", LC_VERSION); return 0;
+        case 'h': print_help(stdout); return cli_check_output(&app);
+        case 'V': printf("lockcoord %s\n", LC_VERSION); return cli_check_output(&app);
         default: return cli_usage(&app, "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -78,7 +79,9 @@ int main(int argc, char **argv)
             app.command = name;
             int rc = commands[i]->run(&app, argc - optind, argv + optind);
             cli_close(&app);
-            return rc;
+            /* Every command's output is checked once here; one that failed
+             * already keeps its own exit code. */
+            return rc == 0 ? cli_check_output(&app) : rc;
         }
     }
     return cli_usage(&app, "unknown command '%s'", name);

@@ -157,11 +157,55 @@ case_cli_odds() {
     assert_contains "$ERR" "option '--token' needs a value"
 }
 
+# Output that cannot be written: exit 74 with one line on stderr, and
+# acquire gives back the lease whose token was lost.
+case_output_unwritable() {
+    local name rc fd pid
+    name=$(lock_name full)
+    for json in "" --json; do
+        rc=0
+        # shellcheck disable=SC2086
+        lc $json acquire "$name" --ttl 30s >/dev/full 2>"$CASE_DIR/full.err" || rc=$?
+        assert_eq 74 "$rc" "exit of acquire $json > /dev/full"
+        assert_one_line "$(cat "$CASE_DIR/full.err")" "stderr of acquire $json > /dev/full"
+        assert_contains "$(cat "$CASE_DIR/full.err")" "could not write the output"
+        assert_contains "$(cat "$CASE_DIR/full.err")" "the lease was released"
+        assert_exit 0 lc --json status "$name"
+        assert_json "$OUT" '.locks[0].held_for_ms' null
+        assert_contains "$(json_get "$OUT" '.locks[0].last_error')" "could not write its output"
+    done
+    # The lock is free: the next acquire gets it at once.
+    assert_exit 0 lc --json acquire "$name" --ttl 2s --wait 0s
+    assert_exit 0 lc release "$name" --token "$(json_get "$OUT" .token)"
+
+    # A pipe whose reader is gone: EPIPE, not death by SIGPIPE.
+    exec {fd}> >(exit 0)
+    pid=$!
+    wait "$pid" 2>/dev/null
+    rc=0
+    lc acquire "$name" --ttl 30s >&"$fd" 2>"$CASE_DIR/pipe.err" || rc=$?
+    exec {fd}>&-
+    assert_eq 74 "$rc" "exit of acquire into a closed pipe"
+    assert_contains "$(cat "$CASE_DIR/pipe.err")" "Broken pipe; the lease was released"
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].held_for_ms' null
+
+    # Every other command: 74 when its output is lost.
+    for args in "status $name" "--json status" "config check" "--help" "status --help"; do
+        rc=0
+        # shellcheck disable=SC2086
+        lc $args >/dev/full 2>"$CASE_DIR/full.err" || rc=$?
+        assert_eq 74 "$rc" "exit of '$args' > /dev/full"
+        assert_one_line "$(cat "$CASE_DIR/full.err")" "stderr of '$args' > /dev/full"
+    done
+}
+
 e2e_init
 for b in redis postgres; do
     run_case "$b" "durations: at most 365d, the longest work" case_duration_max
     run_case "$b" "durations: zero and tiny ones refused or honoured" case_duration_min
     run_case "$b" "release --exit: 0..255 only" case_exit_range
     run_case "$b" "CLI odds: --, --json alone, status limit, tokens" case_cli_odds
+    run_case "$b" "unwritable output: exit 74, acquire releases" case_output_unwritable
 done
 e2e_finish
