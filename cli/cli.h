@@ -107,6 +107,16 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
 int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, const char **pos,
                     int max_pos, int *npos, int *done);
 
+/* Text for a field that is stored and shown to others (--owner, --error,
+ * --set, --reason): one line of valid UTF-8 (lc_text_check), else a usage
+ * error naming the option. Returns 0 or the exit code. */
+int cli_text_opt(cli *app, const char *opt, const char *value);
+
+/* s made safe for a terminal (lc_text_escape): what a backend returns may
+ * have been written by any tool. The result lives until the 8th call after
+ * this one or cli_close, so a few can go into one printf. */
+const char *cli_safe(const char *s);
+
 /* The lock-name rule, reported as a usage error (exit 64). */
 int cli_check_name(cli *app, const char *name);
 

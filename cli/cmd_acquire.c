@@ -19,7 +19,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
         if (a->opts.wait_ms == 0)
             a->opts.wait_ms = -1; /* an explicit 0s means: do not wait */
         return 0;
-    case 'o': a->opts.owner = arg; return 0;
+    case 'o': a->opts.owner = arg; return cli_text_opt(app, "owner", arg);
     }
     return EXIT_USAGE;
 }

@@ -57,7 +57,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
         if (a->kill_grace_ms == 0)
             a->kill_grace_ms = -1; /* an explicit 0s: SIGKILL right after SIGTERM */
         return 0;
-    case 'o': a->acq.owner = arg; return 0;
+    case 'o': a->acq.owner = arg; return cli_text_opt(app, "owner", arg);
     case 'x':
         a->conflict_exit = (int)strtol(arg, &end, 10);
         if (*arg == '\0' || *end != '\0' || a->conflict_exit < 0 || a->conflict_exit > 255)

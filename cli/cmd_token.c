@@ -22,8 +22,8 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     switch (opt) {
     case 'k': a->token = arg; return 0;
     case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->ttl_ms);
-    case 'e': a->error = arg; return 0;
-    case 's': a->value = arg; return 0;
+    case 'e': a->error = arg; return cli_text_opt(app, "error", arg);
+    case 's': a->value = arg; return cli_text_opt(app, "set", arg);
     case 'x': {
         errno = 0;
         long v = strtol(arg, &end, 10);

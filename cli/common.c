@@ -31,6 +31,8 @@ static const char *json_code(lc_status code)
     }
 }
 
+static char *json_text(cJSON *obj);
+
 void cli_log(void *ctx, lc_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
@@ -43,14 +45,14 @@ void cli_log(void *ctx, lc_log_level level, const char *msg)
             return;
         cJSON_AddStringToObject(o, "level", names[level]);
         cJSON_AddStringToObject(o, "msg", msg);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = json_text(o);
         if (s)
             fprintf(stderr, "%s\n", s);
         free(s);
         cJSON_Delete(o);
         return;
     }
-    fprintf(stderr, "lockcoord: %s: %s\n", names[level], msg);
+    fprintf(stderr, "lockcoord: %s: %s\n", names[level], cli_safe(msg));
 }
 
 /* errno of the first failed flush of stdout: the stream keeps only a flag. */
@@ -63,9 +65,20 @@ static void flush_stdout(void)
         stdout_errno = errno;
 }
 
+/* cJSON copies string bytes as they are: text read back from a backend
+ * that is not valid UTF-8 would make the whole output invalid JSON. The
+ * bytes at stake are all >= 0x80, so only string contents change. */
+static char *json_text(cJSON *obj)
+{
+    char *raw = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    char *s = raw ? lc_text_utf8(raw) : NULL;
+    free(raw);
+    return s;
+}
+
 int cli_print_json(cJSON *obj)
 {
-    char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    char *s = json_text(obj);
     cJSON_Delete(obj);
     if (s == NULL) {
         fprintf(stderr, "lockcoord: out of memory\n");
@@ -129,7 +142,7 @@ static void print_conflict_text(cli *app, const char *what, const lc_error *err)
     char t[40], d[32];
     const lc_holder *h = &err->holder;
     fprintf(stderr, "lockcoord: %s: held by %s (fence %llu, since %s, expires in %s)\n", what,
-            h->owner[0] ? h->owner : "unknown", (unsigned long long)h->fence,
+            h->owner[0] ? cli_safe(h->owner) : "unknown", (unsigned long long)h->fence,
             cli_time(h->acquired_at_ms > 0 ? h->acquired_at_ms : -1, t, sizeof(t)),
             h->expires_in_ms >= 0 ? lc_duration_format(h->expires_in_ms, d, sizeof(d)) : "?");
     (void)app;
@@ -156,7 +169,7 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
     if (err->code == LC_ERR_CONFLICT)
         print_conflict_text(app, what, err);
     else
-        fprintf(stderr, "lockcoord: %s: %s\n", what, err->message);
+        fprintf(stderr, "lockcoord: %s: %s\n", cli_safe(what), cli_safe(err->message));
     return code;
 }
 
@@ -177,7 +190,7 @@ int cli_usage(cli *app, const char *fmt, ...)
     } else {
         int top = strcmp(app->command, "lockcoord") == 0;
         fprintf(stderr, "lockcoord: %s%s%s (see 'lockcoord %s%s--help')\n", top ? "" : app->command,
-                top ? "" : ": ", msg, top ? "" : app->command, top ? "" : " ");
+                top ? "" : ": ", cli_safe(msg), top ? "" : app->command, top ? "" : " ");
     }
     return EXIT_USAGE;
 }
@@ -206,6 +219,34 @@ int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t m
     }
     *ms = v;
     return 0;
+}
+
+int cli_text_opt(cli *app, const char *opt, const char *value)
+{
+    lc_error err;
+    if (lc_text_check(value, strlen(value), &err) != LC_OK)
+        return cli_usage(app, "--%s: %s", opt, err.message);
+    return 0;
+}
+
+#define SAFE_RING 8
+static char *safe_ring[SAFE_RING];
+static unsigned safe_next;
+
+const char *cli_safe(const char *s)
+{
+    char **slot = &safe_ring[safe_next++ % SAFE_RING];
+    free(*slot);
+    *slot = lc_text_escape(s);
+    return *slot ? *slot : "?";
+}
+
+static void safe_free(void)
+{
+    for (size_t i = 0; i < SAFE_RING; i++) {
+        free(safe_ring[i]);
+        safe_ring[i] = NULL;
+    }
 }
 
 int cli_check_name(cli *app, const char *name)
@@ -257,6 +298,7 @@ void cli_close(cli *app)
     app->client = NULL;
     lc_config_free(app->cfg);
     app->cfg = NULL;
+    safe_free();
 }
 
 static int too_many(cli *app, const char *arg, int max_pos)

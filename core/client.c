@@ -17,7 +17,10 @@ static void default_owner(char *buf, size_t size)
     if (gethostname(host, sizeof(host)) != 0)
         lc__strlcpy(host, "unknown", sizeof(host));
     host[sizeof(host) - 1] = '\0';
-    snprintf(buf, size, "%s:%ld", host, (long)getpid());
+    /* A host name may hold any byte; the owner must be clean text. */
+    char *clean = lc_text_escape(host);
+    snprintf(buf, size, "%s:%ld", clean ? clean : "unknown", (long)getpid());
+    free(clean);
 }
 
 lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
@@ -94,6 +97,18 @@ static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
         return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too long: at most 365d",
                        (long long)ttl_ms);
     return LC_OK;
+}
+
+/* Text the caller hands in to be stored (owner, error, checkpoint,
+ * reason): one line of valid UTF-8, or LC_ERR_INVALID naming `what`. */
+static lc_status check_text(const char *what, const char *s, lc_error *err)
+{
+    if (s == NULL)
+        return LC_OK;
+    lc_status rc = lc_text_check(s, strlen(s), err);
+    if (rc != LC_OK)
+        lc__err_prefix(err, "invalid %s", what);
+    return rc;
 }
 
 static void sleep_ms(int64_t ms)
@@ -179,6 +194,8 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     if ((rc = check_ttl(ttl, err)) != LC_OK)
         return rc;
     const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
+    if ((rc = check_text("owner", owner, err)) != LC_OK)
+        return rc;
 
     char token[LC_TOKEN_LEN + 1];
     if ((rc = lc_token_new(token, err)) != LC_OK)
@@ -237,7 +254,10 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err)
 {
     static const lc_run_result ok = {0, 0, NULL};
-    lc_status rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
+    lc_status rc = check_text("error text", res ? res->error : NULL, err);
+    if (rc != LC_OK)
+        return rc;
+    rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
     if (rc == LC_OK)
         lease->deadline_ns = 0;
     return rc;
@@ -247,6 +267,9 @@ lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_err
 {
     if (value == NULL)
         return lc__err(err, LC_ERR_INVALID, 0, "missing checkpoint value");
+    lc_status rc = check_text("checkpoint", value, err);
+    if (rc != LC_OK)
+        return rc;
     return c->ops->checkpoint(c->state, lease->name, lease->token, value, err);
 }
 
@@ -256,7 +279,18 @@ lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res
     lc_status rc = check_name(name, err);
     if (rc != LC_OK)
         return rc;
-    return c->ops->record_run(c->state, name, res ? res : &ok, err);
+    if (res == NULL || res->error == NULL)
+        return c->ops->record_run(c->state, name, res ? res : &ok, err);
+    /* The message may quote what the caller did not write (a lost lease's
+     * reason names the new holder): it is stored escaped, not refused. */
+    lc_run_result clean = *res;
+    char *text = lc_text_escape(res->error);
+    if (text == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    clean.error = text;
+    rc = c->ops->record_run(c->state, name, &clean, err);
+    free(text);
+    return rc;
 }
 
 lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
@@ -267,6 +301,8 @@ lc_status lc_force_release(lc_client *c, const char *name, const char *reason, i
         return rc;
     if (reason == NULL || *reason == '\0')
         return lc__err(err, LC_ERR_INVALID, 0, "a reason is required");
+    if ((rc = check_text("reason", reason, err)) != LC_OK)
+        return rc;
     int held = 0;
     lc_holder h;
     memset(&h, 0, sizeof(h));

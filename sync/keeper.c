@@ -328,12 +328,19 @@ static void lost_reason(lc_client *c, const kept *kl, char *buf, size_t size)
     lc__strlcpy(buf, "not held with this token any more", size);
     if (lc_inspect(c, kl->name, &info, &err) != LC_OK)
         return;
+    /* Owner and reason were read back from the backend, where any tool may
+     * have written them; the reason ends up on a terminal. */
+    char *owner = lc_text_escape(info.owner);
+    char *last = lc_text_escape(info.last_error);
     if (info.fence > kl->fence)
-        snprintf(buf, size, "taken over by %s (fence %" PRIu64 ")", info.owner, info.fence);
+        snprintf(buf, size, "taken over by %s (fence %" PRIu64 ")", owner ? owner : "?",
+                 info.fence);
     else if (!info.held && info.last_error)
-        snprintf(buf, size, "reset by an operator: %s", info.last_error);
+        snprintf(buf, size, "reset by an operator: %s", last ? last : "?");
     else if (!info.held)
         lc__strlcpy(buf, "lease expired", size);
+    free(owner);
+    free(last);
     lc_lock_info_clear(&info);
 }
 

@@ -200,6 +200,111 @@ case_output_unwritable() {
     done
 }
 
+# Text in: one line of valid UTF-8, refused with 64 (78 in the config)
+# before any server. Text out: what a backend holds may have been written
+# by another tool, so the terminal gets it escaped and JSON stays valid.
+case_text_edges() {
+    local backend=$1 name token f="$CASE_DIR/owner.yaml"
+    name=$(lock_name text)
+    usage_error acquire "$name" --owner $'\e[31mEVIL'
+    assert_contains "$ERR" "--owner: control character U+001B at byte 0"
+    usage_error run "$name" --owner $'a\xffb' -- true
+    assert_contains "$ERR" "--owner: not valid UTF-8 at byte 1 (0xff)"
+    assert_ready "$name"
+    assert_exit 0 lc --json acquire "$name" --ttl 30s
+    jset token "$OUT" .token
+    usage_error release "$name" --token "$token" --error $'bad \xc3('
+    assert_contains "$ERR" "--error: not valid UTF-8"
+    usage_error release "$name" --token "$token" --error $'two\nlines'
+    usage_error checkpoint "$name" --token "$token" --set $'\e]0;title\a'
+    usage_error reset "$name" --reason $'\e[2J'
+    # Nothing reached the backend: still held, nothing recorded.
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].health' held
+    assert_json "$OUT" '.locks[0].sync_count' 0
+    assert_exit 0 lc release "$name" --token "$token" --error "caf$(printf '\xc3\xa9') 503"
+    assert_exit 0 lc --json status "$name"
+    assert_json "$OUT" '.locks[0].last_error' "café 503"
+
+    printf 'backend: %s\nredis:\n  url: "%s"\npostgres:\n  conninfo: "%s"\nowner: "x\\e[31m"\n' \
+        "$backend" "$LOCKCOORD_TEST_REDIS_URL" "$LOCKCOORD_TEST_PG_CONNINFO" >"$f"
+    assert_exit 78 "$LC" -c "$f" acquire "$name"
+    assert_one_line "$ERR"
+    [[ $ERR =~ $f:6:[0-9]+:\ owner:\ control\ character\ U\+001B ]] || fail "no $f:6:COL in: $ERR"
+}
+
+# Plants hostile bytes as NAME's owner, last error and checkpoint, the way
+# another tool could (Postgres, a UTF8 database, takes no invalid UTF-8).
+plant_hostile() { # BACKEND NAME
+    if [[ $1 == redis ]]; then
+        redis_cmd HSET "lockcoord:{$2}:meta" owner $'\e[31mEVIL\xff' \
+            last_error $'\e]0;pwned\a' checkpoint $'cp\xc3' >/dev/null
+    else
+        pg_query "UPDATE lockcoord_locks SET owner = E'\\x1b[31mEVIL\\u009b',
+            last_error = E'\\x1b]0;pwned\\x07', checkpoint = E'cp\\x1b[2J' WHERE name = '$2'" >/dev/null
+    fi
+}
+
+no_escape_bytes() { # TEXT WHAT: no ESC, BEL or invalid UTF-8 reached the terminal
+    [[ $1 != *$'\e'* && $1 != *$'\a'* && $1 != *$'\xc2\x9b'* ]] || fail "$2: raw control bytes in: $(printf '%q' "$1")"
+    iconv -f UTF-8 -t UTF-8 <<<"$1" >/dev/null 2>&1 || fail "$2: invalid UTF-8 in: $(printf '%q' "$1")"
+}
+
+case_text_hostile_data() {
+    local backend=$1 name token
+    name=$(lock_name hostile)
+    assert_exit 0 lc --json acquire "$name" --ttl 30s
+    jset token "$OUT" .token
+    plant_hostile "$backend" "$name"
+
+    assert_exit 0 lc status "$name"
+    no_escape_bytes "$OUT" "status"
+    assert_contains "$OUT" 'owner:          \x1b[31mEVIL'
+    assert_contains "$OUT" 'last error:     \x1b]0;pwned\x07'
+    assert_exit 0 lc status
+    no_escape_bytes "$OUT" "status of every lock"
+    assert_exit 0 lc --json status "$name"
+    jq -e . >/dev/null <<<"$OUT" || fail "status --json is not valid JSON: $(printf '%q' "$OUT")"
+    assert_contains "$(json_get "$OUT" '.locks[0].owner')" "EVIL"
+
+    # The conflict names the holder: escaped on the terminal, valid JSON.
+    assert_exit 75 lc acquire "$name"
+    no_escape_bytes "$ERR" "conflict"
+    assert_one_line "$ERR"
+    assert_contains "$ERR" 'held by \x1b[31mEVIL'
+    assert_exit 75 lc --json acquire "$name"
+    jq -e . >/dev/null <<<"$OUT" || fail "conflict --json is not valid JSON: $(printf '%q' "$OUT")"
+
+    # reset names the previous holder.
+    assert_exit 0 lc reset "$name" --reason "e2e hostile"
+    no_escape_bytes "$OUT" "reset"
+    assert_contains "$OUT" 'was held by \x1b[31mEVIL'
+}
+
+is_held() { # NAME
+    [[ $(json_get "$(lc --json status "$1")" '.locks[0].health') == held ]]
+}
+
+# Another tool takes the lock over and writes a hostile owner: the reason
+# `run` gives for the loss names it escaped.
+case_text_hostile_takeover() {
+    local backend=$1 name pid
+    name=$(lock_name takeover)
+    bg pid lc run "$name" --ttl 900ms -- sleep 30
+    assert_until 5000 is_held "$name"
+    if [[ $backend == redis ]]; then
+        redis_cmd HSET "lockcoord:{$name}:meta" owner $'\e[31mEVIL\xff' fence 99 >/dev/null
+        redis_cmd DEL "lockcoord:{$name}:lock" >/dev/null
+    else
+        pg_query "UPDATE lockcoord_locks SET token = 'someone-else', fence = 99,
+            owner = E'\\x1b[31mEVIL\\u009b' WHERE name = '$name'" >/dev/null
+    fi
+    bg_wait_within 10000 "$pid"
+    assert_eq 76 "$BG_RC" "exit of the run taken over"
+    no_escape_bytes "$(cat "$CASE_DIR/pid.err")" "stderr of run"
+    assert_contains "$(cat "$CASE_DIR/pid.err")" 'taken over by \x1b[31mEVIL'
+}
+
 e2e_init
 for b in redis postgres; do
     run_case "$b" "durations: at most 365d, the longest work" case_duration_max
@@ -207,5 +312,8 @@ for b in redis postgres; do
     run_case "$b" "release --exit: 0..255 only" case_exit_range
     run_case "$b" "CLI odds: --, --json alone, status limit, tokens" case_cli_odds
     run_case "$b" "unwritable output: exit 74, acquire releases" case_output_unwritable
+    run_case "$b" "text in: one line of UTF-8, else 64 / 78" case_text_edges
+    run_case "$b" "text out: hostile backend data escaped, JSON valid" case_text_hostile_data
+    run_case "$b" "text out: a hostile new holder named escaped by run" case_text_hostile_takeover
 done
 e2e_finish
