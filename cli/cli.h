@@ -14,6 +14,7 @@ enum {
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
     EXIT_INTERNAL = 70,
+    EXIT_IOERR = 74, /* the output could not be written */
     EXIT_CONFLICT = 75,
     EXIT_LOST = 76,
     EXIT_CONFIG = 78,
@@ -67,21 +68,36 @@ int cli_exit_code(lc_status code);
  * EXIT_INTERNAL when out of memory. */
 int cli_print_json(cJSON *obj);
 
+/* Flushes stdout; 1 when anything written to it was lost (a full disk, a
+ * closed pipe), with the reason in why[size]; else 0. */
+int cli_output_failed(char *why, size_t size);
+
+/* cli_output_failed, reported: one line on stderr (stdout is what failed,
+ * even with --json) and EXIT_IOERR; 0 when the output was written. */
+int cli_check_output(cli *app);
+
 /* RFC 3339 of unix ms into buf; "-" (text) for ms < 0. */
 const char *cli_time(int64_t unix_ms, char *buf, size_t size);
 
 /* Parses a duration option; on error reports a usage error. */
 int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms);
 
+/* The same, refusing values below min_ms (LC_TTL_MIN_MS, LC_PERIOD_MIN_MS)
+ * with a usage error that names the minimum. */
+int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t min_ms, int64_t *ms);
+
 /* Adds a holder object under key to a JSON object. */
 void cli_json_holder(cJSON *obj, const char *key, const lc_holder *h);
 
 /* Parses a command's options with getopt_long. Positional arguments are
- * collected into pos[] (up to max_pos); parsing stops after "--", and
- * *rest is set to the index of the first argument after it (-1 when there
- * was no "--"). on_opt(app, ctx, c, optarg) handles each option and returns 0 or
- * an exit code. --help prints the command's help and returns -1 through
- * *done. Returns 0 or an exit code. */
+ * collected into pos[] (up to max_pos; more is a usage error). After "--"
+ * every argument is positional (so a lock name may start with '-'), unless
+ * rest is non-NULL: then parsing stops there, and *rest is set to the
+ * index of the first argument after it (-1 when there was no "--"), as
+ * `run` needs for its command. An option whose value would be "--" is a
+ * usage error ("option '--ttl' needs a value"). on_opt(app, ctx, c, optarg)
+ * handles each option and returns 0 or an exit code. --help prints the
+ * command's help and sets *done. Returns 0 or an exit code. */
 typedef int (*cli_opt_fn)(cli *app, void *ctx, int opt, const char *arg);
 int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const char *shortopts,
               const struct option *longopts, cli_opt_fn on_opt, void *ctx, const char **pos,
@@ -90,6 +106,16 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
 /* cli_parse for a command whose only options are --json and --help. */
 int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, const char **pos,
                     int max_pos, int *npos, int *done);
+
+/* Text for a field that is stored and shown to others (--owner, --error,
+ * --set, --reason): one line of valid UTF-8 (lc_text_check), else a usage
+ * error naming the option. Returns 0 or the exit code. */
+int cli_text_opt(cli *app, const char *opt, const char *value);
+
+/* s made safe for a terminal (lc_text_escape): what a backend returns may
+ * have been written by any tool. The result lives until the 8th call after
+ * this one or cli_close, so a few can go into one printf. */
+const char *cli_safe(const char *s);
 
 /* The lock-name rule, reported as a usage error (exit 64). */
 int cli_check_name(cli *app, const char *name);

@@ -5,11 +5,10 @@
 
 static int on_opt(cli *app, void *ctx, int opt, const char *arg)
 {
-    (void)app;
     if (opt != 'r')
         return EXIT_USAGE;
     *(const char **)ctx = arg;
-    return 0;
+    return cli_text_opt(app, "reason", arg);
 }
 
 static int report(cli *app, const char *name, int was_held, const lc_holder *prev)
@@ -32,7 +31,7 @@ static int report(cli *app, const char *name, int was_held, const lc_holder *pre
     }
     if (was_held)
         printf("reset %s: was held by %s (fence %llu); the reason is recorded as last error\n",
-               name, prev->owner, (unsigned long long)prev->fence);
+               name, cli_safe(prev->owner), (unsigned long long)prev->fence);
     else
         printf("reset %s: was not held; the reason is recorded as last error\n", name);
     return 0;
@@ -46,9 +45,9 @@ static int run(cli *app, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *reason = NULL;
     const char *pos[1];
-    int npos, rest, done;
+    int npos, done;
     int rc = cli_parse(app, &cli_cmd_reset, argc, argv, "", opts, on_opt, &reason, pos, 1, &npos,
-                       &rest, &done);
+                       NULL, &done);
     if (rc || done)
         return rc;
     if (npos != 1)

@@ -41,8 +41,9 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     run_args *a = ctx;
     char *end;
     switch (opt) {
-    case 't': return cli_duration_opt(app, "ttl", arg, &a->acq.ttl_ms);
-    case 'r': return cli_duration_opt(app, "renew-every", arg, &a->renew_every_ms);
+    case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->acq.ttl_ms);
+    case 'r':
+        return cli_duration_opt_min(app, "renew-every", arg, LC_PERIOD_MIN_MS, &a->renew_every_ms);
     case 'w':
         if (cli_duration_opt(app, "wait", arg, &a->acq.wait_ms) != 0)
             return EXIT_USAGE;
@@ -50,8 +51,13 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
             a->acq.wait_ms = -1;
         return 0;
     case 'T': return cli_duration_opt(app, "timeout", arg, &a->timeout_ms);
-    case 'g': return cli_duration_opt(app, "kill-grace", arg, &a->kill_grace_ms);
-    case 'o': a->acq.owner = arg; return 0;
+    case 'g':
+        if (cli_duration_opt(app, "kill-grace", arg, &a->kill_grace_ms) != 0)
+            return EXIT_USAGE;
+        if (a->kill_grace_ms == 0)
+            a->kill_grace_ms = -1; /* an explicit 0s: SIGKILL right after SIGTERM */
+        return 0;
+    case 'o': a->acq.owner = arg; return cli_text_opt(app, "owner", arg);
     case 'x':
         a->conflict_exit = (int)strtol(arg, &end, 10);
         if (*arg == '\0' || *end != '\0' || a->conflict_exit < 0 || a->conflict_exit > 255)
@@ -290,6 +296,8 @@ static int settle_timing(cli *app, run_args *a)
     }
     if (a->kill_grace_ms == 0)
         a->kill_grace_ms = 5000;
+    else if (a->kill_grace_ms < 0)
+        a->kill_grace_ms = 0;
     return 0;
 }
 

@@ -56,9 +56,11 @@ static cJSON *info_json(const lc_lock_info *i)
 static void print_text(const lc_lock_info *i)
 {
     char a[40], b[40], d1[32], d2[32];
-    printf("%s: %s (%s)\n", i->name, lc_health_name(i->health), lc_health_text(i->health));
+    /* Every string here was read back from the backend: escaped. */
+    printf("%s: %s (%s)\n", cli_safe(i->name), lc_health_name(i->health),
+           lc_health_text(i->health));
     if (i->owner[0])
-        printf("  owner:          %s%s\n", i->owner, i->held ? "" : " (last holder)");
+        printf("  owner:          %s%s\n", cli_safe(i->owner), i->held ? "" : " (last holder)");
     printf("  fence:          %llu\n", (unsigned long long)i->fence);
     if (i->held) {
         printf("  held for:       %s\n", lc_duration_format(i->held_for_ms, d1, sizeof(d1)));
@@ -71,8 +73,8 @@ static void print_text(const lc_lock_info *i)
            cli_time(i->last_completed_at_ms > 0 ? i->last_completed_at_ms : -1, b, sizeof(b)));
     if (i->has_last_exit)
         printf("  last exit:      %d\n", i->last_exit);
-    printf("  last error:     %s\n", i->last_error ? i->last_error : "-");
-    printf("  checkpoint:     %s\n", i->checkpoint ? i->checkpoint : "-");
+    printf("  last error:     %s\n", i->last_error ? cli_safe(i->last_error) : "-");
+    printf("  checkpoint:     %s\n", i->checkpoint ? cli_safe(i->checkpoint) : "-");
 }
 
 static int print_all(cli *app, const lc_lock_info *list, size_t n)
@@ -141,5 +143,6 @@ const cli_command cli_cmd_status = {
     "Shows each lock's health -- ready (Ready to sync), held (Sync in progress),\n"
     "stale (lease expired, the next acquire reclaims it), failed (Last sync\n"
     "failed) -- with owner, fence, held for, expires in, sync count, last\n"
-    "started/completed, last error and checkpoint. Without NAME, every lock.\n",
+    "started/completed, last error and checkpoint. Without NAME, every lock;\n"
+    "at most 256 NAMEs at once.\n",
 };

@@ -2,6 +2,7 @@
  * `renew`, `release` and `checkpoint`. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,18 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     char *end;
     switch (opt) {
     case 'k': a->token = arg; return 0;
-    case 't': return cli_duration_opt(app, "ttl", arg, &a->ttl_ms);
-    case 'e': a->error = arg; return 0;
-    case 's': a->value = arg; return 0;
-    case 'x':
-        a->exit_code = (int)strtol(arg, &end, 10);
-        if (*arg == '\0' || *end != '\0')
-            return cli_usage(app, "--exit: expected a number, got '%s'", arg);
+    case 't': return cli_duration_opt_min(app, "ttl", arg, LC_TTL_MIN_MS, &a->ttl_ms);
+    case 'e': a->error = arg; return cli_text_opt(app, "error", arg);
+    case 's': a->value = arg; return cli_text_opt(app, "set", arg);
+    case 'x': {
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || errno != 0 || v < 0 || v > 255)
+            return cli_usage(app, "--exit: expected an exit status 0..255, got '%s'", arg);
+        a->exit_code = (int)v;
         a->has_exit = 1;
         return 0;
+    }
     }
     return EXIT_USAGE;
 }
@@ -46,9 +50,9 @@ static int prepare(cli *app, const cli_command *cmd, int argc, char **argv, toke
                    lc_lease **lease, int *done)
 {
     const char *pos[1];
-    int npos, rest;
+    int npos;
     memset(a, 0, sizeof(*a));
-    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, &rest, done);
+    int rc = cli_parse(app, cmd, argc, argv, "", token_opts, on_opt, a, pos, 1, &npos, NULL, done);
     if (rc || *done)
         return rc;
     if (npos != 1)
@@ -158,7 +162,7 @@ const cli_command cli_cmd_release = {
     "release NAME --token T [--error MSG] [--exit N]",
     "Gives a lease back and records the run: sync count + 1, completed now.\n\n"
     "  --error MSG  record why the run failed (status then shows 'failed')\n"
-    "  --exit N     record the run's exit status\n\n"
+    "  --exit N     record the run's exit status (0..255)\n\n"
     "Exit 76 when the lease is no longer yours.\n",
 };
 

@@ -1,6 +1,7 @@
 /* cli/common.c -- config and client, errors, exit codes, JSON, options. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ static const char *json_code(lc_status code)
     }
 }
 
+static char *json_text(cJSON *obj);
+
 void cli_log(void *ctx, lc_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
@@ -42,28 +45,69 @@ void cli_log(void *ctx, lc_log_level level, const char *msg)
             return;
         cJSON_AddStringToObject(o, "level", names[level]);
         cJSON_AddStringToObject(o, "msg", msg);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = json_text(o);
         if (s)
             fprintf(stderr, "%s\n", s);
         free(s);
         cJSON_Delete(o);
         return;
     }
-    fprintf(stderr, "lockcoord: %s: %s\n", names[level], msg);
+    fprintf(stderr, "lockcoord: %s: %s\n", names[level], cli_safe(msg));
+}
+
+/* errno of the first failed flush of stdout: the stream keeps only a flag. */
+static int stdout_errno;
+
+static void flush_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 && stdout_errno == 0)
+        stdout_errno = errno;
+}
+
+/* cJSON copies string bytes as they are: text read back from a backend
+ * that is not valid UTF-8 would make the whole output invalid JSON. The
+ * bytes at stake are all >= 0x80, so only string contents change. */
+static char *json_text(cJSON *obj)
+{
+    char *raw = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    char *s = raw ? lc_text_utf8(raw) : NULL;
+    free(raw);
+    return s;
 }
 
 int cli_print_json(cJSON *obj)
 {
-    char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    char *s = json_text(obj);
     cJSON_Delete(obj);
     if (s == NULL) {
         fprintf(stderr, "lockcoord: out of memory\n");
         return EXIT_INTERNAL;
     }
     printf("%s\n", s);
-    fflush(stdout);
+    flush_stdout();
     free(s);
     return 0;
+}
+
+int cli_output_failed(char *why, size_t size)
+{
+    flush_stdout();
+    if (!ferror(stdout) && stdout_errno == 0)
+        return 0;
+    snprintf(why, size, "%s", stdout_errno ? strerror(stdout_errno) : "write error");
+    return 1;
+}
+
+int cli_check_output(cli *app)
+{
+    char why[128];
+    if (!cli_output_failed(why, sizeof(why)))
+        return 0;
+    int top = strcmp(app->command, "lockcoord") == 0;
+    fprintf(stderr, "lockcoord: %s%scould not write the output: %s\n", top ? "" : app->command,
+            top ? "" : ": ", why);
+    return EXIT_IOERR;
 }
 
 const char *cli_time(int64_t unix_ms, char *buf, size_t size)
@@ -98,7 +142,7 @@ static void print_conflict_text(cli *app, const char *what, const lc_error *err)
     char t[40], d[32];
     const lc_holder *h = &err->holder;
     fprintf(stderr, "lockcoord: %s: held by %s (fence %llu, since %s, expires in %s)\n", what,
-            h->owner[0] ? h->owner : "unknown", (unsigned long long)h->fence,
+            h->owner[0] ? cli_safe(h->owner) : "unknown", (unsigned long long)h->fence,
             cli_time(h->acquired_at_ms > 0 ? h->acquired_at_ms : -1, t, sizeof(t)),
             h->expires_in_ms >= 0 ? lc_duration_format(h->expires_in_ms, d, sizeof(d)) : "?");
     (void)app;
@@ -125,7 +169,7 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
     if (err->code == LC_ERR_CONFLICT)
         print_conflict_text(app, what, err);
     else
-        fprintf(stderr, "lockcoord: %s: %s\n", what, err->message);
+        fprintf(stderr, "lockcoord: %s: %s\n", cli_safe(what), cli_safe(err->message));
     return code;
 }
 
@@ -146,7 +190,7 @@ int cli_usage(cli *app, const char *fmt, ...)
     } else {
         int top = strcmp(app->command, "lockcoord") == 0;
         fprintf(stderr, "lockcoord: %s%s%s (see 'lockcoord %s%s--help')\n", top ? "" : app->command,
-                top ? "" : ": ", msg, top ? "" : app->command, top ? "" : " ");
+                top ? "" : ": ", cli_safe(msg), top ? "" : app->command, top ? "" : " ");
     }
     return EXIT_USAGE;
 }
@@ -154,9 +198,55 @@ int cli_usage(cli *app, const char *fmt, ...)
 int cli_duration_opt(cli *app, const char *opt, const char *value, int64_t *ms)
 {
     lc_error err;
+    if (strncmp(value, "--", 2) == 0) /* "--ttl --wait 5s" */
+        return cli_usage(app, "option '--%s' needs a value, got the option '%s'", opt, value);
     if (lc_duration_parse(value, ms, &err) != LC_OK)
         return cli_usage(app, "--%s: %s", opt, err.message);
     return 0;
+}
+
+int cli_duration_opt_min(cli *app, const char *opt, const char *value, int64_t min_ms, int64_t *ms)
+{
+    int64_t v;
+    int rc = cli_duration_opt(app, opt, value, &v);
+    if (rc != 0)
+        return rc;
+    if (v < min_ms) {
+        char a[32], b[32];
+        return cli_usage(app, "--%s: must be at least %s, got %s", opt,
+                         lc_duration_format(min_ms, a, sizeof(a)),
+                         lc_duration_format(v, b, sizeof(b)));
+    }
+    *ms = v;
+    return 0;
+}
+
+int cli_text_opt(cli *app, const char *opt, const char *value)
+{
+    lc_error err;
+    if (lc_text_check(value, strlen(value), &err) != LC_OK)
+        return cli_usage(app, "--%s: %s", opt, err.message);
+    return 0;
+}
+
+#define SAFE_RING 8
+static char *safe_ring[SAFE_RING];
+static unsigned safe_next;
+
+const char *cli_safe(const char *s)
+{
+    char **slot = &safe_ring[safe_next++ % SAFE_RING];
+    free(*slot);
+    *slot = lc_text_escape(s);
+    return *slot ? *slot : "?";
+}
+
+static void safe_free(void)
+{
+    for (size_t i = 0; i < SAFE_RING; i++) {
+        free(safe_ring[i]);
+        safe_ring[i] = NULL;
+    }
 }
 
 int cli_check_name(cli *app, const char *name)
@@ -208,11 +298,31 @@ void cli_close(cli *app)
     app->client = NULL;
     lc_config_free(app->cfg);
     app->cfg = NULL;
+    safe_free();
+}
+
+static int too_many(cli *app, const char *arg, int max_pos)
+{
+    if (max_pos <= 1)
+        return cli_usage(app, "unexpected argument '%s'", arg);
+    return cli_usage(app, "too many arguments (at most %d): '%s'", max_pos, arg);
 }
 
 static void print_command_help(const cli_command *cmd)
 {
     printf("usage: lockcoord [-c FILE] [--json] %s\n\n%s", cmd->usage, cmd->help);
+}
+
+/* Everything after "--" is positional, as in getopt's own convention. */
+static int take_rest(cli *app, int argc, char **argv, int from, const char **pos, int max_pos,
+                     int *npos)
+{
+    for (int i = from; i < argc; i++) {
+        if (*npos >= max_pos)
+            return too_many(app, argv[i], max_pos);
+        pos[(*npos)++] = argv[i];
+    }
+    return 0;
 }
 
 int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const char *shortopts,
@@ -222,7 +332,8 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
     char spec[64];
     snprintf(spec, sizeof(spec), "+:h%s", shortopts);
     *npos = 0;
-    *rest = -1;
+    if (rest)
+        *rest = -1;
     *done = 0;
     optind = 0; /* glibc: start over for this argv */
     opterr = 0;
@@ -231,16 +342,21 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
         int c = getopt_long(argc, argv, spec, longopts, NULL);
         if (c == -1) {
             if (before < argc && strcmp(argv[before], "--") == 0 && optind == before + 1) {
+                if (rest == NULL)
+                    return take_rest(app, argc, argv, optind, pos, max_pos, npos);
                 *rest = optind;
                 return 0;
             }
             if (optind >= argc)
                 return 0;
             if (*npos >= max_pos)
-                return cli_usage(app, "unexpected argument '%s'", argv[optind]);
+                return too_many(app, argv[optind], max_pos);
             pos[(*npos)++] = argv[optind++];
             continue;
         }
+        /* "--ttl -- cmd": getopt took the "--" as the value. */
+        if (optarg && optarg == argv[optind - 1] && strcmp(optarg, "--") == 0)
+            return cli_usage(app, "option '%s' needs a value", argv[optind - 2]);
         int rc;
         switch (c) {
         case 'h':
@@ -249,7 +365,15 @@ int cli_parse(cli *app, const cli_command *cmd, int argc, char **argv, const cha
             return 0;
         case 'J': app->json = 1; continue;
         case ':': return cli_usage(app, "option '%s' needs a value", argv[optind - 1]);
-        case '?': return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
+        case '?':
+            /* A short one may sit inside "-xyz", where optind has not moved
+             * on yet: name it by optopt. */
+            if (optopt > 0)
+                return cli_usage(app,
+                                 "unknown option '-%c' (a NAME that starts with '-' goes "
+                                 "after '--')",
+                                 optopt);
+            return cli_usage(app, "unknown option '%s'", argv[optind - 1]);
         default:
             rc = on_opt(app, ctx, c, optarg);
             if (rc != 0)
@@ -269,7 +393,6 @@ int cli_parse_plain(cli *app, const cli_command *cmd, int argc, char **argv, con
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int rest;
-    return cli_parse(app, cmd, argc, argv, "", opts, no_options, NULL, pos, max_pos, npos, &rest,
+    return cli_parse(app, cmd, argc, argv, "", opts, no_options, NULL, pos, max_pos, npos, NULL,
                      done);
 }

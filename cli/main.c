@@ -26,12 +26,13 @@ static void print_help(FILE *out)
             "  -q, --quiet        log only errors\n"
             "  -h, --help         this help; `lockcoord COMMAND --help` for one command\n"
             "  -V, --version      print the version\n"
-            "\nDurations take a unit: 250ms, 30s, 5m, 1h.\n"
+            "\nDurations take a unit: 250ms, 30s, 5m, 1h, 1d; at most 365d.\n"
             "\nExit codes:\n"
             "  0    success (for run: the command's own exit code)\n"
             "  64   usage error\n"
             "  69   backend unavailable (cannot connect, timed out, server error)\n"
             "  70   internal error\n"
+            "  74   the output could not be written (acquire then gives its lease back)\n"
             "  75   lock held by another holder (run --conflict-exit-code N overrides)\n"
             "  76   lease lost while working\n"
             "  78   configuration error\n"
@@ -61,12 +62,14 @@ int main(int argc, char **argv)
         case 'J': app.json = 1; break;
         case 'v': app.verbosity = 1; break;
         case 'q': app.verbosity = -1; break;
-        case 'h': print_help(stdout); return 0;
-        case 'V': printf("lockcoord %s\n", LC_VERSION); return 0;
+        case 'h': print_help(stdout); return cli_check_output(&app);
+        case 'V': printf("lockcoord %s\n", LC_VERSION); return cli_check_output(&app);
         default: return cli_usage(&app, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) {
+        if (app.json) /* one JSON object, as --json promises */
+            return cli_usage(&app, "a COMMAND is required (see 'lockcoord --help')");
         print_help(stderr);
         return EXIT_USAGE;
     }
@@ -76,7 +79,9 @@ int main(int argc, char **argv)
             app.command = name;
             int rc = commands[i]->run(&app, argc - optind, argv + optind);
             cli_close(&app);
-            return rc;
+            /* Every command's output is checked once here; one that failed
+             * already keeps its own exit code. */
+            return rc == 0 ? cli_check_output(&app) : rc;
         }
     }
     return cli_usage(&app, "unknown command '%s'", name);

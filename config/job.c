@@ -172,8 +172,8 @@ static const lc__field job_fields[] = {
     {"lock", LC__F_FN, 0, 0, NULL, set_lock},
     {"timeout", LC__F_DUR, JOB(timeout_ms), 0, NULL, NULL},
     {"every", LC__F_DUR, JOB(every_ms), 0, NULL, NULL},
-    {"ttl", LC__F_DUR, JOB(ttl_ms), 10, NULL, NULL},
-    {"renew_every", LC__F_DUR, JOB(renew_every_ms), 1, NULL, NULL},
+    {"ttl", LC__F_DUR, JOB(ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
+    {"renew_every", LC__F_DUR, JOB(renew_every_ms), LC_PERIOD_MIN_MS, NULL, NULL},
     {"exec", LC__F_FN, 0, 0, NULL, set_exec},
     {"http", LC__F_FN, 0, 0, NULL, set_http},
 };

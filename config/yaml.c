@@ -36,6 +36,29 @@ static lc_status set_backend(const lc__cfgctx *cx, const lc__ynode *val, void *b
     return LC_OK;
 }
 
+/* A label for humans, shown by status on other machines: one line of
+ * valid UTF-8 ("" means the default, hostname:pid). */
+static lc_status set_owner(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
+{
+    lc_config *cfg = base;
+    char *s;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    lc_error terr;
+    if (lc_text_check(s, strlen(s), &terr) != LC_OK) {
+        free(s);
+        return lc__cfg_fail(cx, val->line, val->col, "%s: %s", path, terr.message);
+    }
+    if (*s == '\0') {
+        free(s);
+        s = NULL;
+    }
+    free(cfg->owner);
+    cfg->owner = s;
+    return LC_OK;
+}
+
 /* One word of a fixed set: its index in *out. */
 static lc_status set_choice(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
                             const char *const *words, size_t n, const char *list, int *out)
@@ -106,11 +129,11 @@ static const lc__field postgres_fields[] = {
 static const lc__schema postgres_schema = LC__FIELDS(postgres_fields);
 
 static const lc__field lock_fields[] = {
-    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), 10, NULL, NULL},
-    {"renew_every", LC__F_DUR, CFG(lock.renew_every_ms), 1, NULL, NULL},
+    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
+    {"renew_every", LC__F_DUR, CFG(lock.renew_every_ms), LC_PERIOD_MIN_MS, NULL, NULL},
     {"wait", LC__F_DUR, CFG(lock.wait_ms), 0, NULL, NULL},
-    {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), 1, NULL, NULL},
-    {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), 1, NULL, NULL},
+    {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), LC_PERIOD_MIN_MS, NULL, NULL},
+    {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), LC_PERIOD_MIN_MS, NULL, NULL},
 };
 static const lc__schema lock_schema = LC__FIELDS(lock_fields);
 
@@ -122,7 +145,7 @@ static const lc__schema log_schema = LC__FIELDS(log_fields);
 
 static const lc__field root_fields[] = {
     {"backend", LC__F_FN, 0, 0, NULL, set_backend},
-    {"owner", LC__F_STR, CFG(owner), 0, NULL, NULL},
+    {"owner", LC__F_FN, 0, 0, NULL, set_owner},
     {"redis", LC__F_MAP, 0, 0, &redis_schema, NULL},
     {"postgres", LC__F_MAP, 0, 0, &postgres_schema, NULL},
     {"lock", LC__F_MAP, 0, 0, &lock_schema, NULL},

@@ -17,7 +17,10 @@ static void default_owner(char *buf, size_t size)
     if (gethostname(host, sizeof(host)) != 0)
         lc__strlcpy(host, "unknown", sizeof(host));
     host[sizeof(host) - 1] = '\0';
-    snprintf(buf, size, "%s:%ld", host, (long)getpid());
+    /* A host name may hold any byte; the owner must be clean text. */
+    char *clean = lc_text_escape(host);
+    snprintf(buf, size, "%s:%ld", clean ? clean : "unknown", (long)getpid());
+    free(clean);
 }
 
 lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
@@ -84,14 +87,28 @@ static lc_status check_name(const char *name, lc_error *err)
     return lc_name_check(name, name ? strlen(name) : 0, err);
 }
 
-static lc_status check_token(const char *token, lc_error *err)
+/* A ttl the caller chose (0 means a default and is not checked here). */
+static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
 {
-    size_t n = token ? strlen(token) : 0;
-    if (n == 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "missing token");
-    if (n > 64 || strspn(token, "0123456789abcdef") != n)
-        return lc__err(err, LC_ERR_INVALID, 0, "invalid token: expected hex characters");
+    if (ttl_ms < LC_TTL_MIN_MS)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too short: at least %d ms",
+                       (long long)ttl_ms, LC_TTL_MIN_MS);
+    if (ttl_ms > LC_DURATION_MAX_MS)
+        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too long: at most 365d",
+                       (long long)ttl_ms);
     return LC_OK;
+}
+
+/* Text the caller hands in to be stored (owner, error, checkpoint,
+ * reason): one line of valid UTF-8, or LC_ERR_INVALID naming `what`. */
+static lc_status check_text(const char *what, const char *s, lc_error *err)
+{
+    if (s == NULL)
+        return LC_OK;
+    lc_status rc = lc_text_check(s, strlen(s), err);
+    if (rc != LC_OK)
+        lc__err_prefix(err, "invalid %s", what);
+    return rc;
 }
 
 static void sleep_ms(int64_t ms)
@@ -134,7 +151,7 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
-    int64_t until = lc__mono_ns(NULL) + wait_ms * 1000000;
+    int64_t until = lc__add_sat(lc__mono_ns(NULL), lc__ms_to_ns(wait_ms));
     int watching = 0;
     lc__backoff bo;
     lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
@@ -174,9 +191,11 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
         return rc;
     int64_t ttl = opts->ttl_ms > 0 ? opts->ttl_ms : c->cfg->lock.ttl_ms;
     int64_t wait = opts->wait_ms > 0 ? opts->wait_ms : opts->wait_ms < 0 ? 0 : c->cfg->lock.wait_ms;
-    if (ttl <= 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    if ((rc = check_ttl(ttl, err)) != LC_OK)
+        return rc;
     const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
+    if ((rc = check_text("owner", owner, err)) != LC_OK)
+        return rc;
 
     char token[LC_TOKEN_LEN + 1];
     if ((rc = lc_token_new(token, err)) != LC_OK)
@@ -206,7 +225,7 @@ lc_status lc_lease_attach(const char *name, const char *token, lc_lease **out, l
 {
     lc_status rc = check_name(name, err);
     if (rc == LC_OK)
-        rc = check_token(token, err);
+        rc = lc_token_check(token, err);
     if (rc != LC_OK)
         return rc;
     lc_lease *l = lease_new(name, token, "");
@@ -220,8 +239,11 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 {
     if (ttl_ms <= 0)
         ttl_ms = lease->ttl_ms > 0 ? lease->ttl_ms : c->cfg->lock.ttl_ms;
+    lc_status rc = check_ttl(ttl_ms, err);
+    if (rc != LC_OK)
+        return rc;
     int64_t sent = lc__mono_ns(c->clock);
-    lc_status rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
+    rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
     if (rc == LC_OK) {
         lease->ttl_ms = ttl_ms;
         lease->deadline_ns = lc_deadline_after(sent, ttl_ms);
@@ -232,7 +254,10 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err)
 {
     static const lc_run_result ok = {0, 0, NULL};
-    lc_status rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
+    lc_status rc = check_text("error text", res ? res->error : NULL, err);
+    if (rc != LC_OK)
+        return rc;
+    rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
     if (rc == LC_OK)
         lease->deadline_ns = 0;
     return rc;
@@ -242,6 +267,9 @@ lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_err
 {
     if (value == NULL)
         return lc__err(err, LC_ERR_INVALID, 0, "missing checkpoint value");
+    lc_status rc = check_text("checkpoint", value, err);
+    if (rc != LC_OK)
+        return rc;
     return c->ops->checkpoint(c->state, lease->name, lease->token, value, err);
 }
 
@@ -251,7 +279,18 @@ lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res
     lc_status rc = check_name(name, err);
     if (rc != LC_OK)
         return rc;
-    return c->ops->record_run(c->state, name, res ? res : &ok, err);
+    if (res == NULL || res->error == NULL)
+        return c->ops->record_run(c->state, name, res ? res : &ok, err);
+    /* The message may quote what the caller did not write (a lost lease's
+     * reason names the new holder): it is stored escaped, not refused. */
+    lc_run_result clean = *res;
+    char *text = lc_text_escape(res->error);
+    if (text == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    clean.error = text;
+    rc = c->ops->record_run(c->state, name, &clean, err);
+    free(text);
+    return rc;
 }
 
 lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
@@ -262,6 +301,8 @@ lc_status lc_force_release(lc_client *c, const char *name, const char *reason, i
         return rc;
     if (reason == NULL || *reason == '\0')
         return lc__err(err, LC_ERR_INVALID, 0, "a reason is required");
+    if ((rc = check_text("reason", reason, err)) != LC_OK)
+        return rc;
     int held = 0;
     lc_holder h;
     memset(&h, 0, sizeof(h));

@@ -1,6 +1,7 @@
 /* core/clock.c -- the system clock behind the injectable lc_clock. */
 #include "core/clock_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -37,6 +38,24 @@ int64_t lc__wall_ms(const lc_clock *c)
     return c ? c->wall_ms(c->ctx) : system_wall_ms(NULL);
 }
 
+int64_t lc__ms_to_ns(int64_t ms)
+{
+    if (ms > INT64_MAX / 1000000)
+        return INT64_MAX;
+    if (ms < INT64_MIN / 1000000)
+        return INT64_MIN;
+    return ms * 1000000;
+}
+
+int64_t lc__add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 void lc__cond_init_mono(pthread_cond_t *cond)
 {
     pthread_condattr_t ca;
@@ -50,6 +69,8 @@ struct timespec lc__mono_after(int64_t ns)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ns < 0)
+        ns = 0;
     int64_t nsec = ts.tv_nsec + ns % 1000000000;
     ts.tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
     ts.tv_nsec = (long)(nsec % 1000000000);
@@ -62,7 +83,7 @@ int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms)
     int64_t ms = ttl_ms - allowance_ms;
     if (ms < 0)
         ms = 0;
-    return sent_ns + ms * 1000000;
+    return lc__add_sat(sent_ns, lc__ms_to_ns(ms));
 }
 
 char *lc_time_format(int64_t unix_ms, char *buf, size_t size)

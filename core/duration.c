@@ -4,7 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_MS ((int64_t)1 << 52) /* about 142,000 years: no overflow below */
+/* Digits are summed in int64 up to this bound, far above the real maximum
+ * (LC_DURATION_MAX_MS), so no step overflows. */
+#define SUM_MAX_MS ((int64_t)1 << 52)
+
+static lc_status too_large(const char *text, lc_error *err)
+{
+    return lc__err(err, LC_ERR_INVALID, 0, "duration '%s' is too large: at most 365d (%lld ms)",
+                   text, (long long)LC_DURATION_MAX_MS);
+}
 
 /* The unit is the whole run of letters after the number, so "10sec" or
  * "5min" is an unknown unit rather than "10s" followed by garbage. */
@@ -36,8 +44,8 @@ static lc_status parse_term(const char *text, const char **p, int64_t *out, lc_e
     int64_t whole = 0, frac = 0, scale = 1;
     int digits = 0;
     while (*s >= '0' && *s <= '9') {
-        if (whole > MAX_MS)
-            return lc__err(err, LC_ERR_INVALID, 0, "duration '%s' is too large", text);
+        if (whole > SUM_MAX_MS)
+            return too_large(text, err);
         whole = whole * 10 + (*s++ - '0');
         digits++;
     }
@@ -68,8 +76,8 @@ static lc_status parse_term(const char *text, const char **p, int64_t *out, lc_e
         return lc__err(err, LC_ERR_INVALID, 0,
                        "invalid duration '%s': unknown unit; use ms, s, m or h", text);
     }
-    if (whole > MAX_MS / mult)
-        return lc__err(err, LC_ERR_INVALID, 0, "duration '%s' is too large", text);
+    if (whole > SUM_MAX_MS / mult)
+        return too_large(text, err);
     *out = whole * mult + (frac * mult) / scale;
     *p = s + ulen;
     return LC_OK;
@@ -90,8 +98,8 @@ lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err)
         if (rc != LC_OK)
             return rc;
         total += term;
-        if (total > MAX_MS)
-            return lc__err(err, LC_ERR_INVALID, 0, "duration '%s' is too large", text);
+        if (total > LC_DURATION_MAX_MS)
+            return too_large(text, err);
     }
     *ms = total;
     return LC_OK;

@@ -1,5 +1,6 @@
 /* core/error.c -- status names and the error struct. */
 #include "core/error_int.h"
+#include "core/text_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,15 @@ const char *lc_status_name(lc_status code)
     return "internal";
 }
 
+/* A message that filled its buffer may end inside a character quoted
+ * from somewhere: end it before that character instead. */
+static void cut_message(char *msg, size_t size)
+{
+    size_t n = strlen(msg);
+    if (n + 1 == size)
+        msg[lc__utf8_cut(msg, n + 1, n)] = '\0';
+}
+
 lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt, ...)
 {
     if (err == NULL)
@@ -34,6 +44,7 @@ lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    cut_message(err->message, sizeof(err->message));
     return code;
 }
 
@@ -62,6 +73,7 @@ void lc__err_prefix(lc_error *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->message, sizeof(old));
     snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+    cut_message(err->message, sizeof(err->message));
 }
 
 char *lc__strdup(const char *s)
@@ -74,8 +86,7 @@ void lc__strlcpy(char *dst, const char *src, size_t size)
     if (size == 0)
         return;
     size_t n = src ? strlen(src) : 0;
-    if (n >= size)
-        n = size - 1;
+    n = lc__utf8_cut(src, n, size - 1);
     if (n)
         memcpy(dst, src, n);
     dst[n] = '\0';

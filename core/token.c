@@ -26,3 +26,20 @@ lc_status lc_token_new(char out[LC_TOKEN_LEN + 1], lc_error *err)
     out[LC_TOKEN_LEN] = '\0';
     return LC_OK;
 }
+
+lc_status lc_token_check(const char *token, lc_error *err)
+{
+    size_t n = token ? strlen(token) : 0;
+    if (n == 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "missing token");
+    if (n != LC_TOKEN_LEN)
+        return lc__err(err, LC_ERR_INVALID, 0,
+                       "invalid token: expected %d lowercase hex characters, got %zu", LC_TOKEN_LEN,
+                       n);
+    size_t hex = strspn(token, "0123456789abcdef");
+    if (hex != n)
+        return lc__err(err, LC_ERR_INVALID, 0,
+                       "invalid token: expected lowercase hex characters, got byte 0x%02x at %zu",
+                       (unsigned char)token[hex], hex);
+    return LC_OK;
+}

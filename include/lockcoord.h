@@ -78,9 +78,23 @@ LC_API const char *lc_status_name(lc_status code);
  * LC_ERR_INVALID with a message naming the offending byte. */
 LC_API lc_status lc_name_check(const char *name, size_t len, lc_error *err);
 
-/* Parses "250ms", "30s", "5m", "1h" (also "1h30m", "1.5s") into
- * milliseconds. A bare number is refused with a hint. Negative values are
- * refused. */
+/* The longest duration anywhere (ttl, wait, timeouts, intervals; flags and
+ * config alike): 365 days. Longer ones are refused, so no time arithmetic
+ * in nanoseconds can overflow. */
+#define LC_DURATION_MAX_MS (365LL * 24 * 60 * 60 * 1000)
+
+/* The shortest durations, for flags and config alike. A lease's ttl is at
+ * least LC_TTL_MIN_MS (its local deadline keeps a 2 ms allowance); a
+ * renewal period, server timeout or retry step at least LC_PERIOD_MIN_MS.
+ * A zero is refused, except where it has a meaning of its own: a wait of
+ * 0s (do not wait), a job or `run` timeout of 0s (none), a kill grace of
+ * 0s (SIGKILL right after SIGTERM), a job interval of 0s (every pass). */
+#define LC_TTL_MIN_MS    10
+#define LC_PERIOD_MIN_MS 1
+
+/* Parses "250ms", "30s", "5m", "1h", "1d" (also "1h30m", "1.5s") into
+ * milliseconds. A bare number is refused with a hint. Negative values and
+ * values over LC_DURATION_MAX_MS are refused. */
 LC_API lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err);
 
 /* Formats ms as the shortest exact unit string ("250ms", "30s", "5m",
@@ -90,6 +104,32 @@ LC_API char *lc_duration_format(int64_t ms, char *buf, size_t size);
 /* Writes LC_TOKEN_LEN lowercase hex characters of 128 random bits from
  * getrandom(2), plus a NUL, into out. */
 LC_API lc_status lc_token_new(char out[LC_TOKEN_LEN + 1], lc_error *err);
+
+/* LC_OK when token is what lc_token_new makes: exactly LC_TOKEN_LEN
+ * lowercase hex characters. Else LC_ERR_INVALID. */
+LC_API lc_status lc_token_check(const char *token, lc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Text for humans: owner, error, checkpoint, reason                        */
+/* ------------------------------------------------------------------------ */
+
+/* LC_OK when s[0..len) is valid UTF-8 without control characters (C0,
+ * DEL, C1: U+0000-U+001F, U+007F-U+009F, newlines and tabs included). Else
+ * LC_ERR_INVALID with a message naming the byte. lc_acquire (owner),
+ * lc_release (error), lc_checkpoint and lc_force_release (reason) refuse
+ * such text with this before the backend is touched. */
+LC_API lc_status lc_text_check(const char *s, size_t len, lc_error *err);
+
+/* A copy of s safe to print on a terminal: control characters and bytes
+ * that are not valid UTF-8 are written as \xNN, the rest is kept. For
+ * what was read back from a backend, which another tool may have written.
+ * NULL s is "". Caller frees with free(); NULL when out of memory. */
+LC_API char *lc_text_escape(const char *s);
+
+/* A copy of s that is valid UTF-8 (for JSON): each byte that is not part
+ * of a valid sequence becomes U+FFFD. Caller frees with free(); NULL when
+ * out of memory. */
+LC_API char *lc_text_utf8(const char *s);
 
 /* ------------------------------------------------------------------------ */
 /* Clock: injectable so expiry logic is tested without sleeping            */
@@ -387,7 +427,9 @@ typedef struct lc_acquire_opts {
 
 /* Takes a lease on `name`, waiting up to wait_ms (woken early by release
  * notifications). On success *out is a new lease (lc_lease_free). On
- * LC_ERR_CONFLICT err->holder names the holder. */
+ * LC_ERR_CONFLICT err->holder names the holder. The owner must pass
+ * lc_text_check (else LC_ERR_INVALID); one over LC_OWNER_MAX bytes is cut
+ * on a character boundary. */
 LC_API lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
                             lc_lease **out, lc_error *err);
 
@@ -401,16 +443,20 @@ LC_API lc_status lc_lease_attach(const char *name, const char *token, lc_lease *
 LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err);
 
 /* Gives the lease back and records res (NULL: a successful run without an
- * exit code). The lease object stays valid and must still be freed. */
+ * exit code). res->error must pass lc_text_check (else LC_ERR_INVALID and
+ * nothing is sent). The lease object stays valid and must still be freed. */
 LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
 
+/* Stores a progress marker (must pass lc_text_check, else LC_ERR_INVALID). */
 LC_API lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_error *err);
 
-/* Records a run's outcome without the lease (after a lost lease). */
+/* Records a run's outcome without the lease (after a lost lease). The
+ * error text may quote what the caller did not write, so it is not refused:
+ * it is stored as lc_text_escape makes it. */
 LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
                                lc_error *err);
 
-/* The operator's reset. */
+/* The operator's reset. The reason must pass lc_text_check. */
 LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
                                   lc_holder *prev, lc_error *err);
 

@@ -101,8 +101,8 @@ static void wait_ns(lc_keeper *k, int64_t ns)
 {
     if (ns <= 0)
         return;
-    if (ns > k->renew_every_ms * 1000000)
-        ns = k->renew_every_ms * 1000000;
+    if (ns > lc__ms_to_ns(k->renew_every_ms))
+        ns = lc__ms_to_ns(k->renew_every_ms);
     struct timespec until = lc__mono_after(ns);
     pthread_cond_timedwait(&k->changed, &k->mu, &until);
 }
@@ -328,12 +328,19 @@ static void lost_reason(lc_client *c, const kept *kl, char *buf, size_t size)
     lc__strlcpy(buf, "not held with this token any more", size);
     if (lc_inspect(c, kl->name, &info, &err) != LC_OK)
         return;
+    /* Owner and reason were read back from the backend, where any tool may
+     * have written them; the reason ends up on a terminal. */
+    char *owner = lc_text_escape(info.owner);
+    char *last = lc_text_escape(info.last_error);
     if (info.fence > kl->fence)
-        snprintf(buf, size, "taken over by %s (fence %" PRIu64 ")", info.owner, info.fence);
+        snprintf(buf, size, "taken over by %s (fence %" PRIu64 ")", owner ? owner : "?",
+                 info.fence);
     else if (!info.held && info.last_error)
-        snprintf(buf, size, "reset by an operator: %s", info.last_error);
+        snprintf(buf, size, "reset by an operator: %s", last ? last : "?");
     else if (!info.held)
         lc__strlcpy(buf, "lease expired", size);
+    free(owner);
+    free(last);
     lc_lock_info_clear(&info);
 }
 
@@ -402,12 +409,12 @@ void lc__keeper_tick(lc_keeper *k)
  * deadline. Callers hold k->mu. */
 static int64_t next_round(lc_keeper *k, lc__backoff *bo, int64_t start, lc_status rc)
 {
-    int64_t next = start + k->renew_every_ms * 1000000;
+    int64_t next = lc__add_sat(start, lc__ms_to_ns(k->renew_every_ms));
     if (rc != LC_ERR_UNAVAILABLE && rc != LC_ERR_TIMEOUT) {
         lc__backoff_reset(bo);
         return next;
     }
-    int64_t retry = now_ns(k) + lc__backoff_next(bo) * 1000000;
+    int64_t retry = lc__add_sat(now_ns(k), lc__ms_to_ns(lc__backoff_next(bo)));
     return retry < next && retry < earliest_deadline(k) ? retry : next;
 }
 
@@ -429,7 +436,7 @@ static void *renewer_main(void *arg)
     int64_t max_ms = k->renew_every_ms / 4;
     lc__backoff_init(&bo, RETRY_MIN_MS, max_ms > RETRY_MIN_MS ? max_ms : RETRY_MIN_MS);
     pthread_mutex_lock(&k->mu);
-    int64_t next = now_ns(k) + k->renew_every_ms * 1000000;
+    int64_t next = lc__add_sat(now_ns(k), lc__ms_to_ns(k->renew_every_ms));
     while (!k->stopping) {
         int64_t start = now_ns(k);
         if (start < next) {
@@ -619,7 +626,8 @@ static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_err
     if (lease->deadline_ns == 0)
         return lc__err(err, LC_ERR_INVALID, 0,
                        "keeper: lease on '%s' has no local deadline: renew it first", lease->name);
-    if (k->renew_every_ms * 2 >= lease->ttl_ms) {
+    /* renew_every * 2 >= ttl, without the multiplication that could overflow. */
+    if (k->renew_every_ms >= lease->ttl_ms / 2 + lease->ttl_ms % 2) {
         char every[32], ttl[32];
         return lc__err(err, LC_ERR_INVALID, 0,
                        "keeper: renew_every %s must be less than half the ttl %s of '%s'",

@@ -196,7 +196,7 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         e->running = 1;
         e->fence++;
         e->acquired_at_ms = e->last_started_at_ms = lc__wall_ms(s->clock);
-        e->expires_ns = lc__mono_ns(s->clock) + a->ttl_ms * 1000000;
+        e->expires_ns = lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(a->ttl_ms));
         out->fence = e->fence;
     }
     if (rc == LC_OK) {
@@ -216,7 +216,7 @@ static lc_status renew_locked(lc_memstore *s, const char *name, const char *toke
     entry *e = find(s, name);
     if (!held_by(s, e, token))
         return lc__err_not_yours(err, name);
-    e->expires_ns = lc__mono_ns(s->clock) + ttl_ms * 1000000;
+    e->expires_ns = lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(ttl_ms));
     return LC_OK;
 }
 
@@ -391,7 +391,7 @@ static lc_status mem_wait(void *state, int64_t timeout_ms, int *notified, lc_err
     mem_state *m = state;
     lc_memstore *s = m->store;
     (void)err;
-    struct timespec until = lc__mono_after(timeout_ms * 1000000);
+    struct timespec until = lc__mono_after(lc__ms_to_ns(timeout_ms));
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     while (s->release_gen == m->seen_gen && rc != ETIMEDOUT)

@@ -116,6 +116,10 @@ static lc_status set_session(pg_state *s, lc_error *err)
 {
     char sql[64];
     int64_t st = s->cfg->postgres.statement_timeout_ms;
+    /* The server takes at most INT_MAX ms (about 24 days): a longer one
+     * means the same to a statement, so it is capped rather than refused. */
+    if (st > INT_MAX)
+        st = INT_MAX;
     snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)(st > 0 ? st : 0));
     lc_status rc = lc__pg_run(s, "set statement_timeout", sql, 0, NULL, err);
     if (rc == LC_OK && s->n_watched > 0)
@@ -375,7 +379,7 @@ lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
     lc_status rc = lc__pg_connect(s, err);
     if (rc != LC_OK)
         return rc;
-    int64_t deadline_ns = lc__mono_ns(NULL) + s->deadline_ms * 1000000;
+    int64_t deadline_ns = lc__add_sat(lc__mono_ns(NULL), lc__ms_to_ns(s->deadline_ms));
     int slot = lc__pg_stmt_slot(s, sql);
     int sent;
     if (slot >= 0) {

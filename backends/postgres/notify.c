@@ -59,7 +59,7 @@ lc_status lc__pg_watch(void *state, const char *name, lc_error *err)
 lc_status lc__pg_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err)
 {
     pg_state *s = state;
-    int64_t deadline_ns = lc__mono_ns(NULL) + timeout_ms * 1000000;
+    int64_t deadline_ns = lc__add_sat(lc__mono_ns(NULL), lc__ms_to_ns(timeout_ms));
     *notified = 0;
     if (!s->conn || !s->listening) {
         lc_status rc = s->n_watched ? lc__pg_connect(s, err) : LC_OK;

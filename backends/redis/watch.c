@@ -5,6 +5,7 @@
 #include "core/error_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 
@@ -75,7 +76,7 @@ static lc_status drain(lc__redis *r, int *notified, lc_error *err)
 static lc_status read_some(lc__redis *r, int64_t wait_ms, lc_error *err)
 {
     struct pollfd p = {r->sub.ctx->fd, POLLIN, 0};
-    int n = poll(&p, 1, (int)wait_ms);
+    int n = poll(&p, 1, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms);
     if (n < 0 && errno != EINTR)
         return lc__err(err, LC_ERR_UNAVAILABLE, errno, "redis %s: poll: %s", r->addr.label,
                        strerror(errno));
@@ -97,7 +98,7 @@ lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_erro
     if (!r->watching || r->sub.ctx == NULL)
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not watching any lock",
                        r->addr.label);
-    int64_t until = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t until = lc__add_sat(now_ms(), timeout_ms > 0 ? timeout_ms : 0);
     lc_status rc = drain(r, notified, err);
     while (rc == LC_OK && !*notified) {
         int64_t left = until - now_ms();

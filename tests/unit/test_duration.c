@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_MS ((int64_t)1 << 52) /* the largest duration lc_duration_parse accepts */
+#define MAX_MS LC_DURATION_MAX_MS /* the largest duration lc_duration_parse accepts */
 
 static void assert_parses(const char *text, int64_t want)
 {
@@ -96,23 +96,45 @@ static void test_duration_zero_accepted(void **state)
 static void test_duration_large_accepted(void **state)
 {
     (void)state;
-    assert_parses("8760h", 8760LL * 3600000);
-    assert_parses("1000000h", 1000000LL * 3600000);
-    assert_parses("4503599627370496ms", MAX_MS); /* exactly the limit */
+    assert_int_equal(MAX_MS, 365LL * 86400000);
+    assert_parses("24d", 24LL * 86400000);
+    assert_parses("25d", 25LL * 86400000); /* more ms than an int holds */
+    assert_parses("365d", MAX_MS);         /* exactly the limit */
+    assert_parses("8760h", MAX_MS);
+    assert_parses("31536000000ms", MAX_MS);
+    assert_parses("364d23h59m59s999ms", MAX_MS - 1);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Refusals                                                                 */
 /* ------------------------------------------------------------------------ */
 
+#define TOO_LARGE(d) "duration '" d "' is too large: at most 365d (31536000000 ms)"
+
+static void test_duration_over_365d_refused(void **state)
+{
+    (void)state;
+    assert_refused("31536000001ms", TOO_LARGE("31536000001ms"));
+    assert_refused("366d", TOO_LARGE("366d"));
+    assert_refused("8761h", TOO_LARGE("8761h"));
+    assert_refused("365.5d", TOO_LARGE("365.5d"));
+    /* The reports of issue 8: each overflowed nanosecond arithmetic. */
+    assert_refused("3000000h", TOO_LARGE("3000000h"));
+    assert_refused("99999999h", TOO_LARGE("99999999h"));
+    assert_refused("4503599627370496ms", TOO_LARGE("4503599627370496ms"));
+    /* Each term fits, the sum does not. */
+    assert_refused("365d1ms", TOO_LARGE("365d1ms"));
+    assert_refused("200d200d", TOO_LARGE("200d200d"));
+}
+
 static void test_duration_overflow_refused(void **state)
 {
     (void)state;
-    assert_refused("4503599627370497ms", "duration '4503599627370497ms' is too large");
-    assert_refused("99999999999999999999999s", "duration '99999999999999999999999s' is too large");
-    assert_refused("9223372036854775807h", "duration '9223372036854775807h' is too large");
-    /* Each term fits, the sum does not. */
-    assert_refused("4503599627370496ms1ms", "duration '4503599627370496ms1ms' is too large");
+    assert_refused("99999999999999999999999s", TOO_LARGE("99999999999999999999999s"));
+    assert_refused("9223372036854775807h", TOO_LARGE("9223372036854775807h"));
+    assert_refused("9223372036854775807ms", TOO_LARGE("9223372036854775807ms"));
+    assert_refused("4503599627370496ms4503599627370496ms",
+                   TOO_LARGE("4503599627370496ms4503599627370496ms"));
 }
 
 static void test_duration_bare_number_refused_with_unit_hint(void **state)
@@ -200,7 +222,7 @@ static void test_duration_format_round_trips(void **state)
     (void)state;
     static const int64_t values[] = {
         0,     1,     2,       250,     999,     1000,    1001,     1500,      59999,     60000,
-        60001, 90000, 3599999, 3600000, 3723004, 5400000, 86400000, 604800000, 1LL << 40, MAX_MS};
+        60001, 90000, 3599999, 3600000, 3723004, 5400000, 86400000, 604800000, 1LL << 34, MAX_MS};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char buf[64];
         lc_duration_format(values[i], buf, sizeof(buf));
@@ -248,6 +270,32 @@ static void test_deadline_ttl_zero_ends_at_sent(void **state)
     assert_int_equal(lc_deadline_after(SENT_NS, 3), SENT_NS + 1000000LL);
 }
 
+static void test_deadline_huge_ttl_saturates(void **state)
+{
+    (void)state;
+    /* An embedder's ttl is not bound by the parser: the deadline must not
+     * wrap into the past (which declared such a lease lost at once). */
+    assert_int_equal(lc_deadline_after(SENT_NS, 3000000LL * 3600000), INT64_MAX);
+    assert_int_equal(lc_deadline_after(SENT_NS, INT64_MAX), INT64_MAX);
+    assert_true(lc_deadline_after(SENT_NS, MAX_MS) > SENT_NS);
+    assert_int_equal(lc_deadline_after(INT64_MAX - 5, 1000), INT64_MAX);
+}
+
+static void test_time_arithmetic_saturates(void **state)
+{
+    (void)state;
+    assert_int_equal(lc__ms_to_ns(1500), 1500000000LL);
+    assert_int_equal(lc__ms_to_ns(-7), -7000000LL);
+    assert_int_equal(lc__ms_to_ns(INT64_MAX / 1000000), (INT64_MAX / 1000000) * 1000000);
+    assert_int_equal(lc__ms_to_ns(INT64_MAX / 1000000 + 1), INT64_MAX);
+    assert_int_equal(lc__ms_to_ns(99999999LL * 3600000), INT64_MAX);
+    assert_int_equal(lc__ms_to_ns(INT64_MIN), INT64_MIN);
+    assert_int_equal(lc__add_sat(1, 2), 3);
+    assert_int_equal(lc__add_sat(INT64_MAX - 1, 5), INT64_MAX);
+    assert_int_equal(lc__add_sat(INT64_MIN + 1, -5), INT64_MIN);
+    assert_int_equal(lc__add_sat(INT64_MAX, INT64_MIN), -1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Timestamps: RFC 3339, UTC, milliseconds                                  */
 /* ------------------------------------------------------------------------ */
@@ -284,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_duration_fraction_scaled),
         cmocka_unit_test(test_duration_zero_accepted),
         cmocka_unit_test(test_duration_large_accepted),
+        cmocka_unit_test(test_duration_over_365d_refused),
         cmocka_unit_test(test_duration_overflow_refused),
         cmocka_unit_test(test_duration_bare_number_refused_with_unit_hint),
         cmocka_unit_test(test_duration_unknown_unit_refused),
@@ -298,6 +347,8 @@ int main(void)
         cmocka_unit_test(test_deadline_ttl_1000_ends_at_988),
         cmocka_unit_test(test_deadline_ttl_300_ends_at_295),
         cmocka_unit_test(test_deadline_ttl_zero_ends_at_sent),
+        cmocka_unit_test(test_deadline_huge_ttl_saturates),
+        cmocka_unit_test(test_time_arithmetic_saturates),
         cmocka_unit_test(test_format_time_fixed_instant_exact),
         cmocka_unit_test(test_format_time_epoch_and_padding_exact),
     };

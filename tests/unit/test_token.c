@@ -88,6 +88,57 @@ static void test_token_null_error_tolerated(void **state)
     assert_int_equal(strlen(tok), LC_TOKEN_LEN);
 }
 
+static void assert_token_invalid(const char *token, const char *msg)
+{
+    lc_error err;
+    lct_assert_rc(lc_token_check(token, &err), LC_ERR_INVALID, &err);
+    assert_string_equal(err.message, msg);
+}
+
+static void test_token_check_new_token_ok(void **state)
+{
+    (void)state;
+    char t[LC_TOKEN_LEN + 1];
+    new_token(t);
+    lc_error err;
+    lct_assert_rc(lc_token_check(t, &err), LC_OK, &err);
+    lct_assert_rc(lc_token_check("0123456789abcdef0123456789abcdef", &err), LC_OK, &err);
+}
+
+static void test_token_check_wrong_length_invalid(void **state)
+{
+    (void)state;
+    assert_token_invalid("abc", "invalid token: expected 32 lowercase hex characters, got 3");
+    assert_token_invalid("0123456789abcdef0123456789abcdef0",
+                         "invalid token: expected 32 lowercase hex characters, got 33");
+    assert_token_invalid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                         "invalid token: expected 32 lowercase hex characters, got 64");
+    assert_token_invalid("", "missing token");
+    assert_token_invalid(NULL, "missing token");
+}
+
+static void test_token_check_not_lowercase_hex_invalid(void **state)
+{
+    (void)state;
+    assert_token_invalid("0123456789ABCDEF0123456789abcdef",
+                         "invalid token: expected lowercase hex characters, got byte 0x41 at 10");
+    assert_token_invalid("0123456789abcdef0123456789abcdeg",
+                         "invalid token: expected lowercase hex characters, got byte 0x67 at 31");
+    assert_token_invalid("0123456789abcdef 123456789abcdef",
+                         "invalid token: expected lowercase hex characters, got byte 0x20 at 16");
+}
+
+static void test_token_attach_checks_format(void **state)
+{
+    (void)state;
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(lc_lease_attach("a", "abc", &l, &err), LC_ERR_INVALID, &err);
+    assert_null(l);
+    lct_assert_rc(lc_lease_attach("a", "0123456789abcdef0123456789abcdef", &l, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +146,10 @@ int main(void)
         cmocka_unit_test(test_token_only_lowercase_hex),
         cmocka_unit_test(test_token_10000_all_distinct),
         cmocka_unit_test(test_token_digits_evenly_spread),
+        cmocka_unit_test(test_token_check_new_token_ok),
+        cmocka_unit_test(test_token_check_wrong_length_invalid),
+        cmocka_unit_test(test_token_check_not_lowercase_hex_invalid),
+        cmocka_unit_test(test_token_attach_checks_format),
         cmocka_unit_test(test_token_null_error_tolerated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

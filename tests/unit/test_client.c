@@ -1,0 +1,208 @@
+/* tests/unit/test_client.c -- what the client refuses before any backend
+ * is touched: ttls out of range, text that is not clean UTF-8 or holds
+ * control characters (and owners cut on character boundaries). Runs on the memory backend; a
+ * refusal must leave the store as it was. */
+#include "testenv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    lc_config *cfg;
+    lc_memstore *store;
+    lc_client *c;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->cfg = lct_config("memory");
+    f->store = lc_memstore_new(NULL);
+    assert_non_null(f->store);
+    lc_client_opts o = {.memstore = f->store};
+    lc_error err;
+    lct_assert_rc(lc_client_open(f->cfg, &o, &f->c, &err), LC_OK, &err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    lc_client_close(f->c);
+    lc_memstore_free(f->store);
+    lc_config_free(f->cfg);
+    free(f);
+    return 0;
+}
+
+/* The lock was never taken: ready with fence 0. */
+static void assert_untouched(fixture *f, const char *name)
+{
+    lc_lock_info info;
+    lc_error err;
+    lct_assert_rc(lc_inspect(f->c, name, &info, &err), LC_OK, &err);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    assert_int_equal(info.fence, 0);
+    assert_int_equal(info.sync_count, 0);
+    lc_lock_info_clear(&info);
+}
+
+static lc_status try_acquire(fixture *f, const char *name, int64_t ttl_ms, const char *owner,
+                             lc_lease **l, lc_error *err)
+{
+    lc_acquire_opts o = {.ttl_ms = ttl_ms, .wait_ms = -1, .owner = owner};
+    *l = NULL;
+    return lc_acquire(f->c, name, &o, l, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ttl bounds                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void test_acquire_ttl_over_365d_is_invalid(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/ttl-max");
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(try_acquire(f, name, 3000000LL * 3600000, NULL, &l, &err), LC_ERR_INVALID, &err);
+    assert_non_null(strstr(err.message, "at most 365d"));
+    lct_assert_rc(try_acquire(f, name, LC_DURATION_MAX_MS + 1, NULL, &l, &err), LC_ERR_INVALID,
+                  &err);
+    assert_untouched(f, name);
+    /* Exactly the maximum is a lease that is not lost at once. */
+    lct_assert_rc(try_acquire(f, name, LC_DURATION_MAX_MS, NULL, &l, &err), LC_OK, &err);
+    assert_true(lc_lease_deadline_ns(l) > lc_clock_system()->mono_ns(NULL));
+    lct_assert_rc(lc_renew(f->c, l, LC_DURATION_MAX_MS + 1, &err), LC_ERR_INVALID, &err);
+    lct_assert_rc(lc_renew(f->c, l, LC_DURATION_MAX_MS, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+static void test_acquire_ttl_under_minimum_is_invalid(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/ttl-min");
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(try_acquire(f, name, 1, NULL, &l, &err), LC_ERR_INVALID, &err);
+    assert_non_null(strstr(err.message, "at least 10 ms"));
+    lct_assert_rc(try_acquire(f, name, LC_TTL_MIN_MS - 1, NULL, &l, &err), LC_ERR_INVALID, &err);
+    assert_untouched(f, name);
+    lct_assert_rc(try_acquire(f, name, LC_TTL_MIN_MS, NULL, &l, &err), LC_OK, &err);
+    lct_assert_rc(lc_renew(f->c, l, LC_TTL_MIN_MS - 1, &err), LC_ERR_INVALID, &err);
+    lct_assert_rc(lc_release(f->c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text: refused before the backend, cut on character boundaries            */
+/* ------------------------------------------------------------------------ */
+
+static void test_acquire_unclean_owner_is_invalid(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/owner");
+    static const char *const bad[] = {"\x1b[31mEVIL\x1b[0m", "host\xff", "two\nlines",
+                                      "csi\xc2\x9b"};
+    lc_lease *l;
+    lc_error err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        lct_assert_rc(try_acquire(f, name, 5000, bad[i], &l, &err), LC_ERR_INVALID, &err);
+        assert_non_null(strstr(err.message, "invalid owner: "));
+        assert_null(l);
+    }
+    assert_untouched(f, name);
+}
+
+static void test_acquire_long_owner_cut_on_character_boundary(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/long-owner");
+    char owner[301]; /* 100 x "漢" */
+    for (int i = 0; i < 100; i++)
+        memcpy(owner + 3 * i, "\xe6\xbc\xa2", 3);
+    owner[300] = '\0';
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(try_acquire(f, name, 5000, owner, &l, &err), LC_OK, &err);
+    assert_int_equal(strlen(lc_lease_owner(l)), 255); /* 85 whole characters */
+    lct_assert_rc(lc_text_check(lc_lease_owner(l), 255, &err), LC_OK, &err);
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(f->c, name, &info, &err), LC_OK, &err);
+    assert_string_equal(info.owner, lc_lease_owner(l));
+    lc_lock_info_clear(&info);
+    lct_assert_rc(lc_release(f->c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+static void test_release_unclean_error_is_invalid_and_keeps_lease(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/error");
+    lc_lease *l;
+    lc_error err;
+    lct_assert_rc(try_acquire(f, name, 5000, NULL, &l, &err), LC_OK, &err);
+    lc_run_result bad = {1, 1, "upstream \xff\xfe"};
+    lct_assert_rc(lc_release(f->c, l, &bad, &err), LC_ERR_INVALID, &err);
+    assert_non_null(strstr(err.message, "invalid error text: not valid UTF-8"));
+    lc_run_result esc = {1, 1, "\x1b]0;pwned\x07"};
+    lct_assert_rc(lc_release(f->c, l, &esc, &err), LC_ERR_INVALID, &err);
+    lct_assert_rc(lc_checkpoint(f->c, l, "page\x1b[2J", &err), LC_ERR_INVALID, &err);
+    assert_non_null(strstr(err.message, "invalid checkpoint: control character U+001B"));
+    /* Nothing reached the backend: still held, nothing recorded. */
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(f->c, name, &info, &err), LC_OK, &err);
+    assert_int_equal(info.health, LC_HEALTH_HELD);
+    assert_int_equal(info.sync_count, 0);
+    assert_null(info.checkpoint);
+    lc_lock_info_clear(&info);
+    lc_run_result ok = {1, 1, "upstream returned 503 \xe2\x80\x94 retry later"};
+    lct_assert_rc(lc_release(f->c, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+static void test_reset_unclean_reason_is_invalid(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/reason");
+    lc_error err;
+    int was_held = -1;
+    lct_assert_rc(lc_force_release(f->c, name, "ops\x1b[8m", &was_held, NULL, &err), LC_ERR_INVALID,
+                  &err);
+    assert_non_null(strstr(err.message, "invalid reason: "));
+    assert_int_equal(was_held, -1);
+    assert_untouched(f, name);
+}
+
+static void test_record_run_stores_unclean_error_escaped(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/record");
+    lc_run_result res = {1, 76, "lease lost: taken over by \x1b[31mEVIL\xff"};
+    lc_error err;
+    lct_assert_rc(lc_record_run(f->c, name, &res, &err), LC_OK, &err);
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(f->c, name, &info, &err), LC_OK, &err);
+    assert_string_equal(info.last_error, "lease lost: taken over by \\x1b[31mEVIL\\xff");
+    lc_lock_info_clear(&info);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_acquire_ttl_over_365d_is_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_ttl_under_minimum_is_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_unclean_owner_is_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_long_owner_cut_on_character_boundary, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_release_unclean_error_is_invalid_and_keeps_lease,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_unclean_reason_is_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_run_stores_unclean_error_escaped, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
