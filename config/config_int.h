@@ -26,7 +26,7 @@ typedef struct lc__ynode {
     /* Sequences: n items. Mappings: n/2 pairs, kids[2i] the key (a scalar),
      * kids[2i+1] its value. */
     struct lc__ynode **kids;
-    size_t n;
+    size_t n, cap;
 } lc__ynode;
 
 /* What every step of the loader needs to report an error. */

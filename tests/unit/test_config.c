@@ -22,15 +22,20 @@ static lc_config *parse_ok(const char *yaml)
 
 /* The file fails with LC_ERR_CONFIG and exactly this message; *out is not
  * touched. */
-static void expect_error(const char *yaml, const char *message)
+static void expect_error_n(const char *yaml, size_t len, const char *message)
 {
     lc_config *cfg = (lc_config *)(uintptr_t)0x1;
     lc_error err;
     memset(&err, 0, sizeof(err));
-    lc_status rc = lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err);
+    lc_status rc = lc_config_parse(yaml, len, "t.yaml", &cfg, &err);
     if (rc != LC_ERR_CONFIG || strcmp(err.message, message) != 0)
         fail_msg("got %s \"%s\"\nwant config \"%s\"", lc_status_name(rc), err.message, message);
     assert_ptr_equal(cfg, (lc_config *)(uintptr_t)0x1);
+}
+
+static void expect_error(const char *yaml, const char *message)
+{
+    expect_error_n(yaml, strlen(yaml), message);
 }
 
 static char *write_temp(const char *text)
@@ -229,6 +234,62 @@ static void test_config_duplicate_key_is_refused(void **state)
                  "t.yaml:7:3: duplicate key 'ttl' (first at line 5)");
     expect_error(BASE "backend: postgres\n",
                  "t.yaml:4:1: duplicate key 'backend' (first at line 1)");
+}
+
+/* Of several repeated keys, the one reported is the earliest repetition. */
+static void test_config_duplicate_keys_report_earliest_repetition(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: 30s\n  wait: 1s\n  wait: 2s\n  ttl: 20s\n",
+                 "t.yaml:7:3: duplicate key 'wait' (first at line 6)");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n  - name: b\n    exec: [x]\n"
+                      "  - name: b\n    exec: [x]\n  - name: a\n    exec: [x]\n",
+                 "t.yaml:9:11: jobs[2].name: duplicate job name 'b' (first at line 7)");
+}
+
+/* A key is compared with its length: "backend\0evil" would otherwise be a
+ * key of its own for the duplicate check and "backend" for the walker. */
+static void test_config_nul_in_key_is_refused(void **state)
+{
+    (void)state;
+    static const char yaml[] = BASE "\"backend\\0evil\": postgres\n";
+    expect_error_n(yaml, sizeof(yaml) - 1, "t.yaml:4:1: a key contains a NUL byte");
+    static const char raw[] = BASE "lock:\n  \"ttl\\0\": 1s\n";
+    expect_error_n(raw, sizeof(raw) - 1, "t.yaml:5:3: a key contains a NUL byte");
+}
+
+/* A big file with one repeated key at its end: sorted, not compared
+ * pairwise (the pairwise check took half a minute on 90k keys). The bound
+ * is many times what the sort takes, even under sanitizers. */
+static void test_config_duplicate_among_90k_keys_refused_in_seconds(void **state)
+{
+    (void)state;
+    size_t n = 90000, cap = n * 16 + 256, len = 0;
+    char *yaml = malloc(cap);
+    assert_non_null(yaml);
+    len += (size_t)snprintf(yaml + len, cap - len, "backend: redis\nx:\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(yaml + len, cap - len, "  k%06zu: 1\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "  k000001: 2\n");
+    int64_t t0 = lct_now_ms();
+    expect_error_n(yaml, len, "t.yaml:90003:3: duplicate key 'k000001' (first at line 4)");
+    assert_true(lct_now_ms() - t0 < 10000);
+    free(yaml);
+
+    /* The same for job names. */
+    cap = n * 40 + 256;
+    len = 0;
+    yaml = malloc(cap);
+    assert_non_null(yaml);
+    len += (size_t)snprintf(yaml + len, cap - len, BASE "jobs:\n");
+    for (size_t i = 0; i < 30000; i++)
+        len += (size_t)snprintf(yaml + len, cap - len, "- {name: j%zu, exec: [x]}\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "- {name: j7, exec: [x]}\n");
+    t0 = lct_now_ms();
+    expect_error_n(yaml, len,
+                   "t.yaml:30005:10: jobs[30000].name: duplicate job name 'j7' (first at line 12)");
+    assert_true(lct_now_ms() - t0 < 10000);
+    free(yaml);
 }
 
 static void test_config_wrong_type_names_expected_type(void **state)
@@ -527,6 +588,9 @@ int main(void)
         cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
         cmocka_unit_test(test_config_duplicate_key_is_refused),
+        cmocka_unit_test(test_config_duplicate_keys_report_earliest_repetition),
+        cmocka_unit_test(test_config_nul_in_key_is_refused),
+        cmocka_unit_test(test_config_duplicate_among_90k_keys_refused_in_seconds),
         cmocka_unit_test(test_config_wrong_type_names_expected_type),
         cmocka_unit_test(test_config_bad_bytes_and_headers_are_refused),
         cmocka_unit_test(test_config_bad_duration_includes_hint),
