@@ -7,6 +7,7 @@
 #ifndef LC_CONFIG_INT_H
 #define LC_CONFIG_INT_H
 
+#include "config/redact_int.h"
 #include "core/error_int.h"
 
 #include <stddef.h>
@@ -64,11 +65,6 @@ lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *p
 /* The choice within Levenshtein distance 2 of word (the closest, first on
  * ties), or NULL. */
 const char *lc__cfg_suggest(const char *word, const char *const *choices, size_t n);
-
-/* Copies of url / conninfo with passwords replaced by "***". NULL when out
- * of memory. */
-char *lc__redact_url(const char *url);
-char *lc__redact_conninfo(const char *conninfo);
 
 /* LC_ERR_NOMEM naming the file. */
 lc_status lc__cfg_nomem(const lc__cfgctx *cx);

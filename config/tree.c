@@ -15,12 +15,17 @@
 
 lc_status lc__cfg_fail(const lc__cfgctx *cx, int line, int col, const char *fmt, ...)
 {
-    char msg[sizeof(cx->err->message)];
+    /* Redacted before it is cut to size: a message may quote a value
+     * (got '...'), and a value may hold a password=... or a URL. */
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return lc__err(cx->err, LC_ERR_CONFIG, 0, "%s:%d:%d: %s", cx->file, line, col, msg);
+    lc__redact_msg(msg, sizeof(msg), NULL);
+    lc_status rc = lc__err(cx->err, LC_ERR_CONFIG, 0, "%s:%d:%d: %s", cx->file, line, col, msg);
+    explicit_bzero(msg, sizeof(msg));
+    return rc;
 }
 
 void lc__cfg_wipe(char *s)

@@ -58,6 +58,13 @@ typedef struct pg_state {
 
 /* conn.c */
 
+/* A conninfo libpq cannot parse, or a URI whose user info it would read
+ * differently than it reads (an unencoded '@', '/' or ':' in the
+ * password), is LC_ERR_CONFIG naming postgres.conninfo, never quoting a
+ * password. A string that is neither a URI nor key=value is a database
+ * name, as libpq takes it. Checked before every connection. */
+lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err);
+
 /* Connects if there is no usable connection (a connection the server
  * closed while idle is noticed here and replaced). */
 lc_status lc__pg_connect(pg_state *s, lc_error *err);
