@@ -83,6 +83,11 @@ lc_status lc__cfg_jobs(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cf
  * between jobs (after the whole file is read). */
 lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cfg);
 
+/* The rules of the redis and postgres sections that the backends would
+ * otherwise find only at open: redis.url parses, key_prefix, schema and
+ * table lengths, the conninfo parses, statement_timeout (limits.c). */
+lc_status lc__cfg_check_backends(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg);
+
 /* The schema walker (schema.c): a table of keys per mapping. Offsets are
  * from the `base` pointer given to lc__cfg_walk, so nested sections of one
  * struct share the base. */

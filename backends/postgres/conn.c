@@ -159,9 +159,21 @@ static lc_status set_session(pg_state *s, lc_error *err)
     return rc;
 }
 
+/* What the config loader checks too, for configs built in code: found
+ * late, these would be "server unavailable". */
+static lc_status check_config(const lc_config *cfg, lc_error *err)
+{
+    if (cfg->postgres.statement_timeout_ms > LC_PG_STATEMENT_TIMEOUT_MAX_MS)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "postgres.statement_timeout: at most %lldms, about 24 days (the server's "
+                       "limit)",
+                       LC_PG_STATEMENT_TIMEOUT_MAX_MS);
+    return lc__pg_check_conninfo(cfg->postgres.conninfo, err);
+}
+
 static lc_status open_conn(pg_state *s, lc_error *err)
 {
-    lc_status rc = lc__pg_check_conninfo(s->cfg->postgres.conninfo, err);
+    lc_status rc = check_config(s->cfg, err);
     if (rc != LC_OK)
         return rc;
     PGconn *c = connect_blocking(s->cfg);
