@@ -113,16 +113,26 @@ static int userinfo_password(const char *s, const char *lim, const char **b, con
     return 1;
 }
 
-/* Every "scheme://user:PASSWORD@" in t..end. In a message a URL ends at
- * whitespace; in a URL or conninfo it may hold anything. */
+static const char *scheme_sep(const char *p, const char *end)
+{
+    for (; p + 3 <= end; p++)
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/')
+            return p;
+    return NULL;
+}
+
+/* Every "scheme://user:PASSWORD@" in t..end. A URL ends where the next
+ * "://" starts (so the work stays linear in the text, whatever it holds);
+ * in a message also at whitespace. */
 static void each_userinfo(const char *t, const char *end, int stop_at_space, span_fn fn, void *arg)
 {
-    for (const char *p = t; p + 3 <= end; p++) {
-        if (memcmp(p, "://", 3) != 0)
-            continue;
-        const char *s = p + 3, *lim = s, *b, *e;
-        while (lim < end && !(stop_at_space && is_space(*lim)))
-            lim++;
+    for (const char *p = scheme_sep(t, end), *next; p != NULL; p = next) {
+        const char *s = p + 3, *lim, *b, *e;
+        next = scheme_sep(s, end);
+        lim = next ? next : end;
+        for (const char *q = s; stop_at_space && q < lim; q++)
+            if (is_space(*q))
+                lim = q;
         if (userinfo_password(s, lim, &b, &e))
             fn(arg, b, e);
     }
@@ -254,9 +264,6 @@ static void add(secrets *sc, const char *b, size_t n)
 {
     if (n == 0 || sc->nomem)
         return;
-    for (size_t i = 0; i < sc->n; i++)
-        if (strlen(sc->s[i]) == n && memcmp(sc->s[i], b, n) == 0)
-            return;
     if (sc->n == sc->cap) {
         size_t cap = sc->cap ? sc->cap * 2 : 8;
         char **p = realloc(sc->s, cap * sizeof(*p));
@@ -350,12 +357,38 @@ static void collect(secrets *sc, const char *src)
         add_forms(sc, colon + 1, at);
 }
 
+static void wipe_free(char *p)
+{
+    explicit_bzero(p, strlen(p));
+    free(p);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, each secret once: a source that repeats itself (a long
+ * malformed conninfo) costs one search per distinct secret. */
+static void secrets_unique(secrets *sc)
+{
+    size_t k = 0;
+    if (sc->n == 0)
+        return;
+    qsort(sc->s, sc->n, sizeof(*sc->s), str_cmp);
+    for (size_t i = 1; i < sc->n; i++) {
+        if (strcmp(sc->s[i], sc->s[k]) == 0)
+            wipe_free(sc->s[i]);
+        else
+            sc->s[++k] = sc->s[i];
+    }
+    sc->n = k + 1;
+}
+
 static void secrets_free(secrets *sc)
 {
-    for (size_t i = 0; i < sc->n; i++) {
-        explicit_bzero(sc->s[i], strlen(sc->s[i]));
-        free(sc->s[i]);
-    }
+    for (size_t i = 0; i < sc->n; i++)
+        wipe_free(sc->s[i]);
     free(sc->s);
 }
 
@@ -391,8 +424,10 @@ void lc__redact_msg(char *msg, size_t size, const char *source)
     msg[len] = '\0';
     secrets sc = {0};
     marks mk = {msg, calloc(len + 1, 1)};
-    if (source)
+    if (source) {
         collect(&sc, source);
+        secrets_unique(&sc);
+    }
     char *out = NULL;
     if (mk.m && !sc.nomem) {
         mark_secrets(&sc, msg, len, len == size - 1, &mk);
