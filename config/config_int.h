@@ -7,6 +7,7 @@
 #ifndef LC_CONFIG_INT_H
 #define LC_CONFIG_INT_H
 
+#include "config/redact_int.h"
 #include "core/error_int.h"
 
 #include <stddef.h>
@@ -26,7 +27,7 @@ typedef struct lc__ynode {
     /* Sequences: n items. Mappings: n/2 pairs, kids[2i] the key (a scalar),
      * kids[2i+1] its value. */
     struct lc__ynode **kids;
-    size_t n;
+    size_t n, cap;
 } lc__ynode;
 
 /* What every step of the loader needs to report an error. */
@@ -65,11 +66,6 @@ lc_status lc__cfg_expand(const lc__cfgctx *cx, const lc__ynode *n, const char *p
  * ties), or NULL. */
 const char *lc__cfg_suggest(const char *word, const char *const *choices, size_t n);
 
-/* Copies of url / conninfo with passwords replaced by "***". NULL when out
- * of memory. */
-char *lc__redact_url(const char *url);
-char *lc__redact_conninfo(const char *conninfo);
-
 /* LC_ERR_NOMEM naming the file. */
 lc_status lc__cfg_nomem(const lc__cfgctx *cx);
 
@@ -86,6 +82,11 @@ lc_status lc__cfg_jobs(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cf
 /* Applies the lock section's defaults to the jobs and checks the rules
  * between jobs (after the whole file is read). */
 lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cfg);
+
+/* The rules of the redis and postgres sections that the backends would
+ * otherwise find only at open: redis.url parses, key_prefix, schema and
+ * table lengths, the conninfo parses, statement_timeout (limits.c). */
+lc_status lc__cfg_check_backends(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg);
 
 /* The schema walker (schema.c): a table of keys per mapping. Offsets are
  * from the `base` pointer given to lc__cfg_walk, so nested sections of one

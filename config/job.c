@@ -255,19 +255,51 @@ static lc_status job_timing(const lc__cfgctx *cx, const lc__ynode *map, lc_job *
     return lc__cfg_check_renew(cx, map, path, job->ttl_ms, job->renew_every_ms);
 }
 
-static lc_status unique_name(const lc__cfgctx *cx, const lc__ynode *seq, size_t i,
-                             const lc_config *cfg, const char *path)
+typedef struct name_ref {
+    const char *name;
+    size_t job;
+} name_ref;
+
+static int name_cmp(const void *a, const void *b)
 {
-    for (size_t j = 0; j < i; j++) {
-        if (strcmp(cfg->jobs[j].name, cfg->jobs[i].name) != 0)
+    const name_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->job > y->job) - (x->job < y->job);
+}
+
+/* Job names are unique. Sorted, not compared pairwise: a file with many
+ * jobs is refused in O(n log n). Of all repeated names the one reported is
+ * the earliest repetition, with the line of its first use. */
+static lc_status unique_names(const lc__cfgctx *cx, const lc__ynode *seq, const lc_config *cfg)
+{
+    size_t n = cfg->n_jobs;
+    if (n < 2)
+        return LC_OK;
+    name_ref *refs = malloc(n * sizeof(*refs));
+    if (refs == NULL)
+        return lc__cfg_nomem(cx);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (name_ref){cfg->jobs[i].name, i};
+    qsort(refs, n, sizeof(*refs), name_cmp);
+    size_t dup = n, first = n, group = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(refs[i - 1].name, refs[i].name) != 0) {
+            group = i;
             continue;
-        const lc__ynode *first = lc__ymap_get(seq->kids[j], "name", NULL);
-        const lc__ynode *dup = lc__ymap_get(seq->kids[i], "name", NULL);
-        return lc__cfg_fail(cx, dup->line, dup->col,
-                            "%s.name: duplicate job name '%s' (first at line %d)", path,
-                            cfg->jobs[i].name, first->line);
+        }
+        if (i - 1 == group && (dup == n || refs[i].job < dup)) {
+            dup = refs[i].job;
+            first = refs[group].job;
+        }
     }
-    return LC_OK;
+    free(refs);
+    if (dup == n)
+        return LC_OK;
+    const lc__ynode *k1 = lc__ymap_get(seq->kids[first], "name", NULL);
+    const lc__ynode *k2 = lc__ymap_get(seq->kids[dup], "name", NULL);
+    return lc__cfg_fail(cx, k2->line, k2->col,
+                        "jobs[%zu].name: duplicate job name '%s' (first at line %d)", dup,
+                        cfg->jobs[dup].name, k1->line);
 }
 
 lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cfg)
@@ -276,10 +308,8 @@ lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_con
         char path[32];
         snprintf(path, sizeof(path), "jobs[%zu]", i);
         lc_status rc = job_timing(cx, seq->kids[i], &cfg->jobs[i], cfg, path);
-        if (rc == LC_OK)
-            rc = unique_name(cx, seq, i, cfg, path);
         if (rc != LC_OK)
             return rc;
     }
-    return LC_OK;
+    return unique_names(cx, seq, cfg);
 }

@@ -15,12 +15,17 @@
 
 lc_status lc__cfg_fail(const lc__cfgctx *cx, int line, int col, const char *fmt, ...)
 {
-    char msg[sizeof(cx->err->message)];
+    /* Redacted before it is cut to size: a message may quote a value
+     * (got '...'), and a value may hold a password=... or a URL. */
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return lc__err(cx->err, LC_ERR_CONFIG, 0, "%s:%d:%d: %s", cx->file, line, col, msg);
+    lc__redact_msg(msg, sizeof(msg), NULL);
+    lc_status rc = lc__err(cx->err, LC_ERR_CONFIG, 0, "%s:%d:%d: %s", cx->file, line, col, msg);
+    explicit_bzero(msg, sizeof(msg));
+    return rc;
 }
 
 void lc__cfg_wipe(char *s)
@@ -84,14 +89,20 @@ static lc_status scalar_node(const lc__cfgctx *cx, const yaml_event_t *ev, lc__y
     return LC_OK;
 }
 
+/* Children are appended one by one; the array doubles, so a mapping of n
+ * keys costs O(n) copies, not O(n^2). */
 static lc_status add_kid(const lc__cfgctx *cx, lc__ynode *parent, lc__ynode *kid)
 {
-    lc__ynode **k = realloc(parent->kids, (parent->n + 1) * sizeof(*k));
-    if (k == NULL) {
-        lc__ynode_free(kid);
-        return lc__cfg_nomem(cx);
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 8;
+        lc__ynode **k = realloc(parent->kids, cap * sizeof(*k));
+        if (k == NULL) {
+            lc__ynode_free(kid);
+            return lc__cfg_nomem(cx);
+        }
+        parent->kids = k;
+        parent->cap = cap;
     }
-    parent->kids = k;
     parent->kids[parent->n++] = kid;
     return LC_OK;
 }
@@ -135,22 +146,71 @@ static lc_status next_event(const lc__cfgctx *cx, yaml_parser_t *p, yaml_event_t
 static lc_status build(const lc__cfgctx *cx, yaml_parser_t *p, yaml_event_t *ev, int depth,
                        lc__ynode **out);
 
-/* A key that appeared before in the same mapping is an error at the
- * second one: YAML says keys are unique, and silently keeping the last
- * would hide a typo'd copy-paste. */
-static lc_status check_duplicate(const lc__cfgctx *cx, const lc__ynode *map)
+/* A key is a plain string without NUL bytes: "backend\0x" must not pass
+ * for a key of its own and then mean "backend" to every strcmp. */
+static lc_status check_key(const lc__cfgctx *cx, const lc__ynode *key)
 {
-    const lc__ynode *key = map->kids[map->n - 1];
     if (key->kind != LC__YSCALAR)
         return lc__cfg_fail(cx, key->line, key->col, "expected a key (a plain string), got %s",
                             key->kind == LC__YNULL ? "an empty key" : "a collection");
-    for (size_t i = 0; i + 1 < map->n; i += 2) {
-        const lc__ynode *prev = map->kids[i];
-        if (prev->len == key->len && memcmp(prev->text, key->text, key->len) == 0)
-            return lc__cfg_fail(cx, key->line, key->col, "duplicate key '%s' (first at line %d)",
-                                key->text, prev->line);
-    }
+    if (memchr(key->text, '\0', key->len) != NULL)
+        return lc__cfg_fail(cx, key->line, key->col, "a key contains a NUL byte");
     return LC_OK;
+}
+
+typedef struct key_ref {
+    const lc__ynode *key;
+    size_t pos; /* index of the pair in the mapping */
+} key_ref;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    size_t n = x->key->len < y->key->len ? x->key->len : y->key->len;
+    int c = memcmp(x->key->text, y->key->text, n);
+    if (c == 0 && x->key->len != y->key->len)
+        c = x->key->len < y->key->len ? -1 : 1;
+    if (c == 0)
+        c = x->pos < y->pos ? -1 : x->pos > y->pos;
+    return c;
+}
+
+/* A key that appeared before in the same mapping is an error at the
+ * second one: YAML says keys are unique, and silently keeping the last
+ * would hide a typo'd copy-paste. The keys are sorted (O(n log n): a big
+ * file must not take minutes to refuse); of all repeated keys the one
+ * reported is the earliest repetition in the file, with its first line. */
+static lc_status check_duplicates(const lc__cfgctx *cx, const lc__ynode *map)
+{
+    size_t n = map->n / 2;
+    if (n < 2)
+        return LC_OK;
+    key_ref *refs = malloc(n * sizeof(*refs));
+    if (refs == NULL)
+        return lc__cfg_nomem(cx);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (key_ref){map->kids[2 * i], i};
+    qsort(refs, n, sizeof(*refs), key_cmp);
+    const key_ref *dup = NULL, *first = NULL, *group = &refs[0];
+    for (size_t i = 1; i < n; i++) {
+        const key_ref *prev = &refs[i - 1], *cur = &refs[i];
+        if (prev->key->len != cur->key->len ||
+            memcmp(prev->key->text, cur->key->text, cur->key->len) != 0) {
+            group = cur;
+            continue;
+        }
+        if (prev == group && (dup == NULL || cur->pos < dup->pos)) {
+            dup = cur;
+            first = group;
+        }
+    }
+    lc_status rc = LC_OK;
+    if (dup != NULL)
+        rc =
+            lc__cfg_fail(cx, dup->key->line, dup->key->col, "duplicate key '%s' (first at line %d)",
+                         dup->key->text, first->key->line);
+    free(refs);
+    return rc;
 }
 
 /* Reads children until the matching end event. */
@@ -164,7 +224,7 @@ static lc_status collection(const lc__cfgctx *cx, yaml_parser_t *p, lc__ynode *n
             return rc;
         if (ev.type == end) {
             yaml_event_delete(&ev);
-            return LC_OK;
+            return n->kind == LC__YMAP ? check_duplicates(cx, n) : LC_OK;
         }
         lc__ynode *kid = NULL;
         rc = build(cx, p, &ev, depth + 1, &kid);
@@ -172,7 +232,7 @@ static lc_status collection(const lc__cfgctx *cx, yaml_parser_t *p, lc__ynode *n
         if (rc == LC_OK)
             rc = add_kid(cx, n, kid);
         if (rc == LC_OK && n->kind == LC__YMAP && n->n % 2 == 1)
-            rc = check_duplicate(cx, n);
+            rc = check_key(cx, kid);
         if (rc != LC_OK)
             return rc;
     }

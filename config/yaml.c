@@ -193,21 +193,6 @@ static lc_status check_backend(const lc__cfgctx *cx, const lc__ynode *root, lc_c
     return LC_OK;
 }
 
-static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cfg)
-{
-    /* No rediss://: hiredis 0.14 has no TLS. */
-    static const char *const schemes[] = {"redis://", "unix://"};
-    const char *u = cfg->redis.url;
-    if (u == NULL)
-        return LC_OK;
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-        if (strncmp(u, schemes[i], strlen(schemes[i])) == 0)
-            return LC_OK;
-    const lc__ynode *v = lc__ymap_get(lc__ymap_get(root, "redis", NULL), "url", NULL);
-    return lc__cfg_fail(cx, v->line, v->col,
-                        "redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
-}
-
 static lc_status fill(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cfg)
 {
     if (root == NULL)
@@ -216,7 +201,7 @@ static lc_status fill(const lc__cfgctx *cx, const lc__ynode *root, lc_config *cf
     if (rc == LC_OK)
         rc = check_backend(cx, root, cfg);
     if (rc == LC_OK)
-        rc = check_redis_url(cx, root, cfg);
+        rc = lc__cfg_check_backends(cx, root, cfg);
     if (rc == LC_OK)
         rc = check_lock(cx, root, cfg);
     if (rc == LC_OK)

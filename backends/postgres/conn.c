@@ -3,6 +3,7 @@
  * with a client-side deadline, so a frozen or silent server never hangs a
  * call. */
 #include "backends/postgres/pg_int.h"
+#include "config/redact_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
 
@@ -40,29 +41,62 @@ static void one_line(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
-/* Replaces every occurrence of `secret` in buf with "***", in place. libpq
- * does not echo passwords, but the message leaves the library, so make
- * sure. */
-static void redact(char *buf, size_t size, const char *secret)
+/* libpq's message on one line with every secret of the conninfo hidden,
+ * redacted before it is cut to size (a cut could leave half a password
+ * that a later pass no longer recognises). libpq quotes a conninfo it
+ * cannot parse, and parts of one it misreads (a password taken for a
+ * port), so every message that leaves this file goes through here. */
+static void pg_message(const char *conninfo, const char *in, char *out, size_t size)
 {
-    size_t n = secret ? strlen(secret) : 0;
-    char *hit;
-    if (n == 0)
-        return;
-    while ((hit = strstr(buf, secret)) != NULL) {
-        char rest[512];
-        lc__strlcpy(rest, hit + n, sizeof(rest));
-        snprintf(hit, size - (size_t)(hit - buf), "***%s", rest);
-    }
+    char full[1024];
+    one_line(in, full, sizeof(full));
+    lc__redact_msg(full, sizeof(full), conninfo);
+    lc__strlcpy(out, full, size);
+    explicit_bzero(full, sizeof(full));
 }
 
-static void redact_password(const char *conninfo, char *msg, size_t size)
+/* Where libpq reads the user info of a URI to end: the first '@' before
+ * any '/' (s is just past "scheme://"); s itself when there is none. */
+static const char *uri_after_userinfo(const char *s)
 {
-    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (strcmp(o->keyword, "password") == 0)
-            redact(msg, size, o->val);
+    const char *p = s + strcspn(s, "@/");
+    return *p == '@' ? p + 1 : s;
+}
+
+static int is_uri(const char *ci)
+{
+    return strncmp(ci, "postgresql://", 13) == 0 || strncmp(ci, "postgres://", 11) == 0;
+}
+
+lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err)
+{
+    const char *ci = conninfo ? conninfo : "";
+    /* As libpq decides: neither a URI nor key=value is a database name
+     * (but not one that looks like a URI with another scheme or case). */
+    if (!is_uri(ci) && strchr(ci, '=') == NULL && strstr(ci, "://") == NULL)
+        return LC_OK;
+    if (!is_uri(ci) && strchr(ci, '=') == NULL)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "postgres.conninfo: a URI must start with postgresql:// or postgres://");
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(ci, &why);
+    if (opts == NULL) {
+        char msg[sizeof(err->message)];
+        lc_status code = why ? LC_ERR_CONFIG : LC_ERR_NOMEM;
+        pg_message(ci, why ? why : "out of memory", msg, sizeof(msg));
+        PQfreemem(why);
+        return lc__err(err, code, 0, "postgres.conninfo: %s", msg);
+    }
     PQconninfoFree(opts);
+    if (is_uri(ci)) {
+        const char *rest = uri_after_userinfo(strstr(ci, "://") + 3);
+        const char *at = memchr(rest, '@', strcspn(rest, "?"));
+        if (at != NULL)
+            return lc__err(err, LC_ERR_CONFIG, 0,
+                           "postgres.conninfo: an '@' after the user info; percent-encode "
+                           "'@' (%%40), ':' (%%3A) and '/' (%%2F) in the user name and password");
+    }
+    return LC_OK;
 }
 
 /* Notices ("relation already exists, skipping", or the FATAL a terminated
@@ -71,7 +105,7 @@ static void notice_to_log(void *arg, const PGresult *res)
 {
     pg_state *s = arg;
     char msg[256];
-    one_line(PQresultErrorMessage(res), msg, sizeof(msg));
+    pg_message(s->cfg->postgres.conninfo, PQresultErrorMessage(res), msg, sizeof(msg));
     lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s: server says: %s", s->where, msg);
 }
 
@@ -129,15 +163,29 @@ static lc_status set_session(pg_state *s, lc_error *err)
     return rc;
 }
 
+/* What the config loader checks too, for configs built in code: found
+ * late, these would be "server unavailable". */
+static lc_status check_config(const lc_config *cfg, lc_error *err)
+{
+    if (cfg->postgres.statement_timeout_ms > LC_PG_STATEMENT_TIMEOUT_MAX_MS)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "postgres.statement_timeout: at most %lldms, about 24 days (the server's "
+                       "limit)",
+                       LC_PG_STATEMENT_TIMEOUT_MAX_MS);
+    return lc__pg_check_conninfo(cfg->postgres.conninfo, err);
+}
+
 static lc_status open_conn(pg_state *s, lc_error *err)
 {
+    lc_status rc = check_config(s->cfg, err);
+    if (rc != LC_OK)
+        return rc;
     PGconn *c = connect_blocking(s->cfg);
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         char msg[sizeof(err->message)];
-        one_line(PQerrorMessage(c), msg, sizeof(msg));
-        redact_password(s->cfg->postgres.conninfo, msg, sizeof(msg));
+        pg_message(s->cfg->postgres.conninfo, PQerrorMessage(c), msg, sizeof(msg));
         PQfinish(c);
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "postgres: connect: %s", msg);
     }
@@ -151,7 +199,7 @@ static lc_status open_conn(pg_state *s, lc_error *err)
     s->listening = 0;
     s->prepared = 0;
     name_server(s);
-    lc_status rc = s->sql.acquire ? LC_OK : lc__pg_sql_build(s, err);
+    rc = s->sql.acquire ? LC_OK : lc__pg_sql_build(s, err);
     if (rc == LC_OK)
         rc = set_session(s, err);
     if (rc != LC_OK)
@@ -217,7 +265,7 @@ static lc_status lost(pg_state *s, const char *what, lc_error *err)
 {
     char msg[200];
     int e = errno;
-    one_line(PQerrorMessage(s->conn), msg, sizeof(msg));
+    pg_message(s->cfg->postgres.conninfo, PQerrorMessage(s->conn), msg, sizeof(msg));
     lc__err(err, LC_ERR_UNAVAILABLE, e, "%s: %s: connection lost: %s", s->where, what,
             msg[0] ? msg : strerror(e));
     lc__pg_drop(s);
@@ -299,9 +347,9 @@ static lc_status server_error(pg_state *s, const char *what, PGresult *r, lc_err
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     char msg[200];
-    one_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), msg, sizeof(msg));
-    if (msg[0] == '\0')
-        one_line(PQresultErrorMessage(r), msg, sizeof(msg));
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    pg_message(s->cfg->postgres.conninfo, primary && *primary ? primary : PQresultErrorMessage(r),
+               msg, sizeof(msg));
     lc_status code = LC_ERR_UNAVAILABLE;
     if (state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0))
         code = LC_ERR_TIMEOUT; /* statement_timeout, lock_timeout */

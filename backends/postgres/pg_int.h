@@ -15,6 +15,8 @@
 #define LC_PG_IDENT_MAX      63
 #define LC_PG_TABLE_MAX      (LC_PG_IDENT_MAX - 9)
 #define LC_PG_SCHEMA_VERSION 1
+/* The server's limit for statement_timeout (an int of milliseconds). */
+#define LC_PG_STATEMENT_TIMEOUT_MAX_MS 2147483647LL
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
@@ -57,6 +59,14 @@ typedef struct pg_state {
 } pg_state;
 
 /* conn.c */
+
+/* A conninfo libpq cannot parse, or a URI whose user info it would read
+ * differently than it reads (an unencoded '@', '/' or ':' in the
+ * password), is LC_ERR_CONFIG naming postgres.conninfo, never quoting a
+ * password. A string that is neither a URI nor key=value is a database
+ * name, as libpq takes it. The config loader checks this at load; a
+ * connection checks it again for configs built in code. */
+lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err);
 
 /* Connects if there is no usable connection (a connection the server
  * closed while idle is noticed here and replaced). */

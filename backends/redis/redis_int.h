@@ -19,9 +19,10 @@ typedef struct lc__redis_addr {
 } lc__redis_addr;
 
 /* Parses redis://[user[:password]@]host[:port][/db] and
- * unix://[[user]:password@]/path[?db=N] with libcurl's URL API. On error
- * returns LC_ERR_CONFIG naming what is wrong (never the password) and
- * leaves *out empty. */
+ * unix://[[user]:password@]/path with libcurl's URL API; both take the
+ * query parameters db, password and username, and refuse any other. On
+ * error returns LC_ERR_CONFIG naming what is wrong (never the password)
+ * and leaves *out empty. The config loader runs it at load too. */
 lc_status lc__redis_url_parse(const char *url, lc__redis_addr *out, lc_error *err);
 void lc__redis_addr_free(lc__redis_addr *a);
 

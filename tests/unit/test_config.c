@@ -22,15 +22,20 @@ static lc_config *parse_ok(const char *yaml)
 
 /* The file fails with LC_ERR_CONFIG and exactly this message; *out is not
  * touched. */
-static void expect_error(const char *yaml, const char *message)
+static void expect_error_n(const char *yaml, size_t len, const char *message)
 {
     lc_config *cfg = (lc_config *)(uintptr_t)0x1;
     lc_error err;
     memset(&err, 0, sizeof(err));
-    lc_status rc = lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err);
+    lc_status rc = lc_config_parse(yaml, len, "t.yaml", &cfg, &err);
     if (rc != LC_ERR_CONFIG || strcmp(err.message, message) != 0)
         fail_msg("got %s \"%s\"\nwant config \"%s\"", lc_status_name(rc), err.message, message);
     assert_ptr_equal(cfg, (lc_config *)(uintptr_t)0x1);
+}
+
+static void expect_error(const char *yaml, const char *message)
+{
+    expect_error_n(yaml, strlen(yaml), message);
 }
 
 static char *write_temp(const char *text)
@@ -231,6 +236,62 @@ static void test_config_duplicate_key_is_refused(void **state)
                  "t.yaml:4:1: duplicate key 'backend' (first at line 1)");
 }
 
+/* Of several repeated keys, the one reported is the earliest repetition. */
+static void test_config_duplicate_keys_report_earliest_repetition(void **state)
+{
+    (void)state;
+    expect_error(BASE "lock:\n  ttl: 30s\n  wait: 1s\n  wait: 2s\n  ttl: 20s\n",
+                 "t.yaml:7:3: duplicate key 'wait' (first at line 6)");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n  - name: b\n    exec: [x]\n"
+                      "  - name: b\n    exec: [x]\n  - name: a\n    exec: [x]\n",
+                 "t.yaml:9:11: jobs[2].name: duplicate job name 'b' (first at line 7)");
+}
+
+/* A key is compared with its length: "backend\0evil" would otherwise be a
+ * key of its own for the duplicate check and "backend" for the walker. */
+static void test_config_nul_in_key_is_refused(void **state)
+{
+    (void)state;
+    static const char yaml[] = BASE "\"backend\\0evil\": postgres\n";
+    expect_error_n(yaml, sizeof(yaml) - 1, "t.yaml:4:1: a key contains a NUL byte");
+    static const char raw[] = BASE "lock:\n  \"ttl\\0\": 1s\n";
+    expect_error_n(raw, sizeof(raw) - 1, "t.yaml:5:3: a key contains a NUL byte");
+}
+
+/* A big file with one repeated key at its end: sorted, not compared
+ * pairwise (the pairwise check took half a minute on 90k keys). The bound
+ * is many times what the sort takes, even under sanitizers. */
+static void test_config_duplicate_among_90k_keys_refused_in_seconds(void **state)
+{
+    (void)state;
+    size_t n = 90000, cap = n * 16 + 256, len = 0;
+    char *yaml = malloc(cap);
+    assert_non_null(yaml);
+    len += (size_t)snprintf(yaml + len, cap - len, "backend: redis\nx:\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(yaml + len, cap - len, "  k%06zu: 1\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "  k000001: 2\n");
+    int64_t t0 = lct_now_ms();
+    expect_error_n(yaml, len, "t.yaml:90003:3: duplicate key 'k000001' (first at line 4)");
+    assert_true(lct_now_ms() - t0 < 10000);
+    free(yaml);
+
+    /* The same for job names. */
+    cap = n * 40 + 256;
+    len = 0;
+    yaml = malloc(cap);
+    assert_non_null(yaml);
+    len += (size_t)snprintf(yaml + len, cap - len, BASE "jobs:\n");
+    for (size_t i = 0; i < 30000; i++)
+        len += (size_t)snprintf(yaml + len, cap - len, "- {name: j%zu, exec: [x]}\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "- {name: j7, exec: [x]}\n");
+    t0 = lct_now_ms();
+    expect_error_n(yaml, len,
+                   "t.yaml:30005:10: jobs[30000].name: duplicate job name 'j7' (first at line 12)");
+    assert_true(lct_now_ms() - t0 < 10000);
+    free(yaml);
+}
+
 static void test_config_wrong_type_names_expected_type(void **state)
 {
     (void)state;
@@ -338,6 +399,117 @@ static void test_config_missing_backend_section_is_refused(void **state)
     expect_error(
         "backend: redis\nredis:\n  url: http://h/\n",
         "t.yaml:3:8: redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
+}
+
+/* What a backend would refuse only when it opens is refused at load, at
+ * the key: `config check` passes exactly what every command accepts. */
+static void test_config_backend_limits_are_checked_at_load(void **state)
+{
+    (void)state;
+    char yaml[1024], name[300];
+    memset(name, 'k', 257);
+    name[257] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "  key_prefix: %s\n", name);
+    expect_error(yaml, "t.yaml:4:15: redis.key_prefix: longer than 256 bytes");
+    name[256] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "  key_prefix: %s\n", name);
+    lc_config_free(parse_ok(yaml));
+
+    memset(name, 't', 55);
+    name[55] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "postgres:\n  table: %s\n", name);
+    expect_error(yaml, "t.yaml:5:10: postgres.table: longer than 54 bytes (the version table and "
+                       "the notification channel append a suffix to it within Postgres's 63)");
+    name[54] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "postgres:\n  table: %s\n", name);
+    lc_config_free(parse_ok(yaml));
+
+    memset(name, 's', 64);
+    name[64] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "postgres:\n  schema: %s\n", name);
+    expect_error(yaml, "t.yaml:5:11: postgres.schema: longer than 63 bytes (Postgres cuts longer "
+                       "names)");
+    name[63] = '\0';
+    snprintf(yaml, sizeof(yaml), BASE "postgres:\n  schema: %s\n", name);
+    lc_config_free(parse_ok(yaml));
+
+    expect_error(BASE "postgres:\n  statement_timeout: 25d\n",
+                 "t.yaml:5:22: postgres.statement_timeout: at most 2147483647ms, about 24 days "
+                 "(the server's limit)");
+    lc_config_free(parse_ok(BASE "postgres:\n  statement_timeout: 24d\n"));
+
+    /* The URL as the backend parses it; also a section the backend does
+     * not use is checked. */
+    expect_error("backend: redis\nredis:\n  url: \"redis://h?db=3&ssl=1\"\n",
+                 "t.yaml:3:8: redis.url: unknown query parameter 'ssl' (supported: db, password, "
+                 "username)");
+    expect_error("backend: postgres\npostgres:\n  conninfo: host=h\nredis:\n  url: redis://h/x\n",
+                 "t.yaml:5:8: redis.url: the path must be a db number from 0 to 100000, not "
+                 "'/x'");
+}
+
+/* libpq's parse errors are config errors (not "unavailable" at connect),
+ * and they quote the conninfo: the password goes first. */
+static void test_config_bad_conninfo_is_refused_without_password(void **state)
+{
+    (void)state;
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"postgresql://user:Hunter2pw@[127.0.0.1:5432/db\"\n",
+                 "t.yaml:3:13: postgres.conninfo: end of string reached when looking for "
+                 "matching \"]\" in IPv6 host address in URI: "
+                 "\"postgresql://user:***@[127.0.0.1:5432/db\"");
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"postgresql://user:Hunter2pw%zz@h/db\"\n",
+                 "t.yaml:3:13: postgres.conninfo: invalid percent-encoded token: \"***\"");
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"postgresql://u@h/db?password=Hunter2pw%z\"\n",
+                 "t.yaml:3:13: postgres.conninfo: invalid percent-encoded token: \"***\"");
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"host=h password='Hunter2pw\"\n",
+                 "t.yaml:3:13: postgres.conninfo: unterminated quoted string in connection "
+                 "info string");
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"postgresql://u:Hun/ter2pw@h/db\"\n",
+                 "t.yaml:3:13: postgres.conninfo: an '@' after the user info; percent-encode "
+                 "'@' (%40), ':' (%3A) and '/' (%2F) in the user name and password");
+    expect_error("backend: postgres\npostgres:\n"
+                 "  conninfo: \"POSTGRESQL://u:Hunter2pw@h/db\"\n",
+                 "t.yaml:3:13: postgres.conninfo: a URI must start with postgresql:// or "
+                 "postgres://");
+    expect_error("backend: postgres\npostgres:\n  conninfo: \"host=h bogus=1\"\n",
+                 "t.yaml:3:13: postgres.conninfo: invalid connection option \"bogus\"");
+    /* As libpq takes it, a bare word is a database name. */
+    lc_config_free(parse_ok("backend: postgres\npostgres:\n  conninfo: mydb\n"));
+    lc_config_free(parse_ok("backend: postgres\npostgres:\n"
+                            "  conninfo: \"postgresql://u:p%2Fw@h/db?user=me@corp\"\n"));
+}
+
+/* Values quoted in messages go through the redactor. */
+static void test_config_quoted_value_in_message_is_redacted(void **state)
+{
+    (void)state;
+    expect_error(BASE "  min_replicas_ack: \"redis://u:Hunter2pw@h\"\n",
+                 "t.yaml:4:21: redis.min_replicas_ack: expected an integer, got "
+                 "'redis://u:***@h'");
+    expect_error(BASE "owner: [\"password=Hunter2pw\"]\n",
+                 "t.yaml:4:8: owner: expected a string, got a sequence");
+    expect_error(BASE "lock:\n  ttl: \"host=h password=Hunter2pw\"\n",
+                 "t.yaml:5:8: lock.ttl: invalid duration 'host=h password=*** expected a number "
+                 "with a unit, like 250ms, 30s, 5m or 1h");
+}
+
+/* A unix socket URL with ?password= loads, and its dump hides it. */
+static void test_config_unix_url_with_password_loads_and_dumps_redacted(void **state)
+{
+    (void)state;
+    lc_config *c =
+        parse_ok("backend: redis\nredis:\n  url: \"unix:///run/r.sock?password=Hunter2pw&db=2\"\n");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_null(strstr(out, "Hunter2pw"));
+    assert_non_null(strstr(out, "url: \"unix:///run/r.sock?password=***&db=2\"\n"));
+    free(out);
+    lc_config_free(c);
 }
 
 static void test_config_bad_backend_is_refused(void **state)
@@ -527,6 +699,9 @@ int main(void)
         cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
         cmocka_unit_test(test_config_duplicate_key_is_refused),
+        cmocka_unit_test(test_config_duplicate_keys_report_earliest_repetition),
+        cmocka_unit_test(test_config_nul_in_key_is_refused),
+        cmocka_unit_test(test_config_duplicate_among_90k_keys_refused_in_seconds),
         cmocka_unit_test(test_config_wrong_type_names_expected_type),
         cmocka_unit_test(test_config_bad_bytes_and_headers_are_refused),
         cmocka_unit_test(test_config_bad_duration_includes_hint),
@@ -535,6 +710,10 @@ int main(void)
         cmocka_unit_test(test_config_job_exec_and_http_exactly_one),
         cmocka_unit_test(test_config_duplicate_job_name_names_first_line),
         cmocka_unit_test(test_config_missing_backend_section_is_refused),
+        cmocka_unit_test(test_config_backend_limits_are_checked_at_load),
+        cmocka_unit_test(test_config_bad_conninfo_is_refused_without_password),
+        cmocka_unit_test(test_config_quoted_value_in_message_is_redacted),
+        cmocka_unit_test(test_config_unix_url_with_password_loads_and_dumps_redacted),
         cmocka_unit_test(test_config_bad_backend_is_refused),
         cmocka_unit_test(test_config_retry_min_above_retry_max_is_refused),
         cmocka_unit_test(test_config_out_of_range_values_are_refused),

@@ -1,0 +1,93 @@
+/* config/limits.c -- the rules of the redis and postgres sections that a
+ * backend would otherwise find only when it opens (and report as some
+ * other error): checked at load, with the key's position, so that
+ * `config check` is the whole truth. The rules themselves live with the
+ * backends (the URL parser, libpq's conninfo parser, the length limits);
+ * the backends check them again at open for configs built in code.
+ *
+ * A section is checked whenever it is given, also when the other backend
+ * is chosen: a file that says something invalid is invalid. */
+#include "backends/postgres/pg_int.h"
+#include "backends/redis/redis_int.h"
+#include "config/config_int.h"
+
+#include <string.h>
+
+/* The position of section.key's value, or of the section (a default
+ * value that breaks no rule never gets here). */
+static const lc__ynode *value_at(const lc__ynode *root, const char *section, const char *key)
+{
+    const lc__ynode *sec = lc__ymap_get(root, section, NULL);
+    const lc__ynode *v = lc__ymap_get(sec, key, NULL);
+    return v ? v : sec ? sec : root;
+}
+
+/* A backend's message ("redis.url: ...") at the value's position. */
+static lc_status fail_with(const lc__cfgctx *cx, const lc__ynode *at, const lc_error *e)
+{
+    if (e->code == LC_ERR_NOMEM)
+        return lc__cfg_nomem(cx);
+    return lc__cfg_fail(cx, at->line, at->col, "%s", e->message);
+}
+
+static lc_status too_long(const lc__cfgctx *cx, const lc__ynode *root, const char *section,
+                          const char *key, size_t max, const char *why)
+{
+    const lc__ynode *at = value_at(root, section, key);
+    return lc__cfg_fail(cx, at->line, at->col, "%s.%s: longer than %zu bytes%s", section, key, max,
+                        why);
+}
+
+static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+{
+    /* No rediss://: hiredis 0.14 has no TLS. */
+    static const char *const schemes[] = {"redis://", "unix://"};
+    const char *u = cfg->redis.url;
+    if (u != NULL) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+            known |= strncmp(u, schemes[i], strlen(schemes[i])) == 0;
+        const lc__ynode *at = value_at(root, "redis", "url");
+        if (!known)
+            return lc__cfg_fail(
+                cx, at->line, at->col,
+                "redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
+        lc__redis_addr addr;
+        lc_error e;
+        if (lc__redis_url_parse(u, &addr, &e) != LC_OK)
+            return fail_with(cx, at, &e);
+        lc__redis_addr_free(&addr);
+    }
+    if (cfg->redis.key_prefix && strlen(cfg->redis.key_prefix) > LC__PREFIX_MAX)
+        return too_long(cx, root, "redis", "key_prefix", LC__PREFIX_MAX, "");
+    return LC_OK;
+}
+
+static lc_status check_postgres(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+{
+    const char *ci = cfg->postgres.conninfo;
+    lc_error e;
+    if (ci != NULL && lc__pg_check_conninfo(ci, &e) != LC_OK)
+        return fail_with(cx, value_at(root, "postgres", "conninfo"), &e);
+    if (cfg->postgres.schema && strlen(cfg->postgres.schema) > LC_PG_IDENT_MAX)
+        return too_long(cx, root, "postgres", "schema", LC_PG_IDENT_MAX,
+                        " (Postgres cuts longer names)");
+    if (cfg->postgres.table && strlen(cfg->postgres.table) > LC_PG_TABLE_MAX)
+        return too_long(cx, root, "postgres", "table", LC_PG_TABLE_MAX,
+                        " (the version table and the notification channel append a suffix to "
+                        "it within Postgres's 63)");
+    if (cfg->postgres.statement_timeout_ms > LC_PG_STATEMENT_TIMEOUT_MAX_MS) {
+        const lc__ynode *at = value_at(root, "postgres", "statement_timeout");
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "postgres.statement_timeout: at most %lldms, about 24 days (the "
+                            "server's limit)",
+                            LC_PG_STATEMENT_TIMEOUT_MAX_MS);
+    }
+    return LC_OK;
+}
+
+lc_status lc__cfg_check_backends(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+{
+    lc_status rc = check_redis(cx, root, cfg);
+    return rc == LC_OK ? check_postgres(cx, root, cfg) : rc;
+}
