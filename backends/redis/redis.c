@@ -35,14 +35,16 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
     r->min_replicas_ack = cfg->redis.min_replicas_ack;
     r->command_timeout_ms =
         cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
-    lc__redis_conn base = {NULL,
-                           &r->addr,
-                           cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
-                           r->command_timeout_ms,
-                           env->log,
-                           env->log_ctx,
-                           &r->persistence_warned,
-                           1};
+    lc__redis_conn base = {
+        .addr = &r->addr,
+        .connect_timeout_ms =
+            cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
+        .command_timeout_ms = r->command_timeout_ms,
+        .log = env->log,
+        .log_ctx = env->log_ctx,
+        .persistence_warned = &r->persistence_warned,
+        .check_persistence = 1,
+    };
     r->main = base;
     r->sub = base;
     r->sub.check_persistence = 0;
@@ -103,11 +105,55 @@ static const char *str_at(const redisReply *rep, size_t i)
     return e->type == REDIS_REPLY_STRING ? e->str : NULL;
 }
 
-/* Runs a script; error replies become errors naming the operation. */
+/* ---- retries on a new connection ---------------------------------------- */
+
+/* Which scripts may run twice when the reply to the first was lost:
+ * acquire finds the lock held with its own token and grants it again
+ * (same fence); renew and checkpoint set the same values again; inspect
+ * only reads; release, told that it is a retry, also accepts the lock as
+ * released when this token released it. Reset and record would count
+ * twice: they are sent again only when the first never reached the
+ * server. */
+static int repeatable(int script)
+{
+    return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE;
+}
+
+/* After a call failed as unavailable: whether to send it again, saying so
+ * in the log. The connection is gone by then; the next call makes one. */
+static int retry_after(lc__redis *r, int repeatable_call, const char *what, const lc_error *err)
+{
+    if (!lc__rconn_may_retry(&r->main, repeatable_call))
+        return 0;
+    lc__log(r->main.log, r->main.log_ctx, LC_LOG_DEBUG, "%s: %s; sending it again", what,
+            err ? err->message : "connection lost");
+    return 1;
+}
+
+/* The release script's last argument: "1" when it is a retry. */
+#define RELEASE_RETRY_ARG 7
+
+/* Runs a script once more after retry_after said so. */
+static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
+{
+    lc__rs_call again = *call;
+    if (call->script == LC__RS_RELEASE && again.nargs == again.nkeys + RELEASE_RETRY_ARG + 1) {
+        again.args[again.nargs - 1] = "1";
+        again.lens[again.nargs - 1] = 1;
+    }
+    return lc__rs_eval(&r->main, &r->scripts, &again, out, err);
+}
+
+/* Runs a script (again on a new connection when the first broke and that
+ * is safe); error replies become errors naming the operation. */
 static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, redisReply **out,
                      lc_error *err)
 {
     lc_status rc = lc__rs_eval(&r->main, &r->scripts, call, out, err);
+    if (rc == LC_ERR_UNAVAILABLE &&
+        retry_after(r, repeatable(call->script), lc__rs_name(call->script), err))
+        rc = eval_again(r, call, out, err);
     if (rc == LC_OK && (*out)->type == REDIS_REPLY_ERROR) {
         rc = bad_reply(r, lc__rs_name(call->script), name, *out, err);
         freeReplyObject(*out);
@@ -191,6 +237,11 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "");
+    lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "");
+    lc__rs_arg(&call, "0"); /* not a retry */
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rep)
@@ -198,12 +249,21 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
     return rc;
 }
 
-/* WAIT for min_replicas_ack replicas. The WAIT timeout is half the
- * command timeout so its reply arrives before the socket gives up. */
-static lc_status wait_replicas(lc__redis *r, lc_error *err)
+/* WAIT for min_replicas_ack replicas of the writes made on connection
+ * `epoch`. WAIT counts what this connection wrote, so it is never sent
+ * on another one (it would confirm at once). The WAIT timeout is half
+ * the command timeout so its reply arrives before the socket gives up. */
+static lc_status wait_replicas(lc__redis *r, uint64_t epoch, lc_error *err)
 {
     if (r->min_replicas_ack <= 0)
         return LC_OK;
+    lc_status rc = lc__rconn_ensure(&r->main, err);
+    if (rc == LC_OK && r->main.epoch != epoch)
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
+                     "redis %s: connection lost before %d replicas acknowledged", r->addr.label,
+                     r->min_replicas_ack);
+    if (rc != LC_OK)
+        return rc;
     char n[16], t[24];
     int64_t timeout = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
     snprintf(n, sizeof(n), "%d", r->min_replicas_ack);
@@ -211,7 +271,7 @@ static lc_status wait_replicas(lc__redis *r, lc_error *err)
     const char *argv[3] = {"WAIT", n, t};
     size_t lens[3] = {4, strlen(n), strlen(t)};
     redisReply *rep = NULL;
-    lc_status rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
+    rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type != REDIS_REPLY_INTEGER)
@@ -226,9 +286,10 @@ static lc_status wait_replicas(lc__redis *r, lc_error *err)
 
 /* After a successful acquire or renew: fewer acks than asked for means
  * the lease might not survive a failover, so it is given back. */
-static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, lc_error *err)
+static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, uint64_t epoch,
+                                  lc_error *err)
 {
-    lc_status rc = wait_replicas(r, err);
+    lc_status rc = wait_replicas(r, epoch, err);
     if (rc == LC_OK || r->main.ctx == NULL)
         return rc; /* connection gone: the lease expires by its ttl */
     lc_error gerr;
@@ -285,6 +346,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
         return rc;
+    uint64_t epoch = r->main.epoch; /* the connection the lock was written on */
     if (!is_array(rep, 4) || rep->element[0]->type != REDIS_REPLY_INTEGER)
         rc = bad_reply(r, "acquire", a->name, rep, err);
     else if (rep->element[0]->integer == 0)
@@ -293,7 +355,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     else
         rc = granted(a->name, rep, out, err);
     freeReplyObject(rep);
-    if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, err)) != LC_OK) {
+    if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, epoch, err)) != LC_OK) {
         free(out->checkpoint);
         out->checkpoint = NULL;
     }
@@ -312,13 +374,24 @@ static lc_status rds_renew(void *state, const char *name, const char *token, int
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.num[0]);
     lc_status rc = run_token_checked(r, &call, name, err);
-    return rc == LC_OK ? confirm_replicas(r, name, token, err) : rc;
+    return rc == LC_OK ? confirm_replicas(r, name, token, r->main.epoch, err) : rc;
 }
 
 typedef struct renew_slot {
     keys k;
     lc__rs_call call;
 } renew_slot;
+
+/* lc__rs_eval_many, once more on a new connection when the first broke:
+ * for calls that are all repeatable. */
+static lc_status eval_many(lc__redis *r, const lc__rs_call *calls, size_t n, redisReply **out,
+                           lc_error *err)
+{
+    lc_status rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
+    if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, lc__rs_name(calls[0].script), err))
+        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
+    return rc;
+}
 
 /* All renewals in one pipelined round trip (plus a WAIT when replicas
  * must confirm: then a shortfall fails the whole call as unavailable and
@@ -343,7 +416,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
         lc__rs_arg(&calls[i], k->num[0]);
     }
     if (rc == LC_OK)
-        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+        rc = eval_many(r, calls, n, reps, err);
     for (size_t i = 0; rc == LC_OK && i < n; i++) {
         const redisReply *rep = reps[i];
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -357,7 +430,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
     free(reps);
     free(calls);
     free(slots);
-    return rc == LC_OK ? wait_replicas(r, err) : rc;
+    return rc == LC_OK ? wait_replicas(r, r->main.epoch, err) : rc;
 }
 
 static lc_status rds_release(void *state, const char *name, const char *token,
@@ -371,6 +444,7 @@ static lc_status rds_release(void *state, const char *name, const char *token,
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "1");
     run_result_args(&call, res, &k);
+    lc__rs_arg(&call, "0"); /* not a retry */
     return run_token_checked(r, &call, name, err);
 }
 
@@ -555,7 +629,7 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     for (size_t i = 0; rc == LC_OK && i < n; i++)
         op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
     if (rc == LC_OK)
-        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+        rc = eval_many(r, calls, n, reps, err);
     size_t filled = 0;
     for (; rc == LC_OK && filled < n; filled++) {
         lc__lock_info_init(&out[filled], names[filled]);
@@ -610,6 +684,8 @@ static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error
     lc__redis *r = state;
     int loaded = 0;
     lc_status rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
+    if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, "SCRIPT LOAD", err))
+        rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
     if (rc == LC_OK && what && what_size)
         snprintf(what, what_size, "redis %s: loaded %d scripts", r->addr.label, loaded);
     return rc;

@@ -90,6 +90,9 @@ static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, lc_er
             lens[i] = strlen(argv[i]);
         redisReply *rep = NULL;
         rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
+        /* A cursor stays valid on another connection: a page is read again. */
+        if (rc == LC_ERR_UNAVAILABLE && lc__rconn_may_retry(&r->main, 1))
+            rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
         if (rc == LC_OK) {
             rc = take_page(r, rep, l, cursor, sizeof(cursor), err);
             freeReplyObject(rep);
