@@ -616,9 +616,40 @@ static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, l
     return rc;
 }
 
-/* Inspects names[0..n) in one pipelined round trip. */
+/* One inspect reply into out. A lock whose keys hold what lockcoord never
+ * writes (a foreign value of another type, a field that does not parse)
+ * is not one of ours: *foreign is set and the error says why. */
+static lc_status take_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
+                           int *foreign, lc_error *err)
+{
+    lc__lock_info_init(out, name);
+    *foreign = lc__reply_is_error(rep, "WRONGTYPE");
+    if (*foreign)
+        return lc__err(err, LC_ERR_INTERNAL, 0, "%s", rep->str);
+    if (rep->type == REDIS_REPLY_ERROR)
+        return bad_reply(r, "inspect", name, rep, err);
+    lc_status rc = fill_info(r, name, rep, out, err);
+    *foreign = rc == LC_ERR_INTERNAL;
+    return rc;
+}
+
+/* Reports a lock skipped as foreign: its name, and the error without the
+ * "redis HOST: " it starts with. */
+static void skip_foreign(lc__redis *r, const char *name, const lc_error *why, size_t *skipped)
+{
+    char what[LC_NAME_MAX + 8], head[320];
+    snprintf(what, sizeof(what), "'%s'", name);
+    snprintf(head, sizeof(head), "redis %s: ", r->addr.label);
+    const char *reason = why->message;
+    if (strncmp(reason, head, strlen(head)) == 0)
+        reason += strlen(head);
+    lc__redis_skip(r, skipped, what, reason);
+}
+
+/* Inspects names[0..n) in one pipelined round trip. A foreign lock is
+ * reported, cleared and marked in skip[]; other failures fail the call. */
 static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_info *out,
-                               lc_error *err)
+                               unsigned char *skip, size_t *skipped, lc_error *err)
 {
     keys *k = calloc(n, sizeof(*k));
     lc__rs_call *calls = calloc(n, sizeof(*calls));
@@ -632,11 +663,20 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
         rc = eval_many(r, calls, n, reps, err);
     size_t filled = 0;
     for (; rc == LC_OK && filled < n; filled++) {
-        lc__lock_info_init(&out[filled], names[filled]);
-        if (reps[filled]->type == REDIS_REPLY_ERROR)
-            rc = bad_reply(r, "inspect", names[filled], reps[filled], err);
-        else
-            rc = fill_info(r, names[filled], reps[filled], &out[filled], err);
+        lc_error why;
+        int foreign = 0;
+        lc_status one = take_info(r, names[filled], reps[filled], &out[filled], &foreign, &why);
+        if (one != LC_OK && !foreign) {
+            rc = one;
+            if (err)
+                *err = why;
+            break;
+        }
+        if (one != LC_OK) {
+            skip_foreign(r, names[filled], &why, skipped);
+            lc_lock_info_clear(&out[filled]);
+            skip[filled] = 1;
+        }
     }
     for (size_t i = 0; rc != LC_OK && i < filled; i++)
         lc_lock_info_clear(&out[i]);
@@ -649,33 +689,53 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     return rc;
 }
 
+/* Removes the skipped entries, keeping the order; returns the new count. */
+static size_t drop_skipped(lc_lock_info *list, const unsigned char *skip, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!skip[i])
+            list[j++] = list[i];
+    return j;
+}
+
 #define LIST_BATCH 256
 
+/* Every lock under the prefix. Keys there that are not lockcoord's are
+ * skipped and reported (lc__redis_skip), so one stray key does not hide
+ * the rest. */
 static lc_status rds_list(void *state, lc_lock_info **out, size_t *n, lc_error *err)
 {
     lc__redis *r = state;
     char **names = NULL;
-    size_t count = 0;
-    lc_status rc = lc__redis_scan_names(r, &names, &count, err);
+    size_t count = 0, skipped = 0;
+    lc_status rc = lc__redis_scan_names(r, &names, &count, &skipped, err);
     if (rc != LC_OK)
         return rc;
     lc_lock_info *list = calloc(count ? count : 1, sizeof(*list));
-    if (list == NULL)
+    unsigned char *skip = calloc(count ? count : 1, 1);
+    if (list == NULL || skip == NULL)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     size_t done = 0;
     while (rc == LC_OK && done < count) {
         size_t b = count - done < LIST_BATCH ? count - done : LIST_BATCH;
-        rc = inspect_batch(r, names + done, b, list + done, err);
+        rc = inspect_batch(r, names + done, b, list + done, skip + done, &skipped, err);
         if (rc == LC_OK)
             done += b;
     }
     lc__redis_names_free(names, count);
     if (rc != LC_OK) {
-        lc_lock_list_free(list, done);
+        lc_lock_list_free(list, done); /* skipped entries are cleared: freeing them is a no-op */
+        free(skip);
         return rc;
     }
+    if (skipped > LC__SKIP_NAMED)
+        lc__log(r->main.log, r->main.log_ctx, LC_LOG_WARN,
+                "redis %s: listing skipped %zu keys under '%s' that are not lockcoord locks",
+                r->addr.label, skipped, r->prefix);
     *out = list;
-    *n = count;
+    *n = drop_skipped(list, skip, count);
+    free(skip);
     return LC_OK;
 }
 

@@ -148,9 +148,20 @@ typedef struct lc__redis {
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
 
 /* Every lock name with a meta key under the prefix, found with SCAN
- * (never KEYS), sorted, without duplicates (backends/redis/scan.c). */
-lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, lc_error *err);
+ * (never KEYS), sorted, without duplicates (backends/redis/scan.c). A
+ * key of that shape whose name breaks the lock name rules is not ours:
+ * it is reported with lc__redis_skip and counted in *skipped. */
+lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, size_t *skipped,
+                               lc_error *err);
 void lc__redis_names_free(char **names, size_t n);
+
+/* A listing skips a key under the prefix that is not a lockcoord lock
+ * (`what` names it, `why` says why): warns through the log hook for the
+ * first few, and counts every one in *skipped. */
+void lc__redis_skip(lc__redis *r, size_t *skipped, const char *what, const char *why);
+
+/* How many skipped keys are warned about by name. */
+#define LC__SKIP_NAMED 10
 
 /* Release notifications (backends/redis/watch.c). A subscription the
  * server ended (CLIENT KILL, a restart) is made again by the next wait,
