@@ -100,11 +100,16 @@ lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err)
 }
 
 /* Notices ("relation already exists, skipping", or the FATAL a terminated
- * backend sends while idle) go to the log hook, never to stderr. */
+ * backend sends while idle) go to the log hook, never to stderr. A FATAL
+ * marks the session as ended: its EOF may not have arrived yet, but no
+ * statement should be sent on it. */
 static void notice_to_log(void *arg, const PGresult *res)
 {
     pg_state *s = arg;
     char msg[256];
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        s->ended = 1;
     pg_message(s->cfg->postgres.conninfo, PQresultErrorMessage(res), msg, sizeof(msg));
     lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s: server says: %s", s->where, msg);
 }
@@ -195,6 +200,7 @@ static lc_status open_conn(pg_state *s, lc_error *err)
         return lc__err(err, LC_ERR_INTERNAL, 0, "postgres: cannot make the socket non-blocking");
     }
     s->conn = c;
+    s->ended = 0;
     s->schema_ok = 0;
     s->listening = 0;
     s->prepared = 0;
@@ -212,17 +218,20 @@ void lc__pg_drop(pg_state *s)
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
+    s->ended = 0;
     s->schema_ok = 0;
     s->listening = 0;
     s->prepared = 0;
 }
 
 /* A server that ended our session while we were idle (pg_terminate_backend,
- * a restart) has left its goodbye and EOF in the socket: read them now, so
- * the statement goes to a fresh connection instead of failing. */
+ * idle_session_timeout, a restart) has left its goodbye (a FATAL) and EOF in
+ * the socket: read them now, so the statement goes to a fresh connection
+ * instead of failing. The goodbye is enough: the EOF may come a moment
+ * after it. */
 static int usable(pg_state *s)
 {
-    if (PQstatus(s->conn) != CONNECTION_OK)
+    if (PQstatus(s->conn) != CONNECTION_OK || s->ended)
         return 0;
     PGTransactionStatusType t = PQtransactionStatus(s->conn);
     if (t == PQTRANS_UNKNOWN || t == PQTRANS_ACTIVE)
@@ -230,7 +239,8 @@ static int usable(pg_state *s)
     struct pollfd p = {PQsocket(s->conn), POLLIN, 0};
     if (poll(&p, 1, 0) > 0 && !PQconsumeInput(s->conn))
         return 0;
-    return PQstatus(s->conn) == CONNECTION_OK;
+    (void)PQisBusy(s->conn); /* parses what was read: a goodbye reaches notice_to_log */
+    return PQstatus(s->conn) == CONNECTION_OK && !s->ended;
 }
 
 lc_status lc__pg_connect(pg_state *s, lc_error *err)
@@ -238,7 +248,7 @@ lc_status lc__pg_connect(pg_state *s, lc_error *err)
     if (s->conn && usable(s))
         return LC_OK;
     if (s->conn)
-        lc__log(s->log, s->log_ctx, LC_LOG_INFO,
+        lc__log(s->log, s->log_ctx, LC_LOG_DEBUG,
                 "%s: connection closed by the server, reconnecting", s->where);
     lc__pg_drop(s);
     return open_conn(s, err);
@@ -269,6 +279,7 @@ static lc_status lost(pg_state *s, const char *what, lc_error *err)
     lc__err(err, LC_ERR_UNAVAILABLE, e, "%s: %s: connection lost: %s", s->where, what,
             msg[0] ? msg : strerror(e));
     lc__pg_drop(s);
+    s->broke = 1 + s->sent;
     return LC_ERR_UNAVAILABLE;
 }
 
@@ -361,8 +372,10 @@ static lc_status server_error(pg_state *s, const char *what, PGresult *r, lc_err
         lc__err(err, code, 0, "%s: %s: %s (SQLSTATE %s)", s->where, what, msg, state);
     else
         lc__err(err, code, 0, "%s: %s: %s", s->where, what, msg);
-    if (PQstatus(s->conn) != CONNECTION_OK)
-        lc__pg_drop(s);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        lc__pg_drop(s); /* ended mid-statement (terminated, shut down) */
+        s->broke = 1 + s->sent;
+    }
     return code;
 }
 
@@ -421,10 +434,12 @@ static lc_status prepare(pg_state *s, int slot, const char *what, const char *sq
     return rc;
 }
 
-lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
-                      const char *const *params, PGresult **out, lc_error *err)
+static lc_status exec_once(pg_state *s, const char *what, const char *sql, int n,
+                           const char *const *params, PGresult **out, lc_error *err)
 {
+    s->sent = 0;
     lc_status rc = lc__pg_connect(s, err);
+    s->broke = 0; /* a failed connect is not retried */
     if (rc != LC_OK)
         return rc;
     int64_t deadline_ns = lc__add_sat(lc__mono_ns(NULL), lc__ms_to_ns(s->deadline_ms));
@@ -441,9 +456,31 @@ lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
     }
     if (!sent)
         return lost(s, what, err);
+    /* Until the flush is complete the Sync that commits it has not been
+     * sent: a break before then leaves nothing done. */
     if ((rc = flush_query(s, what, deadline_ns, err)) != LC_OK)
         return rc;
+    s->sent = 1;
     return collect(s, what, deadline_ns, out, err);
+}
+
+/* Whether a lock statement runs twice as it runs once (see pg_int.h). */
+static int repeatable(const pg_state *s, const char *sql)
+{
+    return sql != s->sql.release && sql != s->sql.force_release && sql != s->sql.record_run;
+}
+
+lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
+                      const char *const *params, PGresult **out, lc_error *err)
+{
+    lc_status rc = exec_once(s, what, sql, n, params, out, err);
+    /* Only lock statements: the schema statements run under a session's
+     * advisory lock, which a new connection would not hold. */
+    if (rc != LC_ERR_UNAVAILABLE || s->broke == 0 || lc__pg_stmt_slot(s, sql) < 0 ||
+        (s->broke == 2 && !repeatable(s, sql)))
+        return rc;
+    lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s; sending it again", err ? err->message : what);
+    return exec_once(s, what, sql, n, params, out, err);
 }
 
 lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,

@@ -53,6 +53,9 @@ typedef struct pg_state {
     int schema_ok;                     /* the table was seen on this connection */
     int listening;                     /* LISTEN was sent on this connection */
     unsigned prepared;                 /* lock statements prepared on it (bits) */
+    int ended;                         /* the server said it ends the session (FATAL) */
+    int sent;                          /* the statement under way reached the server */
+    int broke;                         /* its connection broke: 0, or 1 + sent */
     char **watched;                    /* lock names whose release wakes wait() */
     size_t n_watched;
     pg_sql sql;
@@ -80,7 +83,11 @@ void lc__pg_drop(pg_state *s);
  * PGRES_TUPLES_OK or PGRES_COMMAND_OK (PQclear it). `what` names the
  * statement in messages. Server errors carry their SQLSTATE; a statement
  * timeout is LC_ERR_TIMEOUT; a lost or silent server is
- * LC_ERR_UNAVAILABLE and the connection is dropped. */
+ * LC_ERR_UNAVAILABLE and the connection is dropped. A lock statement
+ * whose connection broke is sent once more on a new connection when that
+ * is safe: when it never reached the server, or when running it twice
+ * does what running it once does (all but release, force release and
+ * record run). */
 lc_status lc__pg_exec(pg_state *s, const char *what, const char *sql, int n,
                       const char *const *params, PGresult **out, lc_error *err);
 

@@ -5,10 +5,12 @@
 #include "core/error_int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 static struct timeval tv_of(int64_t ms)
@@ -17,11 +19,21 @@ static struct timeval tv_of(int64_t ms)
     return tv;
 }
 
-/* hiredis writes with write(2): to a server that went away that raises
+/* Where a call broke: connecting, sending, or waiting for the reply. */
+typedef enum phase {
+    PH_CONNECT,
+    PH_SEND,
+    PH_REPLY
+} phase;
+
+/* Sends everything queued, then reads one reply (one may be buffered
+ * already). *where says which of the two failed.
+ *
+ * hiredis writes with write(2): to a server that went away that raises
  * SIGPIPE, which would kill an embedder that did not ignore it. As libpq
  * does, block it in this thread around the call and swallow one that we
  * caused, leaving the process's signal handling alone. */
-static int get_reply(redisContext *ctx, void **reply)
+static int get_reply(redisContext *ctx, void **reply, phase *where)
 {
     sigset_t pipe_set, old, pending;
     sigemptyset(&pipe_set);
@@ -29,7 +41,14 @@ static int get_reply(redisContext *ctx, void **reply)
     sigpending(&pending);
     int was_pending = sigismember(&pending, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    int rc = redisGetReply(ctx, reply);
+    int done = 0, rc = REDIS_OK;
+    *where = PH_SEND;
+    while (rc == REDIS_OK && !done)
+        rc = redisBufferWrite(ctx, &done);
+    if (rc == REDIS_OK) {
+        *where = PH_REPLY;
+        rc = redisGetReply(ctx, reply);
+    }
     int saved = errno;
     sigpending(&pending);
     if (!was_pending && sigismember(&pending, SIGPIPE)) {
@@ -46,6 +65,12 @@ void lc__rconn_drop(lc__redis_conn *c)
     if (c->ctx)
         redisFree(c->ctx);
     c->ctx = NULL;
+    c->queued = 0;
+}
+
+int lc__rconn_may_retry(const lc__redis_conn *c, int repeatable)
+{
+    return c->failure == LC__RCONN_UNSENT || (repeatable && c->failure == LC__RCONN_LOST);
 }
 
 int lc__reply_is_error(const redisReply *r, const char *prefix)
@@ -64,14 +89,26 @@ static int is_timeout(const redisContext *ctx, int e)
            (e == EAGAIN || e == EWOULDBLOCK || strcmp(ctx->errstr, strerror(EAGAIN)) == 0);
 }
 
-/* Turns the context's error into an lc_error and drops the connection:
- * after an I/O error hiredis cannot tell what the server did. */
-static lc_status io_error(lc__redis_conn *c, const char *what, lc_error *err)
+/* A broken connection, as opposed to a slow or refused one: sending
+ * again on a new connection may succeed. */
+static int is_broken(const redisContext *ctx, int e)
+{
+    return ctx->err == REDIS_ERR_EOF ||
+           (ctx->err == REDIS_ERR_IO && (e == EPIPE || e == ECONNRESET || e == ENOTCONN));
+}
+
+/* Turns the context's error into an lc_error, says in c->failure whether
+ * the request could have run, and drops the connection: after an I/O
+ * error hiredis cannot tell what the server did. */
+static lc_status io_error(lc__redis_conn *c, phase where, const char *what, lc_error *err)
 {
     redisContext *ctx = c->ctx;
     int e = errno;
     lc_status rc;
     char after[32];
+    c->failure = LC__RCONN_OK;
+    if (where != PH_CONNECT && !is_timeout(ctx, e) && is_broken(ctx, e))
+        c->failure = where == PH_SEND ? LC__RCONN_UNSENT : LC__RCONN_LOST;
     if (is_timeout(ctx, e))
         rc = lc__err(err, LC_ERR_UNAVAILABLE, e, "redis %s: %stimed out after %s", c->addr->label,
                      what, lc_duration_format(c->command_timeout_ms, after, sizeof(after)));
@@ -83,6 +120,19 @@ static lc_status io_error(lc__redis_conn *c, const char *what, lc_error *err)
                      c->addr->label, what, ctx->errstr);
     lc__rconn_drop(c);
     return rc;
+}
+
+/* 1 when the server has closed the connection (or sent something nobody
+ * asked for) since the last reply was read: with no request outstanding,
+ * a readable socket can only mean that. */
+static int closed_by_server(const redisContext *ctx)
+{
+    struct pollfd p = {ctx->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    char b;
+    ssize_t n = recv(ctx->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
 }
 
 static redisContext *dial(const lc__redis_conn *c)
@@ -161,9 +211,10 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
     int total = n + (c->check_persistence ? 2 : 0);
     redisReply *r[4] = {NULL, NULL, NULL, NULL};
     lc_status rc = LC_OK;
+    phase where;
     for (int i = 0; i < total && rc == LC_OK; i++) {
-        if (get_reply(c->ctx, (void **)&r[i]) != REDIS_OK)
-            rc = io_error(c, "connect: ", err);
+        if (get_reply(c->ctx, (void **)&r[i], &where) != REDIS_OK)
+            rc = io_error(c, PH_CONNECT, "connect: ", err);
         else if (i < n || lc__reply_is_error(r[i], "NOAUTH"))
             rc = check_login(c, r[i], err);
     }
@@ -177,17 +228,23 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
 
 lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
 {
+    if (c->ctx && c->queued == 0 && closed_by_server(c->ctx)) {
+        lc__log(c->log, c->log_ctx, LC_LOG_DEBUG,
+                "redis %s: connection closed by the server, reconnecting", c->addr->label);
+        lc__rconn_drop(c);
+    }
     if (c->ctx)
         return LC_OK;
+    c->epoch++;
     c->ctx = dial(c);
     if (c->ctx == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "redis %s: out of memory", c->addr->label);
     if (c->ctx->err)
-        return io_error(c, "connect: ", err);
+        return io_error(c, PH_CONNECT, "connect: ", err);
     if (redisSetTimeout(c->ctx, tv_of(c->command_timeout_ms)) != REDIS_OK)
-        return io_error(c, "connect: ", err);
+        return io_error(c, PH_CONNECT, "connect: ", err);
     if (c->addr->path == NULL && redisEnableKeepAlive(c->ctx) != REDIS_OK)
-        return io_error(c, "connect: ", err);
+        return io_error(c, PH_CONNECT, "connect: ", err);
     lc_status rc = setup(c, err);
     if (rc != LC_OK)
         lc__rconn_drop(c);
@@ -197,11 +254,14 @@ lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
 lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
                            lc_error *err)
 {
+    if (c->queued == 0)
+        c->failure = LC__RCONN_OK;
     lc_status rc = lc__rconn_ensure(c, err);
     if (rc != LC_OK)
         return rc;
     if (redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK)
-        return io_error(c, "", err);
+        return io_error(c, PH_CONNECT, "", err); /* out of memory: nothing sent */
+    c->queued++;
     return LC_OK;
 }
 
@@ -211,8 +271,11 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
     if (c->ctx == NULL)
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not connected", c->addr->label);
     void *reply = NULL;
-    if (get_reply(c->ctx, &reply) != REDIS_OK || reply == NULL)
-        return io_error(c, "", err);
+    phase where;
+    if (get_reply(c->ctx, &reply, &where) != REDIS_OK || reply == NULL)
+        return io_error(c, where, "", err);
+    if (c->queued > 0)
+        c->queued--;
     *out = reply;
     return LC_OK;
 }

@@ -35,14 +35,16 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
     r->min_replicas_ack = cfg->redis.min_replicas_ack;
     r->command_timeout_ms =
         cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
-    lc__redis_conn base = {NULL,
-                           &r->addr,
-                           cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
-                           r->command_timeout_ms,
-                           env->log,
-                           env->log_ctx,
-                           &r->persistence_warned,
-                           1};
+    lc__redis_conn base = {
+        .addr = &r->addr,
+        .connect_timeout_ms =
+            cfg->redis.connect_timeout_ms > 0 ? cfg->redis.connect_timeout_ms : 2000,
+        .command_timeout_ms = r->command_timeout_ms,
+        .log = env->log,
+        .log_ctx = env->log_ctx,
+        .persistence_warned = &r->persistence_warned,
+        .check_persistence = 1,
+    };
     r->main = base;
     r->sub = base;
     r->sub.check_persistence = 0;
@@ -103,11 +105,55 @@ static const char *str_at(const redisReply *rep, size_t i)
     return e->type == REDIS_REPLY_STRING ? e->str : NULL;
 }
 
-/* Runs a script; error replies become errors naming the operation. */
+/* ---- retries on a new connection ---------------------------------------- */
+
+/* Which scripts may run twice when the reply to the first was lost:
+ * acquire finds the lock held with its own token and grants it again
+ * (same fence); renew and checkpoint set the same values again; inspect
+ * only reads; release, told that it is a retry, also accepts the lock as
+ * released when this token released it. Reset and record would count
+ * twice: they are sent again only when the first never reached the
+ * server. */
+static int repeatable(int script)
+{
+    return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE;
+}
+
+/* After a call failed as unavailable: whether to send it again, saying so
+ * in the log. The connection is gone by then; the next call makes one. */
+static int retry_after(lc__redis *r, int repeatable_call, const char *what, const lc_error *err)
+{
+    if (!lc__rconn_may_retry(&r->main, repeatable_call))
+        return 0;
+    lc__log(r->main.log, r->main.log_ctx, LC_LOG_DEBUG, "%s: %s; sending it again", what,
+            err ? err->message : "connection lost");
+    return 1;
+}
+
+/* The release script's last argument: "1" when it is a retry. */
+#define RELEASE_RETRY_ARG 7
+
+/* Runs a script once more after retry_after said so. */
+static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
+{
+    lc__rs_call again = *call;
+    if (call->script == LC__RS_RELEASE && again.nargs == again.nkeys + RELEASE_RETRY_ARG + 1) {
+        again.args[again.nargs - 1] = "1";
+        again.lens[again.nargs - 1] = 1;
+    }
+    return lc__rs_eval(&r->main, &r->scripts, &again, out, err);
+}
+
+/* Runs a script (again on a new connection when the first broke and that
+ * is safe); error replies become errors naming the operation. */
 static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, redisReply **out,
                      lc_error *err)
 {
     lc_status rc = lc__rs_eval(&r->main, &r->scripts, call, out, err);
+    if (rc == LC_ERR_UNAVAILABLE &&
+        retry_after(r, repeatable(call->script), lc__rs_name(call->script), err))
+        rc = eval_again(r, call, out, err);
     if (rc == LC_OK && (*out)->type == REDIS_REPLY_ERROR) {
         rc = bad_reply(r, lc__rs_name(call->script), name, *out, err);
         freeReplyObject(*out);
@@ -191,6 +237,11 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "");
+    lc__rs_arg(&call, "0");
+    lc__rs_arg(&call, "");
+    lc__rs_arg(&call, "0"); /* not a retry */
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rep)
@@ -198,12 +249,21 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
     return rc;
 }
 
-/* WAIT for min_replicas_ack replicas. The WAIT timeout is half the
- * command timeout so its reply arrives before the socket gives up. */
-static lc_status wait_replicas(lc__redis *r, lc_error *err)
+/* WAIT for min_replicas_ack replicas of the writes made on connection
+ * `epoch`. WAIT counts what this connection wrote, so it is never sent
+ * on another one (it would confirm at once). The WAIT timeout is half
+ * the command timeout so its reply arrives before the socket gives up. */
+static lc_status wait_replicas(lc__redis *r, uint64_t epoch, lc_error *err)
 {
     if (r->min_replicas_ack <= 0)
         return LC_OK;
+    lc_status rc = lc__rconn_ensure(&r->main, err);
+    if (rc == LC_OK && r->main.epoch != epoch)
+        rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
+                     "redis %s: connection lost before %d replicas acknowledged", r->addr.label,
+                     r->min_replicas_ack);
+    if (rc != LC_OK)
+        return rc;
     char n[16], t[24];
     int64_t timeout = r->command_timeout_ms / 2 > 0 ? r->command_timeout_ms / 2 : 1;
     snprintf(n, sizeof(n), "%d", r->min_replicas_ack);
@@ -211,7 +271,7 @@ static lc_status wait_replicas(lc__redis *r, lc_error *err)
     const char *argv[3] = {"WAIT", n, t};
     size_t lens[3] = {4, strlen(n), strlen(t)};
     redisReply *rep = NULL;
-    lc_status rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
+    rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type != REDIS_REPLY_INTEGER)
@@ -226,9 +286,10 @@ static lc_status wait_replicas(lc__redis *r, lc_error *err)
 
 /* After a successful acquire or renew: fewer acks than asked for means
  * the lease might not survive a failover, so it is given back. */
-static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, lc_error *err)
+static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, uint64_t epoch,
+                                  lc_error *err)
 {
-    lc_status rc = wait_replicas(r, err);
+    lc_status rc = wait_replicas(r, epoch, err);
     if (rc == LC_OK || r->main.ctx == NULL)
         return rc; /* connection gone: the lease expires by its ttl */
     lc_error gerr;
@@ -285,6 +346,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
         return rc;
+    uint64_t epoch = r->main.epoch; /* the connection the lock was written on */
     if (!is_array(rep, 4) || rep->element[0]->type != REDIS_REPLY_INTEGER)
         rc = bad_reply(r, "acquire", a->name, rep, err);
     else if (rep->element[0]->integer == 0)
@@ -293,7 +355,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     else
         rc = granted(a->name, rep, out, err);
     freeReplyObject(rep);
-    if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, err)) != LC_OK) {
+    if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, epoch, err)) != LC_OK) {
         free(out->checkpoint);
         out->checkpoint = NULL;
     }
@@ -312,13 +374,24 @@ static lc_status rds_renew(void *state, const char *name, const char *token, int
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.num[0]);
     lc_status rc = run_token_checked(r, &call, name, err);
-    return rc == LC_OK ? confirm_replicas(r, name, token, err) : rc;
+    return rc == LC_OK ? confirm_replicas(r, name, token, r->main.epoch, err) : rc;
 }
 
 typedef struct renew_slot {
     keys k;
     lc__rs_call call;
 } renew_slot;
+
+/* lc__rs_eval_many, once more on a new connection when the first broke:
+ * for calls that are all repeatable. */
+static lc_status eval_many(lc__redis *r, const lc__rs_call *calls, size_t n, redisReply **out,
+                           lc_error *err)
+{
+    lc_status rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
+    if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, lc__rs_name(calls[0].script), err))
+        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
+    return rc;
+}
 
 /* All renewals in one pipelined round trip (plus a WAIT when replicas
  * must confirm: then a shortfall fails the whole call as unavailable and
@@ -343,7 +416,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
         lc__rs_arg(&calls[i], k->num[0]);
     }
     if (rc == LC_OK)
-        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+        rc = eval_many(r, calls, n, reps, err);
     for (size_t i = 0; rc == LC_OK && i < n; i++) {
         const redisReply *rep = reps[i];
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -357,7 +430,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
     free(reps);
     free(calls);
     free(slots);
-    return rc == LC_OK ? wait_replicas(r, err) : rc;
+    return rc == LC_OK ? wait_replicas(r, r->main.epoch, err) : rc;
 }
 
 static lc_status rds_release(void *state, const char *name, const char *token,
@@ -371,6 +444,7 @@ static lc_status rds_release(void *state, const char *name, const char *token,
     lc__rs_arg(&call, k.channel);
     lc__rs_arg(&call, "1");
     run_result_args(&call, res, &k);
+    lc__rs_arg(&call, "0"); /* not a retry */
     return run_token_checked(r, &call, name, err);
 }
 
@@ -542,9 +616,40 @@ static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, l
     return rc;
 }
 
-/* Inspects names[0..n) in one pipelined round trip. */
+/* One inspect reply into out. A lock whose keys hold what lockcoord never
+ * writes (a foreign value of another type, a field that does not parse)
+ * is not one of ours: *foreign is set and the error says why. */
+static lc_status take_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
+                           int *foreign, lc_error *err)
+{
+    lc__lock_info_init(out, name);
+    *foreign = lc__reply_is_error(rep, "WRONGTYPE");
+    if (*foreign)
+        return lc__err(err, LC_ERR_INTERNAL, 0, "%s", rep->str);
+    if (rep->type == REDIS_REPLY_ERROR)
+        return bad_reply(r, "inspect", name, rep, err);
+    lc_status rc = fill_info(r, name, rep, out, err);
+    *foreign = rc == LC_ERR_INTERNAL;
+    return rc;
+}
+
+/* Reports a lock skipped as foreign: its name, and the error without the
+ * "redis HOST: " it starts with. */
+static void skip_foreign(lc__redis *r, const char *name, const lc_error *why, size_t *skipped)
+{
+    char what[LC_NAME_MAX + 8], head[320];
+    snprintf(what, sizeof(what), "'%s'", name);
+    snprintf(head, sizeof(head), "redis %s: ", r->addr.label);
+    const char *reason = why->message;
+    if (strncmp(reason, head, strlen(head)) == 0)
+        reason += strlen(head);
+    lc__redis_skip(r, skipped, what, reason);
+}
+
+/* Inspects names[0..n) in one pipelined round trip. A foreign lock is
+ * reported, cleared and marked in skip[]; other failures fail the call. */
 static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_info *out,
-                               lc_error *err)
+                               unsigned char *skip, size_t *skipped, lc_error *err)
 {
     keys *k = calloc(n, sizeof(*k));
     lc__rs_call *calls = calloc(n, sizeof(*calls));
@@ -555,14 +660,23 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     for (size_t i = 0; rc == LC_OK && i < n; i++)
         op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
     if (rc == LC_OK)
-        rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, reps, err);
+        rc = eval_many(r, calls, n, reps, err);
     size_t filled = 0;
     for (; rc == LC_OK && filled < n; filled++) {
-        lc__lock_info_init(&out[filled], names[filled]);
-        if (reps[filled]->type == REDIS_REPLY_ERROR)
-            rc = bad_reply(r, "inspect", names[filled], reps[filled], err);
-        else
-            rc = fill_info(r, names[filled], reps[filled], &out[filled], err);
+        lc_error why;
+        int foreign = 0;
+        lc_status one = take_info(r, names[filled], reps[filled], &out[filled], &foreign, &why);
+        if (one != LC_OK && !foreign) {
+            rc = one;
+            if (err)
+                *err = why;
+            break;
+        }
+        if (one != LC_OK) {
+            skip_foreign(r, names[filled], &why, skipped);
+            lc_lock_info_clear(&out[filled]);
+            skip[filled] = 1;
+        }
     }
     for (size_t i = 0; rc != LC_OK && i < filled; i++)
         lc_lock_info_clear(&out[i]);
@@ -575,33 +689,53 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     return rc;
 }
 
+/* Removes the skipped entries, keeping the order; returns the new count. */
+static size_t drop_skipped(lc_lock_info *list, const unsigned char *skip, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!skip[i])
+            list[j++] = list[i];
+    return j;
+}
+
 #define LIST_BATCH 256
 
+/* Every lock under the prefix. Keys there that are not lockcoord's are
+ * skipped and reported (lc__redis_skip), so one stray key does not hide
+ * the rest. */
 static lc_status rds_list(void *state, lc_lock_info **out, size_t *n, lc_error *err)
 {
     lc__redis *r = state;
     char **names = NULL;
-    size_t count = 0;
-    lc_status rc = lc__redis_scan_names(r, &names, &count, err);
+    size_t count = 0, skipped = 0;
+    lc_status rc = lc__redis_scan_names(r, &names, &count, &skipped, err);
     if (rc != LC_OK)
         return rc;
     lc_lock_info *list = calloc(count ? count : 1, sizeof(*list));
-    if (list == NULL)
+    unsigned char *skip = calloc(count ? count : 1, 1);
+    if (list == NULL || skip == NULL)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     size_t done = 0;
     while (rc == LC_OK && done < count) {
         size_t b = count - done < LIST_BATCH ? count - done : LIST_BATCH;
-        rc = inspect_batch(r, names + done, b, list + done, err);
+        rc = inspect_batch(r, names + done, b, list + done, skip + done, &skipped, err);
         if (rc == LC_OK)
             done += b;
     }
     lc__redis_names_free(names, count);
     if (rc != LC_OK) {
-        lc_lock_list_free(list, done);
+        lc_lock_list_free(list, done); /* skipped entries are cleared: freeing them is a no-op */
+        free(skip);
         return rc;
     }
+    if (skipped > LC__SKIP_NAMED)
+        lc__log(r->main.log, r->main.log_ctx, LC_LOG_WARN,
+                "redis %s: listing skipped %zu keys under '%s' that are not lockcoord locks",
+                r->addr.label, skipped, r->prefix);
     *out = list;
-    *n = count;
+    *n = drop_skipped(list, skip, count);
+    free(skip);
     return LC_OK;
 }
 
@@ -610,6 +744,8 @@ static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error
     lc__redis *r = state;
     int loaded = 0;
     lc_status rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
+    if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, "SCRIPT LOAD", err))
+        rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
     if (rc == LC_OK && what && what_size)
         snprintf(what, what_size, "redis %s: loaded %d scripts", r->addr.label, loaded);
     return rc;

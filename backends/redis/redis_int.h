@@ -26,6 +26,14 @@ typedef struct lc__redis_addr {
 lc_status lc__redis_url_parse(const char *url, lc__redis_addr *out, lc_error *err);
 void lc__redis_addr_free(lc__redis_addr *a);
 
+/* How the last call on a connection failed, for the caller to decide
+ * whether running it again on a new connection is safe. */
+typedef enum lc__rconn_failure {
+    LC__RCONN_OK,     /* no failure, or one a retry would not cure (connect, timeout) */
+    LC__RCONN_UNSENT, /* the connection broke before the request reached the server */
+    LC__RCONN_LOST    /* the server closed it after the request was sent: it may have run */
+} lc__rconn_failure;
+
 /* One connection, made on demand and dropped on any I/O error so that the
  * next call reconnects. */
 typedef struct lc__redis_conn {
@@ -35,12 +43,17 @@ typedef struct lc__redis_conn {
     int64_t command_timeout_ms;
     lc_log_fn log;
     void *log_ctx;
-    int *persistence_warned; /* shared by the connections of one state */
-    int check_persistence;   /* 0 for the subscriber connection */
+    int *persistence_warned;   /* shared by the connections of one state */
+    int check_persistence;     /* 0 for the subscriber connection */
+    int queued;                /* commands appended whose replies are not read yet */
+    uint64_t epoch;            /* counts the connections made: tells a replaced one */
+    lc__rconn_failure failure; /* of the last failed call */
 } lc__redis_conn;
 
 /* Connects (with AUTH, SELECT and the persistence check) if not
- * connected. */
+ * connected. Before a new request, a connection the server has closed
+ * since the last one (idle timeout, CLIENT KILL, restart) is noticed and
+ * replaced, so the request goes to a live connection. */
 lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err);
 void lc__rconn_drop(lc__redis_conn *c);
 
@@ -49,9 +62,16 @@ lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const
                            lc_error *err);
 
 /* Sends what is queued and reads one reply. On an I/O error or timeout the
- * connection is dropped and LC_ERR_UNAVAILABLE returned: the command may or
- * may not have run. Error replies are returned as replies. */
+ * connection is dropped, LC_ERR_UNAVAILABLE returned and c->failure says
+ * whether the commands could have run. Error replies are returned as
+ * replies. */
 lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err);
+
+/* Whether a call that failed with LC_ERR_UNAVAILABLE may be sent again on
+ * a new connection: always when its request never reached the server;
+ * when the server may have run it, only if `repeatable` (running it twice
+ * does what running it once does). */
+int lc__rconn_may_retry(const lc__redis_conn *c, int repeatable);
 
 /* append + read. */
 lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
@@ -108,6 +128,9 @@ const char *lc__rs_name(int script);
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);
 
+#define LC__PREFIX_MAX 256
+#define LC__KEY_MAX    (LC__PREFIX_MAX + LC_NAME_MAX + 16)
+
 /* The backend's state: one connection for commands, one for SUBSCRIBE. */
 typedef struct lc__redis {
     lc__redis_addr addr;
@@ -118,21 +141,32 @@ typedef struct lc__redis {
     int min_replicas_ack;
     int64_t command_timeout_ms;
     int persistence_warned;
-    int watching;
+    int watching;                    /* subscribed on r->sub */
+    char watch_channel[LC__KEY_MAX]; /* the channel watched, "" if none */
 } lc__redis;
-
-#define LC__PREFIX_MAX 256
-#define LC__KEY_MAX    (LC__PREFIX_MAX + LC_NAME_MAX + 16)
 
 /* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
 
 /* Every lock name with a meta key under the prefix, found with SCAN
- * (never KEYS), sorted, without duplicates (backends/redis/scan.c). */
-lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, lc_error *err);
+ * (never KEYS), sorted, without duplicates (backends/redis/scan.c). A
+ * key of that shape whose name breaks the lock name rules is not ours:
+ * it is reported with lc__redis_skip and counted in *skipped. */
+lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, size_t *skipped,
+                               lc_error *err);
 void lc__redis_names_free(char **names, size_t n);
 
-/* Release notifications (backends/redis/watch.c). */
+/* A listing skips a key under the prefix that is not a lockcoord lock
+ * (`what` names it, `why` says why): warns through the log hook for the
+ * first few, and counts every one in *skipped. */
+void lc__redis_skip(lc__redis *r, size_t *skipped, const char *what, const char *why);
+
+/* How many skipped keys are warned about by name. */
+#define LC__SKIP_NAMED 10
+
+/* Release notifications (backends/redis/watch.c). A subscription the
+ * server ended (CLIENT KILL, a restart) is made again by the next wait,
+ * which then reports a notification: a release may have been missed. */
 lc_status lc__redis_watch(void *state, const char *name, lc_error *err);
 lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err);
 void lc__redis_unwatch(void *state);

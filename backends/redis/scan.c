@@ -25,17 +25,48 @@ static char *meta_pattern(const char *prefix)
     return p;
 }
 
-/* The NAME of "PREFIX:{NAME}:meta", or NULL for a key that is not one of
- * ours (a name outside the lock name rules). */
-static char *name_of(const char *prefix, const char *key, size_t len)
+void lc__redis_skip(lc__redis *r, size_t *skipped, const char *what, const char *why)
 {
-    size_t pl = strlen(prefix), sl = strlen("}:meta");
-    if (len < pl + 2 + sl || strncmp(key, prefix, pl) != 0 || strncmp(key + pl, ":{", 2) != 0 ||
+    if (++*skipped <= LC__SKIP_NAMED)
+        lc__log(r->main.log, r->main.log_ctx, LC_LOG_WARN,
+                "redis %s: listing skips %s, not a lockcoord lock: %s", r->addr.label, what, why);
+}
+
+/* A key as text safe for a terminal: printable ASCII as is, anything else
+ * (control characters, bytes of other encodings) as \xNN, cut with
+ * "..." when long. */
+static void printable(const char *key, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 8 < size; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
+    }
+    if (o + 8 >= size)
+        o += (size_t)snprintf(out + o, size - o, "...");
+    out[o] = '\0';
+}
+
+/* The NAME of "PREFIX:{NAME}:meta", or NULL for a key that is not one of
+ * ours: another shape (the pattern matched `{` or `}` inside the name),
+ * or a name outside the lock name rules; the latter is reported. */
+static char *name_of(lc__redis *r, const char *key, size_t len, size_t *skipped)
+{
+    size_t pl = strlen(r->prefix), sl = strlen("}:meta");
+    if (len < pl + 2 + sl || strncmp(key, r->prefix, pl) != 0 || strncmp(key + pl, ":{", 2) != 0 ||
         strncmp(key + len - sl, "}:meta", sl) != 0)
         return NULL;
     size_t n = len - pl - 2 - sl;
-    if (lc_name_check(key + pl + 2, n, NULL) != LC_OK)
+    if (lc_name_check(key + pl + 2, n, NULL) != LC_OK) {
+        char shown[160], what[200];
+        printable(key, len, shown, sizeof(shown));
+        snprintf(what, sizeof(what), "key '%s'", shown);
+        lc__redis_skip(r, skipped, what, "not a valid lock name");
         return NULL;
+    }
     return strndup(key + pl + 2, n);
 }
 
@@ -60,7 +91,7 @@ static int push(name_list *l, char *name)
 
 /* Adds the names of one SCAN page; returns the next cursor in cursor[]. */
 static lc_status take_page(lc__redis *r, const redisReply *rep, name_list *l, char *cursor,
-                           size_t csize, lc_error *err)
+                           size_t csize, size_t *skipped, lc_error *err)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
         rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY)
@@ -70,7 +101,7 @@ static lc_status take_page(lc__redis *r, const redisReply *rep, name_list *l, ch
     const redisReply *keys = rep->element[1];
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
-        char *name = k->type == REDIS_REPLY_STRING ? name_of(r->prefix, k->str, k->len) : NULL;
+        char *name = k->type == REDIS_REPLY_STRING ? name_of(r, k->str, k->len, skipped) : NULL;
         if (name && push(l, name) != 0) {
             free(name);
             return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -79,7 +110,8 @@ static lc_status take_page(lc__redis *r, const redisReply *rep, name_list *l, ch
     return LC_OK;
 }
 
-static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, lc_error *err)
+static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, size_t *skipped,
+                          lc_error *err)
 {
     char cursor[32] = "0";
     lc_status rc = LC_OK;
@@ -90,8 +122,11 @@ static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, lc_er
             lens[i] = strlen(argv[i]);
         redisReply *rep = NULL;
         rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
+        /* A cursor stays valid on another connection: a page is read again. */
+        if (rc == LC_ERR_UNAVAILABLE && lc__rconn_may_retry(&r->main, 1))
+            rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
         if (rc == LC_OK) {
-            rc = take_page(r, rep, l, cursor, sizeof(cursor), err);
+            rc = take_page(r, rep, l, cursor, sizeof(cursor), skipped, err);
             freeReplyObject(rep);
         }
     } while (rc == LC_OK && strcmp(cursor, "0") != 0);
@@ -126,13 +161,14 @@ void lc__redis_names_free(char **names, size_t n)
     free(names);
 }
 
-lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, lc_error *err)
+lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, size_t *skipped,
+                               lc_error *err)
 {
     name_list l = {NULL, 0, 0};
     char *pattern = meta_pattern(r->prefix);
     if (pattern == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
-    lc_status rc = scan_all(r, pattern, &l, err);
+    lc_status rc = scan_all(r, pattern, &l, skipped, err);
     free(pattern);
     if (rc != LC_OK) {
         lc__redis_names_free(l.v, l.n);

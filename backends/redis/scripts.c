@@ -89,13 +89,21 @@ static const char renew_lua[] =
     "return 1\n";
 
 /* KEYS lock meta; ARGV token channel record has_exit exit has_err error
- * -> 1 released, 0 not yours. record = 0 gives a lease back unrecorded. */
+ * retry -> 1 released, 0 not yours. record = 0 gives a lease back
+ * unrecorded. The token that released is kept, so that a retry (retry =
+ * 1: the reply to the first attempt was lost) can tell that the first
+ * attempt did release it. */
 static const char release_lua[] =
     PRELUDE RECORD_FN CHECK_LOCK_META
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
+    "  if ARGV[8] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
+    "    return 1\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "if ARGV[3] == '1' then record(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) end\n"
-    "redis.call('HSET', KEYS[2], 'status', 'idle')\n"
+    "redis.call('HSET', KEYS[2], 'status', 'idle', 'released_token', ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'released')\n"
     "return 1\n";
 

@@ -20,23 +20,27 @@ static int is_push(const redisReply *rep, const char *kind)
            rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, kind) == 0;
 }
 
-/* A subscription belongs to the connection, so ending the watch is
- * dropping it: no stale confirmations or messages are left to read. */
-void lc__redis_unwatch(void *state)
+/* A subscription belongs to the connection, so ending one is dropping
+ * it: no stale confirmations or messages are left to read. */
+static void drop_subscription(lc__redis *r)
 {
-    lc__redis *r = state;
     lc__rconn_drop(&r->sub);
     r->watching = 0;
 }
 
-lc_status lc__redis_watch(void *state, const char *name, lc_error *err)
+void lc__redis_unwatch(void *state)
 {
     lc__redis *r = state;
-    char channel[LC__KEY_MAX];
-    lc__redis_unwatch(r);
-    lc__redis_key(r, name, "released", channel);
-    const char *argv[2] = {"SUBSCRIBE", channel};
-    size_t lens[2] = {9, strlen(channel)};
+    drop_subscription(r);
+    r->watch_channel[0] = '\0';
+}
+
+/* SUBSCRIBE to the watched channel on a new connection. */
+static lc_status subscribe(lc__redis *r, lc_error *err)
+{
+    drop_subscription(r);
+    const char *argv[2] = {"SUBSCRIBE", r->watch_channel};
+    size_t lens[2] = {9, strlen(r->watch_channel)};
     redisReply *rep = NULL;
     lc_status rc = lc__rconn_command(&r->sub, 2, argv, lens, &rep, err);
     if (rc != LC_OK)
@@ -45,10 +49,31 @@ lc_status lc__redis_watch(void *state, const char *name, lc_error *err)
         r->watching = 1;
     else
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: SUBSCRIBE %s: %s", r->addr.label,
-                     channel, rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+                     r->watch_channel,
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     freeReplyObject(rep);
     if (rc != LC_OK)
-        lc__rconn_drop(&r->sub);
+        drop_subscription(r);
+    return rc;
+}
+
+lc_status lc__redis_watch(void *state, const char *name, lc_error *err)
+{
+    lc__redis *r = state;
+    lc__redis_key(r, name, "released", r->watch_channel);
+    return subscribe(r, err);
+}
+
+/* The subscription was lost (the server closed its connection): make it
+ * again. What was published meanwhile is lost, so the caller is told to
+ * look again at once. */
+static lc_status resubscribe(lc__redis *r, int *notified, lc_error *err)
+{
+    lc__log(r->sub.log, r->sub.log_ctx, LC_LOG_DEBUG, "redis %s: subscribing to %s again",
+            r->addr.label, r->watch_channel);
+    lc_status rc = subscribe(r, err);
+    if (rc == LC_OK)
+        *notified = 1;
     return rc;
 }
 
@@ -61,7 +86,7 @@ static lc_status drain(lc__redis *r, int *notified, lc_error *err)
         if (redisGetReplyFromReader(r->sub.ctx, &reply) != REDIS_OK) {
             lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: subscription: %s", r->addr.label,
                     r->sub.ctx->errstr);
-            lc__redis_unwatch(r);
+            drop_subscription(r);
             return LC_ERR_UNAVAILABLE;
         }
         if (reply == NULL)
@@ -85,7 +110,7 @@ static lc_status read_some(lc__redis *r, int64_t wait_ms, lc_error *err)
     if (redisBufferRead(r->sub.ctx) != REDIS_OK) {
         lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: subscription: %s", r->addr.label,
                 r->sub.ctx->errstr);
-        lc__redis_unwatch(r);
+        drop_subscription(r);
         return LC_ERR_UNAVAILABLE;
     }
     return LC_OK;
@@ -95,9 +120,11 @@ lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_erro
 {
     lc__redis *r = state;
     *notified = 0;
-    if (!r->watching || r->sub.ctx == NULL)
+    if (r->watch_channel[0] == '\0')
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: not watching any lock",
                        r->addr.label);
+    if (!r->watching || r->sub.ctx == NULL)
+        return resubscribe(r, notified, err);
     int64_t until = lc__add_sat(now_ms(), timeout_ms > 0 ? timeout_ms : 0);
     lc_status rc = drain(r, notified, err);
     while (rc == LC_OK && !*notified) {
@@ -108,5 +135,7 @@ lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_erro
         if (rc == LC_OK)
             rc = drain(r, notified, err);
     }
+    if (rc != LC_OK && !r->watching)
+        return resubscribe(r, notified, err);
     return rc;
 }

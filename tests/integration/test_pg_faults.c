@@ -4,8 +4,12 @@
  * binary and always stop it, never touching the shared test server. */
 #include "testenv.h"
 
+#include "backends/postgres/pg_int.h"
+#include "core/client_int.h"
+
 #include <dirent.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +188,234 @@ static void test_pg_terminated_session_next_call_reconnects(void **st)
     lc_config_free(cfg);
 }
 
+/* ---- calls after the server ended the session ---------------------------- */
+
+typedef struct counted {
+    int reconnects; /* "reconnecting" messages logged by the client */
+    int retries;    /* "sending it again" messages */
+} counted;
+
+static void count_log(void *ctx, lc_log_level level, const char *msg)
+{
+    counted *n = ctx;
+    (void)level;
+    if (strstr(msg, "connection closed by the server, reconnecting"))
+        n->reconnects++;
+    if (strstr(msg, "sending it again"))
+        n->retries++;
+}
+
+/* A config whose sessions carry an application_name unique to the test. */
+static lc_config *named_config(const char *tag)
+{
+    char extra[96];
+    snprintf(app_name, sizeof(app_name), "lct-%s-%ld", tag, (long)getpid());
+    snprintf(extra, sizeof(extra), " application_name=%s", app_name);
+    return fault_config(extra);
+}
+
+/* Ends the test's session with pg_terminate_backend and waits until it is
+ * gone (its goodbye and EOF are then in the client's socket). */
+static void terminate_session(void)
+{
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             app_name);
+    assert_int_equal(admin_count(sql), 1);
+    assert_true(lct_wait_for(session_gone, NULL, 5000));
+}
+
+/* The goodbye (a FATAL) comes before the EOF: one look at the socket that
+ * finds it must be enough to replace the session. */
+static void test_pg_terminated_idle_session_noticed_by_one_check(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = named_config("bye");
+    lc_client *c = open_client(cfg);
+    pg_state *s = c->state;
+    lc_error err;
+    lct_assert_rc(lc__pg_connect(s, &err), LC_OK, &err);
+    int old = PQbackendPID(s->conn);
+    terminate_session();
+    lct_assert_rc(lc__pg_connect(s, &err), LC_OK, &err);
+    assert_int_not_equal(PQbackendPID(s->conn), old);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
+static void test_pg_terminated_idle_session_every_call_reconnects(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = named_config("idle");
+    counted n = {0, 0};
+    lc_client_opts opts = {NULL, count_log, &n, NULL};
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &opts, &c, &err), LC_OK, &err);
+    const char *name = lct_name("pg-idle");
+    lc_acquire_opts o = {.ttl_ms = 60000};
+    lc_lease *l = NULL;
+    lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
+
+    terminate_session();
+    lct_assert_rc(lc_renew(c, l, 0, &err), LC_OK, &err);
+    terminate_session();
+    lct_assert_rc(lc_checkpoint(c, l, "cp-1", &err), LC_OK, &err);
+    terminate_session();
+    lc_renew_item item = {name, lc_lease_token(l), 60000, LC_ERR_INTERNAL};
+    lct_assert_rc(c->ops->renew_many(c->state, &item, 1, &err), LC_OK, &err);
+    assert_int_equal(item.status, LC_OK);
+    terminate_session();
+    lc_lock_info *list = NULL;
+    size_t count = 0;
+    lct_assert_rc(lc_list(c, &list, &count, &err), LC_OK, &err);
+    lc_lock_list_free(list, count);
+    terminate_session();
+    lc_run_result failed = {1, 3, "exit 3"};
+    lct_assert_rc(lc_release(c, l, &failed, &err), LC_OK, &err);
+    terminate_session();
+    lc_run_result ok = {1, 0, NULL};
+    lct_assert_rc(lc_record_run(c, name, &ok, &err), LC_OK, &err);
+    terminate_session();
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(c, name, &info, &err), LC_OK, &err);
+    assert_false(info.held);
+    assert_int_equal(info.sync_count, 2);
+    assert_string_equal(info.checkpoint, "cp-1");
+    lc_lock_info_clear(&info);
+    /* Each call found its session ended before sending: none ran twice. */
+    assert_int_equal(n.reconnects, 7);
+    assert_int_equal(n.retries, 0);
+    lc_lease_free(l);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
+/* A call blocked behind a row lock, run on a thread. */
+typedef struct blocked {
+    pthread_t t;
+    lc_client *c;
+    lc_lease *l;
+    int record; /* 1: lc_record_run, 0: lc_renew */
+    lc_status rc;
+    lc_error err;
+} blocked;
+
+static void *blocked_main(void *arg)
+{
+    blocked *b = arg;
+    lc_run_result res = {1, 7, NULL};
+    b->rc = b->record ? lc_record_run(b->c, lc_lease_name(b->l), &res, &b->err)
+                      : lc_renew(b->c, b->l, 0, &b->err);
+    return NULL;
+}
+
+static long waiting_pid;
+
+/* A session of the test waits for a row lock (and is not waiting_pid). */
+static int session_waits(void *arg)
+{
+    char sql[300];
+    (void)arg;
+    snprintf(sql, sizeof(sql),
+             "SELECT COALESCE(max(pid), 0) FROM pg_stat_activity WHERE application_name = '%s'"
+             " AND wait_event_type = 'Lock' AND pid <> %ld",
+             app_name, waiting_pid);
+    long pid = admin_count(sql);
+    if (pid > 0)
+        waiting_pid = pid;
+    return pid > 0;
+}
+
+/* Locks the lock's row in an open transaction of an admin session. */
+static PGconn *lock_row(const char *name)
+{
+    PGconn *a = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(a), CONNECTION_OK);
+    PQsetNoticeProcessor(a, quiet, NULL);
+    const char *p[] = {name};
+    PGresult *r = PQexec(a, "BEGIN");
+    PQclear(r);
+    r = PQexecParams(a, "SELECT 1 FROM public.lockcoord_locks WHERE name = $1 FOR UPDATE", 1, NULL,
+                     p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    PQclear(r);
+    return a;
+}
+
+static void unlock_row(PGconn *a)
+{
+    PGresult *r = PQexec(a, "COMMIT");
+    PQclear(r);
+    PQfinish(a);
+}
+
+/* Starts the call, waits until it blocks on the row, ends its session;
+ * returns whether it blocked again on a new session (it was sent again)
+ * before its row was let go. */
+static int terminated_while_blocked(blocked *b, const char *name)
+{
+    PGconn *a = lock_row(name);
+    waiting_pid = 0;
+    assert_int_equal(pthread_create(&b->t, NULL, blocked_main, b), 0);
+    int blocked_once = lct_wait_for(session_waits, NULL, 10000);
+    char sql[200];
+    snprintf(sql, sizeof(sql), "SELECT count(pg_terminate_backend(%ld))", waiting_pid);
+    int terminated = blocked_once && admin_count(sql) == 1;
+    /* Sent again: a new session of the test waits for the row. A call not
+     * sent again has returned by now: the wait runs out. */
+    int again = terminated && lct_wait_for(session_waits, NULL, 3000);
+    unlock_row(a);
+    pthread_join(b->t, NULL);
+    assert_true(blocked_once);
+    assert_true(terminated);
+    return again;
+}
+
+static void test_pg_terminated_mid_statement_renew_sent_again_record_not(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = named_config("mid");
+    cfg->postgres.statement_timeout_ms = 30000; /* the row lock is let go by the test */
+    counted n = {0, 0};
+    lc_client_opts opts = {NULL, count_log, &n, NULL};
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &opts, &c, &err), LC_OK, &err);
+    const char *name = lct_name("pg-mid");
+    lc_lease *l = NULL;
+    lct_assert_rc(lc_acquire(c, name, NULL, &l, &err), LC_OK, &err);
+
+    /* A renewal sets the same expiry when run twice: sent again. */
+    blocked renew = {.c = c, .l = l, .record = 0};
+    assert_true(terminated_while_blocked(&renew, name));
+    lct_assert_rc(renew.rc, LC_OK, &renew.err);
+    assert_int_equal(n.retries, 1);
+
+    /* A run record counts once per run: not sent again when its session
+     * ended after it was sent, whether or not it had run. */
+    blocked record = {.c = c, .l = l, .record = 1};
+    assert_false(terminated_while_blocked(&record, name));
+    lct_assert_rc(record.rc, LC_ERR_UNAVAILABLE, &record.err);
+    assert_int_equal(n.retries, 1);
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(c, name, &info, &err), LC_OK, &err);
+    assert_int_equal(info.sync_count, 0); /* it was stopped before it ran */
+    assert_true(info.held);
+    lc_lock_info_clear(&info);
+
+    lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
 /* A client holding a 60 s lease, for the faults to happen under. */
 typedef struct holding {
     lc_config *cfg;
@@ -300,6 +532,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_terminated_session_next_call_reconnects),
+        cmocka_unit_test(test_pg_terminated_idle_session_noticed_by_one_check),
+        cmocka_unit_test(test_pg_terminated_idle_session_every_call_reconnects),
+        cmocka_unit_test(test_pg_terminated_mid_statement_renew_sent_again_record_not),
         cmocka_unit_test(test_pg_restart_between_calls_next_call_works),
         cmocka_unit_test(test_pg_frozen_server_fails_unavailable_by_client_deadline),
     };

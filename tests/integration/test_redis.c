@@ -443,9 +443,6 @@ static void test_redis_meta_key_holding_string_clear_error(void **state)
     assert_int_equal(rc, LC_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.message, meta));
     assert_int_equal(raw_int(f, "EXISTS", key_of(f, name, "lock")), 0);
-    lc_lock_info *list = NULL;
-    size_t n = 0;
-    assert_int_not_equal(lc_list(f->a, &list, &n, &err), LC_OK); /* the string is :meta */
     raw_int(f, "DEL", meta);
 }
 
@@ -507,6 +504,98 @@ static void test_redis_list_finds_every_lock_under_prefix(void **state)
     lc_client_close(c);
     lc_config_free(cfg);
     (void)f;
+}
+
+typedef struct warnings {
+    int n;
+    char text[4096];
+} warnings;
+
+static void keep_warnings(void *ctx, lc_log_level level, const char *msg)
+{
+    warnings *w = ctx;
+    if (level != LC_LOG_WARN || strstr(msg, "appendonly"))
+        return;
+    w->n++;
+    size_t used = strlen(w->text);
+    snprintf(w->text + used, sizeof(w->text) - used, "%s\n", msg);
+}
+
+static void raw_cmd(fixture *f, const char *fmt, const char *key, const char *value)
+{
+    redisReply *r = redisCommand(f->raw, fmt, key, value);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+/* Keys under the prefix that lockcoord did not write are skipped (and
+ * warned about), the real locks listed. */
+static void test_redis_list_foreign_keys_skipped_rest_listed_warned(void **state)
+{
+    NEED_SERVER(state);
+    fixture *f = *state;
+    lc_config *cfg = lct_config("redis");
+    char prefix[64], key[128];
+    snprintf(prefix, sizeof(prefix), "lcstray%ld", (long)lct_now_ms());
+    free(cfg->redis.key_prefix);
+    cfg->redis.key_prefix = strdup(prefix);
+    warnings w = {0, ""};
+    lc_client_opts opts = {NULL, keep_warnings, &w, NULL};
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &opts, &c, &err), LC_OK, &err);
+    lc_lease *good = take(c, "good-1", 60000);
+    lc_lease_free(take(c, "good-2", 60000));
+    lct_assert_rc(lc_release(c, good, NULL, &err), LC_OK, &err);
+    lc_lease_free(good);
+
+    snprintf(key, sizeof(key), "%s:{str}:meta", prefix); /* a string where a hash belongs */
+    raw_cmd(f, "SET %s %s", key, "x");
+    snprintf(key, sizeof(key), "%s:{nan}:meta", prefix); /* a field that does not parse */
+    raw_cmd(f, "HSET %s fence %s", key, "abc");
+    snprintf(key, sizeof(key), "%s:{lst}:meta", prefix); /* a lock key of another type */
+    raw_cmd(f, "HSET %s owner %s", key, "someone");
+    snprintf(key, sizeof(key), "%s:{lst}:lock", prefix);
+    raw_cmd(f, "RPUSH %s %s", key, "x");
+    snprintf(key, sizeof(key), "%s:{a b\x1b[31m}:meta", prefix); /* not a lock name */
+    raw_cmd(f, "HSET %s owner %s", key, "x");
+
+    lc_lock_info *list = NULL;
+    size_t n = 0;
+    lct_assert_rc(lc_list(c, &list, &n, &err), LC_OK, &err);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "good-1");
+    assert_int_equal(list[0].health, LC_HEALTH_READY);
+    assert_string_equal(list[1].name, "good-2");
+    assert_int_equal(list[1].health, LC_HEALTH_HELD);
+    lc_lock_list_free(list, n);
+    assert_int_equal(w.n, 4);
+    assert_non_null(strstr(w.text, "skips 'str', not a lockcoord lock: WRONGTYPE"));
+    assert_non_null(strstr(w.text, "skips 'nan', not a lockcoord lock: key"));
+    assert_non_null(strstr(w.text, "field fence is not a number"));
+    assert_non_null(strstr(w.text, "skips 'lst', not a lockcoord lock: WRONGTYPE"));
+    assert_non_null(strstr(w.text, "{a b\\x1b[31m}:meta', not a lockcoord lock: not a valid"));
+    assert_null(strchr(w.text, '\x1b')); /* never raw to a terminal */
+
+    /* Many: the first ones by name, then how many in all. */
+    for (int i = 0; i < 12; i++) {
+        char bad[32];
+        snprintf(bad, sizeof(bad), "bad %d", i);
+        snprintf(key, sizeof(key), "%s:{%s}:meta", prefix, bad);
+        raw_cmd(f, "HSET %s owner %s", key, "x");
+    }
+    w.n = 0;
+    w.text[0] = '\0';
+    lct_assert_rc(lc_list(c, &list, &n, &err), LC_OK, &err);
+    assert_int_equal(n, 2);
+    lc_lock_list_free(list, n);
+    assert_int_equal(w.n, LC__SKIP_NAMED + 1);
+    assert_non_null(strstr(w.text, "listing skipped 16 keys under"));
+
+    lc_force_release(c, "good-2", "cleanup", NULL, NULL, &err);
+    lc_client_close(c);
+    lc_config_free(cfg);
 }
 
 static void test_redis_wait_woken_by_release(void **state)
@@ -649,6 +738,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redis_list_finds_every_lock_under_prefix, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_redis_list_foreign_keys_skipped_rest_listed_warned,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_wait_woken_by_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_acquire_with_wait_gets_lock_on_release, setup,
                                         teardown),
