@@ -154,11 +154,7 @@ static PGconn *connect_blocking(const lc_config *cfg)
 static lc_status set_session(pg_state *s, lc_error *err)
 {
     char sql[64];
-    int64_t st = s->cfg->postgres.statement_timeout_ms;
-    /* The server takes at most INT_MAX ms (about 24 days): a longer one
-     * means the same to a statement, so it is capped rather than refused. */
-    if (st > INT_MAX)
-        st = INT_MAX;
+    int64_t st = s->cfg->postgres.statement_timeout_ms; /* checked by check_config */
     snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)(st > 0 ? st : 0));
     lc_status rc = lc__pg_run(s, "set statement_timeout", sql, 0, NULL, err);
     if (rc == LC_OK && s->n_watched > 0)

@@ -47,7 +47,12 @@ case_duration_max() {
         write_config "$f" redis "" "  command_timeout: 365d
   connect_timeout: 365d"
     else
-        write_config "$f" postgres "" "  statement_timeout: 365d
+        # The server's own limit for statement_timeout is INT_MAX ms.
+        write_config "$f" postgres "" "  statement_timeout: 25d
+  connect_timeout: 365d"
+        assert_exit 78 "$LC" -c "$f" acquire "$name"
+        assert_contains "$ERR" "postgres.statement_timeout: at most 2147483647ms"
+        write_config "$f" postgres "" "  statement_timeout: 24d
   connect_timeout: 365d"
     fi
     assert_exit 0 "$LC" -c "$f" --json acquire "$name" --ttl 2s
