@@ -293,15 +293,21 @@ static int settle_timing(cli *app, run_args *a)
     return 0;
 }
 
-static int start(run_state *r, char **cmd)
+/* Takes the lease and starts CMD under it. Returns 1 when CMD runs (the
+ * caller supervises and finishes it), or 0 when it never started, with the
+ * exit code of the run in *code. Which of the two happened is never read
+ * from the code: --conflict-exit-code may well be 0. */
+static int start(run_state *r, char **cmd, int *code)
 {
     cli *app = r->app;
     lc_error err;
     char what[LC_NAME_MAX + 16];
     snprintf(what, sizeof(what), "run %s", r->name);
     if (lc_acquire(app->client, r->name, &r->args.acq, &r->lease, &err) != LC_OK) {
-        int code = cli_fail(app, what, r->name, &err);
-        return err.code == LC_ERR_CONFLICT ? r->args.conflict_exit : code;
+        *code = cli_fail(app, what, r->name, &err);
+        if (err.code == LC_ERR_CONFLICT)
+            *code = r->args.conflict_exit;
+        return 0;
     }
     lc_client_opts co;
     memset(&co, 0, sizeof(co));
@@ -310,10 +316,10 @@ static int start(run_state *r, char **cmd)
     lc_keeper_opts ko = {r->args.renew_every_ms, stop_on_loss, r};
     if (lc_keeper_start(app->cfg, &co, &ko, &r->keeper, &err) != LC_OK ||
         lc_keeper_add(r->keeper, r->lease, &err) != LC_OK) {
-        int code = cli_fail(app, what, r->name, &err);
+        *code = cli_fail(app, what, r->name, &err);
         lc_run_result res = {0, 0, "could not start the lease keeper"};
         lc_release(app->client, r->lease, &res, &err);
-        return code;
+        return 0;
     }
     r->guard = cli_spawn(cmd, r->lease);
     if (r->guard > 0)
@@ -323,9 +329,10 @@ static int start(run_state *r, char **cmd)
         lc_keeper_remove(r->keeper, r->lease);
         lc_run_result res = {0, 0, "could not start the command"};
         lc_release(app->client, r->lease, &res, &err);
-        return EXIT_INTERNAL;
+        *code = EXIT_INTERNAL;
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
 static int run(cli *app, int argc, char **argv)
@@ -379,8 +386,7 @@ static int run(cli *app, int argc, char **argv)
         fprintf(stderr, "lockcoord: run: signalfd: %s\n", strerror(errno));
         return EXIT_INTERNAL;
     }
-    rc = start(&r, argv + rest);
-    if (rc == 0) {
+    if (start(&r, argv + rest, &rc)) {
         supervise(&r);
         rc = finish(&r);
     }
