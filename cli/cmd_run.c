@@ -12,6 +12,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -213,7 +214,10 @@ static void print_result(run_state *r, int code, const char *error, const char *
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "lock", r->name);
-        cJSON_AddNumberToObject(o, "fence", (double)lc_lease_fence(r->lease));
+        if (r->lease)
+            cJSON_AddNumberToObject(o, "fence", (double)lc_lease_fence(r->lease));
+        else
+            cJSON_AddNullToObject(o, "fence");
         cJSON_AddStringToObject(o, "outcome", outcome_name);
         cJSON_AddNumberToObject(o, "exit_code", code);
         if (error)
@@ -293,6 +297,67 @@ static int settle_timing(cli *app, run_args *a)
     return 0;
 }
 
+/* The signals that stop a run; SIGCHLD joins them once CMD is started. */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+/* A stop signal received before CMD started (the signalfd holds nothing
+ * else yet), or 0. */
+static int pending_stop(run_state *r)
+{
+    struct signalfd_siginfo si;
+    if (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        return (int)si.ssi_signo;
+    return 0;
+}
+
+/* A stop signal ended the run before CMD started: 128+N, as if CMD had got
+ * it, and never the command's success. */
+static int interrupted(run_state *r, int sig, const char *when)
+{
+    char msg[192];
+    snprintf(msg, sizeof(msg), "interrupted by signal %d (%s) %s", sig, strsignal(sig), when);
+    fprintf(stderr, "lockcoord: run %s: %s\n", r->name, msg);
+    print_result(r, 128 + sig, msg, "interrupted");
+    return 128 + sig;
+}
+
+/* Gives the lease back when CMD did not start, recording why. */
+static void give_back(run_state *r, const char *why)
+{
+    lc_error err;
+    if (r->keeper)
+        lc_keeper_remove(r->keeper, r->lease);
+    lc_run_result res = {0, 0, why};
+    if (lc_release(r->app->client, r->lease, &res, &err) != LC_OK)
+        fprintf(stderr, "lockcoord: run %s: release: %s; the lease expires by itself\n", r->name,
+                err.message);
+}
+
+/* Takes the lease. Returns 1 when it is ours; 0 with the run's exit code
+ * in *code when not (a conflict, an error, a stop signal while waiting). */
+static int take_lease(run_state *r, const char *what, int *code)
+{
+    lc_error err;
+    r->args.acq.cancel_fd = r->sigfd; /* a stop signal ends the wait */
+    lc_status st = lc_acquire(r->app->client, r->name, &r->args.acq, &r->lease, &err);
+    if (st == LC_OK)
+        return 1;
+    int sig = st == LC_ERR_CANCELLED ? pending_stop(r) : 0;
+    if (sig)
+        *code = interrupted(r, sig, "while waiting for the lock; nothing was acquired");
+    else
+        *code = cli_fail(r->app, what, r->name, &err);
+    if (st == LC_ERR_CONFLICT)
+        *code = r->args.conflict_exit;
+    return 0;
+}
+
 /* Takes the lease and starts CMD under it. Returns 1 when CMD runs (the
  * caller supervises and finishes it), or 0 when it never started, with the
  * exit code of the run in *code. Which of the two happened is never read
@@ -303,35 +368,42 @@ static int start(run_state *r, char **cmd, int *code)
     lc_error err;
     char what[LC_NAME_MAX + 16];
     snprintf(what, sizeof(what), "run %s", r->name);
-    if (lc_acquire(app->client, r->name, &r->args.acq, &r->lease, &err) != LC_OK) {
-        *code = cli_fail(app, what, r->name, &err);
-        if (err.code == LC_ERR_CONFLICT)
-            *code = r->args.conflict_exit;
+    if (!take_lease(r, what, code))
         return 0;
-    }
     lc_client_opts co;
     memset(&co, 0, sizeof(co));
     co.log = cli_log;
     co.log_ctx = app;
-    lc_keeper_opts ko = {r->args.renew_every_ms, stop_on_loss, r};
+    lc_keeper_opts ko = {
+        .renew_every_ms = r->args.renew_every_ms, .on_loss = stop_on_loss, .loss_ctx = r};
     if (lc_keeper_start(app->cfg, &co, &ko, &r->keeper, &err) != LC_OK ||
         lc_keeper_add(r->keeper, r->lease, &err) != LC_OK) {
         *code = cli_fail(app, what, r->name, &err);
-        lc_run_result res = {0, 0, "could not start the lease keeper"};
-        lc_release(app->client, r->lease, &res, &err);
+        give_back(r, "could not start the lease keeper");
         return 0;
     }
-    r->guard = cli_spawn(cmd, r->lease);
-    if (r->guard > 0)
-        atomic_store(&r->live_group, r->guard);
-    if (r->guard < 0) {
-        fprintf(stderr, "lockcoord: %s: fork: %s\n", what, strerror(errno));
-        lc_keeper_remove(r->keeper, r->lease);
-        lc_run_result res = {0, 0, "could not start the command"};
-        lc_release(app->client, r->lease, &res, &err);
+    /* The last moment a stop signal keeps CMD from starting; from here on
+     * it stays in the signalfd and supervise() passes it on to CMD. */
+    int sig = pending_stop(r);
+    if (sig) {
+        char why[128];
+        snprintf(why, sizeof(why), "interrupted by signal %d (%s) before the command started", sig,
+                 strsignal(sig));
+        give_back(r, why);
+        *code = interrupted(r, sig, "before the command started; the lock was released");
+        return 0;
+    }
+    sigset_t set;
+    stop_signals(&set);
+    sigaddset(&set, SIGCHLD);
+    if (signalfd(r->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ||
+        (r->guard = cli_spawn(cmd, r->lease)) < 0) {
+        fprintf(stderr, "lockcoord: %s: starting the command: %s\n", what, strerror(errno));
+        give_back(r, "could not start the command");
         *code = EXIT_INTERNAL;
         return 0;
     }
+    atomic_store(&r->live_group, r->guard);
     return 1;
 }
 
@@ -373,17 +445,21 @@ static int run(cli *app, int argc, char **argv)
         return rc;
 
     /* Block the signals we wait for before any thread starts, so only the
-     * signalfd sees them. */
+     * signalfd sees them. Until CMD starts it holds only the stop signals
+     * (and cancels a waiting acquire); SIGCHLD is added then. */
     sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    stop_signals(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
+    stop_signals(&set);
     r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (r.sigfd == 0) { /* stdin was closed; 0 would mean "no cancel fd" */
+        r.sigfd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+        close(0);
+    }
     if (r.sigfd < 0) {
         fprintf(stderr, "lockcoord: run: signalfd: %s\n", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
         return EXIT_INTERNAL;
     }
     if (start(&r, argv + rest, &rc)) {

@@ -6,6 +6,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,7 @@ static void pass_on(int status)
     _exit(128 + sig);
 }
 
-static void guard(char **cmd, char **env, pid_t parent)
+static void guard(char **cmd, char **env, pid_t parent, int started)
 {
     setpgid(0, 0);
     /* Signals meant for the command reach the whole group: the guard
@@ -124,6 +125,11 @@ static void guard(char **cmd, char **env, pid_t parent)
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
         exec_command(cmd, env);
     }
+    /* CMD is in the group now: from here on, a signal lockcoord sends to
+     * the group reaches it (held until exec_command unblocks it). */
+    ssize_t unused = write(started, "", 1);
+    (void)unused;
+    close(started);
     for (;;) {
         int sig = sigwaitinfo(&set, NULL);
         if (sig == SIGUSR2) {
@@ -136,10 +142,32 @@ static void guard(char **cmd, char **env, pid_t parent)
     }
 }
 
+/* Waits until the guard has forked CMD (or died trying). */
+static void await_start(int started)
+{
+    char c;
+    while (read(started, &c, 1) < 0 && errno == EINTR)
+        ;
+    close(started);
+}
+
+static void free_env(char **env)
+{
+    for (size_t i = 0; env[i]; i++)
+        if (is_ours(env[i]))
+            free(env[i]);
+    free(env);
+}
+
 pid_t cli_spawn(char **cmd, const lc_lease *lease)
 {
+    int started[2];
+    if (pipe2(started, O_CLOEXEC) != 0)
+        return -1;
     char **env = build_env(lease);
     if (env == NULL) {
+        close(started[0]);
+        close(started[1]);
         errno = ENOMEM;
         return -1;
     }
@@ -147,15 +175,19 @@ pid_t cli_spawn(char **cmd, const lc_lease *lease)
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid == 0)
-        guard(cmd, env, parent);
+    if (pid == 0) {
+        close(started[0]);
+        guard(cmd, env, parent, started[1]);
+    }
     int saved = errno;
-    if (pid > 0)
+    close(started[1]);
+    if (pid > 0) {
         setpgid(pid, pid); /* also here, so the group exists when fork returns */
-    for (size_t i = 0; env[i]; i++)
-        if (is_ours(env[i]))
-            free(env[i]);
-    free(env);
+        await_start(started[0]);
+    } else {
+        close(started[0]);
+    }
+    free_env(env);
     errno = saved;
     return pid;
 }

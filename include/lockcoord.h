@@ -45,7 +45,8 @@ typedef enum lc_status {
     LC_ERR_INVALID,     /* bad argument: lock name, duration, token */
     LC_ERR_NOMEM,       /* out of memory */
     LC_ERR_CONFIG,      /* bad configuration */
-    LC_ERR_INTERNAL     /* a bug or an impossible reply */
+    LC_ERR_INTERNAL,    /* a bug or an impossible reply */
+    LC_ERR_CANCELLED    /* the caller cancelled the call (lc_acquire_opts.cancel_fd) */
 } lc_status;
 
 /* Who holds a lock. Times are the backend server's clock (unix ms). */
@@ -66,7 +67,7 @@ typedef struct lc_error {
 } lc_error;
 
 /* "conflict", "lost", "timeout", "unavailable", "invalid", "nomem",
- * "config", "internal" or "ok". Never NULL. */
+ * "config", "internal", "cancelled" or "ok". Never NULL. */
 LC_API const char *lc_status_name(lc_status code);
 
 /* ------------------------------------------------------------------------ */
@@ -383,11 +384,19 @@ typedef struct lc_acquire_opts {
     int64_t ttl_ms;
     int64_t wait_ms; /* -1: do not wait even if the config says so */
     const char *owner;
+    /* > 0: a file descriptor that cancels the acquire once it is readable
+     * (a signalfd, an eventfd, a pipe; closing a pipe's write end counts).
+     * It is checked before every attempt and watched while waiting between
+     * attempts, so a wait ends within about 20 ms; it is never read. 0: none. */
+    int cancel_fd;
 } lc_acquire_opts;
 
 /* Takes a lease on `name`, waiting up to wait_ms (woken early by release
  * notifications). On success *out is a new lease (lc_lease_free). On
- * LC_ERR_CONFLICT err->holder names the holder. */
+ * LC_ERR_CONFLICT err->holder names the holder. LC_ERR_CANCELLED when
+ * opts->cancel_fd became readable before an attempt could take the lock:
+ * nothing was taken. (An attempt already sent when it becomes readable
+ * completes; if it took the lock, the result is LC_OK as usual.) */
 LC_API lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
                             lc_lease **out, lc_error *err);
 
