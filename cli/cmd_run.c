@@ -7,7 +7,8 @@
  * lockcoord dies (PR_SET_PDEATHSIG) and then SIGKILLs the whole group, so
  * no part of the work -- not even CMD's own children -- outlives a
  * lockcoord killed with -9. The guard passes CMD's exit status on as its
- * own. */
+ * own. On a terminal, the group is the terminal's foreground group while
+ * CMD runs, and stops and continues as one shell job with lockcoord. */
 #include "cli.h"
 #include "spawn.h"
 
@@ -74,7 +75,7 @@ typedef struct run_state {
     const char *name;
     lc_lease *lease;
     lc_keeper *keeper;
-    pid_t guard;
+    cli_guard guard;       /* pid 0 until CMD started */
     atomic_int live_group; /* the guard's pid while it runs, else 0 */
     int sigfd;
     outcome why;
@@ -85,8 +86,8 @@ typedef struct run_state {
 /* Sends sig to CMD's process group (the guard ignores it). */
 static void signal_group(run_state *r, int sig)
 {
-    if (r->guard > 0)
-        kill(-r->guard, sig);
+    if (r->guard.pid > 0)
+        kill(-r->guard.pid, sig);
 }
 
 static void begin_stop(run_state *r, outcome why, int sig, int64_t *kill_at)
@@ -98,6 +99,33 @@ static void begin_stop(run_state *r, outcome why, int sig, int64_t *kill_at)
         *kill_at = now_ms() + r->args.kill_grace_ms;
 }
 
+/* CMD was stopped and the guard with it (Ctrl-Z on the terminal): stop
+ * lockcoord too, as the shell's job, and continue CMD when lockcoord is
+ * continued -- with SIGTERM first if the lease's local deadline passed
+ * meanwhile (the keeper declares the loss; CMD must not run on first). */
+static void suspend_job(run_state *r)
+{
+    cli_guard_suspend(&r->guard);
+    if (lc_clock_system()->mono_ns(NULL) >= lc_keeper_deadline_ns(r->keeper, r->lease))
+        signal_group(r, SIGTERM);
+    cli_guard_resume(&r->guard);
+}
+
+/* Reaps the guard if it exited (returns 1); suspends with it if stopped. */
+static int reap_guard(run_state *r)
+{
+    int status;
+    while (waitpid(r->guard.pid, &status, CLI_GUARD_WAIT_FLAGS(&r->guard)) == r->guard.pid) {
+        if (!WIFSTOPPED(status)) {
+            r->status = status;
+            atomic_store(&r->live_group, 0);
+            return 1;
+        }
+        suspend_job(r);
+    }
+    return 0;
+}
+
 /* Handles what signalfd delivered; returns 1 when the guard has exited. */
 static int on_signals(run_state *r, int64_t *kill_at)
 {
@@ -105,10 +133,7 @@ static int on_signals(run_state *r, int64_t *kill_at)
     int exited = 0;
     while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
-            if (waitpid(r->guard, &r->status, WNOHANG) == r->guard) {
-                atomic_store(&r->live_group, 0);
-                exited = 1;
-            }
+            exited |= reap_guard(r);
         } else {
             cli_note_signal(r->app, (int)si.ssi_signo);
             begin_stop(r, RUN_SIGNALED, (int)si.ssi_signo, kill_at);
@@ -397,13 +422,13 @@ static int start(run_state *r, char **cmd, int *code)
     stop_signals(&set);
     sigaddset(&set, SIGCHLD);
     if (signalfd(r->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ||
-        (r->guard = cli_spawn(cmd, r->lease)) < 0) {
+        cli_spawn(cmd, r->lease, &r->guard) != 0) {
         fprintf(stderr, "lockcoord: %s: starting the command: %s\n", what, strerror(errno));
         give_back(r, "could not start the command");
         *code = EXIT_INTERNAL;
         return 0;
     }
-    atomic_store(&r->live_group, r->guard);
+    atomic_store(&r->live_group, r->guard.pid);
     return 1;
 }
 
@@ -450,6 +475,9 @@ static int run(cli *app, int argc, char **argv)
     sigset_t set, old;
     stop_signals(&set);
     sigaddset(&set, SIGCHLD);
+    /* Blocked, not watched: lockcoord hands the terminal to CMD's group and
+     * takes it back, and may write to it while in the background. */
+    sigaddset(&set, SIGTTOU);
     sigprocmask(SIG_BLOCK, &set, &old);
     stop_signals(&set);
     r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -464,6 +492,7 @@ static int run(cli *app, int argc, char **argv)
     }
     if (start(&r, argv + rest, &rc)) {
         supervise(&r);
+        cli_guard_end(&r.guard);
         rc = finish(&r);
     }
     lc_keeper_stop(r.keeper);
@@ -479,11 +508,13 @@ const cli_command cli_cmd_run = {
     "run NAME [--ttl D] [--renew-every D] [--wait D] [--timeout D] [--kill-grace D]\n"
     "      [--conflict-exit-code N] [--owner S] -- CMD ARGS...",
     "Takes a lease on NAME, runs CMD under it and keeps renewing it. CMD runs in\n"
-    "its own process group with LOCKCOORD_LOCK, LOCKCOORD_TOKEN, LOCKCOORD_FENCE,\n"
-    "LOCKCOORD_OWNER and LOCKCOORD_CHECKPOINT set, and dies with lockcoord. When\n"
-    "the lease is lost or --timeout passes, CMD gets SIGTERM, then SIGKILL after\n"
-    "--kill-grace (default 5s); SIGINT/SIGTERM/SIGHUP to lockcoord are forwarded.\n"
-    "The lease is always released and the run recorded.\n\n"
+    "its own process group (on a terminal, the foreground group) with\n"
+    "LOCKCOORD_LOCK, LOCKCOORD_TOKEN, LOCKCOORD_FENCE, LOCKCOORD_OWNER and\n"
+    "LOCKCOORD_CHECKPOINT set, and dies with lockcoord. When the lease is lost\n"
+    "or --timeout passes, CMD gets SIGTERM, then SIGKILL after --kill-grace\n"
+    "(default 5s); SIGINT/SIGTERM/SIGHUP to lockcoord are forwarded (before CMD\n"
+    "starts, they end the run with 128+N). The lease is always released and the\n"
+    "run recorded.\n\n"
     "  --ttl D                 lease ttl (default: lock.ttl)\n"
     "  --renew-every D         renewal period (default: ttl/3 with --ttl, else\n"
     "                          lock.renew_every); must be below ttl/2\n"

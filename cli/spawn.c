@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -101,7 +102,26 @@ static void pass_on(int status)
     _exit(128 + sig);
 }
 
-static void guard(char **cmd, char **env, pid_t parent, int started)
+/* Makes the guard's group -- CMD's -- the terminal's foreground group.
+ * SIGTTOU, which a background group's tcsetpgrp raises, is blocked (as
+ * lockcoord blocks it for the whole run). */
+static void take_terminal(void)
+{
+    tcsetpgrp(0, getpgrp());
+}
+
+/* The command was stopped. The terminal's stop signals (Ctrl-Z, reading
+ * it from the background) reach the guard too, as a member of the group;
+ * a SIGSTOP or SIGTTOU (blocked here) of the command alone does not. Either
+ * way the guard stops too, which tells lockcoord -- waiting for it with
+ * WUNTRACED -- to stop as a shell job; lockcoord continues the group when
+ * it is continued itself. */
+static void stop_with_command(void)
+{
+    raise(SIGSTOP);
+}
+
+static void guard(char **cmd, char **env, pid_t parent, int terminal, int started)
 {
     setpgid(0, 0);
     /* Signals meant for the command reach the whole group: the guard
@@ -117,6 +137,8 @@ static void guard(char **cmd, char **env, pid_t parent, int started)
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != parent)
         _exit(EXIT_LOST); /* lockcoord died before we could watch it */
+    if (terminal)
+        take_terminal(); /* before CMD exists: it never runs in the background */
 
     pid_t child = fork();
     if (child < 0)
@@ -130,6 +152,7 @@ static void guard(char **cmd, char **env, pid_t parent, int started)
     ssize_t unused = write(started, "", 1);
     (void)unused;
     close(started);
+    int flags = WNOHANG | (terminal ? WUNTRACED : 0);
     for (;;) {
         int sig = sigwaitinfo(&set, NULL);
         if (sig == SIGUSR2) {
@@ -137,7 +160,11 @@ static void guard(char **cmd, char **env, pid_t parent, int started)
             _exit(EXIT_LOST);
         }
         int status;
-        if (sig == SIGCHLD && waitpid(child, &status, WNOHANG) == child)
+        if (sig != SIGCHLD || waitpid(child, &status, flags) != child)
+            continue;
+        if (WIFSTOPPED(status))
+            stop_with_command();
+        else
             pass_on(status);
     }
 }
@@ -159,8 +186,12 @@ static void free_env(char **env)
     free(env);
 }
 
-pid_t cli_spawn(char **cmd, const lc_lease *lease)
+int cli_spawn(char **cmd, const lc_lease *lease, cli_guard *g)
 {
+    g->pid = 0;
+    /* As a shell does for a foreground job: only when lockcoord itself is
+     * in the foreground of the terminal on its stdin. */
+    g->terminal = isatty(0) && tcgetpgrp(0) == getpgrp();
     int started[2];
     if (pipe2(started, O_CLOEXEC) != 0)
         return -1;
@@ -177,19 +208,44 @@ pid_t cli_spawn(char **cmd, const lc_lease *lease)
     pid_t pid = fork();
     if (pid == 0) {
         close(started[0]);
-        guard(cmd, env, parent, started[1]);
+        guard(cmd, env, parent, g->terminal, started[1]);
     }
     int saved = errno;
     close(started[1]);
     if (pid > 0) {
         setpgid(pid, pid); /* also here, so the group exists when fork returns */
         await_start(started[0]);
+        g->pid = pid;
     } else {
         close(started[0]);
     }
     free_env(env);
     errno = saved;
-    return pid;
+    return pid > 0 ? 0 : -1;
+}
+
+void cli_guard_suspend(const cli_guard *g)
+{
+    if (g->terminal && tcgetpgrp(0) == g->pid)
+        tcsetpgrp(0, getpgrp());
+    /* Stops lockcoord as the shell's job; without job control (an orphaned
+     * group) the kernel discards it and the command just goes on. */
+    raise(SIGTSTP);
+}
+
+void cli_guard_resume(const cli_guard *g)
+{
+    /* `fg` gave lockcoord the terminal back: pass it on. After `bg` it
+     * stays with the shell. */
+    if (g->terminal && tcgetpgrp(0) == getpgrp())
+        tcsetpgrp(0, g->pid);
+    kill(-g->pid, SIGCONT);
+}
+
+void cli_guard_end(const cli_guard *g)
+{
+    if (g->terminal && tcgetpgrp(0) == g->pid)
+        tcsetpgrp(0, getpgrp());
 }
 
 void cli_note_signal(cli *app, int sig)

@@ -3,16 +3,43 @@
 #define LC_CLI_SPAWN_H
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
+/* The guard of a started command. */
+typedef struct cli_guard {
+    pid_t pid;    /* the guard; also the command's process group */
+    int terminal; /* the group was given the terminal on stdin */
+} cli_guard;
+
 /* Forks the guard, which leads a new process group, forks cmd in it with
  * the LOCKCOORD_* environment of `lease`, SIGKILLs the group if lockcoord
- * dies, and exits with cmd's status (or dies of its signal). Call with
- * SIGCHLD, SIGINT, SIGTERM and SIGHUP blocked. Returns once cmd's process
- * exists in the group, so a signal sent to the group from then on reaches
- * it. Returns the guard's pid (also the group id), or -1 with errno set. */
-pid_t cli_spawn(char **cmd, const lc_lease *lease);
+ * dies, and exits with cmd's status (or dies of its signal). When
+ * lockcoord is the foreground job of the terminal on its stdin, the group
+ * becomes the terminal's foreground group before cmd starts (so cmd can
+ * read it), and the guard stops when cmd is stopped (see
+ * cli_guard_suspend). Call with SIGCHLD, SIGINT, SIGTERM, SIGHUP and
+ * SIGTTOU blocked. Returns once cmd's process exists in the group, so a
+ * signal sent to the group from then on reaches it. Returns 0 with *g
+ * filled, or -1 with errno set. */
+int cli_spawn(char **cmd, const lc_lease *lease, cli_guard *g);
+
+/* waitpid() flags for the guard: WUNTRACED with a terminal. */
+#define CLI_GUARD_WAIT_FLAGS(g) (WNOHANG | ((g)->terminal ? WUNTRACED : 0))
+
+/* The guard stopped (its command was stopped: Ctrl-Z, or reading the
+ * terminal from the background): takes the terminal back and stops
+ * lockcoord like a shell job. Returns when lockcoord is continued (`fg`,
+ * `bg`); then call cli_guard_resume. */
+void cli_guard_suspend(const cli_guard *g);
+
+/* Continues the group, with the terminal if lockcoord has it. */
+void cli_guard_resume(const cli_guard *g);
+
+/* After the guard was reaped: gives the terminal back to lockcoord's
+ * group. Call before unblocking SIGTTOU. */
+void cli_guard_end(const cli_guard *g);
 
 /* Logs a signal that lockcoord forwards to the command. */
 void cli_note_signal(cli *app, int sig);
