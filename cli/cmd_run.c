@@ -3,12 +3,13 @@
  * or the timeout passes, and always release and record the run.
  *
  * Process layout: lockcoord forks a small guard process that leads a new
- * process group and forks CMD inside it. The guard gets SIGUSR2 when
- * lockcoord dies (PR_SET_PDEATHSIG) and then SIGKILLs the whole group, so
- * no part of the work -- not even CMD's own children -- outlives a
- * lockcoord killed with -9. The guard passes CMD's exit status on as its
- * own. On a terminal, the group is the terminal's foreground group while
- * CMD runs, and stops and continues as one shell job with lockcoord. */
+ * process group and forks CMD inside it. The guard is a child subreaper, so
+ * CMD's descendants that leave the group are reparented to it when their
+ * parent dies; when CMD exits, and when lockcoord dies (the guard gets
+ * SIGUSR2, PR_SET_PDEATHSIG), it kills every descendant left, so no part of
+ * the work outlives a lockcoord killed with -9 either. The guard passes
+ * CMD's exit status on as its own. On a terminal, the group is the terminal's foreground group
+ * while CMD runs, and stops and continues as one shell job with lockcoord. */
 #include "cli.h"
 #include "spawn.h"
 

@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -102,6 +104,103 @@ static void pass_on(int status)
     _exit(128 + sig);
 }
 
+/* One entry of getdents64(2); glibc has no wrapper everywhere. */
+struct dirent64_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* The decimal number that is all of s, or -1. */
+static long parse_pid(const char *s)
+{
+    long n = 0;
+    if (*s == '\0')
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || n > 100000000L)
+            return -1;
+        n = n * 10 + (*s - '0');
+    }
+    return n;
+}
+
+/* The parent of pid from /proc/PID/stat ("pid (comm) state ppid ..."; comm
+ * may hold anything, so parsing starts after its last ')'), or -1. */
+static long parent_of(const char *pid)
+{
+    char path[64] = "/proc/", buf[512];
+    size_t n = strlen(path), k = strlen(pid);
+    if (n + k + sizeof("/stat") > sizeof(path))
+        return -1;
+    memcpy(path + n, pid, k);
+    memcpy(path + n + k, "/stat", sizeof("/stat"));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    buf[got] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
+        return -1;
+    p += 4; /* past ") S " */
+    char *end = strchr(p, ' ');
+    if (end == NULL)
+        return -1;
+    *end = '\0';
+    return parse_pid(p);
+}
+
+/* SIGKILLs every child of the guard. Returns how many it could signal (a
+ * child of another user, such as a set-user-ID program, may refuse), or -1
+ * when /proc cannot be read. */
+static int kill_children(void)
+{
+    long self = (long)getpid();
+    int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int killed = 0;
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+            off += d->d_reclen;
+            long pid = parse_pid(d->d_name);
+            if (pid > 0 && parent_of(d->d_name) == self && kill((pid_t)pid, SIGKILL) == 0)
+                killed++;
+        }
+    }
+    close(fd);
+    return n < 0 ? -1 : killed;
+}
+
+/* Kills and reaps every descendant of the command that is left. The guard
+ * is a child subreaper: a descendant whose parent dies is reparented to
+ * it, however it left the command's process group (setsid, setpgid, a
+ * double fork). So killing its children one generation at a time, and
+ * reaping each, ends with none left -- but for children it may not signal,
+ * which are left alone rather than waited for. Returns -1 when /proc could
+ * not be read. */
+static int kill_descendants(void)
+{
+    for (;;) {
+        int killed = kill_children();
+        if (killed <= 0) {
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+            return killed;
+        }
+        waitpid(-1, NULL, 0); /* one of them died: its children are ours now */
+    }
+}
+
 /* Makes the guard's group -- CMD's -- the terminal's foreground group.
  * SIGTTOU, which a background group's tcsetpgrp raises, is blocked (as
  * lockcoord blocks it for the whole run). */
@@ -137,6 +236,7 @@ static void guard(char **cmd, char **env, pid_t parent, int terminal, int starte
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != parent)
         _exit(EXIT_LOST); /* lockcoord died before we could watch it */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (terminal)
         take_terminal(); /* before CMD exists: it never runs in the background */
 
@@ -156,16 +256,25 @@ static void guard(char **cmd, char **env, pid_t parent, int terminal, int starte
     for (;;) {
         int sig = sigwaitinfo(&set, NULL);
         if (sig == SIGUSR2) {
-            kill(0, SIGKILL); /* lockcoord died: the whole group goes */
+            /* lockcoord died: everything goes. */
+            if (kill_descendants() < 0)
+                kill(0, SIGKILL);
             _exit(EXIT_LOST);
         }
         int status;
-        if (sig != SIGCHLD || waitpid(child, &status, flags) != child)
-            continue;
-        if (WIFSTOPPED(status))
-            stop_with_command();
-        else
+        pid_t pid;
+        while (sig == SIGCHLD && (pid = waitpid(-1, &status, flags)) > 0) {
+            if (pid != child)
+                continue; /* an orphan reparented here, reaped */
+            if (WIFSTOPPED(status)) {
+                stop_with_command();
+                continue;
+            }
+            /* What the command left running goes with it; lockcoord
+             * SIGKILLs the group too if this could not be done. */
+            kill_descendants();
             pass_on(status);
+        }
     }
 }
 

@@ -14,8 +14,10 @@ typedef struct cli_guard {
 } cli_guard;
 
 /* Forks the guard, which leads a new process group, forks cmd in it with
- * the LOCKCOORD_* environment of `lease`, SIGKILLs the group if lockcoord
- * dies, and exits with cmd's status (or dies of its signal). When
+ * the LOCKCOORD_* environment of `lease`, and exits with cmd's status (or
+ * dies of its signal). The guard is a child subreaper: when cmd exits, and
+ * when lockcoord dies, it SIGKILLs and reaps every descendant of cmd left,
+ * in the group or not. When
  * lockcoord is the foreground job of the terminal on its stdin, the group
  * becomes the terminal's foreground group before cmd starts (so cmd can
  * read it), and the guard stops when cmd is stopped (see
