@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -89,12 +90,17 @@ static void exec_command(char **cmd, char **env)
     _exit(e == ENOENT ? 127 : 126);
 }
 
-/* Exits the way the command did: same code, or the same signal. */
+/* Exits the way the command did: same code, or the same signal -- which
+ * for SIGSEGV, SIGABRT and the like would dump the guard's core, a copy of
+ * lockcoord's memory with its secrets: the guard is not dumpable (set when
+ * it starts) and its core limit is 0. */
 static void pass_on(int status)
 {
     if (WIFEXITED(status))
         _exit(WEXITSTATUS(status));
     int sig = WTERMSIG(status);
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
     signal(sig, SIG_DFL);
     sigset_t one;
     sigemptyset(&one);
@@ -222,6 +228,10 @@ static void stop_with_command(void)
 
 static void guard(char **cmd, char **env, pid_t parent, int terminal, int started)
 {
+    /* Never a core file, nor a ptrace or /proc/PID/mem reader of the same
+     * user: the guard holds a copy of lockcoord's memory, passwords
+     * included. (The command gets a dumpable process back at its exec.) */
+    prctl(PR_SET_DUMPABLE, 0);
     setpgid(0, 0);
     /* Signals meant for the command reach the whole group: the guard
      * ignores them (ignored signals are discarded, not left pending). */
