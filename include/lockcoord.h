@@ -458,11 +458,23 @@ typedef struct lc_keeper lc_keeper;
  * lc_keeper_stop (which waits for callbacks under way). */
 typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason);
 
+/* Called from the keeper's renewer thread after each successful renewal,
+ * with the lease's new local deadline (monotonic ns on the client's clock),
+ * in the order of the renewals; never for a lease after lc_keeper_remove
+ * of it returned, nor after lc_keeper_stop returned. It runs under the
+ * keeper's lock: it must be quick, must not block, and must not call any
+ * lc_keeper_* function.
+ * (`lockcoord run` passes the deadline on to its guard process, which
+ * enforces it even while lockcoord itself cannot run.) */
+typedef void (*lc_renew_fn)(void *ctx, const char *lock_name, int64_t deadline_ns);
+
 /* All-zero means defaults. */
 typedef struct lc_keeper_opts {
     int64_t renew_every_ms; /* 0: cfg lock.renew_every */
     lc_loss_fn on_loss;     /* may be NULL: poll lc_keeper_fd instead */
     void *loss_ctx;
+    lc_renew_fn on_renew; /* may be NULL */
+    void *renew_ctx;
 } lc_keeper_opts;
 
 /* Starts a keeper with its own backend connection (opened with cfg and
@@ -483,8 +495,11 @@ LC_API int lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 /* 0 while `lease` is not lost. Once lost: LC_ERR_LOST when the backend said
  * it is not ours any more (taken over, reset, expired), LC_ERR_UNAVAILABLE
  * when its local deadline passed without a successful renewal (the backend
- * is unreachable or too slow: do not expect it to answer now). The reason
- * is copied to reason[size] (may be NULL). */
+ * is unreachable or too slow: do not expect it to answer now),
+ * LC_ERR_TIMEOUT when its local deadline passed because the keeper itself
+ * did not get to send a renewal in time (the process was stopped or
+ * starved: the backend may well answer). The reason is copied to
+ * reason[size] (may be NULL). */
 LC_API int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size);
 
 /* A file descriptor that becomes readable when any kept lease is lost
