@@ -7,9 +7,12 @@
  * CMD's descendants that leave the group are reparented to it when their
  * parent dies; when CMD exits, and when lockcoord dies (the guard gets
  * SIGUSR2, PR_SET_PDEATHSIG), it kills every descendant left, so no part of
- * the work outlives a lockcoord killed with -9 either. The guard passes
- * CMD's exit status on as its own. On a terminal, the group is the terminal's foreground group
- * while CMD runs, and stops and continues as one shell job with lockcoord. */
+ * the work outlives a lockcoord killed with -9 either. The guard also
+ * enforces the lease's local deadline, which the keeper's renewal hook
+ * writes to memory shared with it, so CMD is stopped in time even while
+ * lockcoord is frozen. The guard passes CMD's exit status on as its own.
+ * On a terminal, the group is the terminal's foreground group while CMD
+ * runs, and stops and continues as one shell job with lockcoord. */
 #include "cli.h"
 #include "spawn.h"
 
@@ -76,11 +79,12 @@ typedef struct run_state {
     const char *name;
     lc_lease *lease;
     lc_keeper *keeper;
-    cli_guard guard;       /* pid 0 until CMD started */
-    atomic_int live_group; /* the guard's pid while it runs, else 0 */
+    cli_guard guard;        /* pid 0 until CMD started */
+    cli_deadline *deadline; /* the lease's, shared with the guard */
+    atomic_int live_group;  /* the guard's pid while it runs, else 0 */
     int sigfd;
     outcome why;
-    char reason[256];
+    char reason[384];
     int status; /* the guard's wait status */
 } run_state;
 
@@ -169,6 +173,16 @@ static void stop_on_loss(void *ctx, const char *lock_name, const char *reason)
         kill(-group, SIGTERM);
 }
 
+/* The keeper's renewal hook, on its renewer thread: the guard enforces the
+ * new local deadline too, so CMD is stopped in time even when lockcoord is
+ * not running to do it (SIGSTOP, starved). */
+static void pass_deadline(void *ctx, const char *lock_name, int64_t deadline_ns)
+{
+    run_state *r = ctx;
+    (void)lock_name;
+    atomic_store(&r->deadline->ns, deadline_ns);
+}
+
 /* Waits for the guard, stopping CMD on lease loss, timeout or signals. */
 static void supervise(run_state *r)
 {
@@ -254,14 +268,38 @@ static void print_result(run_state *r, int code, const char *error, const char *
     cli_print_json(o);
 }
 
+/* Stops keeping the lease and settles whether it was lost, and why;
+ * returns what lc_keeper_remove said. */
+static int settle_loss(run_state *r)
+{
+    int known =
+        r->why == RUN_LOST || lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
+    int lost = lc_keeper_remove(r->keeper, r->lease);
+    if (lost && !known) /* declared between the two calls: no reason copied */
+        snprintf(r->reason, sizeof(r->reason), "%s",
+                 lost == LC_ERR_TIMEOUT       ? "deadline passed while lockcoord was not running"
+                 : lost == LC_ERR_UNAVAILABLE ? "deadline passed while the backend was unreachable"
+                                              : "not held with this token any more");
+    if (lost)
+        r->why = RUN_LOST;
+    if (atomic_load(&r->deadline->passed)) {
+        /* The lease's local deadline passed while CMD ran, whether or not
+         * the keeper got to say so yet (lockcoord stopped or starved). */
+        if (r->why != RUN_LOST)
+            snprintf(r->reason, sizeof(r->reason),
+                     "the local deadline passed before the command ended");
+        r->why = RUN_LOST;
+        size_t n = strlen(r->reason);
+        snprintf(r->reason + n, sizeof(r->reason) - n,
+                 "; the guard stopped the command at the deadline");
+    }
+    return lost;
+}
+
 /* Releases (or, after a loss, only records) and picks the exit code. */
 static int finish(run_state *r)
 {
-    if (r->why != RUN_LOST)
-        lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
-    int lost = lc_keeper_remove(r->keeper, r->lease);
-    if (lost)
-        r->why = RUN_LOST;
+    int lost = settle_loss(r);
     /* Lost at the local deadline: the backend did not answer in time, so
      * nothing is sent now (it would only wait for the same silence); the
      * lease expires by itself. */
@@ -400,8 +438,17 @@ static int start(run_state *r, char **cmd, int *code)
     memset(&co, 0, sizeof(co));
     co.log = cli_log;
     co.log_ctx = app;
-    lc_keeper_opts ko = {
-        .renew_every_ms = r->args.renew_every_ms, .on_loss = stop_on_loss, .loss_ctx = r};
+    lc_keeper_opts ko = {.renew_every_ms = r->args.renew_every_ms,
+                         .on_loss = stop_on_loss,
+                         .loss_ctx = r,
+                         .on_renew = pass_deadline,
+                         .renew_ctx = r};
+    if ((r->deadline = cli_deadline_new(lc_lease_deadline_ns(r->lease))) == NULL) {
+        fprintf(stderr, "lockcoord: %s: mmap: %s\n", what, strerror(errno));
+        give_back(r, "could not start the command");
+        *code = EXIT_INTERNAL;
+        return 0;
+    }
     if (lc_keeper_start(app->cfg, &co, &ko, &r->keeper, &err) != LC_OK ||
         lc_keeper_add(r->keeper, r->lease, &err) != LC_OK) {
         *code = cli_fail(app, what, r->name, &err);
@@ -422,8 +469,9 @@ static int start(run_state *r, char **cmd, int *code)
     sigset_t set;
     stop_signals(&set);
     sigaddset(&set, SIGCHLD);
+    cli_spawn_opts so = {r->deadline, r->args.kill_grace_ms};
     if (signalfd(r->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ||
-        cli_spawn(cmd, r->lease, &r->guard) != 0) {
+        cli_spawn(cmd, r->lease, &so, &r->guard) != 0) {
         fprintf(stderr, "lockcoord: %s: starting the command: %s\n", what, strerror(errno));
         give_back(r, "could not start the command");
         *code = EXIT_INTERNAL;
@@ -497,6 +545,7 @@ static int run(cli *app, int argc, char **argv)
         rc = finish(&r);
     }
     lc_keeper_stop(r.keeper);
+    cli_deadline_free(r.deadline);
     lc_lease_free(r.lease);
     close(r.sigfd);
     sigprocmask(SIG_SETMASK, &old, NULL);

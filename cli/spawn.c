@@ -7,16 +7,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -226,45 +229,66 @@ static void stop_with_command(void)
     raise(SIGSTOP);
 }
 
-static void guard(char **cmd, char **env, pid_t parent, int terminal, int started)
+static int64_t mono_ns(void)
 {
-    /* Never a core file, nor a ptrace or /proc/PID/mem reader of the same
-     * user: the guard holds a copy of lockcoord's memory, passwords
-     * included. (The command gets a dumpable process back at its exec.) */
-    prctl(PR_SET_DUMPABLE, 0);
-    setpgid(0, 0);
-    /* Signals meant for the command reach the whole group: the guard
-     * ignores them (ignored signals are discarded, not left pending). */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGUSR2);
-    if (getppid() != parent)
-        _exit(EXIT_LOST); /* lockcoord died before we could watch it */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    if (terminal)
-        take_terminal(); /* before CMD exists: it never runs in the background */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
-    pid_t child = fork();
-    if (child < 0)
-        _exit(EXIT_INTERNAL);
-    if (child == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
-        exec_command(cmd, env);
+/* What the guard works with. */
+typedef struct guard_args {
+    char **cmd;
+    char **env;
+    pid_t parent;
+    int terminal;
+    int started; /* written to once the command exists */
+    const cli_spawn_opts *opts;
+} guard_args;
+
+/* The guard's own watch over the lease's local deadline, which lockcoord
+ * moves at every renewal: once it passes, SIGTERM to the group (the guard
+ * ignores it), SIGKILL to the command after the grace. *kill_at: 0 before,
+ * the SIGKILL time after, -1 once sent. Returns when to look again, 0 for
+ * never. */
+static int64_t enforce_deadline(const cli_spawn_opts *o, pid_t child, int64_t *kill_at)
+{
+    int64_t now = mono_ns();
+    if (*kill_at > 0 && now >= *kill_at) {
+        kill(child, SIGKILL);
+        *kill_at = -1;
     }
-    /* CMD is in the group now: from here on, a signal lockcoord sends to
-     * the group reaches it (held until exec_command unblocks it). */
-    ssize_t unused = write(started, "", 1);
-    (void)unused;
-    close(started);
-    int flags = WNOHANG | (terminal ? WUNTRACED : 0);
+    if (*kill_at != 0)
+        return *kill_at > 0 ? *kill_at : 0;
+    int64_t deadline = o->deadline ? atomic_load(&o->deadline->ns) : 0;
+    if (deadline == 0 || now < deadline)
+        return deadline;
+    atomic_store(&o->deadline->passed, 1);
+    kill(0, SIGTERM);
+    *kill_at = now + o->kill_grace_ms * 1000000;
+    return *kill_at;
+}
+
+/* Waits for a signal of `set` until the monotonic time `until` (0: no
+ * limit); -1 when the time came first. */
+static int wait_signal(const sigset_t *set, int64_t until)
+{
+    if (until == 0)
+        return sigwaitinfo(set, NULL);
+    int64_t left = until - mono_ns();
+    if (left < 0)
+        left = 0;
+    struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+    return sigtimedwait(set, NULL, &ts);
+}
+
+/* Until the command ends: then the guard exits as it did. */
+static void watch(const guard_args *a, pid_t child, const sigset_t *set)
+{
+    int flags = WNOHANG | (a->terminal ? WUNTRACED : 0);
+    int64_t kill_at = 0;
     for (;;) {
-        int sig = sigwaitinfo(&set, NULL);
+        int sig = wait_signal(set, enforce_deadline(a->opts, child, &kill_at));
         if (sig == SIGUSR2) {
             /* lockcoord died: everything goes. */
             if (kill_descendants() < 0)
@@ -288,6 +312,45 @@ static void guard(char **cmd, char **env, pid_t parent, int terminal, int starte
     }
 }
 
+static void guard(const guard_args *a)
+{
+    /* Never a core file, nor a ptrace or /proc/PID/mem reader of the same
+     * user: the guard holds a copy of lockcoord's memory, passwords
+     * included. (The command gets a dumpable process back at its exec.) */
+    prctl(PR_SET_DUMPABLE, 0);
+    setpgid(0, 0);
+    /* Signals meant for the command reach the whole group: the guard
+     * ignores them (ignored signals are discarded, not left pending). */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    if (getppid() != a->parent)
+        _exit(EXIT_LOST); /* lockcoord died before we could watch it */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (a->terminal)
+        take_terminal(); /* before CMD exists: it never runs in the background */
+
+    pid_t child = fork();
+    if (child < 0)
+        _exit(EXIT_INTERNAL);
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
+        exec_command(a->cmd, a->env);
+    }
+    /* CMD is in the group now: from here on, a signal lockcoord sends to
+     * the group reaches it (held until exec_command unblocks it). */
+    ssize_t unused = write(a->started, "", 1);
+    (void)unused;
+    close(a->started);
+    watch(a, child, &set);
+}
+
 /* Waits until the guard has forked CMD (or died trying). */
 static void await_start(int started)
 {
@@ -305,7 +368,32 @@ static void free_env(char **env)
     free(env);
 }
 
-int cli_spawn(char **cmd, const lc_lease *lease, cli_guard *g)
+/* The deadline is read and written by two processes: it must not need a
+ * lock. */
+#if INT64_MAX == LONG_MAX
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "a lock-free 64-bit atomic is needed");
+#else
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "a lock-free 64-bit atomic is needed");
+#endif
+
+cli_deadline *cli_deadline_new(int64_t ns)
+{
+    cli_deadline *d =
+        mmap(NULL, sizeof(*d), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (d == MAP_FAILED)
+        return NULL;
+    atomic_init(&d->ns, ns);
+    atomic_init(&d->passed, 0);
+    return d;
+}
+
+void cli_deadline_free(cli_deadline *d)
+{
+    if (d)
+        munmap(d, sizeof(*d));
+}
+
+int cli_spawn(char **cmd, const lc_lease *lease, const cli_spawn_opts *opts, cli_guard *g)
 {
     g->pid = 0;
     /* As a shell does for a foreground job: only when lockcoord itself is
@@ -327,7 +415,8 @@ int cli_spawn(char **cmd, const lc_lease *lease, cli_guard *g)
     pid_t pid = fork();
     if (pid == 0) {
         close(started[0]);
-        guard(cmd, env, parent, g->terminal, started[1]);
+        guard_args a = {cmd, env, parent, g->terminal, started[1], opts};
+        guard(&a);
     }
     int saved = errno;
     close(started[1]);

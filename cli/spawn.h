@@ -2,10 +2,32 @@
 #ifndef LC_CLI_SPAWN_H
 #define LC_CLI_SPAWN_H
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "cli.h"
+
+/* The lease's local deadline, in memory shared with the guard: lockcoord
+ * moves it at every renewal, and the guard stops the command when it passes
+ * without one -- also when lockcoord itself cannot run (stopped, starved),
+ * which is when the keeper cannot. */
+typedef struct cli_deadline {
+    _Atomic int64_t ns; /* CLOCK_MONOTONIC ns; 0: none */
+    atomic_int passed;  /* the guard found it passed and stopped the command */
+} cli_deadline;
+
+/* A deadline at ns, shared with the processes forked after (MAP_SHARED);
+ * NULL with errno set on failure. Free with cli_deadline_free (NULL ok). */
+cli_deadline *cli_deadline_new(int64_t ns);
+void cli_deadline_free(cli_deadline *d);
+
+/* What the guard enforces besides the command's end. */
+typedef struct cli_spawn_opts {
+    cli_deadline *deadline; /* may be NULL */
+    int64_t kill_grace_ms;  /* SIGTERM to SIGKILL when the deadline passes */
+} cli_spawn_opts;
 
 /* The guard of a started command. */
 typedef struct cli_guard {
@@ -17,7 +39,8 @@ typedef struct cli_guard {
  * the LOCKCOORD_* environment of `lease`, and exits with cmd's status (or
  * dies of its signal). The guard is a child subreaper: when cmd exits, and
  * when lockcoord dies, it SIGKILLs and reaps every descendant of cmd left,
- * in the group or not. When
+ * in the group or not. When opts->deadline passes, the guard SIGTERMs the
+ * group itself, and SIGKILLs the command opts->kill_grace_ms later. When
  * lockcoord is the foreground job of the terminal on its stdin, the group
  * becomes the terminal's foreground group before cmd starts (so cmd can
  * read it), and the guard stops when cmd is stopped (see
@@ -25,7 +48,7 @@ typedef struct cli_guard {
  * SIGTTOU blocked. Returns once cmd's process exists in the group, so a
  * signal sent to the group from then on reaches it. Returns 0 with *g
  * filled, or -1 with errno set. */
-int cli_spawn(char **cmd, const lc_lease *lease, cli_guard *g);
+int cli_spawn(char **cmd, const lc_lease *lease, const cli_spawn_opts *opts, cli_guard *g);
 
 /* waitpid() flags for the guard: WUNTRACED with a terminal. */
 #define CLI_GUARD_WAIT_FLAGS(g) (WNOHANG | ((g)->terminal ? WUNTRACED : 0))
