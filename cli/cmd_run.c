@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -147,6 +148,9 @@ static int on_signals(run_state *r, int64_t *kill_at)
     return exited;
 }
 
+/* poll()'s timeout until the next of the two times (-1: neither). A wait
+ * longer than poll can take (INT_MAX ms, under 25 days) is cut short: the
+ * loop wakes up, finds nothing due, and polls again. */
 static int poll_timeout(const run_state *r, int64_t deadline, int64_t kill_at)
 {
     int64_t next = -1, now = now_ms();
@@ -156,7 +160,9 @@ static int poll_timeout(const run_state *r, int64_t deadline, int64_t kill_at)
         next = kill_at;
     if (next < 0)
         return -1;
-    return next <= now ? 0 : (int)(next - now);
+    if (next <= now)
+        return 0;
+    return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
 /* The keeper's loss callback, on its watchdog thread: SIGTERM goes to CMD

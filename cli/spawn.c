@@ -265,7 +265,8 @@ static int64_t enforce_deadline(const cli_spawn_opts *o, pid_t child, int64_t *k
         return deadline;
     atomic_store(&o->deadline->passed, 1);
     kill(0, SIGTERM);
-    *kill_at = now + o->kill_grace_ms * 1000000;
+    int64_t grace = o->kill_grace_ms;
+    *kill_at = grace > (INT64_MAX - now) / 1000000 ? INT64_MAX : now + grace * 1000000;
     return *kill_at;
 }
 
