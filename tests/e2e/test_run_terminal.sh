@@ -85,6 +85,7 @@ job_stop_and_fg() { # STOP
     cmd=$(cat cmd.pid)
     assert_until 3000 in_foreground "$cmd"
     lcpid=$(pgrep -f -n -- "-c $CFG run $name") || fail "no lockcoord process"
+    echo "$lcpid" >>"$CASE_DIR/.pids" # a stopped job may outlive its shell
 
     if [[ $1 == tty ]]; then
         keys '\032' # Ctrl-Z
