@@ -3,15 +3,22 @@
  * or the timeout passes, and always release and record the run.
  *
  * Process layout: lockcoord forks a small guard process that leads a new
- * process group and forks CMD inside it. The guard gets SIGUSR2 when
- * lockcoord dies (PR_SET_PDEATHSIG) and then SIGKILLs the whole group, so
- * no part of the work -- not even CMD's own children -- outlives a
- * lockcoord killed with -9. The guard passes CMD's exit status on as its
- * own. */
+ * process group and forks CMD inside it. The guard is a child subreaper, so
+ * CMD's descendants that leave the group are reparented to it when their
+ * parent dies; when CMD exits, and when lockcoord dies (the guard gets
+ * SIGUSR2, PR_SET_PDEATHSIG), it kills every descendant left, so no part of
+ * the work outlives a lockcoord killed with -9 either. The guard also
+ * enforces the lease's local deadline, which the keeper's renewal hook
+ * writes to memory shared with it, so CMD is stopped in time even while
+ * lockcoord is frozen. The guard passes CMD's exit status on as its own.
+ * On a terminal, the group is the terminal's foreground group while CMD
+ * runs, and stops and continues as one shell job with lockcoord. */
 #include "cli.h"
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -79,19 +86,20 @@ typedef struct run_state {
     const char *name;
     lc_lease *lease;
     lc_keeper *keeper;
-    pid_t guard;
-    atomic_int live_group; /* the guard's pid while it runs, else 0 */
+    cli_guard guard;        /* pid 0 until CMD started */
+    cli_deadline *deadline; /* the lease's, shared with the guard */
+    atomic_int live_group;  /* the guard's pid while it runs, else 0 */
     int sigfd;
     outcome why;
-    char reason[256];
+    char reason[384];
     int status; /* the guard's wait status */
 } run_state;
 
 /* Sends sig to CMD's process group (the guard ignores it). */
 static void signal_group(run_state *r, int sig)
 {
-    if (r->guard > 0)
-        kill(-r->guard, sig);
+    if (r->guard.pid > 0)
+        kill(-r->guard.pid, sig);
 }
 
 static void begin_stop(run_state *r, outcome why, int sig, int64_t *kill_at)
@@ -103,6 +111,33 @@ static void begin_stop(run_state *r, outcome why, int sig, int64_t *kill_at)
         *kill_at = now_ms() + r->args.kill_grace_ms;
 }
 
+/* CMD was stopped and the guard with it (Ctrl-Z on the terminal): stop
+ * lockcoord too, as the shell's job, and continue CMD when lockcoord is
+ * continued -- with SIGTERM first if the lease's local deadline passed
+ * meanwhile (the keeper declares the loss; CMD must not run on first). */
+static void suspend_job(run_state *r)
+{
+    cli_guard_suspend(&r->guard);
+    if (lc_clock_system()->mono_ns(NULL) >= lc_keeper_deadline_ns(r->keeper, r->lease))
+        signal_group(r, SIGTERM);
+    cli_guard_resume(&r->guard);
+}
+
+/* Reaps the guard if it exited (returns 1); suspends with it if stopped. */
+static int reap_guard(run_state *r)
+{
+    int status;
+    while (waitpid(r->guard.pid, &status, CLI_GUARD_WAIT_FLAGS(&r->guard)) == r->guard.pid) {
+        if (!WIFSTOPPED(status)) {
+            r->status = status;
+            atomic_store(&r->live_group, 0);
+            return 1;
+        }
+        suspend_job(r);
+    }
+    return 0;
+}
+
 /* Handles what signalfd delivered; returns 1 when the guard has exited. */
 static int on_signals(run_state *r, int64_t *kill_at)
 {
@@ -110,10 +145,7 @@ static int on_signals(run_state *r, int64_t *kill_at)
     int exited = 0;
     while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
-            if (waitpid(r->guard, &r->status, WNOHANG) == r->guard) {
-                atomic_store(&r->live_group, 0);
-                exited = 1;
-            }
+            exited |= reap_guard(r);
         } else {
             cli_note_signal(r->app, (int)si.ssi_signo);
             begin_stop(r, RUN_SIGNALED, (int)si.ssi_signo, kill_at);
@@ -122,6 +154,9 @@ static int on_signals(run_state *r, int64_t *kill_at)
     return exited;
 }
 
+/* poll()'s timeout until the next of the two times (-1: neither). A wait
+ * longer than poll can take (INT_MAX ms, under 25 days) is cut short: the
+ * loop wakes up, finds nothing due, and polls again. */
 static int poll_timeout(const run_state *r, int64_t deadline, int64_t kill_at)
 {
     int64_t next = -1, now = now_ms();
@@ -131,7 +166,9 @@ static int poll_timeout(const run_state *r, int64_t deadline, int64_t kill_at)
         next = kill_at;
     if (next < 0)
         return -1;
-    return next <= now ? 0 : (int)(next - now);
+    if (next <= now)
+        return 0;
+    return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
 /* The keeper's loss callback, on its watchdog thread: SIGTERM goes to CMD
@@ -146,6 +183,16 @@ static void stop_on_loss(void *ctx, const char *lock_name, const char *reason)
     pid_t group = atomic_load(&r->live_group);
     if (group > 0)
         kill(-group, SIGTERM);
+}
+
+/* The keeper's renewal hook, on its renewer thread: the guard enforces the
+ * new local deadline too, so CMD is stopped in time even when lockcoord is
+ * not running to do it (SIGSTOP, starved). */
+static void pass_deadline(void *ctx, const char *lock_name, int64_t deadline_ns)
+{
+    run_state *r = ctx;
+    (void)lock_name;
+    atomic_store(&r->deadline->ns, deadline_ns);
 }
 
 /* Waits for the guard, stopping CMD on lease loss, timeout or signals. */
@@ -219,7 +266,10 @@ static void print_result(run_state *r, int code, const char *error, const char *
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "lock", r->name);
-        cJSON_AddNumberToObject(o, "fence", (double)lc_lease_fence(r->lease));
+        if (r->lease)
+            cJSON_AddNumberToObject(o, "fence", (double)lc_lease_fence(r->lease));
+        else
+            cJSON_AddNullToObject(o, "fence");
         cJSON_AddStringToObject(o, "outcome", outcome_name);
         cJSON_AddNumberToObject(o, "exit_code", code);
         if (error)
@@ -230,14 +280,38 @@ static void print_result(run_state *r, int code, const char *error, const char *
     cli_print_json(o);
 }
 
+/* Stops keeping the lease and settles whether it was lost, and why;
+ * returns what lc_keeper_remove said. */
+static int settle_loss(run_state *r)
+{
+    int known =
+        r->why == RUN_LOST || lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
+    int lost = lc_keeper_remove(r->keeper, r->lease);
+    if (lost && !known) /* declared between the two calls: no reason copied */
+        snprintf(r->reason, sizeof(r->reason), "%s",
+                 lost == LC_ERR_TIMEOUT       ? "deadline passed while lockcoord was not running"
+                 : lost == LC_ERR_UNAVAILABLE ? "deadline passed while the backend was unreachable"
+                                              : "not held with this token any more");
+    if (lost)
+        r->why = RUN_LOST;
+    if (atomic_load(&r->deadline->passed)) {
+        /* The lease's local deadline passed while CMD ran, whether or not
+         * the keeper got to say so yet (lockcoord stopped or starved). */
+        if (r->why != RUN_LOST)
+            snprintf(r->reason, sizeof(r->reason),
+                     "the local deadline passed before the command ended");
+        r->why = RUN_LOST;
+        size_t n = strlen(r->reason);
+        snprintf(r->reason + n, sizeof(r->reason) - n,
+                 "; the guard stopped the command at the deadline");
+    }
+    return lost;
+}
+
 /* Releases (or, after a loss, only records) and picks the exit code. */
 static int finish(run_state *r)
 {
-    if (r->why != RUN_LOST)
-        lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
-    int lost = lc_keeper_remove(r->keeper, r->lease);
-    if (lost)
-        r->why = RUN_LOST;
+    int lost = settle_loss(r);
     /* Lost at the local deadline: the backend did not answer in time, so
      * nothing is sent now (it would only wait for the same silence); the
      * lease expires by itself. */
@@ -301,39 +375,124 @@ static int settle_timing(cli *app, run_args *a)
     return 0;
 }
 
-static int start(run_state *r, char **cmd)
+/* The signals that stop a run; SIGCHLD joins them once CMD is started. */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+/* A stop signal received before CMD started (the signalfd holds nothing
+ * else yet), or 0. */
+static int pending_stop(run_state *r)
+{
+    struct signalfd_siginfo si;
+    if (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        return (int)si.ssi_signo;
+    return 0;
+}
+
+/* A stop signal ended the run before CMD started: 128+N, as if CMD had got
+ * it, and never the command's success. */
+static int interrupted(run_state *r, int sig, const char *when)
+{
+    char msg[192];
+    snprintf(msg, sizeof(msg), "interrupted by signal %d (%s) %s", sig, strsignal(sig), when);
+    fprintf(stderr, "lockcoord: run %s: %s\n", r->name, msg);
+    print_result(r, 128 + sig, msg, "interrupted");
+    return 128 + sig;
+}
+
+/* Gives the lease back when CMD did not start, recording why. */
+static void give_back(run_state *r, const char *why)
+{
+    lc_error err;
+    if (r->keeper)
+        lc_keeper_remove(r->keeper, r->lease);
+    lc_run_result res = {0, 0, why};
+    if (lc_release(r->app->client, r->lease, &res, &err) != LC_OK)
+        fprintf(stderr, "lockcoord: run %s: release: %s; the lease expires by itself\n", r->name,
+                err.message);
+}
+
+/* Takes the lease. Returns 1 when it is ours; 0 with the run's exit code
+ * in *code when not (a conflict, an error, a stop signal while waiting). */
+static int take_lease(run_state *r, const char *what, int *code)
+{
+    lc_error err;
+    r->args.acq.cancel_fd = r->sigfd; /* a stop signal ends the wait */
+    lc_status st = lc_acquire(r->app->client, r->name, &r->args.acq, &r->lease, &err);
+    if (st == LC_OK)
+        return 1;
+    int sig = st == LC_ERR_CANCELLED ? pending_stop(r) : 0;
+    if (sig)
+        *code = interrupted(r, sig, "while waiting for the lock; nothing was acquired");
+    else
+        *code = cli_fail(r->app, what, r->name, &err);
+    if (st == LC_ERR_CONFLICT)
+        *code = r->args.conflict_exit;
+    return 0;
+}
+
+/* Takes the lease and starts CMD under it. Returns 1 when CMD runs (the
+ * caller supervises and finishes it), or 0 when it never started, with the
+ * exit code of the run in *code. Which of the two happened is never read
+ * from the code: --conflict-exit-code may well be 0. */
+static int start(run_state *r, char **cmd, int *code)
 {
     cli *app = r->app;
     lc_error err;
     char what[LC_NAME_MAX + 16];
     snprintf(what, sizeof(what), "run %s", r->name);
-    if (lc_acquire(app->client, r->name, &r->args.acq, &r->lease, &err) != LC_OK) {
-        int code = cli_fail(app, what, r->name, &err);
-        return err.code == LC_ERR_CONFLICT ? r->args.conflict_exit : code;
-    }
+    if (!take_lease(r, what, code))
+        return 0;
     lc_client_opts co;
     memset(&co, 0, sizeof(co));
     co.log = cli_log;
     co.log_ctx = app;
-    lc_keeper_opts ko = {r->args.renew_every_ms, stop_on_loss, r};
+    lc_keeper_opts ko = {.renew_every_ms = r->args.renew_every_ms,
+                         .on_loss = stop_on_loss,
+                         .loss_ctx = r,
+                         .on_renew = pass_deadline,
+                         .renew_ctx = r};
+    if ((r->deadline = cli_deadline_new(lc_lease_deadline_ns(r->lease))) == NULL) {
+        fprintf(stderr, "lockcoord: %s: mmap: %s\n", what, strerror(errno));
+        give_back(r, "could not start the command");
+        *code = EXIT_INTERNAL;
+        return 0;
+    }
     if (lc_keeper_start(app->cfg, &co, &ko, &r->keeper, &err) != LC_OK ||
         lc_keeper_add(r->keeper, r->lease, &err) != LC_OK) {
-        int code = cli_fail(app, what, r->name, &err);
-        lc_run_result res = {0, 0, "could not start the lease keeper"};
-        lc_release(app->client, r->lease, &res, &err);
-        return code;
+        *code = cli_fail(app, what, r->name, &err);
+        give_back(r, "could not start the lease keeper");
+        return 0;
     }
-    r->guard = cli_spawn(cmd, r->lease);
-    if (r->guard > 0)
-        atomic_store(&r->live_group, r->guard);
-    if (r->guard < 0) {
-        fprintf(stderr, "lockcoord: %s: fork: %s\n", what, strerror(errno));
-        lc_keeper_remove(r->keeper, r->lease);
-        lc_run_result res = {0, 0, "could not start the command"};
-        lc_release(app->client, r->lease, &res, &err);
-        return EXIT_INTERNAL;
+    /* The last moment a stop signal keeps CMD from starting; from here on
+     * it stays in the signalfd and supervise() passes it on to CMD. */
+    int sig = pending_stop(r);
+    if (sig) {
+        char why[128];
+        snprintf(why, sizeof(why), "interrupted by signal %d (%s) before the command started", sig,
+                 strsignal(sig));
+        give_back(r, why);
+        *code = interrupted(r, sig, "before the command started; the lock was released");
+        return 0;
     }
-    return 0;
+    sigset_t set;
+    stop_signals(&set);
+    sigaddset(&set, SIGCHLD);
+    cli_spawn_opts so = {r->deadline, r->args.kill_grace_ms};
+    if (signalfd(r->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ||
+        cli_spawn(cmd, r->lease, &so, &r->guard) != 0) {
+        fprintf(stderr, "lockcoord: %s: starting the command: %s\n", what, strerror(errno));
+        give_back(r, "could not start the command");
+        *code = EXIT_INTERNAL;
+        return 0;
+    }
+    atomic_store(&r->live_group, r->guard.pid);
+    return 1;
 }
 
 static int run(cli *app, int argc, char **argv)
@@ -374,25 +533,33 @@ static int run(cli *app, int argc, char **argv)
         return rc;
 
     /* Block the signals we wait for before any thread starts, so only the
-     * signalfd sees them. */
+     * signalfd sees them. Until CMD starts it holds only the stop signals
+     * (and cancels a waiting acquire); SIGCHLD is added then. */
     sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    stop_signals(&set);
     sigaddset(&set, SIGCHLD);
+    /* Blocked, not watched: lockcoord hands the terminal to CMD's group and
+     * takes it back, and may write to it while in the background. */
+    sigaddset(&set, SIGTTOU);
     sigprocmask(SIG_BLOCK, &set, &old);
+    stop_signals(&set);
     r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (r.sigfd == 0) { /* stdin was closed; 0 would mean "no cancel fd" */
+        r.sigfd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+        close(0);
+    }
     if (r.sigfd < 0) {
         fprintf(stderr, "lockcoord: run: signalfd: %s\n", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
         return EXIT_INTERNAL;
     }
-    rc = start(&r, argv + rest);
-    if (rc == 0) {
+    if (start(&r, argv + rest, &rc)) {
         supervise(&r);
+        cli_guard_end(&r.guard);
         rc = finish(&r);
     }
     lc_keeper_stop(r.keeper);
+    cli_deadline_free(r.deadline);
     lc_lease_free(r.lease);
     close(r.sigfd);
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -405,11 +572,13 @@ const cli_command cli_cmd_run = {
     "run NAME [--ttl D] [--renew-every D] [--wait D] [--timeout D] [--kill-grace D]\n"
     "      [--conflict-exit-code N] [--owner S] -- CMD ARGS...",
     "Takes a lease on NAME, runs CMD under it and keeps renewing it. CMD runs in\n"
-    "its own process group with LOCKCOORD_LOCK, LOCKCOORD_TOKEN, LOCKCOORD_FENCE,\n"
-    "LOCKCOORD_OWNER and LOCKCOORD_CHECKPOINT set, and dies with lockcoord. When\n"
-    "the lease is lost or --timeout passes, CMD gets SIGTERM, then SIGKILL after\n"
-    "--kill-grace (default 5s); SIGINT/SIGTERM/SIGHUP to lockcoord are forwarded.\n"
-    "The lease is always released and the run recorded.\n\n"
+    "its own process group (on a terminal, the foreground group) with\n"
+    "LOCKCOORD_LOCK, LOCKCOORD_TOKEN, LOCKCOORD_FENCE, LOCKCOORD_OWNER and\n"
+    "LOCKCOORD_CHECKPOINT set, and dies with lockcoord. When the lease is lost\n"
+    "or --timeout passes, CMD gets SIGTERM, then SIGKILL after --kill-grace\n"
+    "(default 5s); SIGINT/SIGTERM/SIGHUP to lockcoord are forwarded (before CMD\n"
+    "starts, they end the run with 128+N). The lease is always released and the\n"
+    "run recorded.\n\n"
     "  --ttl D                 lease ttl (default: lock.ttl)\n"
     "  --renew-every D         renewal period (default: ttl/3 with --ttl, else\n"
     "                          lock.renew_every); must be below ttl/2\n"

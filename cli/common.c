@@ -17,6 +17,7 @@ int cli_exit_code(lc_status code)
     case LC_ERR_INVALID: return EXIT_USAGE;
     case LC_ERR_CONFIG: return EXIT_CONFIG;
     case LC_ERR_NOMEM:
+    case LC_ERR_CANCELLED: /* only run cancels, and it picks 128+N itself */
     case LC_ERR_INTERNAL: return EXIT_INTERNAL;
     }
     return EXIT_INTERNAL;

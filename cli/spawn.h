@@ -2,16 +2,69 @@
 #ifndef LC_CLI_SPAWN_H
 #define LC_CLI_SPAWN_H
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
+/* The lease's local deadline, in memory shared with the guard: lockcoord
+ * moves it at every renewal, and the guard stops the command when it passes
+ * without one -- also when lockcoord itself cannot run (stopped, starved),
+ * which is when the keeper cannot. */
+typedef struct cli_deadline {
+    _Atomic int64_t ns; /* CLOCK_MONOTONIC ns; 0: none */
+    atomic_int passed;  /* the guard found it passed and stopped the command */
+} cli_deadline;
+
+/* A deadline at ns, shared with the processes forked after (MAP_SHARED);
+ * NULL with errno set on failure. Free with cli_deadline_free (NULL ok). */
+cli_deadline *cli_deadline_new(int64_t ns);
+void cli_deadline_free(cli_deadline *d);
+
+/* What the guard enforces besides the command's end. */
+typedef struct cli_spawn_opts {
+    cli_deadline *deadline; /* may be NULL */
+    int64_t kill_grace_ms;  /* SIGTERM to SIGKILL when the deadline passes */
+} cli_spawn_opts;
+
+/* The guard of a started command. */
+typedef struct cli_guard {
+    pid_t pid;    /* the guard; also the command's process group */
+    int terminal; /* the group was given the terminal on stdin */
+} cli_guard;
+
 /* Forks the guard, which leads a new process group, forks cmd in it with
- * the LOCKCOORD_* environment of `lease`, SIGKILLs the group if lockcoord
- * dies, and exits with cmd's status (or dies of its signal). Call with
- * SIGCHLD, SIGINT, SIGTERM and SIGHUP blocked. Returns the guard's pid
- * (also the group id), or -1 with errno set. */
-pid_t cli_spawn(char **cmd, const lc_lease *lease);
+ * the LOCKCOORD_* environment of `lease`, and exits with cmd's status (or
+ * dies of its signal). The guard is a child subreaper: when cmd exits, and
+ * when lockcoord dies, it SIGKILLs and reaps every descendant of cmd left,
+ * in the group or not. When opts->deadline passes, the guard SIGTERMs the
+ * group itself, and SIGKILLs the command opts->kill_grace_ms later. When
+ * lockcoord is the foreground job of the terminal on its stdin, the group
+ * becomes the terminal's foreground group before cmd starts (so cmd can
+ * read it), and the guard stops when cmd is stopped (see
+ * cli_guard_suspend). Call with SIGCHLD, SIGINT, SIGTERM, SIGHUP and
+ * SIGTTOU blocked. Returns once cmd's process exists in the group, so a
+ * signal sent to the group from then on reaches it. Returns 0 with *g
+ * filled, or -1 with errno set. */
+int cli_spawn(char **cmd, const lc_lease *lease, const cli_spawn_opts *opts, cli_guard *g);
+
+/* waitpid() flags for the guard: WUNTRACED with a terminal. */
+#define CLI_GUARD_WAIT_FLAGS(g) (WNOHANG | ((g)->terminal ? WUNTRACED : 0))
+
+/* The guard stopped (its command was stopped: Ctrl-Z, or reading the
+ * terminal from the background): takes the terminal back and stops
+ * lockcoord like a shell job. Returns when lockcoord is continued (`fg`,
+ * `bg`); then call cli_guard_resume. */
+void cli_guard_suspend(const cli_guard *g);
+
+/* Continues the group, with the terminal if lockcoord has it. */
+void cli_guard_resume(const cli_guard *g);
+
+/* After the guard was reaped: gives the terminal back to lockcoord's
+ * group. Call before unblocking SIGTTOU. */
+void cli_guard_end(const cli_guard *g);
 
 /* Logs a signal that lockcoord forwards to the command. */
 void cli_note_signal(cli *app, int sig);

@@ -5,6 +5,9 @@
 #include "core/clock_int.h"
 #include "core/error_int.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +113,9 @@ static lc_status check_text(const char *what, const char *s, lc_error *err)
         lc__err_prefix(err, "invalid %s", what);
     return rc;
 }
+/* While a cancel fd is watched, a wait for a release notification is cut
+ * into slices this long, so a cancel is seen within about this time. */
+#define CANCEL_SLICE_MS 20
 
 static void sleep_ms(int64_t ms)
 {
@@ -118,17 +124,55 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
-/* Between two attempts: wait for a release notification or the delay. */
-static void pause_for_release(lc_client *c, int64_t delay_ms, int watching)
+/* 1 when cancel_fd (> 0) is readable -- or closed, or invalid: a cancel
+ * that cannot be watched must not be ignored -- within ms (0: now). */
+static int cancelled(int cancel_fd, int64_t ms)
 {
-    if (watching && c->ops->wait) {
+    if (cancel_fd <= 0)
+        return 0;
+    int64_t until = lc__mono_ns(NULL) + ms * 1000000;
+    for (;;) {
+        struct pollfd p = {cancel_fd, POLLIN, 0};
+        int n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (n > 0)
+            return 1;
+        if (n == 0 || errno != EINTR)
+            return n < 0;
+        ms = (until - lc__mono_ns(NULL)) / 1000000;
+        if (ms < 0)
+            ms = 0;
+    }
+}
+
+/* Between two attempts: wait for a release notification or the delay.
+ * Returns 1 when cancel_fd cancelled the wait. */
+static int pause_for_release(lc_client *c, int64_t delay_ms, int watching, int cancel_fd)
+{
+    int64_t until = lc__mono_ns(NULL) + delay_ms * 1000000;
+    int64_t left = delay_ms;
+    while (watching && c->ops->wait && left > 0) {
         int notified = 0;
         lc_error werr;
-        if (c->ops->wait(c->state, delay_ms, &notified, &werr) == LC_OK)
-            return;
-        lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "waiting for release: %s", werr.message);
+        int64_t slice = cancel_fd > 0 && left > CANCEL_SLICE_MS ? CANCEL_SLICE_MS : left;
+        if (c->ops->wait(c->state, slice, &notified, &werr) != LC_OK) {
+            lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "waiting for release: %s", werr.message);
+            break; /* sleep out the rest */
+        }
+        if (cancelled(cancel_fd, 0))
+            return 1;
+        if (notified)
+            return 0;
+        left = (until - lc__mono_ns(NULL)) / 1000000;
+        if (left <= 0)
+            return 0;
     }
-    sleep_ms(delay_ms);
+    left = (until - lc__mono_ns(NULL)) / 1000000;
+    if (left <= 0)
+        return cancelled(cancel_fd, 0);
+    if (cancel_fd > 0)
+        return cancelled(cancel_fd, left);
+    sleep_ms(left);
+    return 0;
 }
 
 static lc_lease *lease_new(const char *name, const char *token, const char *owner)
@@ -145,9 +189,10 @@ static lc_lease *lease_new(const char *name, const char *token, const char *owne
 /* Acquires with waiting: the first conflict starts watching for release
  * notifications and retries at once (a release may have come between the
  * attempt and the watch); later conflicts wait for a notification or a
- * jittered backoff, whichever is first. */
-static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms, lc_grant *g,
-                              int64_t *sent_ns, lc_error *err)
+ * jittered backoff, whichever is first. A readable cancel_fd ends it before
+ * the next attempt. */
+static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms,
+                              int cancel_fd, lc_grant *g, int64_t *sent_ns, lc_error *err)
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
@@ -157,6 +202,10 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
     lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
     lc_status rc;
     for (;;) {
+        if (cancelled(cancel_fd, 0)) {
+            rc = lc__err(err, LC_ERR_CANCELLED, 0, "acquiring '%s' was cancelled", a->name);
+            break;
+        }
         *sent_ns = lc__mono_ns(c->clock);
         rc = c->ops->acquire(c->state, a, g, err);
         if (rc != LC_ERR_CONFLICT || wait_ms <= 0)
@@ -173,7 +222,10 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
             lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "watch %s: %s", a->name, werr.message);
         }
         int64_t d = lc__backoff_next(&bo);
-        pause_for_release(c, d < left_ms ? d : left_ms, watching);
+        if (pause_for_release(c, d < left_ms ? d : left_ms, watching, cancel_fd)) {
+            rc = lc__err(err, LC_ERR_CANCELLED, 0, "waiting for '%s' was cancelled", a->name);
+            break;
+        }
     }
     if (watching && c->ops->unwatch)
         c->ops->unwatch(c->state);
@@ -207,7 +259,7 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     lc_acquire_args a = {name, token, l->owner, ttl};
     lc_grant g = {0, 0, NULL};
     int64_t sent_ns;
-    rc = acquire_loop(c, &a, wait, &g, &sent_ns, err);
+    rc = acquire_loop(c, &a, wait, opts->cancel_fd, &g, &sent_ns, err);
     if (rc != LC_OK) {
         lc_lease_free(l);
         return rc;

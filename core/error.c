@@ -19,6 +19,7 @@ const char *lc_status_name(lc_status code)
     case LC_ERR_NOMEM: return "nomem";
     case LC_ERR_CONFIG: return "config";
     case LC_ERR_INTERNAL: return "internal";
+    case LC_ERR_CANCELLED: return "cancelled";
     }
     return "internal";
 }

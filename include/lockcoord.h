@@ -45,7 +45,8 @@ typedef enum lc_status {
     LC_ERR_INVALID,     /* bad argument: lock name, duration, token */
     LC_ERR_NOMEM,       /* out of memory */
     LC_ERR_CONFIG,      /* bad configuration */
-    LC_ERR_INTERNAL     /* a bug or an impossible reply */
+    LC_ERR_INTERNAL,    /* a bug or an impossible reply */
+    LC_ERR_CANCELLED    /* the caller cancelled the call (lc_acquire_opts.cancel_fd) */
 } lc_status;
 
 /* Who holds a lock. Times are the backend server's clock (unix ms). */
@@ -66,7 +67,7 @@ typedef struct lc_error {
 } lc_error;
 
 /* "conflict", "lost", "timeout", "unavailable", "invalid", "nomem",
- * "config", "internal" or "ok". Never NULL. */
+ * "config", "internal", "cancelled" or "ok". Never NULL. */
 LC_API const char *lc_status_name(lc_status code);
 
 /* ------------------------------------------------------------------------ */
@@ -423,13 +424,21 @@ typedef struct lc_acquire_opts {
     int64_t ttl_ms;
     int64_t wait_ms; /* -1: do not wait even if the config says so */
     const char *owner;
+    /* > 0: a file descriptor that cancels the acquire once it is readable
+     * (a signalfd, an eventfd, a pipe; closing a pipe's write end counts).
+     * It is checked before every attempt and watched while waiting between
+     * attempts, so a wait ends within about 20 ms; it is never read. 0: none. */
+    int cancel_fd;
 } lc_acquire_opts;
 
 /* Takes a lease on `name`, waiting up to wait_ms (woken early by release
  * notifications). On success *out is a new lease (lc_lease_free). On
  * LC_ERR_CONFLICT err->holder names the holder. The owner must pass
  * lc_text_check (else LC_ERR_INVALID); one over LC_OWNER_MAX bytes is cut
- * on a character boundary. */
+ * on a character boundary. LC_ERR_CANCELLED when opts->cancel_fd became
+ * readable before an attempt could take the lock: nothing was taken. (An
+ * attempt already sent when it becomes readable completes; if it took the
+ * lock, the result is LC_OK as usual.) */
 LC_API lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
                             lc_lease **out, lc_error *err);
 
@@ -495,11 +504,23 @@ typedef struct lc_keeper lc_keeper;
  * lc_keeper_stop (which waits for callbacks under way). */
 typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason);
 
+/* Called from the keeper's renewer thread after each successful renewal,
+ * with the lease's new local deadline (monotonic ns on the client's clock),
+ * in the order of the renewals; never for a lease after lc_keeper_remove
+ * of it returned, nor after lc_keeper_stop returned. It runs under the
+ * keeper's lock: it must be quick, must not block, and must not call any
+ * lc_keeper_* function.
+ * (`lockcoord run` passes the deadline on to its guard process, which
+ * enforces it even while lockcoord itself cannot run.) */
+typedef void (*lc_renew_fn)(void *ctx, const char *lock_name, int64_t deadline_ns);
+
 /* All-zero means defaults. */
 typedef struct lc_keeper_opts {
     int64_t renew_every_ms; /* 0: cfg lock.renew_every */
     lc_loss_fn on_loss;     /* may be NULL: poll lc_keeper_fd instead */
     void *loss_ctx;
+    lc_renew_fn on_renew; /* may be NULL */
+    void *renew_ctx;
 } lc_keeper_opts;
 
 /* Starts a keeper with its own backend connection (opened with cfg and
@@ -520,8 +541,11 @@ LC_API int lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 /* 0 while `lease` is not lost. Once lost: LC_ERR_LOST when the backend said
  * it is not ours any more (taken over, reset, expired), LC_ERR_UNAVAILABLE
  * when its local deadline passed without a successful renewal (the backend
- * is unreachable or too slow: do not expect it to answer now). The reason
- * is copied to reason[size] (may be NULL). */
+ * is unreachable or too slow: do not expect it to answer now),
+ * LC_ERR_TIMEOUT when its local deadline passed because the keeper itself
+ * did not get to send a renewal in time (the process was stopped or
+ * starved: the backend may well answer). The reason is copied to
+ * reason[size] (may be NULL). */
 LC_API int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size);
 
 /* A file descriptor that becomes readable when any kept lease is lost

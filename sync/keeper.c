@@ -37,6 +37,8 @@ typedef struct kept {
     uint64_t fence;
     int64_t ttl_ms;
     int64_t deadline_ns; /* on the client's clock */
+    int64_t ok_sent_ns;  /* when the request that set deadline_ns was sent */
+    int64_t tried_ns;    /* the first round sent for it since then, 0 if none */
     int in_flight;       /* in the round being sent: remove waits for it */
     lc_status lost;      /* sticky, 0 or how it was lost (see lc_keeper_lost) */
     int removed;         /* removed while in flight: the round frees it */
@@ -50,6 +52,8 @@ struct lc_keeper {
     int64_t renew_every_ms;
     lc_loss_fn on_loss;
     void *loss_ctx;
+    lc_renew_fn on_renew;
+    void *renew_ctx;
     int efd;
 
     pthread_mutex_t mu;
@@ -139,9 +143,28 @@ static void declare_lost(lc_keeper *k, kept *kl, lc_status how, const char *reas
     pthread_cond_broadcast(&k->changed);
 }
 
+/* The renewer sends a round every renew_every, less than half the ttl, so
+ * a lease for which no round was sent between the renewal that set its
+ * deadline and the deadline was not failed by the backend: this process
+ * did not get to run (stopped, starved). */
+static int renewer_was_late(const kept *kl)
+{
+    return kl->tried_ns == 0 || kl->tried_ns >= kl->deadline_ns;
+}
+
+/* Declares kl lost at its deadline, telling the backend's silence or
+ * error (detail) from the keeper's own lateness. */
 static void deadline_lost(lc_keeper *k, kept *kl, const char *detail)
 {
     char reason[REASON_MAX];
+    if (renewer_was_late(kl)) {
+        snprintf(reason, sizeof(reason),
+                 "deadline passed while this process was not running (stopped or starved): no "
+                 "renewal was sent in the %" PRId64 " ms before it",
+                 (kl->deadline_ns - kl->ok_sent_ns) / 1000000);
+        declare_lost(k, kl, LC_ERR_TIMEOUT, reason);
+        return;
+    }
     snprintf(reason, sizeof(reason), "deadline passed while the backend was unreachable: %s",
              detail);
     declare_lost(k, kl, LC_ERR_UNAVAILABLE, reason);
@@ -224,17 +247,19 @@ static int round_begin(lc_keeper *k, round *r)
         lc__strlcpy(k->last_err, "keeper: out of memory", sizeof(k->last_err));
         return -1;
     }
+    r->sent_ns = k->round_sent_ns = now_ns(k);
     for (size_t i = 0; i < k->n; i++) {
         kept *kl = k->leases[i];
         if (kl->lost)
             continue;
         kl->in_flight = 1;
+        if (kl->tried_ns == 0)
+            kl->tried_ns = r->sent_ns;
         r->members[r->n] = kl;
         r->items[r->n] = (lc_renew_item){kl->name, kl->token, kl->ttl_ms, LC_ERR_INTERNAL};
         r->n++;
     }
     k->round_busy = 1;
-    r->sent_ns = k->round_sent_ns = now_ns(k);
     return 1;
 }
 
@@ -278,9 +303,13 @@ static int apply_reply(lc_keeper *k, const round *r, kept *kl, const lc_renew_it
     }
     if (rc != LC_OK)
         return 0;
-    if (it->status == LC_OK)
+    if (it->status == LC_OK) {
         kl->deadline_ns = lc_deadline_after(r->sent_ns, kl->ttl_ms);
-    else if (it->status == LC_ERR_LOST)
+        kl->ok_sent_ns = r->sent_ns;
+        kl->tried_ns = 0;
+        if (k->on_renew && !k->stopping)
+            k->on_renew(k->renew_ctx, kl->name, kl->deadline_ns);
+    } else if (it->status == LC_ERR_LOST)
         return 1;
     else
         snprintf(k->last_err, sizeof(k->last_err), "renewal of '%s': %s", kl->name,
@@ -502,6 +531,8 @@ static lc_status keeper_new(lc_client *c, int owns, const lc_keeper_opts *kopts,
     k->renew_every_ms = every;
     k->on_loss = kopts->on_loss;
     k->loss_ctx = kopts->loss_ctx;
+    k->on_renew = kopts->on_renew;
+    k->renew_ctx = kopts->renew_ctx;
     *out = k;
     return LC_OK;
 }
@@ -667,6 +698,7 @@ lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err)
     kl->fence = lease->fence;
     kl->ttl_ms = lease->ttl_ms;
     kl->deadline_ns = lease->deadline_ns;
+    kl->ok_sent_ns = lease->deadline_ns - lc_deadline_after(0, lease->ttl_ms);
     pthread_mutex_lock(&k->mu);
     if (find(k, lease, NULL))
         rc = lc__err(err, LC_ERR_INVALID, 0, "keeper: lease on '%s' is kept already", kl->name);

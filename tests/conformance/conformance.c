@@ -76,7 +76,7 @@ static int teardown(void **state)
 
 static lc_lease *take(lc_client *c, const char *name, int64_t ttl_ms)
 {
-    lc_acquire_opts o = {ttl_ms, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = ttl_ms, .wait_ms = -1};
     lc_lease *l = NULL;
     lc_error err;
     lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
@@ -86,7 +86,7 @@ static lc_lease *take(lc_client *c, const char *name, int64_t ttl_ms)
 static lc_status try_take(lc_client *c, const char *name, int64_t ttl_ms, lc_lease **l,
                           lc_error *err)
 {
-    lc_acquire_opts o = {ttl_ms, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = ttl_ms, .wait_ms = -1};
     *l = NULL;
     return lc_acquire(c, name, &o, l, err);
 }
@@ -539,7 +539,7 @@ static void test_wait_is_woken_by_release(void **state)
     releaser r = {f->a, l, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, release_later, &r), 0);
-    lc_acquire_opts o = {5000, 30000, NULL};
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 30000};
     lc_lease *got = NULL;
     lc_error err;
     lc_status rc = lc_acquire(f->b, name, &o, &got, &err);
@@ -558,7 +558,7 @@ static void test_wait_times_out_with_conflict(void **state)
     fixture *f = *state;
     const char *name = lct_name("conf/waitout");
     lc_lease *l = take(f->a, name, 10000);
-    lc_acquire_opts o = {5000, 300, NULL};
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 300};
     lc_lease *got = NULL;
     lc_error err;
     int64_t t0 = lct_now_ms();

@@ -107,7 +107,7 @@ static void raw_do(fixture *f, const char *cmd)
 
 static lc_lease *take(lc_client *c, const char *name, int64_t ttl)
 {
-    lc_acquire_opts o = {ttl, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = ttl, .wait_ms = -1};
     lc_lease *l = NULL;
     lc_error err;
     lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
@@ -193,7 +193,7 @@ static void test_redis_lease_300ms_reclaimable_after_expiry_not_before(void **st
     const char *name = lct_name("expiry");
     int64_t t0 = lct_now_ms();
     lc_lease *l = take(f->a, name, 300);
-    lc_acquire_opts o = {300, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = 300, .wait_ms = -1};
     lc_lease *l2 = NULL;
     lc_error err;
     lc_status rc;
@@ -438,7 +438,7 @@ static void test_redis_meta_key_holding_string_clear_error(void **state)
     assert_non_null(strstr(err.message, meta));
     assert_non_null(strstr(err.message, "string"));
     lc_lease *l = NULL;
-    lc_acquire_opts o = {5000, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1};
     rc = lc_acquire(f->a, name, &o, &l, &err);
     assert_int_equal(rc, LC_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.message, meta));
@@ -626,7 +626,7 @@ static void test_redis_acquire_with_wait_gets_lock_on_release(void **state)
     const char *name = lct_name("handoff");
     lc_error err;
     lc_lease *l = take(f->a, name, 400);
-    lc_acquire_opts o = {5000, 10000, NULL};
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 10000};
     lc_lease *l2 = NULL;
     int64_t t0 = lct_now_ms();
     /* Nobody releases: the wait ends when the 400ms ttl lapses. */

@@ -236,7 +236,7 @@ static lc_lease *hold_on_new_server(fixture *f, const char *name, server **s)
 
 static lc_status try_acquire(lc_client *c, const char *name, lc_lease **out, lc_error *err)
 {
-    lc_acquire_opts o = {5000, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1};
     *out = NULL;
     return lc_acquire(c, name, &o, out, err);
 }

@@ -138,6 +138,13 @@ typedef struct losses {
     char reason[256];
 } losses;
 
+/* What on_renew reported (manual keepers only: read without a lock). */
+typedef struct renewals {
+    int count;
+    char name[LC_NAME_MAX + 1];
+    int64_t deadline_ns;
+} renewals;
+
 typedef struct fixture {
     lct_clock fc;     /* the clients' clock */
     lct_clock server; /* the store's clock; moves with fc unless told */
@@ -148,7 +155,16 @@ typedef struct fixture {
     struct lc_client kc; /* the keeper's client, around w */
     lc_keeper *k;
     losses loss;
+    renewals renewed;
 } fixture;
+
+static void on_renew(void *ctx, const char *name, int64_t deadline_ns)
+{
+    renewals *r = ctx;
+    r->count++;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->deadline_ns = deadline_ns;
+}
 
 static void on_loss(void *ctx, const char *name, const char *reason)
 {
@@ -209,6 +225,10 @@ static int setup_keeper(void **state, const lc_backend_ops *ops, int threaded)
 {
     fixture *f = fixture_new(ops, !threaded);
     lc_keeper_opts ko = {.renew_every_ms = EVERY, .on_loss = on_loss, .loss_ctx = &f->loss};
+    if (!threaded) {
+        ko.on_renew = on_renew;
+        ko.renew_ctx = &f->renewed;
+    }
     lc_error err;
     if (threaded)
         lct_assert_rc(lc__keeper_start_threaded(&f->kc, &ko, &f->k, &err), LC_OK, &err);
@@ -535,6 +555,76 @@ static void test_keeper_stalled_renewal_does_not_delay_loss(void **state)
     lc_lease_free(l);
 }
 
+/* The keeper itself did not run (a SIGSTOPped or starved process): no
+ * round was sent before the deadline. The reason says so -- not "no
+ * reply", not "unreachable" -- and the loss is LC_ERR_TIMEOUT, so the
+ * caller knows the backend may answer. */
+static void test_keeper_no_round_before_deadline_is_lost_as_not_running(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    advance(f, TTL);
+    lc__keeper_check(f->k);
+    assert_lost_with(f, l, "deadline passed while this process was not running");
+    assert_null(strstr(f->loss.reason, "unreachable"));
+    assert_int_equal(lc_keeper_remove(f->k, l), LC_ERR_TIMEOUT);
+    lc_lease_free(l);
+}
+
+/* The same, when the renewer wakes first on resume and its round, sent
+ * after the deadline, is in flight when the watchdog looks (this used to
+ * say "no reply to the renewal sent 0 ms ago"). */
+static void test_keeper_round_sent_after_deadline_is_lost_as_not_running(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    advance(f, TTL);
+    ticker t;
+    tick_stalled(f, &t);
+    lc__keeper_check(f->k);
+    assert_lost_with(f, l, "deadline passed while this process was not running");
+    assert_null(strstr(f->loss.reason, "no reply"));
+    unstall(&f->w);
+    pthread_join(t.t, NULL);
+    assert_int_equal(lc_keeper_remove(f->k, l), LC_ERR_TIMEOUT);
+    lc_lease_free(l);
+}
+
+/* ... and when that round's reply is what finds the deadline passed. */
+static void test_keeper_reply_to_round_sent_after_deadline_is_lost_as_not_running(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    advance(f, TTL);
+    lc__keeper_tick(f->k);
+    assert_lost_with(f, l, "deadline passed while this process was not running");
+    assert_int_equal(lc_keeper_remove(f->k, l), LC_ERR_TIMEOUT);
+    lc_lease_free(l);
+}
+
+/* on_renew reports every successful renewal's new deadline, and nothing
+ * else. */
+static void test_keeper_on_renew_reports_each_new_deadline(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    assert_int_equal(f->renewed.count, 0);
+    for (int i = 1; i <= 3; i++) {
+        advance(f, EVERY);
+        int64_t sent = f->fc.mono_ns;
+        lc__keeper_tick(f->k);
+        assert_int_equal(f->renewed.count, i);
+        assert_string_equal(f->renewed.name, lc_lease_name(l));
+        assert_int_equal(f->renewed.deadline_ns, lc_deadline_after(sent, TTL));
+        assert_int_equal(f->renewed.deadline_ns, lc_keeper_deadline_ns(f->k, l));
+    }
+    f->w.fail = 1;
+    run_ticks(f, 1);
+    assert_int_equal(f->renewed.count, 3);
+    assert_int_equal(lc_keeper_remove(f->k, l), 0);
+    lc_lease_free(l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* One round trip per tick; removal                                         */
 /* ------------------------------------------------------------------------ */
@@ -830,6 +920,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keeper_late_reply_after_deadline_is_lost, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keeper_stalled_renewal_does_not_delay_loss,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_no_round_before_deadline_is_lost_as_not_running,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_keeper_round_sent_after_deadline_is_lost_as_not_running, setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_keeper_reply_to_round_sent_after_deadline_is_lost_as_not_running, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_on_renew_reports_each_new_deadline,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_many_leases_one_call_per_tick, setup_manual,
                                         teardown),
