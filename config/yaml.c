@@ -60,7 +60,7 @@ static lc_status set_choice(const lc__cfgctx *cx, const lc__ynode *val, const ch
 static lc_status set_level(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     static const char *const words[] = {"error", "warn", "info", "debug"};
-    int i;
+    int i = 0; /* set on LC_OK; gcc -O2 cannot see that */
     lc_status rc = set_choice(cx, val, path, words, 4, "error, warn, info or debug", &i);
     if (rc == LC_OK)
         ((lc_config *)base)->log.level = (lc_log_level)i;
@@ -71,7 +71,7 @@ static lc_status set_format(const lc__cfgctx *cx, const lc__ynode *val, void *ba
                             const char *path)
 {
     static const char *const words[] = {"text", "json"};
-    int i;
+    int i = 0; /* set on LC_OK; gcc -O2 cannot see that */
     lc_status rc = set_choice(cx, val, path, words, 2, "text or json", &i);
     if (rc == LC_OK)
         ((lc_config *)base)->log.json = i;
