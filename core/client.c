@@ -5,6 +5,7 @@
 #include "core/clock_int.h"
 #include "core/error_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,38 @@ lc_status lc_migrate(lc_client *c, char *what, size_t what_size, lc_error *err)
     if (what && what_size)
         what[0] = '\0';
     return c->ops->migrate(c->state, what, what_size, err);
+}
+
+int64_t lc__client_now_ns(const lc_client *c)
+{
+    return lc__mono_ns(c->clock);
+}
+
+void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...)
+{
+    if (c->log == NULL)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->log(c->log_ctx, level, msg);
+}
+
+lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err)
+{
+    if (c->ops->renew_many)
+        return c->ops->renew_many(c->state, items, n, err);
+    for (size_t i = 0; i < n; i++) {
+        lc_renew_item *it = &items[i];
+        lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
+        if (rc != LC_OK && rc != LC_ERR_LOST)
+            return rc;
+        it->status = rc;
+    }
+    lc__err_clear(err);
+    return LC_OK;
 }
 
 void lc_lease_free(lc_lease *lease)

@@ -1,6 +1,6 @@
 /* tests/unit/test_keeper.c -- the lease keeper against the memory backend.
  *
- * Most cases drive a manual keeper (sync/keeper_int.h) with a fake clock:
+ * Most cases drive a manual keeper (core/keeper_int.h) with a fake clock:
  * lc__keeper_tick is one renewal round, lc__keeper_check is the watchdog
  * waking up. The keeper's client wraps the memory table, so a test can
  * count backend calls, make the backend fail, stall a call, or deliver a
@@ -8,7 +8,7 @@
 #include "testenv.h"
 
 #include "core/client_int.h"
-#include "sync/keeper_int.h"
+#include "core/keeper_int.h"
 
 #include <poll.h>
 #include <pthread.h>

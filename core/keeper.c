@@ -1,4 +1,4 @@
-/* sync/keeper.c -- the lease keeper: renews every kept lease in one backend
+/* core/keeper.c -- the lease keeper: renews every kept lease in one backend
  * call per renew_every, and declares a lease lost on its own clock.
  *
  * Two threads share one mutex. The renewer sends the rounds (and is the only
@@ -6,7 +6,7 @@
  * local deadline and declares loss when it passes, so a renewal stuck on a
  * frozen server never delays the loss signal. Both threads only call the
  * functions that the manual mode of keeper_int.h exposes to tests. */
-#include "sync/keeper_int.h"
+#include "core/keeper_int.h"
 
 #include "core/backoff_int.h"
 #include "core/client_int.h"
@@ -78,7 +78,7 @@ typedef struct round {
 
 static int64_t now_ns(const lc_keeper *k)
 {
-    return lc__mono_ns(k->client->clock);
+    return lc__client_now_ns(k->client);
 }
 
 /* Callers hold k->mu. */
@@ -134,8 +134,7 @@ static void declare_lost(lc_keeper *k, kept *kl, lc_status how, const char *reas
     if (write(k->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is full, so the fd is readable already. */
     }
-    lc__log(k->client->log, k->client->log_ctx, LC_LOG_WARN, "lease on '%s' lost: %s", kl->name,
-            reason);
+    lc__client_log(k->client, LC_LOG_WARN, "lease on '%s' lost: %s", kl->name, reason);
     pthread_cond_broadcast(&k->changed);
 }
 
@@ -236,24 +235,6 @@ static int round_begin(lc_keeper *k, round *r)
     k->round_busy = 1;
     r->sent_ns = k->round_sent_ns = now_ns(k);
     return 1;
-}
-
-/* One backend call: renew_many, or for a table without it a loop of renew
- * that stops at the first failure of the connection (the leases not reached
- * keep their old deadline, which is the safe side). */
-static lc_status round_send(lc_client *c, round *r, lc_error *err)
-{
-    if (c->ops->renew_many)
-        return c->ops->renew_many(c->state, r->items, r->n, err);
-    for (size_t i = 0; i < r->n; i++) {
-        lc_renew_item *it = &r->items[i];
-        lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
-        if (rc != LC_OK && rc != LC_ERR_LOST)
-            return rc;
-        it->status = rc;
-    }
-    lc__err_clear(err);
-    return LC_OK;
 }
 
 /* Applies one member's reply. Returns 1 when the backend said LC_ERR_LOST
@@ -375,7 +356,7 @@ static lc_status keeper_round(lc_keeper *k)
 
     lc_error err;
     lc__err_clear(&err);
-    lc_status rc = round_send(k->client, &r, &err);
+    lc_status rc = lc__client_renew_many(k->client, r.items, r.n, &err);
 
     pthread_mutex_lock(&k->mu);
     round_finish(k, &r, rc, &err);
@@ -476,7 +457,8 @@ static lc_status keeper_new(lc_client *c, int owns, const lc_keeper_opts *kopts,
     static const lc_keeper_opts none;
     if (kopts == NULL)
         kopts = &none;
-    int64_t every = kopts->renew_every_ms > 0 ? kopts->renew_every_ms : c->cfg->lock.renew_every_ms;
+    int64_t every = kopts->renew_every_ms > 0 ? kopts->renew_every_ms
+                                              : lc_client_config(c)->lock.renew_every_ms;
     if (every <= 0)
         return lc__err(err, LC_ERR_CONFIG, 0, "keeper: renew_every must be positive");
     lc_keeper *k = calloc(1, sizeof(*k));
