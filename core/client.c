@@ -29,9 +29,17 @@ lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_cl
         opts = &none;
     if (cfg == NULL || cfg->backend == NULL)
         return lc__err(err, LC_ERR_CONFIG, 0, "no backend configured");
-    const lc_backend_ops *ops = lc_backend_find(cfg->backend);
-    if (ops == NULL)
-        return lc__err(err, LC_ERR_CONFIG, 0, "unknown backend '%s'", cfg->backend);
+    const lc_backend_ops *ops = lc__backend_find(cfg->backend);
+    if (ops == NULL) {
+        char built[64] = "";
+        for (size_t i = 0, used = 0; lc_backend_name(i) && used < sizeof(built); i++) {
+            int w = snprintf(built + used, sizeof(built) - used, "%s%s", i ? ", " : "",
+                             lc_backend_name(i));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        return lc__err(err, LC_ERR_CONFIG, 0, "unknown backend '%s' (this build has: %s)",
+                       cfg->backend, built);
+    }
 
     lc_client *c = calloc(1, sizeof(*c));
     if (c == NULL)

@@ -1,10 +1,10 @@
-/* core/client_int.h -- the client and lease objects, for the parts of the
- * library (the keeper) that drive a backend directly. */
+/* core/client_int.h -- the client and lease objects, shared by the core's
+ * files (client.c, keeper.c, lockinfo.c) and the backends. */
 #ifndef LC_CLIENT_INT_H
 #define LC_CLIENT_INT_H
 
+#include "backends/backend_int.h"
 #include "core/error_int.h"
-#include "lockcoord.h"
 
 struct lc_client {
     const lc_backend_ops *ops;
@@ -48,10 +48,5 @@ void lc__health_derive(lc_lock_info *info);
 
 /* Resets info to "never seen" for `name`. */
 void lc__lock_info_init(lc_lock_info *info, const char *name);
-
-/* The backends, for the registry. */
-extern const lc_backend_ops lc__backend_memory;
-extern const lc_backend_ops lc__backend_redis;
-extern const lc_backend_ops lc__backend_postgres;
 
 #endif

@@ -246,33 +246,11 @@ LC_API void lc_lock_info_clear(lc_lock_info *info);
 LC_API void lc_lock_list_free(lc_lock_info *list, size_t n);
 
 /* ------------------------------------------------------------------------ */
-/* Backends: one const table of functions each                             */
+/* Backends                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* A log hook: called with one line, without a trailing newline. */
 typedef void (*lc_log_fn)(void *ctx, lc_log_level level, const char *msg);
-
-/* What a backend gets when it is opened, besides the config. */
-typedef struct lc_backend_env {
-    const lc_clock *clock; /* never NULL */
-    lc_log_fn log;         /* may be NULL */
-    void *log_ctx;
-    void *shared; /* backend-specific shared state (memory store) */
-} lc_backend_env;
-
-typedef struct lc_acquire_args {
-    const char *name;
-    const char *token;
-    const char *owner;
-    int64_t ttl_ms;
-} lc_acquire_args;
-
-/* What a successful acquire returns. checkpoint is malloc'd (or NULL) and
- * becomes the caller's. */
-typedef struct lc_grant {
-    uint64_t fence;
-    int64_t acquired_at_ms;
-    char *checkpoint;
-} lc_grant;
 
 /* A run's outcome, recorded at release: sync_count + 1, last completed now,
  * last_exit (if has_exit), last_error (NULL clears it). */
@@ -282,65 +260,13 @@ typedef struct lc_run_result {
     const char *error;
 } lc_run_result;
 
-typedef struct lc_renew_item {
-    const char *name;
-    const char *token;
-    int64_t ttl_ms;
-    lc_status status; /* out: LC_OK or LC_ERR_LOST */
-} lc_renew_item;
+/* The backends this build of the library has, by index: "redis",
+ * "postgres" (each unless the build left it out: LC_WITH_REDIS /
+ * LC_WITH_POSTGRES), then "memory" (always). NULL past the last one. */
+LC_API const char *lc_backend_name(size_t i);
 
-/* The contract every backend implements. All functions but close return
- * lc_status and fill err. Names are already validated by the core.
- *
- * acquire: take the lock if free or expired; a new fence, strictly greater
- *   than every fence handed out for that name. If the lock is held with the
- *   same token (a retried acquire), succeed with the same fence. If held by
- *   another, LC_ERR_CONFLICT with err->holder filled.
- * renew: token-checked ttl extension; LC_ERR_LOST when the token is not the
- *   live holder's (expired counts as lost even if nobody took it).
- * renew_many: one round trip for n renewals; per-item status. Returns an
- *   error only when the round trip itself failed.
- * release: token-checked; records `res` (never NULL) and notifies waiters.
- *   LC_ERR_LOST when the token is not the live holder's (nothing recorded).
- * force_release: the operator's reset; *was_held says whether a live lease
- *   existed, *prev its holder; records `reason` as last error; keeps the
- *   fence counter; notifies waiters.
- * record_run: records `res` without touching the lease (a run whose
- *   release found the lease lost).
- * checkpoint: token-checked store of a progress marker.
- * inspect: state of one lock; a never-seen name is ready with fence 0.
- * list: all locks, *out malloc'd array (lc_lock_list_free).
- * migrate: create/upgrade schema, load scripts; *what is a short
- *   human description written into a buffer of `what_size`.
- * watch/wait/unwatch: release notifications. After watch(name), wait
- *   returns LC_OK when a release of a watched name was seen or timeout_ms
- *   passed (both are fine); *notified says which. */
-typedef struct lc_backend_ops {
-    const char *name;
-    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
-    void (*close)(void *state);
-    lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out, lc_error *err);
-    lc_status (*renew)(void *state, const char *name, const char *token, int64_t ttl_ms,
-                       lc_error *err);
-    lc_status (*renew_many)(void *state, lc_renew_item *items, size_t n, lc_error *err);
-    lc_status (*release)(void *state, const char *name, const char *token, const lc_run_result *res,
-                         lc_error *err);
-    lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
-                               lc_holder *prev, lc_error *err);
-    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
-    lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
-                            lc_error *err);
-    lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);
-    lc_status (*list)(void *state, lc_lock_info **out, size_t *n, lc_error *err);
-    lc_status (*migrate)(void *state, char *what, size_t what_size, lc_error *err);
-    lc_status (*watch)(void *state, const char *name, lc_error *err);
-    lc_status (*wait)(void *state, int64_t timeout_ms, int *notified, lc_error *err);
-    void (*unwatch)(void *state);
-} lc_backend_ops;
-
-/* The registry: the table for "redis", "postgres" or "memory"; NULL for
- * anything else. */
-LC_API const lc_backend_ops *lc_backend_find(const char *name);
+/* 1 when this build has the backend `name`, else 0 (also for NULL). */
+LC_API int lc_backend_available(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* The in-process memory store (for tests and single-process embedders)    */

@@ -4,6 +4,7 @@
  * real time with short ttls, waiting on conditions with deadlines. */
 #include "conformance.h"
 
+#include "backends/backend_int.h"
 #include "core/client_int.h"
 
 #include <pthread.h>

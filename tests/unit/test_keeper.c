@@ -7,6 +7,7 @@
  * reply late. The last cases run the real threads on the system clock. */
 #include "testenv.h"
 
+#include "backends/backend_int.h"
 #include "core/client_int.h"
 #include "core/keeper_int.h"
 
@@ -188,7 +189,7 @@ static fixture *fixture_new(const lc_backend_ops *ops, int fake)
     lct_assert_rc(lc_client_open(f->cfg, &copts, &f->other, &err), LC_OK, &err);
 
     wrap *w = &f->w;
-    w->mem = lc_backend_find("memory");
+    w->mem = lc__backend_find("memory");
     w->fc = fake ? &f->fc : NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
