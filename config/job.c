@@ -1,6 +1,7 @@
 /* config/job.c -- the jobs list: exec and http jobs, their defaults from
  * the lock section, and the rules between jobs. */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -172,7 +173,7 @@ static const lc__field job_fields[] = {
     {"lock", LC__F_FN, 0, 0, NULL, set_lock},
     {"timeout", LC__F_DUR, JOB(timeout_ms), 0, NULL, NULL},
     {"every", LC__F_DUR, JOB(every_ms), 0, NULL, NULL},
-    {"ttl", LC__F_DUR, JOB(ttl_ms), 10, NULL, NULL},
+    {"ttl", LC__F_DUR, JOB(ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
     {"renew_every", LC__F_DUR, JOB(renew_every_ms), 1, NULL, NULL},
     {"exec", LC__F_FN, 0, 0, NULL, set_exec},
     {"http", LC__F_FN, 0, 0, NULL, set_http},
@@ -251,7 +252,7 @@ static lc_status job_timing(const lc__cfgctx *cx, const lc__ynode *map, lc_job *
     if (job->ttl_ms < 0)
         job->ttl_ms = cfg->lock.ttl_ms;
     if (job->renew_every_ms < 0)
-        job->renew_every_ms = job->ttl_ms / 3;
+        job->renew_every_ms = lc__timing_renew_default(job->ttl_ms);
     return lc__cfg_check_renew(cx, map, path, job->ttl_ms, job->renew_every_ms);
 }
 

@@ -6,6 +6,7 @@
  * at the key that breaks it; something missing at the key of the section
  * that lacks it (or the start of the job, or 1:1 for the whole file). */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -106,7 +107,7 @@ static const lc__field postgres_fields[] = {
 static const lc__schema postgres_schema = LC__FIELDS(postgres_fields);
 
 static const lc__field lock_fields[] = {
-    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), 10, NULL, NULL},
+    {"ttl", LC__F_DUR, CFG(lock.ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
     {"renew_every", LC__F_DUR, CFG(lock.renew_every_ms), 1, NULL, NULL},
     {"wait", LC__F_DUR, CFG(lock.wait_ms), 0, NULL, NULL},
     {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), 1, NULL, NULL},
@@ -136,7 +137,7 @@ static lc_status check_lock(const lc__cfgctx *cx, const lc__ynode *root, lc_conf
 {
     const lc__ynode *lock = lc__ymap_get(root, "lock", NULL), *kmin = NULL, *kmax = NULL;
     if (lc__ymap_get(lock, "renew_every", NULL) == NULL)
-        cfg->lock.renew_every_ms = cfg->lock.ttl_ms / 3;
+        cfg->lock.renew_every_ms = lc__timing_renew_default(cfg->lock.ttl_ms);
     lc_status rc =
         lc__cfg_check_renew(cx, lock, "lock", cfg->lock.ttl_ms, cfg->lock.renew_every_ms);
     if (rc != LC_OK || cfg->lock.retry_min_ms <= cfg->lock.retry_max_ms)

@@ -4,6 +4,7 @@
 #include "core/client_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
+#include "core/timing_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -183,8 +184,8 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
         return rc;
     int64_t ttl = opts->ttl_ms > 0 ? opts->ttl_ms : c->cfg->lock.ttl_ms;
     int64_t wait = opts->wait_ms > 0 ? opts->wait_ms : opts->wait_ms < 0 ? 0 : c->cfg->lock.wait_ms;
-    if (ttl <= 0)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl must be positive");
+    if ((rc = lc__timing_check_ttl(ttl, err)) != LC_OK)
+        return rc;
     const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
 
     char token[LC_TOKEN_LEN + 1];
@@ -229,6 +230,9 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 {
     if (ttl_ms <= 0)
         ttl_ms = lease->ttl_ms > 0 ? lease->ttl_ms : c->cfg->lock.ttl_ms;
+    lc_status check = lc__timing_check_ttl(ttl_ms, err);
+    if (check != LC_OK)
+        return check;
     int64_t sent = lc__mono_ns(c->clock);
     lc_status rc = c->ops->renew(c->state, lease->name, lease->token, ttl_ms, err);
     if (rc == LC_OK) {

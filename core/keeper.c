@@ -12,6 +12,7 @@
 #include "core/client_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -601,14 +602,10 @@ static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_err
     if (lease->deadline_ns == 0)
         return lc__err(err, LC_ERR_INVALID, 0,
                        "keeper: lease on '%s' has no local deadline: renew it first", lease->name);
-    if (k->renew_every_ms * 2 >= lease->ttl_ms) {
-        char every[32], ttl[32];
-        return lc__err(err, LC_ERR_INVALID, 0,
-                       "keeper: renew_every %s must be less than half the ttl %s of '%s'",
-                       lc_duration_format(k->renew_every_ms, every, sizeof(every)),
-                       lc_duration_format(lease->ttl_ms, ttl, sizeof(ttl)), lease->name);
-    }
-    return LC_OK;
+    lc_status rc = lc__timing_check_renew(lease->ttl_ms, k->renew_every_ms, err);
+    if (rc != LC_OK)
+        lc__err_prefix(err, "keeper: lease on '%s'", lease->name);
+    return rc;
 }
 
 /* Appends kl; 0 on success, -1 when out of memory. Callers hold k->mu. */
