@@ -54,12 +54,16 @@ typedef struct lc_renew_item {
  * (lc__client_renew_many); watch, wait and unwatch -- all three or none;
  * without them a waiting acquire polls with backoff.
  *
- * open: on error nothing is left open and *state is untouched.
+ * open: connects and logs in (lc_client_open's promise: a server that
+ *   cannot be reached fails the open with LC_ERR_UNAVAILABLE, not the first
+ *   call); on error nothing is left open and *state is untouched. A
+ *   connection lost later is made again by the next call that needs it.
  *
  * acquire: take the lock if free or expired; a new fence, strictly greater
  *   than every fence handed out for that name. If the lock is held with the
  *   same token (a retried acquire), succeed with the same fence. If held by
- *   another, LC_ERR_CONFLICT with err->holder filled.
+ *   another, LC_ERR_CONFLICT through lc__err_conflict (core/error_int.h), so
+ *   every backend reports the holder the same way.
  * renew: token-checked ttl extension; LC_ERR_LOST when the token is not the
  *   live holder's (expired counts as lost even if nobody took it).
  * renew_many: one round trip for n renewals; per-item status. Returns an

@@ -294,8 +294,12 @@ typedef struct lc_client_opts {
     lc_memstore *memstore; /* backend "memory": the shared store (NULL: private) */
 } lc_client_opts;
 
-/* Opens a connection to cfg's backend. cfg is borrowed and must outlive the
- * client. On error *out is untouched. */
+/* Opens a client on cfg's backend and connects to its server now: a server
+ * that is down or refuses the login fails here with LC_ERR_UNAVAILABLE (or
+ * LC_ERR_TIMEOUT), the same for every backend, rather than at the first
+ * call (the memory backend has no server and always opens). A connection
+ * lost later is made again by the next call that needs it. cfg is
+ * borrowed and must outlive the client. On error *out is untouched. */
 LC_API lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
                                 lc_error *err);
 LC_API void lc_client_close(lc_client *c);
