@@ -229,7 +229,7 @@ static int finish(run_state *r)
 {
     if (r->why != RUN_LOST)
         lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
-    int lost = lc_keeper_remove(r->keeper, r->lease);
+    lc_status lost = lc_keeper_remove(r->keeper, r->lease);
     if (lost)
         r->why = RUN_LOST;
     /* Lost at the local deadline: the backend did not answer in time, so

@@ -39,7 +39,7 @@ typedef struct kept {
     int64_t ttl_ms;
     int64_t deadline_ns; /* on the client's clock */
     int in_flight;       /* in the round being sent: remove waits for it */
-    lc_status lost;      /* sticky, 0 or how it was lost (see lc_keeper_lost) */
+    lc_status lost;      /* sticky, LC_OK or how it was lost (see lc_keeper_lost) */
     int removed;         /* removed while in flight: the round frees it */
     int notified;        /* on_loss was called (or is not wanted) */
     char reason[REASON_MAX];
@@ -649,7 +649,7 @@ lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err)
     return rc;
 }
 
-int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
+lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease)
 {
     size_t i = 0;
     kept *kl;
@@ -658,7 +658,7 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
      * lost lease will not be released, so its renewal may finish alone. */
     while ((kl = find(k, lease, &i)) != NULL && kl->in_flight && !kl->lost)
         pthread_cond_wait(&k->changed, &k->mu);
-    int lost = kl ? (int)kl->lost : 0;
+    lc_status lost = kl ? kl->lost : LC_OK;
     if (kl != NULL) {
         k->leases[i] = k->leases[--k->n];
         if (kl->lost && !kl->notified) {
@@ -675,12 +675,12 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     return lost;
 }
 
-int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
+lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
 {
     pthread_mutex_lock(&k->mu);
     kept *kl = find(k, lease, NULL);
-    int lost = kl ? (int)kl->lost : 0;
-    if (lost && reason && size)
+    lc_status lost = kl ? kl->lost : LC_OK;
+    if (lost != LC_OK && reason && size)
         lc__strlcpy(reason, kl->reason, size);
     pthread_mutex_unlock(&k->mu);
     return lost;
