@@ -1,6 +1,6 @@
 /* config/yaml.c -- the YAML file into one validated lc_config.
  *
- * Position rules (docs/config.md): an error about a value points at the
+ * Position rules (README.md, "Configuration" > "Errors"): an error about a value points at the
  * value; about a key (unknown, duplicate) at the key; a rule between keys
  * (renew_every against ttl, retry_min against retry_max, exec with http)
  * at the key that breaks it; something missing at the key of the section
