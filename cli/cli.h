@@ -9,7 +9,8 @@
 
 #include "lockcoord.h"
 
-/* Exit codes of DESIGN.md (sysexits where one fits). */
+/* The exit codes (stable; sysexits where one fits). What each means is
+ * written once, in cli_exit_docs. */
 enum {
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
@@ -20,6 +21,19 @@ enum {
     EXIT_CONFIG = 78,
     EXIT_TIMEOUT = 124
 };
+
+/* One row of the exit-code table that --help prints. */
+typedef struct cli_exit_doc {
+    int code;
+    const char *label; /* shown instead of the number when set ("128+N") */
+    const char *meaning;
+} cli_exit_doc;
+
+/* Every exit code with its meaning, ended by a row whose meaning is NULL. */
+extern const cli_exit_doc cli_exit_docs[];
+
+/* The table as --help shows it, one "  CODE   meaning" line each. */
+void cli_print_exit_codes(FILE *out);
 
 /* The global options and what every command needs. */
 typedef struct cli {

@@ -1,4 +1,4 @@
-/* cli/cmd_later.c -- commands of DESIGN.md whose issues have not landed:
+/* cli/cmd_later.c -- commands the README lists as designed but not built:
  * they say so and exit 70 rather than pretend to work. */
 #include "cli.h"
 

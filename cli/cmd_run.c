@@ -286,7 +286,7 @@ static int settle_loss(run_state *r)
 {
     int known =
         r->why == RUN_LOST || lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason));
-    int lost = lc_keeper_remove(r->keeper, r->lease);
+    lc_status lost = lc_keeper_remove(r->keeper, r->lease);
     if (lost && !known) /* declared between the two calls: no reason copied */
         snprintf(r->reason, sizeof(r->reason), "%s",
                  lost == LC_ERR_TIMEOUT       ? "deadline passed while lockcoord was not running"

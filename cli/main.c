@@ -27,17 +27,8 @@ static void print_help(FILE *out)
             "  -h, --help         this help; `lockcoord COMMAND --help` for one command\n"
             "  -V, --version      print the version\n"
             "\nDurations take a unit: 250ms, 30s, 5m, 1h, 1d; at most 365d.\n"
-            "\nExit codes:\n"
-            "  0    success (for run: the command's own exit code)\n"
-            "  64   usage error\n"
-            "  69   backend unavailable (cannot connect, timed out, server error)\n"
-            "  70   internal error\n"
-            "  74   the output could not be written (acquire then gives its lease back)\n"
-            "  75   lock held by another holder (run --conflict-exit-code N overrides)\n"
-            "  76   lease lost while working\n"
-            "  78   configuration error\n"
-            "  124  run timed out\n"
-            "  128+N  the command was killed by signal N\n");
+            "\nExit codes:\n");
+    cli_print_exit_codes(out);
 }
 
 int main(int argc, char **argv)

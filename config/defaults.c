@@ -1,5 +1,6 @@
 /* config/defaults.c -- a config with every default, and freeing one. */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ lc_config *lc_config_new(const char *backend)
     c->postgres.statement_timeout_ms = 2000;
     c->postgres.connect_timeout_ms = 2000;
     c->lock.ttl_ms = 30000;
-    c->lock.renew_every_ms = 10000;
+    c->lock.renew_every_ms = lc__timing_renew_default(c->lock.ttl_ms);
     c->lock.wait_ms = 0;
     c->lock.retry_min_ms = 50;
     c->lock.retry_max_ms = 1000;

@@ -1,6 +1,6 @@
 /* config/expand.c -- ${VAR} and ${VAR:-default} in scalar values.
  *
- * Rules (docs/config.md):
+ * Rules (README.md, "Configuration" > "Environment variables"):
  *  - ${VAR} is the variable's value; unset is an error naming it.
  *  - ${VAR:-default} is the default when VAR is unset or empty (as in sh).
  *  - $$ is one literal $, so "$${X}" stays "${X}" (as in docker compose).

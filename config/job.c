@@ -1,6 +1,7 @@
 /* config/job.c -- the jobs list: exec and http jobs, their defaults from
  * the lock section, and the rules between jobs. */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -251,7 +252,7 @@ static lc_status job_timing(const lc__cfgctx *cx, const lc__ynode *map, lc_job *
     if (job->ttl_ms < 0)
         job->ttl_ms = cfg->lock.ttl_ms;
     if (job->renew_every_ms < 0)
-        job->renew_every_ms = job->ttl_ms / 3;
+        job->renew_every_ms = lc__timing_renew_default(job->ttl_ms);
     return lc__cfg_check_renew(cx, map, path, job->ttl_ms, job->renew_every_ms);
 }
 

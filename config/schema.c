@@ -2,6 +2,7 @@
  * conversions of scalar values (strings, durations, integers, booleans,
  * lock names). Every conversion expands ${VAR} first. */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -214,10 +215,9 @@ lc_status lc__cfg_check_renew(const lc__cfgctx *cx, const lc__ynode *map, const 
                               int64_t ttl_ms, int64_t renew_ms)
 {
     const lc__ynode *key = NULL;
-    if (renew_ms * 2 < ttl_ms || lc__ymap_get(map, "renew_every", &key) == NULL)
+    lc_error terr;
+    if (lc__timing_check_renew(ttl_ms, renew_ms, &terr) == LC_OK ||
+        lc__ymap_get(map, "renew_every", &key) == NULL)
         return LC_OK;
-    char r[32], t[32];
-    return lc__cfg_fail(
-        cx, key->line, key->col, "%s.renew_every (%s) must be less than half the ttl (%s)", path,
-        lc_duration_format(renew_ms, r, sizeof(r)), lc_duration_format(ttl_ms, t, sizeof(t)));
+    return lc__cfg_fail(cx, key->line, key->col, "%s.%s", path, terr.message);
 }

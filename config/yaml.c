@@ -1,11 +1,12 @@
 /* config/yaml.c -- the YAML file into one validated lc_config.
  *
- * Position rules (docs/config.md): an error about a value points at the
+ * Position rules (README.md, "Configuration" > "Errors"): an error about a value points at the
  * value; about a key (unknown, duplicate) at the key; a rule between keys
  * (renew_every against ttl, retry_min against retry_max, exec with http)
  * at the key that breaks it; something missing at the key of the section
  * that lacks it (or the start of the job, or 1:1 for the whole file). */
 #include "config/config_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -83,7 +84,7 @@ static lc_status set_choice(const lc__cfgctx *cx, const lc__ynode *val, const ch
 static lc_status set_level(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     static const char *const words[] = {"error", "warn", "info", "debug"};
-    int i;
+    int i = 0; /* set on LC_OK; gcc -O2 cannot see that */
     lc_status rc = set_choice(cx, val, path, words, 4, "error, warn, info or debug", &i);
     if (rc == LC_OK)
         ((lc_config *)base)->log.level = (lc_log_level)i;
@@ -94,7 +95,7 @@ static lc_status set_format(const lc__cfgctx *cx, const lc__ynode *val, void *ba
                             const char *path)
 {
     static const char *const words[] = {"text", "json"};
-    int i;
+    int i = 0; /* set on LC_OK; gcc -O2 cannot see that */
     lc_status rc = set_choice(cx, val, path, words, 2, "text or json", &i);
     if (rc == LC_OK)
         ((lc_config *)base)->log.json = i;
@@ -159,7 +160,7 @@ static lc_status check_lock(const lc__cfgctx *cx, const lc__ynode *root, lc_conf
 {
     const lc__ynode *lock = lc__ymap_get(root, "lock", NULL), *kmin = NULL, *kmax = NULL;
     if (lc__ymap_get(lock, "renew_every", NULL) == NULL)
-        cfg->lock.renew_every_ms = cfg->lock.ttl_ms / 3;
+        cfg->lock.renew_every_ms = lc__timing_renew_default(cfg->lock.ttl_ms);
     lc_status rc =
         lc__cfg_check_renew(cx, lock, "lock", cfg->lock.ttl_ms, cfg->lock.renew_every_ms);
     if (rc != LC_OK || cfg->lock.retry_min_ms <= cfg->lock.retry_max_ms)

@@ -4,10 +4,12 @@
 #include "core/client_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +36,17 @@ lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_cl
         opts = &none;
     if (cfg == NULL || cfg->backend == NULL)
         return lc__err(err, LC_ERR_CONFIG, 0, "no backend configured");
-    const lc_backend_ops *ops = lc_backend_find(cfg->backend);
-    if (ops == NULL)
-        return lc__err(err, LC_ERR_CONFIG, 0, "unknown backend '%s'", cfg->backend);
+    const lc_backend_ops *ops = lc__backend_find(cfg->backend);
+    if (ops == NULL) {
+        char built[64] = "";
+        for (size_t i = 0, used = 0; lc_backend_name(i) && used < sizeof(built); i++) {
+            int w = snprintf(built + used, sizeof(built) - used, "%s%s", i ? ", " : "",
+                             lc_backend_name(i));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        return lc__err(err, LC_ERR_CONFIG, 0, "unknown backend '%s' (this build has: %s)",
+                       cfg->backend, built);
+    }
 
     lc_client *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -88,18 +98,6 @@ const lc_config *lc_client_config(const lc_client *c)
 static lc_status check_name(const char *name, lc_error *err)
 {
     return lc_name_check(name, name ? strlen(name) : 0, err);
-}
-
-/* A ttl the caller chose (0 means a default and is not checked here). */
-static lc_status check_ttl(int64_t ttl_ms, lc_error *err)
-{
-    if (ttl_ms < LC_TTL_MIN_MS)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too short: at least %d ms",
-                       (long long)ttl_ms, LC_TTL_MIN_MS);
-    if (ttl_ms > LC_DURATION_MAX_MS)
-        return lc__err(err, LC_ERR_INVALID, 0, "ttl of %lld ms is too long: at most 365d",
-                       (long long)ttl_ms);
-    return LC_OK;
 }
 
 /* Text the caller hands in to be stored (owner, error, checkpoint,
@@ -243,7 +241,7 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
         return rc;
     int64_t ttl = opts->ttl_ms > 0 ? opts->ttl_ms : c->cfg->lock.ttl_ms;
     int64_t wait = opts->wait_ms > 0 ? opts->wait_ms : opts->wait_ms < 0 ? 0 : c->cfg->lock.wait_ms;
-    if ((rc = check_ttl(ttl, err)) != LC_OK)
+    if ((rc = lc__timing_check_ttl(ttl, err)) != LC_OK)
         return rc;
     const char *owner = opts->owner && *opts->owner ? opts->owner : c->owner;
     if ((rc = check_text("owner", owner, err)) != LC_OK)
@@ -291,7 +289,7 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
 {
     if (ttl_ms <= 0)
         ttl_ms = lease->ttl_ms > 0 ? lease->ttl_ms : c->cfg->lock.ttl_ms;
-    lc_status rc = check_ttl(ttl_ms, err);
+    lc_status rc = lc__timing_check_ttl(ttl_ms, err);
     if (rc != LC_OK)
         return rc;
     int64_t sent = lc__mono_ns(c->clock);
@@ -403,6 +401,38 @@ lc_status lc_migrate(lc_client *c, char *what, size_t what_size, lc_error *err)
     if (what && what_size)
         what[0] = '\0';
     return c->ops->migrate(c->state, what, what_size, err);
+}
+
+int64_t lc__client_now_ns(const lc_client *c)
+{
+    return lc__mono_ns(c->clock);
+}
+
+void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...)
+{
+    if (c->log == NULL)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->log(c->log_ctx, level, msg);
+}
+
+lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err)
+{
+    if (c->ops->renew_many)
+        return c->ops->renew_many(c->state, items, n, err);
+    for (size_t i = 0; i < n; i++) {
+        lc_renew_item *it = &items[i];
+        lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
+        if (rc != LC_OK && rc != LC_ERR_LOST)
+            return rc;
+        it->status = rc;
+    }
+    lc__err_clear(err);
+    return LC_OK;
 }
 
 void lc_lease_free(lc_lease *lease)

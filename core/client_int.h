@@ -1,9 +1,10 @@
-/* core/client_int.h -- the client and lease objects, for the parts of the
- * library (the keeper) that drive a backend directly. */
+/* core/client_int.h -- the client and lease objects, shared by the core's
+ * files (client.c, keeper.c, lockinfo.c) and the backends. */
 #ifndef LC_CLIENT_INT_H
 #define LC_CLIENT_INT_H
 
-#include "lockcoord.h"
+#include "backends/backend_int.h"
+#include "core/error_int.h"
 
 struct lc_client {
     const lc_backend_ops *ops;
@@ -26,15 +27,26 @@ struct lc_lease {
     char *checkpoint;
 };
 
+/* What the keeper needs of a client. client.c is the only file that calls
+ * through a backend's table; the rest of the core goes through these. */
+
+/* The client's clock now, monotonic ns. */
+int64_t lc__client_now_ns(const lc_client *c);
+
+/* Logs through the client's hook (nothing when it has none). */
+void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...) LC__PRINTF(3, 4);
+
+/* Renews n leases in one backend call, filling each item's status
+ * (LC_OK or LC_ERR_LOST). A backend without renew_many gets one renew per
+ * item, stopping at the first failure that is not LC_ERR_LOST: the items
+ * not reached keep their status and their leases their old deadline (the
+ * safe side). Returns an error only when the call itself failed. */
+lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err);
+
 /* Derives info->health from the other fields. */
 void lc__health_derive(lc_lock_info *info);
 
 /* Resets info to "never seen" for `name`. */
 void lc__lock_info_init(lc_lock_info *info, const char *name);
-
-/* The backends, for the registry. */
-extern const lc_backend_ops lc__backend_memory;
-extern const lc_backend_ops lc__backend_redis;
-extern const lc_backend_ops lc__backend_postgres;
 
 #endif

@@ -1,5 +1,6 @@
 /* core/clock.c -- the system clock behind the injectable lc_clock. */
 #include "core/clock_int.h"
+#include "core/timing_int.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ struct timespec lc__mono_after(int64_t ns)
 
 int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms)
 {
-    int64_t allowance_ms = ttl_ms / 100 + 2;
+    int64_t allowance_ms = lc__timing_allowance_ms(ttl_ms);
     int64_t ms = ttl_ms - allowance_ms;
     if (ms < 0)
         ms = 0;

@@ -54,6 +54,24 @@ lc_status lc__err_not_yours(lc_error *err, const char *name)
     return lc__err(err, LC_ERR_LOST, 0, "lease on '%s' lost: not held with this token", name);
 }
 
+lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, uint64_t fence,
+                           int64_t acquired_at_ms, int64_t expires_in_ms)
+{
+    const char *who = owner && *owner ? owner : "another holder";
+    if (fence > 0)
+        lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s (fence %llu)", name, who,
+                (unsigned long long)fence);
+    else
+        lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s", name, who);
+    if (err == NULL)
+        return LC_ERR_CONFLICT;
+    lc__strlcpy(err->holder.owner, owner ? owner : "", sizeof(err->holder.owner));
+    err->holder.fence = fence;
+    err->holder.acquired_at_ms = acquired_at_ms > 0 ? acquired_at_ms : 0;
+    err->holder.expires_in_ms = expires_in_ms >= 0 ? expires_in_ms : -1;
+    return LC_ERR_CONFLICT;
+}
+
 void lc__err_clear(lc_error *err)
 {
     if (err == NULL)

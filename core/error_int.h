@@ -20,6 +20,15 @@ lc_status lc__err(lc_error *err, lc_status code, int sys_errno, const char *fmt,
  * every backend gives for it. */
 lc_status lc__err_not_yours(lc_error *err, const char *name);
 
+/* LC_ERR_CONFLICT for `name`, held by another holder: the one way every
+ * backend reports a conflict. The message is "lock 'NAME' is held by OWNER
+ * (fence N)" ("another holder" when the owner is unknown, no fence part
+ * when it is 0). err->holder gets the fields as the header documents them:
+ * owner "" when unknown, acquired_at_ms 0 when unknown (not positive),
+ * expires_in_ms -1 when unknown (negative). */
+lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, uint64_t fence,
+                           int64_t acquired_at_ms, int64_t expires_in_ms);
+
 /* Clears err to LC_OK with an empty message. */
 void lc__err_clear(lc_error *err);
 

@@ -2,14 +2,43 @@
  *
  * lockcoord keeps a named lock in Redis or Postgres (or, within one process,
  * in memory), hands it out as a lease with a time-to-live, and runs work
- * under such leases so that it runs on one machine at a time.
+ * under such leases so that it runs on one machine at a time. README.md
+ * shows the library at work ("Embedding the library"); this header is its
+ * reference.
  *
- * Conventions (see STYLE.md):
- *  - Every fallible call returns lc_status (LC_OK == 0) and fills an optional
- *    lc_error *err. On error nothing the caller owns is changed.
- *  - Arguments are borrowed; whatever the library keeps, it copies.
- *  - Every _new/_open has a _free/_close that accepts NULL.
- *  - The library never prints, never exits, and keeps no global error state.
+ * Conventions
+ *  - Every fallible call returns lc_status (LC_OK == 0) and fills an
+ *    optional lc_error *err (NULL: not wanted). On error nothing the caller
+ *    owns is changed: out-parameters are left as they were.
+ *  - Arguments are borrowed for the call; whatever the library keeps, it
+ *    copies. The exceptions, each repeated where it applies:
+ *      - a client borrows its config (lc_client_open), its clock and its
+ *        memory store (lc_client_opts): they must outlive the client;
+ *      - a keeper borrows the config and client options it was started
+ *        with (lc_keeper_start), and every lease it keeps, from
+ *        lc_keeper_add until lc_keeper_remove returns.
+ *  - Every _new/_open/_start has a _free/_close/_stop that accepts NULL.
+ *  - The library never prints, never exits, keeps no global error state,
+ *    and leaves the process's signal handling alone.
+ *
+ * Threads
+ *  - Plain functions (lc_name_check, lc_duration_*, lc_token_new,
+ *    lc_time_format, lc_status_name, lc_health_*, lc_backend_*,
+ *    lc_deadline_after, lc_lease_timing_settle) may be called from any
+ *    thread at any time.
+ *  - An lc_config is not changed by the library: once loaded, any number of
+ *    threads may read it and open clients on it.
+ *  - An lc_client (with the leases taken through it) is used by one thread
+ *    at a time; give each thread its own client, or lock around it. Clients
+ *    on different threads need no locking, also when they share a memory
+ *    store (lc_memstore is thread-safe).
+ *  - An lc_keeper's functions may be called from any thread, concurrently,
+ *    except lc_keeper_stop, which must be the last call. The keeper runs
+ *    two threads of its own (a renewer and a watchdog) with its own client:
+ *    the clock and the log hook given to it are called from those threads,
+ *    and so is on_loss (see lc_loss_fn).
+ *  - The clock functions and the log hook must be thread-safe when a
+ *    keeper uses them, or when one is shared by clients on several threads.
  */
 #ifndef LOCKCOORD_H
 #define LOCKCOORD_H
@@ -49,12 +78,13 @@ typedef enum lc_status {
     LC_ERR_CANCELLED    /* the caller cancelled the call (lc_acquire_opts.cancel_fd) */
 } lc_status;
 
-/* Who holds a lock. Times are the backend server's clock (unix ms). */
+/* Who holds a lock, as a conflict or a reset reports it. Every backend
+ * fills it the same way. Times are the backend server's clock (unix ms). */
 typedef struct lc_holder {
-    char owner[LC_OWNER_MAX + 1];
-    uint64_t fence;
-    int64_t acquired_at_ms; /* unix ms, 0 when unknown */
-    int64_t expires_in_ms;  /* remaining ttl, -1 when unknown */
+    char owner[LC_OWNER_MAX + 1]; /* "" when unknown */
+    uint64_t fence;               /* 0 when unknown */
+    int64_t acquired_at_ms;       /* unix ms, 0 when unknown */
+    int64_t expires_in_ms;        /* remaining ttl, -1 when unknown */
 } lc_holder;
 
 /* Filled by every fallible call when non-NULL. `holder` is valid when
@@ -103,7 +133,8 @@ LC_API lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err)
 LC_API char *lc_duration_format(int64_t ms, char *buf, size_t size);
 
 /* Writes LC_TOKEN_LEN lowercase hex characters of 128 random bits from
- * getrandom(2), plus a NUL, into out. */
+ * getrandom(2), plus a NUL, into out. LC_ERR_INTERNAL (with errno) only
+ * when the OS gives no random bytes. */
 LC_API lc_status lc_token_new(char out[LC_TOKEN_LEN + 1], lc_error *err);
 
 /* LC_OK when token is what lc_token_new makes: exactly LC_TOKEN_LEN
@@ -136,6 +167,8 @@ LC_API char *lc_text_utf8(const char *s);
 /* Clock: injectable so expiry logic is tested without sleeping            */
 /* ------------------------------------------------------------------------ */
 
+/* A clock: both functions are called with ctx. The library reads it
+ * through lc_client_opts (and the memory store); it never frees it. */
 typedef struct lc_clock {
     /* Monotonic nanoseconds (CLOCK_MONOTONIC by default). */
     int64_t (*mono_ns)(void *ctx);
@@ -144,7 +177,8 @@ typedef struct lc_clock {
     void *ctx;
 } lc_clock;
 
-/* The system clock. */
+/* The system clock: CLOCK_MONOTONIC and CLOCK_REALTIME. A static object,
+ * never NULL, never to be freed. */
 LC_API const lc_clock *lc_clock_system(void);
 
 /* Formats unix ms as RFC 3339 UTC with milliseconds
@@ -194,7 +228,7 @@ typedef enum lc_log_level {
 typedef struct lc_config {
     char *path;    /* the file it came from, or NULL */
     char *backend; /* "redis" | "postgres" | "memory" (embedders only) */
-    char *owner;   /* default hostname:pid, filled by lc_client_open */
+    char *owner;   /* NULL: each client uses hostname:pid */
     struct {
         char *url;
         int64_t connect_timeout_ms; /* default 2s */
@@ -225,16 +259,22 @@ typedef struct lc_config {
     } log;
 } lc_config;
 
-/* A config with every default filled in and the given backend. Returns
- * NULL when out of memory. Free with lc_config_free. */
+/* A config with every default filled in and the given backend (copied;
+ * may be NULL, to be set before opening a client). Returns NULL when out
+ * of memory. Free with lc_config_free. An embedder fills in the rest
+ * (redis.url, postgres.conninfo, ...) with malloc'd strings, which
+ * lc_config_free then frees. */
 LC_API lc_config *lc_config_new(const char *backend);
 
-/* Loads and validates a YAML file. `${VAR}` and `${VAR:-default}` are
- * expanded from the environment. On error returns LC_ERR_CONFIG with
- * err->message "FILE:LINE:COL: what" and *out untouched. */
+/* Loads and validates a YAML file (the format is in README.md). `${VAR}`
+ * and `${VAR:-default}` are expanded from the environment. On success *out
+ * is a new config (lc_config_free). On error returns LC_ERR_CONFIG with
+ * err->message "FILE:LINE:COL: what" (LC_ERR_NOMEM when out of memory)
+ * and *out untouched. */
 LC_API lc_status lc_config_load(const char *path, lc_config **out, lc_error *err);
 
-/* The same from a buffer; `name` stands for the file in messages. */
+/* The same from text[len] (not NUL-terminated necessarily); `name` stands
+ * for the file in messages and becomes cfg->path. */
 LC_API lc_status lc_config_parse(const char *text, size_t len, const char *name, lc_config **out,
                                  lc_error *err);
 
@@ -243,6 +283,8 @@ LC_API lc_status lc_config_parse(const char *text, size_t len, const char *name,
  * NULL when out of memory. */
 LC_API char *lc_config_dump(const lc_config *cfg);
 
+/* Frees cfg and everything it points to, wiping secrets (URLs, conninfo,
+ * header values) first. NULL is fine. No client may still use it. */
 LC_API void lc_config_free(lc_config *cfg);
 
 /* ------------------------------------------------------------------------ */
@@ -256,9 +298,9 @@ typedef enum lc_health {
     LC_HEALTH_FAILED     /* "Last sync failed" */
 } lc_health;
 
-/* "ready" | "held" | "stale" | "failed" */
+/* "ready" | "held" | "stale" | "failed": the machine code. Never NULL. */
 LC_API const char *lc_health_name(lc_health h);
-/* The human text of DESIGN.md. */
+/* The human text of each value, as in the enum's comments. Never NULL. */
 LC_API const char *lc_health_text(lc_health h);
 
 /* Everything `status` shows about one lock. Times are unix ms of the
@@ -283,105 +325,37 @@ typedef struct lc_lock_info {
     char *checkpoint; /* NULL if none */
 } lc_lock_info;
 
+/* Frees the strings info owns and sets them to NULL; the struct itself is
+ * the caller's. Calling it twice, or with NULL, is fine. */
 LC_API void lc_lock_info_clear(lc_lock_info *info);
+/* Clears each of list[0..n) and frees the array (from lc_list). NULL is
+ * fine. */
 LC_API void lc_lock_list_free(lc_lock_info *list, size_t n);
 
 /* ------------------------------------------------------------------------ */
-/* Backends: one const table of functions each                             */
+/* Backends, log hooks, run records                                         */
 /* ------------------------------------------------------------------------ */
 
+/* A log hook: called with one line, without a trailing newline, which is
+ * only valid during the call. May be called from a keeper's threads. */
 typedef void (*lc_log_fn)(void *ctx, lc_log_level level, const char *msg);
 
-/* What a backend gets when it is opened, besides the config. */
-typedef struct lc_backend_env {
-    const lc_clock *clock; /* never NULL */
-    lc_log_fn log;         /* may be NULL */
-    void *log_ctx;
-    void *shared; /* backend-specific shared state (memory store) */
-} lc_backend_env;
-
-typedef struct lc_acquire_args {
-    const char *name;
-    const char *token;
-    const char *owner;
-    int64_t ttl_ms;
-} lc_acquire_args;
-
-/* What a successful acquire returns. checkpoint is malloc'd (or NULL) and
- * becomes the caller's. */
-typedef struct lc_grant {
-    uint64_t fence;
-    int64_t acquired_at_ms;
-    char *checkpoint;
-} lc_grant;
-
-/* A run's outcome, recorded at release: sync_count + 1, last completed now,
- * last_exit (if has_exit), last_error (NULL clears it). */
+/* A run's outcome, recorded at release (or by lc_record_run): sync_count
+ * + 1, last completed now, last_exit (if has_exit), last_error (NULL
+ * clears it). The library copies what it keeps. */
 typedef struct lc_run_result {
     int has_exit;
     int exit_code;
     const char *error;
 } lc_run_result;
 
-typedef struct lc_renew_item {
-    const char *name;
-    const char *token;
-    int64_t ttl_ms;
-    lc_status status; /* out: LC_OK or LC_ERR_LOST */
-} lc_renew_item;
+/* The backends this build of the library has, by index: "redis",
+ * "postgres" (each unless the build left it out: LC_WITH_REDIS /
+ * LC_WITH_POSTGRES), then "memory" (always). NULL past the last one. */
+LC_API const char *lc_backend_name(size_t i);
 
-/* The contract every backend implements. All functions but close return
- * lc_status and fill err. Names are already validated by the core.
- *
- * acquire: take the lock if free or expired; a new fence, strictly greater
- *   than every fence handed out for that name. If the lock is held with the
- *   same token (a retried acquire), succeed with the same fence. If held by
- *   another, LC_ERR_CONFLICT with err->holder filled.
- * renew: token-checked ttl extension; LC_ERR_LOST when the token is not the
- *   live holder's (expired counts as lost even if nobody took it).
- * renew_many: one round trip for n renewals; per-item status. Returns an
- *   error only when the round trip itself failed.
- * release: token-checked; records `res` (never NULL) and notifies waiters.
- *   LC_ERR_LOST when the token is not the live holder's (nothing recorded).
- * force_release: the operator's reset; *was_held says whether a live lease
- *   existed, *prev its holder; records `reason` as last error; keeps the
- *   fence counter; notifies waiters.
- * record_run: records `res` without touching the lease (a run whose
- *   release found the lease lost).
- * checkpoint: token-checked store of a progress marker.
- * inspect: state of one lock; a never-seen name is ready with fence 0.
- * list: all locks, *out malloc'd array (lc_lock_list_free).
- * migrate: create/upgrade schema, load scripts; *what is a short
- *   human description written into a buffer of `what_size`.
- * watch/wait/unwatch: release notifications. After watch(name), wait
- *   returns LC_OK when a release of a watched name was seen or timeout_ms
- *   passed (both are fine); *notified says which. */
-typedef struct lc_backend_ops {
-    const char *name;
-    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
-    void (*close)(void *state);
-    lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out, lc_error *err);
-    lc_status (*renew)(void *state, const char *name, const char *token, int64_t ttl_ms,
-                       lc_error *err);
-    lc_status (*renew_many)(void *state, lc_renew_item *items, size_t n, lc_error *err);
-    lc_status (*release)(void *state, const char *name, const char *token, const lc_run_result *res,
-                         lc_error *err);
-    lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
-                               lc_holder *prev, lc_error *err);
-    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
-    lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
-                            lc_error *err);
-    lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);
-    lc_status (*list)(void *state, lc_lock_info **out, size_t *n, lc_error *err);
-    lc_status (*migrate)(void *state, char *what, size_t what_size, lc_error *err);
-    lc_status (*watch)(void *state, const char *name, lc_error *err);
-    lc_status (*wait)(void *state, int64_t timeout_ms, int *notified, lc_error *err);
-    void (*unwatch)(void *state);
-} lc_backend_ops;
-
-/* The registry: the table for "redis", "postgres" or "memory"; NULL for
- * anything else. */
-LC_API const lc_backend_ops *lc_backend_find(const char *name);
+/* 1 when this build has the backend `name`, else 0 (also for NULL). */
+LC_API int lc_backend_available(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* The in-process memory store (for tests and single-process embedders)    */
@@ -389,9 +363,14 @@ LC_API const lc_backend_ops *lc_backend_find(const char *name);
 
 typedef struct lc_memstore lc_memstore;
 
-/* A store shared by every client opened with it (lc_client_opts.memstore).
- * Uses `clock` (NULL = system) for expiry. Thread-safe. */
+/* A store shared by every client opened with it (lc_client_opts.memstore,
+ * backend "memory"): leases, fences and run records as the servers keep
+ * them, within one process. Uses `clock` (NULL: the system clock;
+ * borrowed, must outlive the store) for expiry. Thread-safe. NULL when out
+ * of memory. */
 LC_API lc_memstore *lc_memstore_new(const lc_clock *clock);
+/* Frees the store and everything in it. NULL is fine. Every client opened
+ * with it must be closed first. */
 LC_API void lc_memstore_free(lc_memstore *store);
 
 /* ------------------------------------------------------------------------ */
@@ -401,7 +380,8 @@ LC_API void lc_memstore_free(lc_memstore *store);
 typedef struct lc_client lc_client;
 typedef struct lc_lease lc_lease;
 
-/* All-zero means defaults. */
+/* All-zero means defaults. The clock and the store are borrowed: they
+ * must outlive the client. */
 typedef struct lc_client_opts {
     const lc_clock *clock; /* NULL: system clock */
     lc_log_fn log;         /* NULL: silent */
@@ -409,21 +389,33 @@ typedef struct lc_client_opts {
     lc_memstore *memstore; /* backend "memory": the shared store (NULL: private) */
 } lc_client_opts;
 
-/* Opens a connection to cfg's backend. cfg is borrowed and must outlive the
- * client. On error *out is untouched. */
+/* Opens a client on cfg's backend and connects to its server now: a server
+ * that is down or refuses the login fails here with LC_ERR_UNAVAILABLE (or
+ * LC_ERR_TIMEOUT), the same for every backend, rather than at the first
+ * call (the memory backend has no server and always opens). A connection
+ * lost later is made again by the next call that needs it. cfg is
+ * borrowed and must outlive the client. On error *out is untouched. */
 LC_API lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_client **out,
                                 lc_error *err);
+
+/* Closes the connection and frees c. NULL is fine. Leases taken through it
+ * stay valid objects to be freed with lc_lease_free; their locks are not
+ * released (they expire by their ttl). */
 LC_API void lc_client_close(lc_client *c);
 
+/* The backend's name ("redis", "postgres", "memory"); a static string. */
 LC_API const char *lc_client_backend(const lc_client *c);
+/* The owner its leases get by default: the config's owner, else
+ * hostname:pid. Valid while c is open. */
 LC_API const char *lc_client_owner(const lc_client *c);
+/* The config c was opened with (borrowed from the caller). */
 LC_API const lc_config *lc_client_config(const lc_client *c);
 
 /* All-zero means the config's defaults (lock.ttl, lock.wait, owner). */
 typedef struct lc_acquire_opts {
-    int64_t ttl_ms;
-    int64_t wait_ms; /* -1: do not wait even if the config says so */
-    const char *owner;
+    int64_t ttl_ms;    /* 0: lock.ttl; at least LC_TTL_MIN_MS */
+    int64_t wait_ms;   /* 0: lock.wait; -1: do not wait even if the config says so */
+    const char *owner; /* NULL or "": lc_client_owner (copied) */
     /* > 0: a file descriptor that cancels the acquire once it is readable
      * (a signalfd, an eventfd, a pipe; closing a pipe's write end counts).
      * It is checked before every attempt and watched while waiting between
@@ -431,52 +423,89 @@ typedef struct lc_acquire_opts {
     int cancel_fd;
 } lc_acquire_opts;
 
-/* Takes a lease on `name`, waiting up to wait_ms (woken early by release
- * notifications). On success *out is a new lease (lc_lease_free). On
- * LC_ERR_CONFLICT err->holder names the holder. The owner must pass
- * lc_text_check (else LC_ERR_INVALID); one over LC_OWNER_MAX bytes is cut
- * on a character boundary. LC_ERR_CANCELLED when opts->cancel_fd became
- * readable before an attempt could take the lock: nothing was taken. (An
- * attempt already sent when it becomes readable completes; if it took the
- * lock, the result is LC_OK as usual.) */
+/* Takes a lease on `name` with a new token and a fence greater than any
+ * handed out for that name before. While another holder has it, retries
+ * for up to wait_ms (woken early by release notifications, else with
+ * jittered backoff). On success *out is a new lease (lc_lease_free) with
+ * its local deadline set. On error *out is untouched: LC_ERR_INVALID for a
+ * bad name or ttl, or an owner that fails lc_text_check (nothing is sent;
+ * an owner over LC_OWNER_MAX bytes is cut on a character boundary),
+ * LC_ERR_CONFLICT when the wait ended and another holder still has it
+ * (err->holder names that holder), LC_ERR_CANCELLED when opts->cancel_fd
+ * became readable before an attempt could take the lock (nothing was
+ * taken; an attempt already sent completes, and if it took the lock the
+ * result is LC_OK as usual), LC_ERR_UNAVAILABLE or LC_ERR_TIMEOUT when the
+ * backend did not answer. Opts may be NULL. */
 LC_API lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts,
                             lc_lease **out, lc_error *err);
 
 /* A handle for a lease known only by name and token (the CLI's renew and
- * release). Fence is 0 and the local deadline unknown. */
+ * release): both are checked and copied, nothing is sent. Fence, ttl and
+ * the local deadline are unknown (0), the owner "". On success *out is a
+ * new lease (lc_lease_free); on error (LC_ERR_INVALID) it is untouched. */
 LC_API lc_status lc_lease_attach(const char *name, const char *token, lc_lease **out,
                                  lc_error *err);
 
-/* Extends the lease by ttl_ms (0: its own ttl). LC_ERR_LOST when it is not
- * yours any more. Updates the local deadline on success. */
+/* Extends the lease to ttl_ms from now (0: its own ttl, else lock.ttl),
+ * token-checked. On success the lease's ttl and local deadline are
+ * updated. LC_ERR_LOST when it is not yours any more (taken over, reset,
+ * or expired even if nobody took it); LC_ERR_INVALID for a ttl under
+ * LC_TTL_MIN_MS; LC_ERR_UNAVAILABLE / LC_ERR_TIMEOUT when the backend did
+ * not answer (the lease may or may not have been extended: trust the
+ * local deadline). A lease kept by a keeper is renewed by the keeper, not
+ * here. */
 LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err);
 
 /* Gives the lease back and records res (NULL: a successful run without an
- * exit code). res->error must pass lc_text_check (else LC_ERR_INVALID and
- * nothing is sent). The lease object stays valid and must still be freed. */
+ * exit code), token-checked, and wakes waiters. res->error must pass
+ * lc_text_check (else LC_ERR_INVALID and nothing is sent). On success the
+ * local deadline becomes 0. LC_ERR_LOST when it was not yours any more:
+ * nothing is recorded then (lc_record_run does that). The lease object
+ * stays valid either way and must still be freed. */
 LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
 
-/* Stores a progress marker (must pass lc_text_check, else LC_ERR_INVALID). */
+/* Stores `value` (copied; not NULL; must pass lc_text_check, else
+ * LC_ERR_INVALID) as the lock's progress marker, token-checked:
+ * LC_ERR_LOST when the lease is not yours any more, and nothing is stored.
+ * The next holder finds it in lc_lease_checkpoint. */
 LC_API lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_error *err);
 
-/* Records a run's outcome without the lease (after a lost lease). The
- * error text may quote what the caller did not write, so it is not refused:
- * it is stored as lc_text_escape makes it. */
+/* Records a run's outcome (NULL: success without an exit code) without
+ * touching whoever holds the lock now: for a run whose lease was lost
+ * before its release. The error text may quote what the caller did not
+ * write, so it is not refused: it is stored as lc_text_escape makes it. */
 LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
                                lc_error *err);
 
-/* The operator's reset. The reason must pass lc_text_check. */
+/* The operator's reset: ends any live lease on `name` at once (its holder
+ * finds out at its next renewal), records `reason` (required; must pass
+ * lc_text_check) as the last error and wakes waiters; fences keep counting
+ * up. *was_held (may be NULL) says whether a live lease existed, and then
+ * *prev (may be NULL) is its holder. */
 LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
                                   lc_holder *prev, lc_error *err);
 
-/* One lock's state; out must be cleared with lc_lock_info_clear. */
+/* One lock's state, health derived. A name never used is "ready" with
+ * fence 0. On success *out owns strings: clear it with lc_lock_info_clear.
+ * On error *out holds no strings. */
 LC_API lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out, lc_error *err);
-/* Every lock; free with lc_lock_list_free. */
+/* Every lock the backend knows, in no particular order: *out is a new
+ * array of *n entries (lc_lock_list_free). On error both are untouched. */
 LC_API lc_status lc_list(lc_client *c, lc_lock_info **out, size_t *n, lc_error *err);
 
+/* Creates or upgrades what the backend needs: the Postgres tables, the
+ * Redis scripts (memory: nothing). Safe to run again and concurrently.
+ * what[what_size] (may be NULL) gets one line saying what was done. */
 LC_API lc_status lc_migrate(lc_client *c, char *what, size_t what_size, lc_error *err);
 
+/* Frees the handle, not the lock: a lease still held stays held until it
+ * is released or expires. NULL is fine. A lease kept by a keeper must be
+ * removed from it first. */
 LC_API void lc_lease_free(lc_lease *lease);
+
+/* What the lease knows. Strings stay valid until lc_lease_free. Owner is
+ * "" and the numbers 0 for a lease from lc_lease_attach. acquired_at is
+ * the backend server's clock (unix ms). */
 LC_API const char *lc_lease_name(const lc_lease *lease);
 LC_API const char *lc_lease_token(const lc_lease *lease);
 LC_API uint64_t lc_lease_fence(const lc_lease *lease);
@@ -492,16 +521,37 @@ LC_API int64_t lc_lease_deadline_ns(const lc_lease *lease);
  * less a drift allowance of 1% of ttl plus 2 ms. */
 LC_API int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms);
 
+/* How a lease is kept and a command under it stopped. Zero fields mean
+ * defaults (see lc_lease_timing_settle). */
+typedef struct lc_lease_timing {
+    int64_t ttl_ms;         /* 0: the config's lock.ttl */
+    int64_t renew_every_ms; /* 0: ttl/3 when ttl_ms is given, else lock.renew_every */
+    int64_t kill_grace_ms;  /* SIGTERM-to-SIGKILL delay; 0: 5s */
+} lc_lease_timing;
+
+/* Fills the zero fields of *t with their defaults, taken from cfg (which
+ * may be NULL when t->ttl_ms is given), and checks the rules: ttl at least
+ * LC_TTL_MIN_MS, renew_every positive and less than half the ttl (so one
+ * renewal can fail and the next still lands in time), kill grace not
+ * negative. On error returns LC_ERR_INVALID with a message such as
+ * "renew_every (20s) must be less than half the ttl (30s)" and leaves *t
+ * unchanged. */
+LC_API lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* The keeper: renews leases in the background, signals their loss          */
 /* ------------------------------------------------------------------------ */
 
 typedef struct lc_keeper lc_keeper;
 
-/* Called from a keeper thread when a lease is lost, with a human reason
- * ("deadline passed while the backend was unreachable: ...", "taken over by
- * OWNER (fence N)", "reset by an operator: REASON"). Must not block, and must not call
- * lc_keeper_stop (which waits for callbacks under way). */
+/* Called on one of the keeper's own threads (never the caller's) once per
+ * lost lease, with a human reason ("deadline passed while the backend was
+ * unreachable: ...", "taken over by OWNER (fence N)", "reset by an
+ * operator: REASON"); both strings are valid during the call only. It
+ * must not block: losses of other leases wait for it. It may call
+ * lc_keeper_lost, lc_keeper_deadline_ns and lc_keeper_fd (and kill(2), to
+ * stop the work at once), but not lc_keeper_stop, which waits for
+ * callbacks under way. */
 typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason);
 
 /* Called from the keeper's renewer thread after each successful renewal,
@@ -516,43 +566,59 @@ typedef void (*lc_renew_fn)(void *ctx, const char *lock_name, int64_t deadline_n
 
 /* All-zero means defaults. */
 typedef struct lc_keeper_opts {
-    int64_t renew_every_ms; /* 0: cfg lock.renew_every */
+    int64_t renew_every_ms; /* 0: cfg lock.renew_every; below ttl/2 of every lease */
     lc_loss_fn on_loss;     /* may be NULL: poll lc_keeper_fd instead */
     void *loss_ctx;
     lc_renew_fn on_renew; /* may be NULL */
     void *renew_ctx;
 } lc_keeper_opts;
 
-/* Starts a keeper with its own backend connection (opened with cfg and
- * copts, which must outlive it). On error *out is untouched. */
+/* Starts a keeper: its own client (opened with cfg and copts, which it
+ * borrows: they must outlive the keeper; it connects now, as
+ * lc_client_open does) and two threads, a renewer that renews every kept
+ * lease in one backend call per renew_every, and a watchdog that declares
+ * a lease lost when its local deadline passes without a renewal, however
+ * long the backend takes to answer. kopts may be NULL. On error *out is
+ * untouched and nothing is left running: the errors of lc_client_open,
+ * LC_ERR_CONFIG for a renew_every that is not positive, LC_ERR_INTERNAL
+ * when a thread or the eventfd cannot be made. */
 LC_API lc_status lc_keeper_start(const lc_config *cfg, const lc_client_opts *copts,
                                  const lc_keeper_opts *kopts, lc_keeper **out, lc_error *err);
 
-/* Starts keeping `lease` (borrowed: it must stay alive until removed). The
- * keeper takes its local deadline from the lease as it is now. */
+/* Starts keeping `lease`, which the keeper borrows until lc_keeper_remove
+ * returns: it must not be freed, renewed or released before that. The
+ * keeper copies its name, token, fence and ttl, and takes its local
+ * deadline from it as it is now. LC_ERR_INVALID for a lease without a
+ * local deadline (lc_lease_attach), one kept already, or one whose ttl is
+ * not more than twice renew_every. */
 LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 
-/* Stops keeping `lease`. When it returns, no renewal of it is in flight or
- * will be sent, so a release may follow safely (a lost lease is not waited
- * for: it will not be released). A loss of it not yet passed to on_loss
- * is not passed any more. Returns what lc_keeper_lost would. */
-LC_API int lc_keeper_remove(lc_keeper *k, lc_lease *lease);
+/* Stops keeping `lease` and gives it back to the caller, with the local
+ * deadline of its last renewal. When it returns, no renewal of it is in
+ * flight or will be sent, so a release may follow safely (a lost lease is
+ * not waited for: it will not be released). A loss of it not yet passed
+ * to on_loss is not passed any more. Returns what lc_keeper_lost returned
+ * last (LC_OK also for a lease that was not kept). */
+LC_API lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 
-/* 0 while `lease` is not lost. Once lost: LC_ERR_LOST when the backend said
- * it is not ours any more (taken over, reset, expired), LC_ERR_UNAVAILABLE
- * when its local deadline passed without a successful renewal (the backend
- * is unreachable or too slow: do not expect it to answer now),
- * LC_ERR_TIMEOUT when its local deadline passed because the keeper itself
- * did not get to send a renewal in time (the process was stopped or
- * starved: the backend may well answer). The reason is copied to
- * reason[size] (may be NULL). */
-LC_API int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size);
+/* LC_OK while `lease` is not lost (also for a lease not kept). Once lost,
+ * for good: LC_ERR_LOST when the backend said it is not ours any more
+ * (taken over, reset, expired), LC_ERR_UNAVAILABLE when its local deadline
+ * passed without a successful renewal (the backend is unreachable or too
+ * slow: do not expect it to answer now), LC_ERR_TIMEOUT when its local
+ * deadline passed because the keeper itself did not get to send a renewal
+ * in time (the process was stopped or starved: the backend may well
+ * answer). The reason is copied to reason[size] (may be NULL) when lost. */
+LC_API lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size);
 
-/* A file descriptor that becomes readable when any kept lease is lost
- * (poll it with the child's pidfd and signals). Reading it is not needed. */
+/* An eventfd that becomes readable when any kept lease is lost, and stays
+ * so until read (reading it is not needed): poll it with the other things
+ * a supervisor waits on. The keeper owns it: do not close it. */
 LC_API int lc_keeper_fd(const lc_keeper *k);
 
-/* The keeper's view of the lease's local deadline (monotonic ns). */
+/* The keeper's view of the lease's local deadline (monotonic ns on the
+ * clock it was given), moved on by every renewal; 0 for a lease not
+ * kept. */
 LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
 
 /* Stops the threads, closes the connection, frees. NULL ok. Never waits on

@@ -68,11 +68,15 @@ lc_install_deps() {
     ((${#missing[@]} == 0)) || lc_die "still missing after apt-get install: ${missing[*]}"
 }
 
-# lc_build DIR BUILD_TYPE: configure and build into $LC_ROOT/DIR.
+# lc_build DIR BUILD_TYPE [CMAKE ARGS...]: configure and build into
+# $LC_ROOT/DIR, warnings fatal (the project's own builds keep new warnings
+# out; a user's build does not fail on them). Extra arguments go to cmake,
+# e.g. -DCMAKE_C_COMPILER=clang or -DLC_WITH_POSTGRES=OFF.
 lc_build() {
     local dir=$1 type=$2
-    lc_say "Building $dir ($type)"
-    cmake -S "$LC_ROOT" -B "$LC_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" >/dev/null
+    shift 2
+    lc_say "Building $dir ($type${*:+ $*})"
+    cmake -S "$LC_ROOT" -B "$LC_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" -DLC_WERROR=ON "$@" >/dev/null
     cmake --build "$LC_ROOT/$dir" -j"$(nproc)"
 }
 

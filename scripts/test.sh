@@ -6,7 +6,10 @@
 # LOCKCOORD_TEST_PG_CONNINFO are set), runs ctest on each build (the TSan
 # build without the e2e tests: they drive the command, whose threads the
 # library tests already cover, with timing margins TSan's slowdown would
-# eat), and exits non-zero if anything failed.
+# eat), then the unit tests of the builds users make: build-release
+# (Release), build-nopg and build-noredis (one backend left out) and, when
+# clang is installed, build-clang; and exits non-zero if anything failed.
+# Every build has warnings fatal (LC_WERROR).
 #
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -R config
 #
@@ -23,7 +26,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CTEST_TIMEOUT_S=300
-BUILDS=("build RelWithDebInfo" "build-asan Asan" "build-tsan Tsan")
+# "DIR BUILD_TYPE [CMAKE ARGS...]"; the fourth and later get unit tests only.
+BUILDS=("build RelWithDebInfo" "build-asan Asan" "build-tsan Tsan" "build-release Release"
+    "build-nopg RelWithDebInfo -DLC_WITH_POSTGRES=OFF" "build-noredis RelWithDebInfo -DLC_WITH_REDIS=OFF")
+if command -v clang >/dev/null; then BUILDS+=("build-clang RelWithDebInfo -DCMAKE_C_COMPILER=clang"); fi
 SUMMARY=()
 REPEAT=${LOCKCOORD_TEST_REPEAT:-1}
 LOAD=${LOCKCOORD_TEST_LOAD:-0}
@@ -57,19 +63,25 @@ run_round() {
         run_ctest build-asan "$@" || failed=1
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         run_ctest build-tsan -LE e2e "$@" || failed=1
+    local b dir
+    for b in "${BUILDS[@]:3}"; do
+        read -r dir _ <<<"$b"
+        run_ctest "$dir" -L unit "$@" || failed=1
+    done
     return "$failed"
 }
 
 main() {
-    local failed=0 b dir type round
+    local failed=0 b dir type args round
     [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || lc_die "LOCKCOORD_TEST_REPEAT must be a positive whole number, got '$REPEAT'"
     [[ $LOAD == 0 || $LOAD == 1 ]] || lc_die "LOCKCOORD_TEST_LOAD must be 0 or 1, got '$LOAD'"
     ((LOAD == 0)) || LC_PACKAGES+=(stress-ng)
     lc_cleanup_on_exit
     lc_install_deps
     for b in "${BUILDS[@]}"; do
-        read -r dir type <<<"$b"
-        lc_build "$dir" "$type"
+        read -r dir type args <<<"$b"
+        # shellcheck disable=SC2086 # args are words for cmake
+        lc_build "$dir" "$type" $args
     done
     lc_start_servers
     ((LOAD == 0)) || lc_start_cpu_load

@@ -187,9 +187,8 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     } else if (held_by(s, e, a->token)) {
         out->fence = e->fence; /* a retried acquire of our own lease */
     } else if (live(s, e)) {
-        rc = lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s", a->name, e->owner);
-        if (err)
-            holder_of(s, e, &err->holder);
+        rc = lc__err_conflict(err, a->name, e->owner, e->fence, e->acquired_at_ms,
+                              (e->expires_ns - lc__mono_ns(s->clock)) / 1000000);
     } else {
         lc__strlcpy(e->token, a->token, sizeof(e->token));
         lc__strlcpy(e->owner, a->owner, sizeof(e->owner));

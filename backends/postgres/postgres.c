@@ -122,19 +122,14 @@ static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
 static lc_status conflict(const PGresult *r, const char *name, lc_error *err)
 {
     if (PQntuples(r) == 0)
-        return lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by another holder", name);
-    const char *owner = PQgetvalue(r, 0, A_OWNER);
-    uint64_t fence = (uint64_t)num(r, 0, A_FENCE, 0);
-    lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s (fence %llu)", name,
-            *owner ? owner : "an unnamed holder", (unsigned long long)fence);
-    if (err) {
-        lc__strlcpy(err->holder.owner, owner, sizeof(err->holder.owner));
-        err->holder.fence = fence;
-        err->holder.acquired_at_ms = num(r, 0, A_AT_MS, 0);
-        int64_t left = num(r, 0, A_EXPIRES_MS, -1);
-        err->holder.expires_in_ms = left < 0 ? 0 : left;
-    }
-    return LC_ERR_CONFLICT;
+        return lc__err_conflict(err, name, NULL, 0, 0, -1);
+    /* An expiry a moment ago (the holder was read after the acquire's
+     * snapshot) is "expires in 0 ms", not "unknown". */
+    int64_t left = num(r, 0, A_EXPIRES_MS, -1);
+    if (left < 0 && !PQgetisnull(r, 0, A_EXPIRES_MS))
+        left = 0;
+    return lc__err_conflict(err, name, PQgetvalue(r, 0, A_OWNER), (uint64_t)num(r, 0, A_FENCE, 0),
+                            num(r, 0, A_AT_MS, 0), left);
 }
 
 /* One attempt. On a conflict *live says whether the row we lost to is

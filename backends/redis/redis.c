@@ -14,6 +14,11 @@ void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, cha
     snprintf(buf, LC__KEY_MAX, "%s:{%s}:%s", r->prefix, name, suffix);
 }
 
+static void rds_close(void *state);
+
+/* Connects at once (the main connection; the one for release
+ * notifications waits until a wait needs it), so a client that opened has
+ * reached its server and logged in. */
 static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void **state,
                           lc_error *err)
 {
@@ -48,6 +53,10 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
     r->main = base;
     r->sub = base;
     r->sub.check_persistence = 0;
+    if ((rc = lc__rconn_ensure(&r->main, err)) != LC_OK) {
+        rds_close(r);
+        return rc;
+    }
     *state = r;
     return LC_OK;
 }
@@ -302,17 +311,9 @@ static lc_status confirm_replicas(lc__redis *r, const char *name, const char *to
 
 static lc_status conflict(lc__redis *r, const char *name, const redisReply *rep, lc_error *err)
 {
-    const char *owner = str_at(rep, 1);
-    lc__err(err, LC_ERR_CONFLICT, 0, "lock '%s' is held by %s", name, owner ? owner : "?");
-    if (err == NULL)
-        return LC_ERR_CONFLICT;
-    lc__strlcpy(err->holder.owner, owner, sizeof(err->holder.owner));
-    err->holder.fence = (uint64_t)int_at(rep, 2);
-    err->holder.acquired_at_ms = int_at(rep, 3);
-    long long pttl = int_at(rep, 4);
-    err->holder.expires_in_ms = pttl >= 0 ? pttl : -1;
     (void)r;
-    return LC_ERR_CONFLICT;
+    return lc__err_conflict(err, name, str_at(rep, 1), (uint64_t)int_at(rep, 2), int_at(rep, 3),
+                            int_at(rep, 4));
 }
 
 static lc_status granted(const char *name, const redisReply *rep, lc_grant *out, lc_error *err)

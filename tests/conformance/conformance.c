@@ -4,6 +4,7 @@
  * real time with short ttls, waiting on conditions with deadlines. */
 #include "conformance.h"
 
+#include "backends/backend_int.h"
 #include "core/client_int.h"
 
 #include <pthread.h>
@@ -138,6 +139,64 @@ static void test_acquire_held_lock_conflict_names_holder(void **state)
     assert_true(err.holder.acquired_at_ms > 0);
     assert_true(err.holder.expires_in_ms > 0 && err.holder.expires_in_ms <= 5000);
     lc_lease_free(l);
+}
+
+/* Every backend reports a conflict the same way: one message, and the
+ * holder's fields as lc_inspect and the lease itself give them. */
+static void test_conflict_report_same_fields_on_every_backend(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/report");
+    lc_lease *l = take(f->a, name, 5000);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    char want[LC_NAME_MAX + 128];
+    snprintf(want, sizeof(want), "lock '%s' is held by holder-a (fence %llu)", name,
+             (unsigned long long)lc_lease_fence(l));
+    /* At once, and after waiting in vain: the same report. */
+    lc_acquire_opts opts[2] = {{5000, -1, NULL}, {5000, 100, NULL}};
+    for (int i = 0; i < 2; i++) {
+        lc_lease *l2 = NULL;
+        lc_error err;
+        assert_int_equal(lc_acquire(f->b, name, &opts[i], &l2, &err), LC_ERR_CONFLICT);
+        assert_null(l2);
+        assert_int_equal(err.code, LC_ERR_CONFLICT);
+        assert_string_equal(err.message, want);
+        assert_string_equal(err.holder.owner, info.owner);
+        assert_int_equal(err.holder.fence, info.fence);
+        assert_int_equal(err.holder.acquired_at_ms, lc_lease_acquired_at_ms(l));
+        assert_int_equal(err.holder.acquired_at_ms, info.acquired_at_ms);
+        assert_true(err.holder.expires_in_ms > 0);
+        assert_true(err.holder.expires_in_ms <= info.expires_in_ms);
+    }
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+/* lc_client_open connects: against a server that is down it fails at once
+ * with LC_ERR_UNAVAILABLE, naming what failed and never the password, and
+ * leaves *out alone. The memory backend has no server: it always opens. */
+static void test_open_against_down_server_fails_unavailable(void **state)
+{
+    fixture *f = *state;
+    lc_config *cfg = lct_config_down(f->backend);
+    lc_client *c = NULL;
+    lc_error err;
+    if (cfg == NULL) {
+        lct_assert_rc(lc_client_open(f->cfg, NULL, &c, &err), LC_OK, &err);
+        lc_client_close(c);
+        return;
+    }
+    lc_client *untouched = (lc_client *)cfg;
+    c = untouched;
+    int64_t t0 = lct_now_ms();
+    lct_assert_rc(lc_client_open(cfg, NULL, &c, &err), LC_ERR_UNAVAILABLE, &err);
+    /* Refused at once; the connect timeout (2 s) is the outer bound. */
+    assert_true(lct_now_ms() - t0 < 10000);
+    assert_ptr_equal(c, untouched);
+    assert_non_null(strstr(err.message, "connect"));
+    assert_null(strstr(err.message, LCT_DOWN_SECRET));
+    lc_config_free(cfg);
 }
 
 static void test_acquire_same_token_again_same_fence(void **state)
@@ -578,6 +637,8 @@ int lc_conformance_run(const char *backend)
     const struct CMUnitTest tests[] = {
         T(test_acquire_free_lock_succeeds),
         T(test_acquire_held_lock_conflict_names_holder),
+        T(test_conflict_report_same_fields_on_every_backend),
+        T(test_open_against_down_server_fails_unavailable),
         T(test_acquire_same_token_again_same_fence),
         T(test_renew_and_release_with_token_succeed),
         T(test_wrong_token_is_refused_as_lost),

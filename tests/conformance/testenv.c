@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +71,46 @@ lc_config *lct_config(const char *backend)
         cfg->redis.key_prefix = xstrdup(prefix);
     } else {
         cfg->postgres.conninfo = xstrdup(val);
+    }
+    return cfg;
+}
+
+/* A loopback TCP port nothing listens on: bound by the kernel's choice,
+ * then closed (no one else takes it in the moment a test needs). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        fail_msg("socket: out of descriptors?");
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        fail_msg("binding a loopback port failed");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+lc_config *lct_config_down(const char *backend)
+{
+    if (server_var(backend) == NULL)
+        return NULL;
+    lc_config *cfg = lc_config_new(backend);
+    if (cfg == NULL)
+        fail_msg("out of memory");
+    char addr[256];
+    int port = free_port();
+    if (strcmp(backend, "redis") == 0) {
+        snprintf(addr, sizeof(addr), "redis://:%s@127.0.0.1:%d/0", LCT_DOWN_SECRET, port);
+        cfg->redis.url = xstrdup(addr);
+    } else {
+        snprintf(addr, sizeof(addr),
+                 "host=127.0.0.1 port=%d dbname=lockcoord user=lockcoord password=%s", port,
+                 LCT_DOWN_SECRET);
+        cfg->postgres.conninfo = xstrdup(addr);
     }
     return cfg;
 }

@@ -20,6 +20,16 @@
  * Never returns NULL. Free with lc_config_free. */
 lc_config *lct_config(const char *backend);
 
+/* The password lct_config_down puts in its configs; it must never show
+ * in a message. */
+#define LCT_DOWN_SECRET "down-s3cret-pw"
+
+/* A config for `backend` pointed at a server that is down: nothing
+ * listens at its address (a loopback port just freed), and it carries
+ * LCT_DOWN_SECRET as its password. NULL for "memory", which has no server
+ * to be down. Free with lc_config_free. */
+lc_config *lct_config_down(const char *backend);
+
 /* 1 when LOCKCOORD_SKIP_INTEGRATION=1 and the backend's server variable is
  * unset; then the caller should skip(). Fails the test if it is unset
  * otherwise. */

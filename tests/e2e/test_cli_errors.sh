@@ -92,7 +92,20 @@ case_server_down() {
     assert_json "$OUT" .error unavailable
 }
 
+# The exit codes are written once in the command (--help prints them from
+# that table) and once in the README: the two lists agree.
+case_help_exit_codes() {
+    local help readme
+    assert_exit 0 "$LC" --help
+    help=$(sed -n '/^Exit codes:/,$p' <<<"$OUT" | awk 'NR > 1 && NF { print $1 }' | sort)
+    readme=$(sed -n '/^## Exit codes/,/^## [^E]/p' "$E2E_SRC/README.md" |
+        awk -F'|' '$2 ~ /^ *[0-9]/ { gsub(/ /, "", $2); print $2 }' | sort)
+    [[ -n $help ]] || fail "no exit codes in --help"
+    assert_eq "$readme" "$help" "exit codes of the README vs --help"
+}
+
 e2e_init
+run_case redis "--help lists the README's exit codes" case_help_exit_codes
 for b in redis postgres; do
     run_case "$b" "usage errors exit 64 with one line" case_usage_errors
     run_case "$b" "bad config exits 78 with FILE:LINE:COL" case_bad_config

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# acquire, renew, release and checkpoint: the JSON shapes of DESIGN.md,
+# acquire, renew, release and checkpoint: the JSON shapes the README documents,
 # the text output, and exit 76 for a token that is not (or no longer) the
 # holder's.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # status shows each health -- ready, held, failed, stale -- with the
-# fields of DESIGN.md, in JSON and as text.
+# fields the README documents, in JSON and as text.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATUS=""

@@ -5,6 +5,7 @@
  * other users of the server use their own schema or table. */
 #include "testenv.h"
 
+#include "backends/backend_int.h"
 #include "core/client_int.h"
 
 #include <libpq-fe.h>

@@ -4,6 +4,7 @@
  * are in test_redis_faults.c. */
 #include "testenv.h"
 
+#include "backends/backend_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/client_int.h"
 #include "core/error_int.h"
@@ -292,7 +293,7 @@ static void test_redis_acquire_retried_with_same_token_same_fence(void **state)
     NEED_SERVER(state);
     fixture *f = *state;
     const char *name = lct_name("retry");
-    const lc_backend_ops *ops = lc_backend_find("redis");
+    const lc_backend_ops *ops = lc__backend_find("redis");
     lc_acquire_args a = {name, "0123456789abcdef0123456789abcdef", "me", 5000};
     lc_grant g1 = {0, 0, NULL}, g2 = {0, 0, NULL};
     lc_error err;
@@ -388,7 +389,7 @@ static void test_redis_renew_many_reports_each_item(void **state)
     lct_assert_rc(lc_force_release(f->b, n2, "gone", NULL, NULL, &err), LC_OK, &err);
     lc_renew_item items[2] = {{n1, lc_lease_token(l1), 8000, LC_ERR_INTERNAL},
                               {n2, lc_lease_token(l2), 8000, LC_ERR_INTERNAL}};
-    const lc_backend_ops *ops = lc_backend_find("redis");
+    const lc_backend_ops *ops = lc__backend_find("redis");
     const lc__redis *r = f->a->state;
     assert_int_equal(r->scripts.sha[LC__RS_RENEW][0], '\0');
     lct_assert_rc(ops->renew_many(f->a->state, items, 2, &err), LC_OK, &err);
@@ -414,7 +415,7 @@ static void test_redis_script_flush_between_calls_still_works(void **state)
     raw_do(f, "SCRIPT FLUSH");
     lct_assert_rc(lc_renew(f->a, l, 0, &err), LC_OK, &err);
     raw_do(f, "SCRIPT FLUSH");
-    const lc_backend_ops *ops = lc_backend_find("redis");
+    const lc_backend_ops *ops = lc__backend_find("redis");
     lc_renew_item item = {name, lc_lease_token(l), 5000, LC_ERR_INTERNAL};
     lct_assert_rc(ops->renew_many(f->a->state, &item, 1, &err), LC_OK, &err);
     assert_int_equal(item.status, LC_OK);
@@ -605,7 +606,7 @@ static void test_redis_wait_woken_by_release(void **state)
     const char *name = lct_name("watch");
     lc_error err;
     lc_lease *l = take(f->a, name, 5000);
-    const lc_backend_ops *ops = lc_backend_find("redis");
+    const lc_backend_ops *ops = lc__backend_find("redis");
     lct_assert_rc(ops->watch(f->b->state, name, &err), LC_OK, &err);
     int notified = 1;
     lct_assert_rc(ops->wait(f->b->state, 50, &notified, &err), LC_OK, &err);

@@ -220,6 +220,22 @@ static lc_client *open_client(fixture *f, const char *url, const lc_client_opts 
     return f->c;
 }
 
+/* Opening a client on url fails (the client connects at open): returns
+ * the status, *err says why, and nothing is left open. */
+static lc_status open_fails(fixture *f, const char *url, lc_error *err)
+{
+    lc_client_close(f->c);
+    lc_config_free(f->cfg);
+    f->c = NULL;
+    f->cfg = config_for(url);
+    lc_client *c = NULL;
+    lc_status rc = lc_client_open(f->cfg, NULL, &c, err);
+    if (rc == LC_OK)
+        f->c = c;
+    assert_null(c);
+    return rc;
+}
+
 static lc_status try_acquire(lc_client *c, const char *name, lc_lease **out, lc_error *err);
 
 /* A client on a new private server, holding a lease on `name`. */
@@ -250,11 +266,10 @@ static void acquire_release_ok(lc_client *c)
     lc_lease_free(l);
 }
 
-static void assert_auth_failed(lc_client *c, const char *secret)
+static void assert_auth_failed(fixture *f, const char *url, const char *secret)
 {
-    lc_lease *l = NULL;
     lc_error err;
-    lct_assert_rc(try_acquire(c, lct_name("auth"), &l, &err), LC_ERR_UNAVAILABLE, &err);
+    lct_assert_rc(open_fails(f, url, &err), LC_ERR_UNAVAILABLE, &err);
     assert_non_null(strstr(err.message, "authentication failed"));
     if (secret)
         assert_null(strstr(err.message, secret));
@@ -271,9 +286,9 @@ static void test_redis_requirepass_right_works_wrong_fails_unnamed(void **state)
     tcp_url(s, ":s3cret-pw@", url, sizeof(url));
     acquire_release_ok(open_client(f, url, NULL));
     tcp_url(s, ":wrong-pw@", url, sizeof(url));
-    assert_auth_failed(open_client(f, url, NULL), "wrong-pw");
+    assert_auth_failed(f, url, "wrong-pw");
     tcp_url(s, NULL, url, sizeof(url));
-    assert_auth_failed(open_client(f, url, NULL), NULL);
+    assert_auth_failed(f, url, NULL);
 }
 
 static void test_redis_acl_user_right_works_wrong_fails_unnamed(void **state)
@@ -285,9 +300,9 @@ static void test_redis_acl_user_right_works_wrong_fails_unnamed(void **state)
     tcp_url(s, "app:app-pw-1@", url, sizeof(url));
     acquire_release_ok(open_client(f, url, NULL));
     tcp_url(s, "app:nope-pw-2@", url, sizeof(url));
-    assert_auth_failed(open_client(f, url, NULL), "nope-pw-2");
+    assert_auth_failed(f, url, "nope-pw-2");
     tcp_url(s, "ghost:app-pw-1@", url, sizeof(url));
-    assert_auth_failed(open_client(f, url, NULL), "app-pw-1");
+    assert_auth_failed(f, url, "app-pw-1");
 }
 
 static void test_redis_unix_socket_server_with_db_works(void **state)
@@ -321,10 +336,8 @@ static void test_redis_connection_refused_is_unavailable_naming_server(void **st
     char url[64];
     int port = free_port();
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-    lc_client *c = open_client(f, url, NULL);
-    lc_lease *l = NULL;
     lc_error err;
-    lct_assert_rc(try_acquire(c, "refused", &l, &err), LC_ERR_UNAVAILABLE, &err);
+    lct_assert_rc(open_fails(f, url, &err), LC_ERR_UNAVAILABLE, &err);
     char want[64];
     snprintf(want, sizeof(want), "redis 127.0.0.1:%d: connect: ", port);
     assert_non_null(strstr(err.message, want));

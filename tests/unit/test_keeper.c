@@ -1,14 +1,15 @@
 /* tests/unit/test_keeper.c -- the lease keeper against the memory backend.
  *
- * Most cases drive a manual keeper (sync/keeper_int.h) with a fake clock:
+ * Most cases drive a manual keeper (core/keeper_int.h) with a fake clock:
  * lc__keeper_tick is one renewal round, lc__keeper_check is the watchdog
  * waking up. The keeper's client wraps the memory table, so a test can
  * count backend calls, make the backend fail, stall a call, or deliver a
  * reply late. The last cases run the real threads on the system clock. */
 #include "testenv.h"
 
+#include "backends/backend_int.h"
 #include "core/client_int.h"
-#include "sync/keeper_int.h"
+#include "core/keeper_int.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -204,7 +205,7 @@ static fixture *fixture_new(const lc_backend_ops *ops, int fake)
     lct_assert_rc(lc_client_open(f->cfg, &copts, &f->other, &err), LC_OK, &err);
 
     wrap *w = &f->w;
-    w->mem = lc_backend_find("memory");
+    w->mem = lc__backend_find("memory");
     w->fc = fake ? &f->fc : NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

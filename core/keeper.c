@@ -1,4 +1,4 @@
-/* sync/keeper.c -- the lease keeper: renews every kept lease in one backend
+/* core/keeper.c -- the lease keeper: renews every kept lease in one backend
  * call per renew_every, and declares a lease lost on its own clock.
  *
  * Two threads share one mutex. The renewer sends the rounds (and is the only
@@ -6,12 +6,13 @@
  * local deadline and declares loss when it passes, so a renewal stuck on a
  * frozen server never delays the loss signal. Both threads only call the
  * functions that the manual mode of keeper_int.h exposes to tests. */
-#include "sync/keeper_int.h"
+#include "core/keeper_int.h"
 
 #include "core/backoff_int.h"
 #include "core/client_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
+#include "core/timing_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,7 +41,7 @@ typedef struct kept {
     int64_t ok_sent_ns;  /* when the request that set deadline_ns was sent */
     int64_t tried_ns;    /* the first round sent for it since then, 0 if none */
     int in_flight;       /* in the round being sent: remove waits for it */
-    lc_status lost;      /* sticky, 0 or how it was lost (see lc_keeper_lost) */
+    lc_status lost;      /* sticky, LC_OK or how it was lost (see lc_keeper_lost) */
     int removed;         /* removed while in flight: the round frees it */
     int notified;        /* on_loss was called (or is not wanted) */
     char reason[REASON_MAX];
@@ -82,7 +83,7 @@ typedef struct round {
 
 static int64_t now_ns(const lc_keeper *k)
 {
-    return lc__mono_ns(k->client->clock);
+    return lc__client_now_ns(k->client);
 }
 
 /* Callers hold k->mu. */
@@ -138,8 +139,7 @@ static void declare_lost(lc_keeper *k, kept *kl, lc_status how, const char *reas
     if (write(k->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is full, so the fd is readable already. */
     }
-    lc__log(k->client->log, k->client->log_ctx, LC_LOG_WARN, "lease on '%s' lost: %s", kl->name,
-            reason);
+    lc__client_log(k->client, LC_LOG_WARN, "lease on '%s' lost: %s", kl->name, reason);
     pthread_cond_broadcast(&k->changed);
 }
 
@@ -261,24 +261,6 @@ static int round_begin(lc_keeper *k, round *r)
     }
     k->round_busy = 1;
     return 1;
-}
-
-/* One backend call: renew_many, or for a table without it a loop of renew
- * that stops at the first failure of the connection (the leases not reached
- * keep their old deadline, which is the safe side). */
-static lc_status round_send(lc_client *c, round *r, lc_error *err)
-{
-    if (c->ops->renew_many)
-        return c->ops->renew_many(c->state, r->items, r->n, err);
-    for (size_t i = 0; i < r->n; i++) {
-        lc_renew_item *it = &r->items[i];
-        lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
-        if (rc != LC_OK && rc != LC_ERR_LOST)
-            return rc;
-        it->status = rc;
-    }
-    lc__err_clear(err);
-    return LC_OK;
 }
 
 /* Applies one member's reply. Returns 1 when the backend said LC_ERR_LOST
@@ -411,7 +393,7 @@ static lc_status keeper_round(lc_keeper *k)
 
     lc_error err;
     lc__err_clear(&err);
-    lc_status rc = round_send(k->client, &r, &err);
+    lc_status rc = lc__client_renew_many(k->client, r.items, r.n, &err);
 
     pthread_mutex_lock(&k->mu);
     round_finish(k, &r, rc, &err);
@@ -512,7 +494,8 @@ static lc_status keeper_new(lc_client *c, int owns, const lc_keeper_opts *kopts,
     static const lc_keeper_opts none;
     if (kopts == NULL)
         kopts = &none;
-    int64_t every = kopts->renew_every_ms > 0 ? kopts->renew_every_ms : c->cfg->lock.renew_every_ms;
+    int64_t every = kopts->renew_every_ms > 0 ? kopts->renew_every_ms
+                                              : lc_client_config(c)->lock.renew_every_ms;
     if (every <= 0)
         return lc__err(err, LC_ERR_CONFIG, 0, "keeper: renew_every must be positive");
     lc_keeper *k = calloc(1, sizeof(*k));
@@ -657,15 +640,10 @@ static lc_status check_addable(const lc_keeper *k, const lc_lease *lease, lc_err
     if (lease->deadline_ns == 0)
         return lc__err(err, LC_ERR_INVALID, 0,
                        "keeper: lease on '%s' has no local deadline: renew it first", lease->name);
-    /* renew_every * 2 >= ttl, without the multiplication that could overflow. */
-    if (k->renew_every_ms >= lease->ttl_ms / 2 + lease->ttl_ms % 2) {
-        char every[32], ttl[32];
-        return lc__err(err, LC_ERR_INVALID, 0,
-                       "keeper: renew_every %s must be less than half the ttl %s of '%s'",
-                       lc_duration_format(k->renew_every_ms, every, sizeof(every)),
-                       lc_duration_format(lease->ttl_ms, ttl, sizeof(ttl)), lease->name);
-    }
-    return LC_OK;
+    lc_status rc = lc__timing_check_renew(lease->ttl_ms, k->renew_every_ms, err);
+    if (rc != LC_OK)
+        lc__err_prefix(err, "keeper: lease on '%s'", lease->name);
+    return rc;
 }
 
 /* Appends kl; 0 on success, -1 when out of memory. Callers hold k->mu. */
@@ -710,7 +688,7 @@ lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err)
     return rc;
 }
 
-int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
+lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease)
 {
     size_t i = 0;
     kept *kl;
@@ -719,7 +697,7 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
      * lost lease will not be released, so its renewal may finish alone. */
     while ((kl = find(k, lease, &i)) != NULL && kl->in_flight && !kl->lost)
         pthread_cond_wait(&k->changed, &k->mu);
-    int lost = kl ? (int)kl->lost : 0;
+    lc_status lost = kl ? kl->lost : LC_OK;
     if (kl != NULL) {
         k->leases[i] = k->leases[--k->n];
         if (kl->lost && !kl->notified) {
@@ -736,12 +714,12 @@ int lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     return lost;
 }
 
-int lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
+lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
 {
     pthread_mutex_lock(&k->mu);
     kept *kl = find(k, lease, NULL);
-    int lost = kl ? (int)kl->lost : 0;
-    if (lost && reason && size)
+    lc_status lost = kl ? kl->lost : LC_OK;
+    if (lost != LC_OK && reason && size)
         lc__strlcpy(reason, kl->reason, size);
     pthread_mutex_unlock(&k->mu);
     return lost;

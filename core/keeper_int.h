@@ -1,4 +1,4 @@
-/* sync/keeper_int.h -- test hooks of the keeper.
+/* core/keeper_int.h -- test hooks of the keeper.
  *
  * A keeper normally opens its own client and runs two threads (the renewer
  * and the watchdog). Unit tests drive the same logic by hand instead: a

@@ -1,0 +1,118 @@
+/* backends/backend_int.h -- the contract between the core and a backend:
+ * one const table of functions per backend (backends/memory/memory.c,
+ * backends/redis/redis.c, backends/postgres/postgres.c), chosen by name in
+ * one place (core/registry.c) and called from one file (core/client.c).
+ * Not part of the public header: an embedder picks a backend by the
+ * config's `backend`, never by table. */
+#ifndef LC_BACKEND_INT_H
+#define LC_BACKEND_INT_H
+
+#include "lockcoord.h"
+
+/* What a backend gets when it is opened, besides the config. */
+typedef struct lc_backend_env {
+    const lc_clock *clock; /* never NULL */
+    lc_log_fn log;         /* may be NULL */
+    void *log_ctx;
+    void *shared; /* backend-specific shared state (memory store) */
+} lc_backend_env;
+
+/* One acquire attempt: the core has made the token and picked the owner
+ * and ttl. */
+typedef struct lc_acquire_args {
+    const char *name;
+    const char *token;
+    const char *owner;
+    int64_t ttl_ms;
+} lc_acquire_args;
+
+/* What a successful acquire returns. checkpoint is malloc'd (or NULL) and
+ * becomes the caller's. */
+typedef struct lc_grant {
+    uint64_t fence;
+    int64_t acquired_at_ms;
+    char *checkpoint;
+} lc_grant;
+
+/* One lease of a renew_many call; status is filled per item. */
+typedef struct lc_renew_item {
+    const char *name;
+    const char *token;
+    int64_t ttl_ms;
+    lc_status status; /* out: LC_OK or LC_ERR_LOST */
+} lc_renew_item;
+
+/* The contract every backend implements. All functions but close and
+ * unwatch return lc_status and fill err (NULL allowed). Names and tokens
+ * are validated by the core before a backend sees them; `state` is what
+ * open returned. A state is used by one thread at a time (the client's
+ * rule), but the tables are shared by every client.
+ *
+ * Required: name, open, close, acquire, renew, release, force_release,
+ * record_run, checkpoint, inspect, list, migrate.
+ * Optional (NULL): renew_many -- the core then renews one lease at a time
+ * (lc__client_renew_many); watch, wait and unwatch -- all three or none;
+ * without them a waiting acquire polls with backoff.
+ *
+ * open: connects and logs in (lc_client_open's promise: a server that
+ *   cannot be reached fails the open with LC_ERR_UNAVAILABLE, not the first
+ *   call); on error nothing is left open and *state is untouched. A
+ *   connection lost later is made again by the next call that needs it.
+ *
+ * acquire: take the lock if free or expired; a new fence, strictly greater
+ *   than every fence handed out for that name. If the lock is held with the
+ *   same token (a retried acquire), succeed with the same fence. If held by
+ *   another, LC_ERR_CONFLICT through lc__err_conflict (core/error_int.h), so
+ *   every backend reports the holder the same way.
+ * renew: token-checked ttl extension; LC_ERR_LOST when the token is not the
+ *   live holder's (expired counts as lost even if nobody took it).
+ * renew_many: one round trip for n renewals; per-item status. Returns an
+ *   error only when the round trip itself failed.
+ * release: token-checked; records `res` (never NULL) and notifies waiters.
+ *   LC_ERR_LOST when the token is not the live holder's (nothing recorded).
+ * force_release: the operator's reset; *was_held says whether a live lease
+ *   existed, *prev its holder; records `reason` as last error; keeps the
+ *   fence counter; notifies waiters.
+ * record_run: records `res` without touching the lease (a run whose
+ *   release found the lease lost).
+ * checkpoint: token-checked store of a progress marker.
+ * inspect: state of one lock; a never-seen name is ready with fence 0.
+ * list: all locks, *out malloc'd array (lc_lock_list_free).
+ * migrate: create/upgrade schema, load scripts; *what is a short
+ *   human description written into a buffer of `what_size`.
+ * watch/wait/unwatch: release notifications. After watch(name), wait
+ *   returns LC_OK when a release of a watched name was seen or timeout_ms
+ *   passed (both are fine); *notified says which. */
+typedef struct lc_backend_ops {
+    const char *name;
+    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
+    void (*close)(void *state);
+    lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out, lc_error *err);
+    lc_status (*renew)(void *state, const char *name, const char *token, int64_t ttl_ms,
+                       lc_error *err);
+    lc_status (*renew_many)(void *state, lc_renew_item *items, size_t n, lc_error *err);
+    lc_status (*release)(void *state, const char *name, const char *token, const lc_run_result *res,
+                         lc_error *err);
+    lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
+                               lc_holder *prev, lc_error *err);
+    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
+    lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
+                            lc_error *err);
+    lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);
+    lc_status (*list)(void *state, lc_lock_info **out, size_t *n, lc_error *err);
+    lc_status (*migrate)(void *state, char *what, size_t what_size, lc_error *err);
+    lc_status (*watch)(void *state, const char *name, lc_error *err);
+    lc_status (*wait)(void *state, int64_t timeout_ms, int *notified, lc_error *err);
+    void (*unwatch)(void *state);
+} lc_backend_ops;
+
+/* The registry: the table for "redis", "postgres" or "memory" when this
+ * build has it; NULL for anything else. */
+const lc_backend_ops *lc__backend_find(const char *name);
+
+/* The tables, for the registry. */
+extern const lc_backend_ops lc__backend_memory;
+extern const lc_backend_ops lc__backend_redis;
+extern const lc_backend_ops lc__backend_postgres;
+
+#endif
