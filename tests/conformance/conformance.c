@@ -154,7 +154,7 @@ static void test_conflict_report_same_fields_on_every_backend(void **state)
     snprintf(want, sizeof(want), "lock '%s' is held by holder-a (fence %llu)", name,
              (unsigned long long)lc_lease_fence(l));
     /* At once, and after waiting in vain: the same report. */
-    lc_acquire_opts opts[2] = {{5000, -1, NULL}, {5000, 100, NULL}};
+    lc_acquire_opts opts[2] = {{.ttl_ms = 5000, .wait_ms = -1}, {.ttl_ms = 5000, .wait_ms = 100}};
     for (int i = 0; i < 2; i++) {
         lc_lease *l2 = NULL;
         lc_error err;

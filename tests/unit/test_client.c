@@ -88,7 +88,7 @@ static void test_acquire_ttl_under_minimum_is_invalid(void **state)
     lc_lease *l;
     lc_error err;
     lct_assert_rc(try_acquire(f, name, 1, NULL, &l, &err), LC_ERR_INVALID, &err);
-    assert_non_null(strstr(err.message, "at least 10 ms"));
+    assert_non_null(strstr(err.message, "at least 10ms"));
     lct_assert_rc(try_acquire(f, name, LC_TTL_MIN_MS - 1, NULL, &l, &err), LC_ERR_INVALID, &err);
     assert_untouched(f, name);
     lct_assert_rc(try_acquire(f, name, LC_TTL_MIN_MS, NULL, &l, &err), LC_OK, &err);

@@ -127,7 +127,7 @@ static void test_timing_acquire_and_renew_below_min_ttl_refused(void **state)
     lc_client *c = NULL;
     lc_error err;
     lct_assert_rc(lc_client_open(cfg, NULL, &c, &err), LC_OK, &err);
-    lc_acquire_opts o = {LC_TTL_MIN_MS - 1, -1, NULL};
+    lc_acquire_opts o = {.ttl_ms = LC_TTL_MIN_MS - 1, .wait_ms = -1};
     lc_lease *l = NULL;
     assert_int_equal(lc_acquire(c, "timing/min", &o, &l, &err), LC_ERR_INVALID);
     assert_null(l);
