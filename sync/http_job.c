@@ -321,15 +321,21 @@ lc_status lc__http_check(const lc_http_job *job, lc_error *err)
     return LC_OK;
 }
 
-/* Appends one header line; a line with CR or LF is refused (returns 1,
- * out says which header), since it would add headers of its own. Returns
- * -1 when out of memory, else 0. */
-static int add_header(request *rq, const char *name, const buf *value, lc__http_result *out)
+static int append_line(request *rq, const char *line)
 {
-    if (value->nomem)
+    struct curl_slist *l = curl_slist_append(rq->headers, line);
+    if (l == NULL)
         return -1;
-    const char *v = value->p ? value->p : "";
-    if (strpbrk(v, "\r\n") != NULL) {
+    rq->headers = l;
+    return 0;
+}
+
+/* Appends "name: value"; a value with CR or LF is refused (returns 1, out
+ * says which header), since it would add headers of its own. Returns -1
+ * when out of memory, else 0. */
+static int add_header(request *rq, const char *name, const char *value, lc__http_result *out)
+{
+    if (strpbrk(value, "\r\n") != NULL) {
         set_error(out,
                   "http header '%.60s': its value holds a line break once its placeholders "
                   "are filled in; not sent",
@@ -339,14 +345,11 @@ static int add_header(request *rq, const char *name, const buf *value, lc__http_
     /* "Name:" alone would make curl drop the header; "Name;" sends it empty. */
     buf line = {0};
     buf_str(&line, name);
-    buf_str(&line, *v ? ": " : ";");
-    buf_str(&line, v);
-    struct curl_slist *l = line.nomem ? NULL : curl_slist_append(rq->headers, line.p);
+    buf_str(&line, *value ? ": " : ";");
+    buf_str(&line, value);
+    int rc = line.nomem ? -1 : append_line(rq, line.p);
     buf_wipe(&line);
-    if (l == NULL)
-        return -1;
-    rq->headers = l;
-    return 0;
+    return rc;
 }
 
 static int add_job_headers(request *rq, const lc_http_job *job, const lc__http_vars *v,
@@ -357,15 +360,14 @@ static int add_job_headers(request *rq, const lc_http_job *job, const lc__http_v
         set_error(out, "%s; not sent", cerr.message);
         return 1;
     }
-    for (size_t i = 0; i < job->n_headers; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < job->n_headers && rc == 0; i++) {
         buf val = {0};
         expand(&val, job->headers[i].value, v, ENC_RAW);
-        int rc = add_header(rq, job->headers[i].name, &val, out);
+        rc = val.nomem ? -1 : add_header(rq, job->headers[i].name, val.p, out);
         buf_wipe(&val);
-        if (rc != 0)
-            return rc;
     }
-    return 0;
+    return rc;
 }
 
 /* The three headers that let a receiver refuse a stale writer (the fence)
@@ -375,32 +377,21 @@ static int add_lockcoord_headers(request *rq, const lc_http_job *job, const lc__
 {
     char fence[24];
     snprintf(fence, sizeof(fence), "%" PRIu64, v->fence);
-    buf lock = {0}, key = {0}, fb = {0};
-    buf_str(&lock, v->lock);
+    buf key = {0};
     buf_str(&key, v->lock);
     buf_str(&key, ":");
     buf_str(&key, v->slot);
-    buf_str(&fb, fence);
-    int rc = add_header(rq, "Lockcoord-Lock", &lock, out);
+    int rc = add_header(rq, "Lockcoord-Lock", v->lock, out);
     if (rc == 0)
-        rc = add_header(rq, "Lockcoord-Fence", &fb, out);
+        rc = add_header(rq, "Lockcoord-Fence", fence, out);
     if (rc == 0)
-        rc = add_header(rq, "Idempotency-Key", &key, out);
-    buf_wipe(&lock);
+        rc = key.nomem ? -1 : add_header(rq, "Idempotency-Key", key.p, out);
     buf_wipe(&key);
-    buf_wipe(&fb);
     /* No "Expect: 100-continue" round trip before a larger body. */
-    struct curl_slist *l = rc == 0 ? curl_slist_append(rq->headers, "Expect:") : NULL;
-    if (rc == 0 && l == NULL)
-        rc = -1;
-    if (l)
-        rq->headers = l;
-    if (rc == 0 && job->body && !job_has_header(job, "Content-Type")) {
-        l = curl_slist_append(rq->headers, "Content-Type: application/json");
-        if (l == NULL)
-            return -1;
-        rq->headers = l;
-    }
+    if (rc == 0)
+        rc = append_line(rq, "Expect:");
+    if (rc == 0 && job->body && !job_has_header(job, "Content-Type"))
+        rc = append_line(rq, "Content-Type: application/json");
     return rc;
 }
 
@@ -504,6 +495,11 @@ static CURLcode set_options(CURL *e, const lc_http_job *job, const request *rq, 
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LC__HTTP_BODY_MAX);
     if (timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87 */
+    /* An abort during a slow name lookup must not wait for the resolver
+     * thread: it is left to finish (and free itself) on its own. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     return CURLE_OK;
 }
 
@@ -748,6 +744,9 @@ static lc_status transfer(const lc_http_job *job, request *rq, int64_t timeout_m
     if (rc == LC_OK) {
         res = CURLE_FAILED_INIT;
         if (drive(m, stop_fd, &res, &mres)) {
+            long status = 0;
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+            out->http_status = status > 0 && status < 1000 ? (int)status : 0;
             out->outcome = LC__HTTP_ABORTED;
             set_error(out, "aborted before the response was complete");
         } else if (mres != CURLM_OK) {
