@@ -631,6 +631,30 @@ static void test_http_run_errors_never_show_header_or_url_secrets(void **state)
     cJSON_Delete(rec);
 }
 
+static void test_http_run_secret_at_the_quote_cut_is_not_shown_in_part(void **state)
+{
+    (void)state;
+    /* The secret starts 5 bytes before the 200-byte cut of the quote. */
+    char rule[512], filler[196];
+    memset(filler, 'a', 195);
+    filler[195] = '\0';
+    snprintf(rule, sizeof(rule),
+             "{\"/t/sec-cut\": {\"status\": 500, \"body\": \"%ssekrit-api-key-123 tail\"}}",
+             filler);
+    set_control(&rx, rule);
+    lc_header hs[] = {{"X-Api-Key", "sekrit-api-key-123"}};
+    lc_http_job job = job_for(url("/t/sec-cut"));
+    job.headers = hs;
+    job.n_headers = 1;
+    lc__http_vars v = vars(NULL);
+    lc__http_result r;
+    run(&job, &v, 10000, -1, &r);
+    assert_outcome(&r, LC__HTTP_FAILED);
+    assert_lacks(r.error, "sekr");
+    assert_contains(r.error, "aaa***");
+    lc__http_result_clear(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Ending early: timeout, stop fd, size                                     */
 /* ------------------------------------------------------------------------ */
@@ -926,6 +950,7 @@ int main(void)
         cmocka_unit_test(test_http_run_other_protocols_are_refused),
         cmocka_unit_test(test_http_run_connection_refused_names_the_address),
         cmocka_unit_test(test_http_run_errors_never_show_header_or_url_secrets),
+        cmocka_unit_test(test_http_run_secret_at_the_quote_cut_is_not_shown_in_part),
         cmocka_unit_test(test_http_run_hang_past_timeout_is_timeout),
         cmocka_unit_test(test_http_run_stop_fd_aborts_a_hanging_transfer),
         cmocka_unit_test(test_http_run_stop_fd_ready_at_start_sends_nothing),
