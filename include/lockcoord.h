@@ -203,6 +203,7 @@ typedef struct lc_http_job {
     int *expect_status; /* default {200, 201, 202, 204} */
     size_t n_expect_status;
     char *checkpoint_from; /* JSON field of the response, NULL for none */
+    char *ca_file;         /* CA bundle (PEM) to verify the server with, NULL for the system's */
 } lc_http_job;
 
 typedef struct lc_job {
