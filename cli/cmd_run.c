@@ -14,7 +14,9 @@
  * On a terminal, the group is the terminal's foreground group while CMD
  * runs, and stops and continues as one shell job with lockcoord. */
 #include "cli.h"
-#include "spawn.h"
+/* For one commit: the guard has moved to the library (runner/) and the
+ * run with it next. */
+#include "../runner/run_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,14 +88,22 @@ typedef struct run_state {
     const char *name;
     lc_lease *lease;
     lc_keeper *keeper;
-    cli_guard guard;        /* pid 0 until CMD started */
-    cli_deadline *deadline; /* the lease's, shared with the guard */
+    lc__guard guard;        /* pid 0 until CMD started */
+    lc__deadline *deadline; /* the lease's, shared with the guard */
     atomic_int live_group;  /* the guard's pid while it runs, else 0 */
     int sigfd;
     outcome why;
     char reason[384];
     int status; /* the guard's wait status */
 } run_state;
+
+/* Logs a signal that lockcoord forwards to the command. */
+static void cli_note_signal(cli *app, int sig)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "got %s; passing it on to the command", strsignal(sig));
+    cli_log(app, LC_LOG_INFO, msg);
+}
 
 /* Sends sig to CMD's process group (the guard ignores it). */
 static void signal_group(run_state *r, int sig)
@@ -117,17 +127,17 @@ static void begin_stop(run_state *r, outcome why, int sig, int64_t *kill_at)
  * meanwhile (the keeper declares the loss; CMD must not run on first). */
 static void suspend_job(run_state *r)
 {
-    cli_guard_suspend(&r->guard);
+    lc__guard_suspend(&r->guard);
     if (lc_clock_system()->mono_ns(NULL) >= lc_keeper_deadline_ns(r->keeper, r->lease))
         signal_group(r, SIGTERM);
-    cli_guard_resume(&r->guard);
+    lc__guard_resume(&r->guard);
 }
 
 /* Reaps the guard if it exited (returns 1); suspends with it if stopped. */
 static int reap_guard(run_state *r)
 {
     int status;
-    while (waitpid(r->guard.pid, &status, CLI_GUARD_WAIT_FLAGS(&r->guard)) == r->guard.pid) {
+    while (waitpid(r->guard.pid, &status, LC__GUARD_WAIT_FLAGS(&r->guard)) == r->guard.pid) {
         if (!WIFSTOPPED(status)) {
             r->status = status;
             atomic_store(&r->live_group, 0);
@@ -457,7 +467,7 @@ static int start(run_state *r, char **cmd, int *code)
                          .loss_ctx = r,
                          .on_renew = pass_deadline,
                          .renew_ctx = r};
-    if ((r->deadline = cli_deadline_new(lc_lease_deadline_ns(r->lease))) == NULL) {
+    if ((r->deadline = lc__deadline_new(lc_lease_deadline_ns(r->lease))) == NULL) {
         fprintf(stderr, "lockcoord: %s: mmap: %s\n", what, strerror(errno));
         give_back(r, "could not start the command");
         *code = EXIT_INTERNAL;
@@ -483,9 +493,9 @@ static int start(run_state *r, char **cmd, int *code)
     sigset_t set;
     stop_signals(&set);
     sigaddset(&set, SIGCHLD);
-    cli_spawn_opts so = {r->deadline, r->args.kill_grace_ms};
+    lc__spawn_opts so = {r->deadline, r->args.kill_grace_ms};
     if (signalfd(r->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0 ||
-        cli_spawn(cmd, r->lease, &so, &r->guard) != 0) {
+        lc__spawn(cmd, r->lease, &so, &r->guard) != 0) {
         fprintf(stderr, "lockcoord: %s: starting the command: %s\n", what, strerror(errno));
         give_back(r, "could not start the command");
         *code = EXIT_INTERNAL;
@@ -555,11 +565,11 @@ static int run(cli *app, int argc, char **argv)
     }
     if (start(&r, argv + rest, &rc)) {
         supervise(&r);
-        cli_guard_end(&r.guard);
+        lc__guard_end(&r.guard);
         rc = finish(&r);
     }
     lc_keeper_stop(r.keeper);
-    cli_deadline_free(r.deadline);
+    lc__deadline_free(r.deadline);
     lc_lease_free(r.lease);
     close(r.sigfd);
     sigprocmask(SIG_SETMASK, &old, NULL);

@@ -1,9 +1,9 @@
-/* cli/spawn.c -- the guard process between lockcoord and the command.
+/* runner/guard.c -- the guard process between lockcoord and the command.
  *
  * Only async-signal-safe calls run after fork: lockcoord has keeper threads,
  * and a lock one of them held at fork time would never be released in the
  * child. The environment is therefore built before forking. */
-#include "spawn.h"
+#include "runner/run_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -243,7 +243,7 @@ typedef struct guard_args {
     pid_t parent;
     int terminal;
     int started; /* written to once the command exists */
-    const cli_spawn_opts *opts;
+    const lc__spawn_opts *opts;
 } guard_args;
 
 /* The guard's own watch over the lease's local deadline, which lockcoord
@@ -251,7 +251,7 @@ typedef struct guard_args {
  * ignores it), SIGKILL to the command after the grace. *kill_at: 0 before,
  * the SIGKILL time after, -1 once sent. Returns when to look again, 0 for
  * never. */
-static int64_t enforce_deadline(const cli_spawn_opts *o, pid_t child, int64_t *kill_at)
+static int64_t enforce_deadline(const lc__spawn_opts *o, pid_t child, int64_t *kill_at)
 {
     int64_t now = mono_ns();
     if (*kill_at > 0 && now >= *kill_at) {
@@ -294,7 +294,7 @@ static void watch(const guard_args *a, pid_t child, const sigset_t *set)
             /* lockcoord died: everything goes. */
             if (kill_descendants() < 0)
                 kill(0, SIGKILL);
-            _exit(EXIT_LOST);
+            _exit(LC__GUARD_EXIT_LOST);
         }
         int status;
         pid_t pid;
@@ -332,14 +332,14 @@ static void guard(const guard_args *a)
     sigprocmask(SIG_BLOCK, &set, NULL);
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != a->parent)
-        _exit(EXIT_LOST); /* lockcoord died before we could watch it */
+        _exit(LC__GUARD_EXIT_LOST); /* lockcoord died before we could watch it */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (a->terminal)
         take_terminal(); /* before CMD exists: it never runs in the background */
 
     pid_t child = fork();
     if (child < 0)
-        _exit(EXIT_INTERNAL);
+        _exit(LC__GUARD_EXIT_INTERNAL);
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
         exec_command(a->cmd, a->env);
@@ -377,9 +377,9 @@ _Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "a lock-free 64-bit atomic is needed"
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "a lock-free 64-bit atomic is needed");
 #endif
 
-cli_deadline *cli_deadline_new(int64_t ns)
+lc__deadline *lc__deadline_new(int64_t ns)
 {
-    cli_deadline *d =
+    lc__deadline *d =
         mmap(NULL, sizeof(*d), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (d == MAP_FAILED)
         return NULL;
@@ -388,13 +388,13 @@ cli_deadline *cli_deadline_new(int64_t ns)
     return d;
 }
 
-void cli_deadline_free(cli_deadline *d)
+void lc__deadline_free(lc__deadline *d)
 {
     if (d)
         munmap(d, sizeof(*d));
 }
 
-int cli_spawn(char **cmd, const lc_lease *lease, const cli_spawn_opts *opts, cli_guard *g)
+int lc__spawn(char **cmd, const lc_lease *lease, const lc__spawn_opts *opts, lc__guard *g)
 {
     g->pid = 0;
     /* As a shell does for a foreground job: only when lockcoord itself is
@@ -433,7 +433,7 @@ int cli_spawn(char **cmd, const lc_lease *lease, const cli_spawn_opts *opts, cli
     return pid > 0 ? 0 : -1;
 }
 
-void cli_guard_suspend(const cli_guard *g)
+void lc__guard_suspend(const lc__guard *g)
 {
     if (g->terminal && tcgetpgrp(0) == g->pid)
         tcsetpgrp(0, getpgrp());
@@ -442,7 +442,7 @@ void cli_guard_suspend(const cli_guard *g)
     raise(SIGTSTP);
 }
 
-void cli_guard_resume(const cli_guard *g)
+void lc__guard_resume(const lc__guard *g)
 {
     /* `fg` gave lockcoord the terminal back: pass it on. After `bg` it
      * stays with the shell. */
@@ -451,15 +451,8 @@ void cli_guard_resume(const cli_guard *g)
     kill(-g->pid, SIGCONT);
 }
 
-void cli_guard_end(const cli_guard *g)
+void lc__guard_end(const lc__guard *g)
 {
     if (g->terminal && tcgetpgrp(0) == g->pid)
         tcsetpgrp(0, getpgrp());
-}
-
-void cli_note_signal(cli *app, int sig)
-{
-    char msg[96];
-    snprintf(msg, sizeof(msg), "got %s; passing it on to the command", strsignal(sig));
-    cli_log(app, LC_LOG_INFO, msg);
 }
