@@ -561,8 +561,8 @@ typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason)
  * of it returned, nor after lc_keeper_stop returned. It runs under the
  * keeper's lock: it must be quick, must not block, and must not call any
  * lc_keeper_* function.
- * (`lockcoord run` passes the deadline on to its guard process, which
- * enforces it even while lockcoord itself cannot run.) */
+ * (lc_run passes the deadline on to its guard process, which enforces it
+ * even while the calling process itself cannot run.) */
 typedef void (*lc_renew_fn)(void *ctx, const char *lock_name, int64_t deadline_ns);
 
 /* All-zero means defaults. */
@@ -594,12 +594,39 @@ LC_API lc_status lc_keeper_start(const lc_config *cfg, const lc_client_opts *cop
  * not more than twice renew_every. */
 LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 
+/* Hooks of one kept lease (lc_keeper_hook), called besides the keeper's
+ * own (lc_keeper_opts), after them, under the same rules: on_loss on a
+ * keeper thread, once, and it must not block; on_renew under the keeper's
+ * lock. Neither may call lc_keeper_hook or lc_keeper_remove for the lease.
+ * They let several users share one keeper, each hearing of its own leases
+ * only (lc_run does so with a keeper given in lc_run_opts). */
+typedef struct lc_lease_hooks {
+    lc_loss_fn on_loss; /* may be NULL */
+    void *loss_ctx;
+    lc_renew_fn on_renew; /* may be NULL */
+    void *renew_ctx;
+} lc_lease_hooks;
+
+/* Sets the hooks of a kept lease (copied), replacing any it had; NULL
+ * clears them. Once it returns, no call of the hooks it replaced is under
+ * way or will start, so their contexts may be freed. A new on_renew is
+ * called once at once, on the calling thread and under the keeper's lock,
+ * with the lease's current local deadline (not when it is lost), so the
+ * caller starts from the present and then hears of every renewal in order.
+ * A loss declared before the call may or may not reach the new on_loss:
+ * ask lc_keeper_lost after it. The hooks go with the lease at
+ * lc_keeper_remove, which also waits for its on_loss under way. Must not
+ * be called from a hook. LC_ERR_INVALID when the lease is not kept. */
+LC_API lc_status lc_keeper_hook(lc_keeper *k, const lc_lease *lease, const lc_lease_hooks *hooks,
+                                lc_error *err);
+
 /* Stops keeping `lease` and gives it back to the caller, with the local
  * deadline of its last renewal. When it returns, no renewal of it is in
  * flight or will be sent, so a release may follow safely (a lost lease is
- * not waited for: it will not be released). A loss of it not yet passed
- * to on_loss is not passed any more. Returns what lc_keeper_lost returned
- * last (LC_OK also for a lease that was not kept). */
+ * not waited for: it will not be released), and no call of its own hooks
+ * (lc_keeper_hook) is under way. A loss of it not yet passed to on_loss is
+ * not passed any more. Returns what lc_keeper_lost returned last (LC_OK
+ * also for a lease that was not kept). */
 LC_API lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 
 /* LC_OK while `lease` is not lost (also for a lease not kept). Once lost,
