@@ -62,7 +62,8 @@ lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_er
         return rc;
     t->ttl_ms = ttl;
     t->renew_every_ms = every;
-    if (t->kill_grace_ms == 0)
+    if (t->kill_grace_ms == 0 && !t->kill_grace_set)
         t->kill_grace_ms = LC__KILL_GRACE_MS;
+    t->kill_grace_set = 1;
     return LC_OK;
 }

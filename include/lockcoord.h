@@ -527,16 +527,20 @@ LC_API int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms);
 typedef struct lc_lease_timing {
     int64_t ttl_ms;         /* 0: the config's lock.ttl */
     int64_t renew_every_ms; /* 0: ttl/3 when ttl_ms is given, else lock.renew_every */
-    int64_t kill_grace_ms;  /* SIGTERM-to-SIGKILL delay; 0: 5s */
+    int64_t kill_grace_ms;  /* SIGTERM-to-SIGKILL delay; 0: 5s, unless kill_grace_set */
+    /* 1: kill_grace_ms is meant as it is, 0 included: SIGKILL right after
+     * SIGTERM (`--kill-grace 0s`). Settling sets it. */
+    int kill_grace_set;
 } lc_lease_timing;
 
-/* Fills the zero fields of *t with their defaults, taken from cfg (which
- * may be NULL when t->ttl_ms is given), and checks the rules: ttl at least
- * LC_TTL_MIN_MS, renew_every positive and less than half the ttl (so one
- * renewal can fail and the next still lands in time), kill grace not
- * negative. On error returns LC_ERR_INVALID with a message such as
- * "renew_every (20s) must be less than half the ttl (30s)" and leaves *t
- * unchanged. */
+/* Fills the fields of *t that are not given with their defaults, taken
+ * from cfg (which may be NULL when t->ttl_ms is given), and checks the
+ * rules: ttl at least LC_TTL_MIN_MS, renew_every positive and less than
+ * half the ttl (so one renewal can fail and the next still lands in time),
+ * kill grace not negative. A settled *t settles to itself again
+ * (kill_grace_set is 1 then). On error returns LC_ERR_INVALID with a
+ * message such as "renew_every (20s) must be less than half the ttl
+ * (30s)" and leaves *t unchanged. */
 LC_API lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_error *err);
 
 /* ------------------------------------------------------------------------ */
