@@ -770,6 +770,16 @@ lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size
     return lost;
 }
 
+int64_t lc__keeper_now_ns(const lc_keeper *k)
+{
+    return now_ns(k);
+}
+
+void lc__keeper_log(const lc_keeper *k, lc_log_level level, const char *msg)
+{
+    lc__client_log(k->client, level, "%s", msg);
+}
+
 int lc_keeper_fd(const lc_keeper *k)
 {
     return k->efd;

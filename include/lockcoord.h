@@ -660,6 +660,166 @@ LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
  * Leases still kept are not released. */
 LC_API void lc_keeper_stop(lc_keeper *k);
 
+/* ------------------------------------------------------------------------ */
+/* Running a command under a lease                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What became of a run (lc_run_report.outcome). */
+typedef enum lc_run_outcome {
+    LC_RUN_DONE = 0,    /* the command exited 0, its lease held to the end */
+    LC_RUN_FAILED,      /* it exited non-zero (exit_code) */
+    LC_RUN_SIGNALLED,   /* it died of a signal (term_signal) lc_run did not send */
+    LC_RUN_TIMEOUT,     /* timeout_ms passed: it was stopped */
+    LC_RUN_LOST,        /* the lease was lost: the command was stopped, or it
+                         * ended and the release found the lease gone (the
+                         * work ran without the guarantee), or (lc_run_under)
+                         * it was never started */
+    LC_RUN_INTERRUPTED, /* stop_fd asked to stop: the command was never
+                         * started, or it got the stop and did not exit 0 */
+    LC_RUN_CONFLICT,    /* never started: another holder has the lock (holder) */
+    LC_RUN_UNAVAILABLE, /* never started: the backend did not answer */
+    LC_RUN_ERROR        /* never started: anything else (the status says what) */
+} lc_run_outcome;
+
+/* "done", "failed", "signalled", "timeout", "lost", "interrupted",
+ * "conflict", "unavailable" or "error". Never NULL. */
+LC_API const char *lc_run_outcome_name(lc_run_outcome outcome);
+
+/* How to run (lc_run, lc_run_under). All-zero means defaults. */
+typedef struct lc_run_opts {
+    /* ttl, renew_every and kill grace, settled by lc_lease_timing_settle
+     * against the client's config. lc_run_under reads the kill grace only;
+     * with a keeper given, its renew_every is the keeper's. */
+    lc_lease_timing timing;
+    int64_t wait_ms;    /* as lc_acquire_opts.wait_ms (lc_run only) */
+    int64_t timeout_ms; /* > 0: stop the command after this long; 0: never */
+    const char *owner;  /* as lc_acquire_opts.owner (lc_run only) */
+    /* > 0: a file descriptor that asks the run to stop once it is readable.
+     * Before the command starts, the run ends without starting it
+     * (LC_RUN_INTERRUPTED; a wait for the lock ends within about 20 ms).
+     * Once it runs, the command's process group gets SIGTERM and, when it
+     * has not ended after the kill grace, SIGKILL. lc_run never reads a
+     * plain descriptor (an eventfd or pipe shared by many runs stops them
+     * all), and stops watching it after the first stop. 0: none. */
+    int stop_fd;
+    /* 1: stop_fd is a signalfd (signalfd(2)) of the signals that stop the
+     * run. lc_run reads it, and passes each signal read on to the
+     * command's group as it is (SIGINT as SIGINT, SIGHUP as SIGHUP); the
+     * first starts the kill grace. The first signal read is in
+     * lc_run_report.stop_signal. SIGCHLD read from it is dropped. */
+    int stop_fd_is_signalfd;
+    /* 1: run as the foreground job of a shell, for a command-line front
+     * end: when the calling process is the foreground job of the terminal
+     * on its stdin, the command's group becomes the terminal's foreground
+     * group while it runs; when the command is stopped (Ctrl-Z), lc_run
+     * takes the terminal back and stops the process with SIGTSTP, as the
+     * shell's job, and when the process is continued, it continues the
+     * command (SIGTERM first when the lease's local deadline passed
+     * meanwhile). At most one run at a time may use it. 0: the terminal is
+     * left alone. */
+    int foreground;
+    /* Extra environment for the command, "NAME=value" entries (borrowed
+     * for the call), NULL-terminated; they replace variables of the same
+     * name of the process's environment. NULL: none. */
+    const char *const *env;
+    /* A keeper (borrowed) to keep the lease with, such as the one keeper of
+     * a daemon: lc_run adds the lease to it and removes it before
+     * returning, and hears of its own lease only (lc_keeper_hook). NULL:
+     * lc_run starts a keeper of its own for the run, on a client opened
+     * like c (same config, clock, log hook and memory store; with the
+     * memory backend, c needs a shared lc_memstore). Not read by
+     * lc_run_under, which is given its keeper. */
+    lc_keeper *keeper;
+} lc_run_opts;
+
+/* What happened (lc_run, lc_run_under). */
+typedef struct lc_run_report {
+    lc_run_outcome outcome;
+    int started;      /* 1: the command was started */
+    int exit_code;    /* its exit status 0..255, or 128+N when it died of
+                       * signal N; -1 when it did not start or its status
+                       * could not be collected */
+    int term_signal;  /* N when it died of signal N, else 0 */
+    int exec_errno;   /* its exec failed with this errno (exit_code 127 for
+                       * ENOENT, else 126), else 0 */
+    int stop_signal;  /* the first signal read from a signalfd stop_fd, else 0 */
+    uint64_t fence;   /* the lease's fence, 0 when none was taken */
+    lc_holder holder; /* LC_RUN_CONFLICT: who has the lock */
+    int recorded;     /* 1: the run was recorded with the lock (its release,
+                       * or lc_record_run after a loss) */
+    /* Why the run did not succeed, one line ("" when it did): lc_run
+     * records it as the lock's last error; lc_run_under leaves that to
+     * its caller. Such as "exit status 3", "killed by signal 9 (Killed)",
+     * "timed out after 50s", "lease lost: reset by an operator: stuck". */
+    char error[512];
+    /* "" or, for a human, what went wrong settling the lease: "release:
+     * WHY; the lease expires by itself", "recording the run: WHY", "the
+     * backend is unreachable: the run is not recorded and the lease
+     * expires by itself". */
+    char note[256];
+} lc_run_report;
+
+/* Runs argv (argv[0] looked up in PATH) under a lease on `name`: takes the
+ * lease (with opts->wait_ms, opts->owner), keeps it renewed, starts the
+ * command, stops it when the lease is lost, opts->timeout_ms passes or
+ * opts->stop_fd asks (SIGTERM to its process group, SIGKILL after the
+ * kill grace), then gives the lease back recording the run (exit status,
+ * error) -- or, after a loss, records the run without touching whoever
+ * holds the lock now (not even that when the backend is unreachable: the
+ * lease then expires by itself). Blocks until all of that is done.
+ *
+ * The command runs in a process group of its own, under a guard process
+ * (a child subreaper) that SIGKILLs every descendant left when the command
+ * ends, and everything when the calling thread dies (PR_SET_PDEATHSIG: it
+ * follows the thread, which lc_run keeps busy until the end); the guard
+ * also stops the command at the lease's local deadline by itself, so it
+ * does not run on while the calling process is frozen. The command's
+ * environment is the process's, opts->env, and LOCKCOORD_LOCK,
+ * LOCKCOORD_TOKEN, LOCKCOORD_FENCE, LOCKCOORD_OWNER, LOCKCOORD_CHECKPOINT
+ * (the stored checkpoint, "" if none); its stdin, stdout and stderr are
+ * the process's.
+ *
+ * Returns LC_OK when the command was started, whatever became of it:
+ * *out says (outcome, exit_code, error, recorded). Otherwise the command
+ * never started and *out says why too: LC_ERR_CONFLICT (err->holder and
+ * out->holder name the holder; nothing was recorded), LC_ERR_CANCELLED
+ * (stop_fd asked before the start; a lease already taken was given back,
+ * recorded "interrupted ... before the command started"),
+ * LC_ERR_UNAVAILABLE / LC_ERR_TIMEOUT (the backend), LC_ERR_INVALID (a
+ * bad name, owner, timing, no command), LC_ERR_NOMEM, LC_ERR_INTERNAL
+ * (the guard could not be started; the lease was given back). *out is
+ * filled in every case; out must not be NULL.
+ *
+ * Threads and signals: c is used on the calling thread only; runs on
+ * several threads at once need a client each (they may share a keeper).
+ * lc_run leaves the process's signal handling alone: it blocks every
+ * signal in the calling thread for the moment of the fork (as posix_spawn
+ * does), and SIGTTOU around its terminal calls (opts->foreground). It
+ * waits for its own child only, by pid (through a pidfd: Linux 5.3 or
+ * later): the process must not ignore SIGCHLD (SIG_IGN, SA_NOCLDWAIT),
+ * nor reap children it did not start (waitpid(-1, ...)). */
+LC_API lc_status lc_run(lc_client *c, const char *name, char *const argv[], const lc_run_opts *opts,
+                        lc_run_report *out, lc_error *err);
+
+/* Runs argv under a lease the caller holds and keeps with k (lc_keeper_add
+ * done): starts the command, stops it as lc_run does (loss, timeout,
+ * stop_fd, the guard's deadline), and waits for it. It neither takes nor
+ * gives back nor records anything, and leaves the lease kept by k: the
+ * caller may run again under it (a retry), and releases it itself,
+ * recording {.has_exit = out->exit_code >= 0, .exit_code =
+ * out->exit_code, .error = out->error[0] ? out->error : NULL} -- or, when
+ * out->outcome is LC_RUN_LOST, records that with lc_record_run. Touches no
+ * client: k may be used by other threads meanwhile.
+ *
+ * Returns LC_OK when the command was started, with *out filled as by
+ * lc_run (recorded is 0). Otherwise it did not start: LC_ERR_LOST when
+ * the lease is lost already (out->error says why), LC_ERR_CANCELLED when
+ * stop_fd asked first, LC_ERR_INVALID for a lease k does not keep or no
+ * command, LC_ERR_NOMEM, LC_ERR_INTERNAL. Threads and signals as for
+ * lc_run. */
+LC_API lc_status lc_run_under(lc_keeper *k, lc_lease *lease, char *const argv[],
+                              const lc_run_opts *opts, lc_run_report *out, lc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

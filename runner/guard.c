@@ -1,13 +1,22 @@
-/* runner/guard.c -- the guard process between lockcoord and the command.
+/* runner/guard.c -- the guard process between lc_run and the command (see
+ * runner/run_int.h for the layout).
  *
- * Only async-signal-safe calls run after fork: lockcoord has keeper threads,
- * and a lock one of them held at fork time would never be released in the
- * child. The environment is therefore built before forking. */
+ * Only async-signal-safe calls run after fork: the caller has threads (the
+ * keeper's, the embedder's), and a lock one of them held at fork time would
+ * never be released in the child. The environment is therefore built
+ * before forking.
+ *
+ * The guard and the command tell the caller what it cannot see through
+ * the report pipe, in records of one struct each (one write(2) each, so
+ * never split): the guard that the command exists, or that it was stopped
+ * (terminal mode); the command's process that its exec failed. */
 #include "runner/run_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +30,11 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+/* pidfd_open(2), Linux 5.3; the same number on every architecture. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 extern char **environ;
 
@@ -36,6 +50,16 @@ static int is_ours(const char *entry)
     return 0;
 }
 
+/* 1 when `entry` ("NAME=value") sets a variable that one of list sets. */
+static int set_in(const char *entry, const char *const *list)
+{
+    size_t n = strcspn(entry, "=");
+    for (size_t i = 0; list && list[i]; i++)
+        if (strncmp(list[i], entry, n) == 0 && list[i][n] == '=')
+            return 1;
+    return 0;
+}
+
 static char *env_entry(const char *prefix, const char *value)
 {
     size_t n = strlen(prefix) + strlen(value) + 1;
@@ -45,58 +69,93 @@ static char *env_entry(const char *prefix, const char *value)
     return s;
 }
 
-/* environ without our variables, plus them for this lease. NULL on OOM. */
-static char **build_env(const lc_lease *lease)
+/* Frees what build_env allocated: the array and our variables (the other
+ * entries are borrowed from environ and opts->env). */
+static void free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        if (is_ours(env[i]))
+            free(env[i]);
+    free(env);
+}
+
+static size_t count(const char *const *list)
 {
     size_t n = 0;
-    while (environ[n])
+    while (list && list[n])
         n++;
-    char **env = calloc(n + N_OUR_VARS + 1, sizeof(*env));
+    return n;
+}
+
+/* environ without our variables and those `extra` sets, then `extra`
+ * (without our variables), then ours for this lease. NULL when out of
+ * memory. */
+static char **build_env(const lc_lease *lease, const char *const *extra)
+{
+    const char *const *inherited = (const char *const *)environ;
+    size_t n = count(inherited), x = count(extra);
+    char **env = calloc(n + x + N_OUR_VARS + 1, sizeof(*env));
     if (env == NULL)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!is_ours(environ[i]))
-            env[k++] = environ[i];
+        if (!is_ours(inherited[i]) && !set_in(inherited[i], extra))
+            env[k++] = (char *)inherited[i];
+    for (size_t i = 0; i < x; i++)
+        if (strchr(extra[i], '=') && !is_ours(extra[i]))
+            env[k++] = (char *)extra[i];
     char fence[32];
     snprintf(fence, sizeof(fence), "%llu", (unsigned long long)lc_lease_fence(lease));
     const char *cp = lc_lease_checkpoint(lease);
     const char *values[N_OUR_VARS] = {lc_lease_name(lease), lc_lease_token(lease), fence,
                                       lc_lease_owner(lease), cp ? cp : ""};
-    for (size_t i = 0; i < N_OUR_VARS; i++)
-        if ((env[k++] = env_entry(our_vars[i], values[i])) == NULL)
-            return NULL; /* the process is about to exit anyway */
+    for (size_t i = 0; i < N_OUR_VARS; i++) {
+        if ((env[k++] = env_entry(our_vars[i], values[i])) == NULL) {
+            free_env(env);
+            return NULL;
+        }
+    }
     return env;
 }
 
-static void write_str(int fd, const char *s)
+/* One message on the report pipe. */
+typedef struct report_rec {
+    char kind; /* 's': started, LC__GUARD_STOPPED, 'x': exec failed */
+    int value; /* 'x': errno */
+} report_rec;
+
+static void report(int fd, char kind, int value)
 {
-    ssize_t unused = write(fd, s, strlen(s));
+    report_rec r;
+    memset(&r, 0, sizeof(r));
+    r.kind = kind;
+    r.value = value;
+    ssize_t unused = write(fd, &r, sizeof(r));
     (void)unused;
 }
 
-static void exec_command(char **cmd, char **env)
+/* In the command's process: default dispositions for the signals the
+ * guard ignores, no signal blocked, and exec. When exec fails, its errno
+ * goes to the caller (lc_run_report.exec_errno) and the process exits as
+ * a shell would: 127 for a command not found, else 126. */
+static void exec_command(char *const *cmd, char **env, int report_fd)
 {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
+    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+        signal(reset[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execvpe(cmd[0], cmd, env);
     int e = errno;
-    write_str(2, "lockcoord: run: ");
-    write_str(2, cmd[0]);
-    write_str(2, ": ");
-    write_str(2, strerror(e));
-    write_str(2, "\n");
+    report(report_fd, 'x', e);
     _exit(e == ENOENT ? 127 : 126);
 }
 
 /* Exits the way the command did: same code, or the same signal -- which
  * for SIGSEGV, SIGABRT and the like would dump the guard's core, a copy of
- * lockcoord's memory with its secrets: the guard is not dumpable (set when
- * it starts) and its core limit is 0. */
+ * the caller's memory with its secrets: the guard is not dumpable (set
+ * when it starts) and its core limit is 0. */
 static void pass_on(int status)
 {
     if (WIFEXITED(status))
@@ -210,23 +269,39 @@ static int kill_descendants(void)
     }
 }
 
-/* Makes the guard's group -- CMD's -- the terminal's foreground group.
- * SIGTTOU, which a background group's tcsetpgrp raises, is blocked (as
- * lockcoord blocks it for the whole run). */
-static void take_terminal(void)
+/* The decimal fd that is all of s, or -1. */
+static int parse_fd(const char *s)
 {
-    tcsetpgrp(0, getpgrp());
+    long n = parse_pid(s);
+    return n > INT_MAX ? -1 : (int)n;
 }
 
-/* The command was stopped. The terminal's stop signals (Ctrl-Z, reading
- * it from the background) reach the guard too, as a member of the group;
- * a SIGSTOP or SIGTTOU (blocked here) of the command alone does not. Either
- * way the guard stops too, which tells lockcoord -- waiting for it with
- * WUNTRACED -- to stop as a shell job; lockcoord continues the group when
- * it is continued itself. */
-static void stop_with_command(void)
+/* Closes every descriptor the guard inherited marked close-on-exec but
+ * `keep`: the caller's connections, other runs' pipes. The command would
+ * not get them anyway, and a guard holding them would keep a closed
+ * connection's server session alive for as long as it runs. Descriptors
+ * without the flag are left open: the command inherits them, as the
+ * caller meant. */
+static void close_inherited(int keep)
 {
-    raise(SIGSTOP);
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    char buf[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            struct dirent64_raw *d = (struct dirent64_raw *)(buf + off);
+            off += d->d_reclen;
+            int fd = parse_fd(d->d_name);
+            if (fd < 0 || fd == dir || fd == keep)
+                continue;
+            int flags = fcntl(fd, F_GETFD);
+            if (flags >= 0 && (flags & FD_CLOEXEC))
+                close(fd);
+        }
+    }
+    close(dir);
 }
 
 static int64_t mono_ns(void)
@@ -238,19 +313,19 @@ static int64_t mono_ns(void)
 
 /* What the guard works with. */
 typedef struct guard_args {
-    char **cmd;
+    char *const *cmd;
     char **env;
     pid_t parent;
     int terminal;
-    int started; /* written to once the command exists */
+    int report; /* the report pipe's write end */
     const lc__spawn_opts *opts;
 } guard_args;
 
-/* The guard's own watch over the lease's local deadline, which lockcoord
- * moves at every renewal: once it passes, SIGTERM to the group (the guard
- * ignores it), SIGKILL to the command after the grace. *kill_at: 0 before,
- * the SIGKILL time after, -1 once sent. Returns when to look again, 0 for
- * never. */
+/* The guard's own watch over the lease's local deadline, which the
+ * caller's keeper moves at every renewal: once it passes, SIGTERM to the
+ * group (the guard ignores it), SIGKILL to the command after the grace.
+ * *kill_at: 0 before, the SIGKILL time after, -1 once sent. Returns when
+ * to look again, 0 for never. */
 static int64_t enforce_deadline(const lc__spawn_opts *o, pid_t child, int64_t *kill_at)
 {
     int64_t now = mono_ns();
@@ -283,7 +358,12 @@ static int wait_signal(const sigset_t *set, int64_t until)
     return sigtimedwait(set, NULL, &ts);
 }
 
-/* Until the command ends: then the guard exits as it did. */
+/* Until the command ends: then the guard exits as it did. A stopped
+ * command (terminal mode: Ctrl-Z, reading the terminal from the
+ * background, a SIGSTOP of its own) is reported, so the caller stops as
+ * the shell's job, and the guard stops with it (as one job: `ps` shows it
+ * stopped too, and its deadline waits); the caller continues the group
+ * when it is continued. */
 static void watch(const guard_args *a, pid_t child, const sigset_t *set)
 {
     int flags = WNOHANG | (a->terminal ? WUNTRACED : 0);
@@ -291,7 +371,7 @@ static void watch(const guard_args *a, pid_t child, const sigset_t *set)
     for (;;) {
         int sig = wait_signal(set, enforce_deadline(a->opts, child, &kill_at));
         if (sig == SIGUSR2) {
-            /* lockcoord died: everything goes. */
+            /* The caller died: everything goes. */
             if (kill_descendants() < 0)
                 kill(0, SIGKILL);
             _exit(LC__GUARD_EXIT_LOST);
@@ -302,10 +382,11 @@ static void watch(const guard_args *a, pid_t child, const sigset_t *set)
             if (pid != child)
                 continue; /* an orphan reparented here, reaped */
             if (WIFSTOPPED(status)) {
-                stop_with_command();
+                report(a->report, LC__GUARD_STOPPED, 0);
+                raise(SIGSTOP);
                 continue;
             }
-            /* What the command left running goes with it; lockcoord
+            /* What the command left running goes with it; the caller
              * SIGKILLs the group too if this could not be done. */
             kill_descendants();
             pass_on(status);
@@ -316,57 +397,41 @@ static void watch(const guard_args *a, pid_t child, const sigset_t *set)
 static void guard(const guard_args *a)
 {
     /* Never a core file, nor a ptrace or /proc/PID/mem reader of the same
-     * user: the guard holds a copy of lockcoord's memory, passwords
+     * user: the guard holds a copy of the caller's memory, passwords
      * included. (The command gets a dumpable process back at its exec.) */
     prctl(PR_SET_DUMPABLE, 0);
     setpgid(0, 0);
-    /* Signals meant for the command reach the whole group: the guard
-     * ignores them (ignored signals are discarded, not left pending). */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
+    /* Every signal is blocked (lc__spawn forked with all blocked) and stays
+     * so: the guard waits for SIGCHLD and SIGUSR2 with sigtimedwait, and
+     * nothing else may stop or end it -- not the terminal's stop signals,
+     * not those meant for the command, which reach the whole group (these
+     * are ignored: discarded, not left pending). */
+    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        signal(ignored[i], SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &set, NULL);
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != a->parent)
-        _exit(LC__GUARD_EXIT_LOST); /* lockcoord died before we could watch it */
+        _exit(LC__GUARD_EXIT_LOST); /* the caller died before we could watch it */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    close_inherited(a->report);
     if (a->terminal)
-        take_terminal(); /* before CMD exists: it never runs in the background */
+        tcsetpgrp(0, getpgrp()); /* before the command exists: it never runs in the background */
 
     pid_t child = fork();
     if (child < 0)
         _exit(LC__GUARD_EXIT_INTERNAL);
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* the guard gone: no supervision */
-        exec_command(a->cmd, a->env);
+        exec_command(a->cmd, a->env, a->report);
     }
-    /* CMD is in the group now: from here on, a signal lockcoord sends to
-     * the group reaches it (held until exec_command unblocks it). */
-    ssize_t unused = write(a->started, "", 1);
-    (void)unused;
-    close(a->started);
+    /* The command is in the group now: from here on, a signal the caller
+     * sends to the group reaches it (held until exec_command unblocks it). */
+    report(a->report, 's', 0);
     watch(a, child, &set);
-}
-
-/* Waits until the guard has forked CMD (or died trying). */
-static void await_start(int started)
-{
-    char c;
-    while (read(started, &c, 1) < 0 && errno == EINTR)
-        ;
-    close(started);
-}
-
-static void free_env(char **env)
-{
-    for (size_t i = 0; env[i]; i++)
-        if (is_ours(env[i]))
-            free(env[i]);
-    free(env);
 }
 
 /* The deadline is read and written by two processes: it must not need a
@@ -394,65 +459,179 @@ void lc__deadline_free(lc__deadline *d)
         munmap(d, sizeof(*d));
 }
 
-int lc__spawn(char **cmd, const lc_lease *lease, const lc__spawn_opts *opts, lc__guard *g)
+#define REC_STARTED 1
+#define REC_STOPPED 2
+#define REC_CLOSED  4
+
+/* Reads the records waiting on the report pipe (it is non-blocking):
+ * returns which kinds came (REC_*), noting an exec failure in g. At end
+ * of file (the guard and the command are gone) it closes the pipe. */
+static int read_records(lc__guard *g)
 {
-    g->pid = 0;
-    /* As a shell does for a foreground job: only when lockcoord itself is
+    report_rec r;
+    int seen = 0;
+    while (g->report >= 0) {
+        ssize_t n = read(g->report, &r, sizeof(r));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return seen;
+        if (n <= 0) {
+            close(g->report);
+            g->report = -1;
+            return seen | REC_CLOSED;
+        }
+        if (n != (ssize_t)sizeof(r))
+            continue; /* records are written whole: a short one is noise */
+        if (r.kind == 's')
+            seen |= REC_STARTED;
+        else if (r.kind == LC__GUARD_STOPPED)
+            seen |= REC_STOPPED;
+        else if (r.kind == 'x')
+            g->exec_errno = r.value;
+    }
+    return seen;
+}
+
+/* Waits until the guard says the command exists, or has exited (it died
+ * trying; lc__guard_reap then tells how). */
+static void await_start(lc__guard *g)
+{
+    for (;;) {
+        struct pollfd fds[2] = {{g->report, POLLIN, 0}, {g->pidfd, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            return;
+        if (read_records(g) & (REC_STARTED | REC_CLOSED) || fds[1].revents & POLLIN)
+            return;
+    }
+}
+
+static int pidfd_of(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* After a failed start: the guard must not outlive it. */
+static void abandon(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int lc__spawn(char *const *cmd, const lc__spawn_opts *opts, lc__guard *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->pidfd = g->report = -1;
+    /* As a shell does for a foreground job: only when the caller itself is
      * in the foreground of the terminal on its stdin. */
-    g->terminal = isatty(0) && tcgetpgrp(0) == getpgrp();
-    int started[2];
-    if (pipe2(started, O_CLOEXEC) != 0)
+    g->terminal = opts->foreground && isatty(0) && tcgetpgrp(0) == getpgrp();
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC) != 0)
         return -1;
-    char **env = build_env(lease);
+    char **env = build_env(opts->lease, opts->env);
     if (env == NULL) {
-        close(started[0]);
-        close(started[1]);
+        close(rep[0]);
+        close(rep[1]);
         errno = ENOMEM;
         return -1;
     }
+    /* As posix_spawn does: no signal handler of the caller's may run in the
+     * child before the guard has set up its own handling. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
-        close(started[0]);
-        guard_args a = {cmd, env, parent, g->terminal, started[1], opts};
+        close(rep[0]);
+        guard_args a = {cmd, env, parent, g->terminal, rep[1], opts};
         guard(&a);
     }
     int saved = errno;
-    close(started[1]);
-    if (pid > 0) {
-        setpgid(pid, pid); /* also here, so the group exists when fork returns */
-        await_start(started[0]);
-        g->pid = pid;
-    } else {
-        close(started[0]);
-    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(rep[1]);
     free_env(env);
-    errno = saved;
-    return pid > 0 ? 0 : -1;
+    if (pid < 0) {
+        close(rep[0]);
+        errno = saved;
+        return -1;
+    }
+    setpgid(pid, pid); /* also here, so the group exists when fork returns */
+    g->pid = pid;
+    g->report = rep[0];
+    g->pidfd = pidfd_of(pid);
+    if (g->pidfd < 0) {
+        saved = errno;
+        abandon(pid);
+        close(rep[0]);
+        memset(g, 0, sizeof(*g));
+        g->pidfd = g->report = -1;
+        errno = saved;
+        return -1;
+    }
+    fcntl(g->report, F_SETFL, O_NONBLOCK);
+    await_start(g);
+    return 0;
+}
+
+int lc__guard_read(lc__guard *g)
+{
+    return (read_records(g) & REC_STOPPED) != 0;
+}
+
+int lc__guard_reap(lc__guard *g, int *status)
+{
+    pid_t got;
+    while ((got = waitpid(g->pid, status, WNOHANG)) < 0 && errno == EINTR)
+        ;
+    return got == g->pid ? 1 : got == 0 ? 0 : -1;
+}
+
+/* tcsetpgrp from a background group raises SIGTTOU unless the calling
+ * thread blocks it: blocked here for the call only. */
+static void give_terminal(pid_t group)
+{
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &ttou, &old);
+    tcsetpgrp(0, group);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void lc__guard_suspend(const lc__guard *g)
 {
+    /* The guard reports, then stops: continuing the group before it has
+     * stopped would leave it stopped for good. */
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)g->pid, &info, WSTOPPED | WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
     if (g->terminal && tcgetpgrp(0) == g->pid)
-        tcsetpgrp(0, getpgrp());
-    /* Stops lockcoord as the shell's job; without job control (an orphaned
-     * group) the kernel discards it and the command just goes on. */
+        give_terminal(getpgrp());
+    /* Stops the caller as the shell's job; without job control (an
+     * orphaned group) the kernel discards it and the command just goes
+     * on. */
     raise(SIGTSTP);
 }
 
 void lc__guard_resume(const lc__guard *g)
 {
-    /* `fg` gave lockcoord the terminal back: pass it on. After `bg` it
+    /* `fg` gave the caller the terminal back: pass it on. After `bg` it
      * stays with the shell. */
     if (g->terminal && tcgetpgrp(0) == getpgrp())
-        tcsetpgrp(0, g->pid);
+        give_terminal(g->pid);
     kill(-g->pid, SIGCONT);
 }
 
-void lc__guard_end(const lc__guard *g)
+void lc__guard_close(lc__guard *g)
 {
     if (g->terminal && tcgetpgrp(0) == g->pid)
-        tcsetpgrp(0, getpgrp());
+        give_terminal(getpgrp());
+    if (g->pidfd >= 0)
+        close(g->pidfd);
+    if (g->report >= 0)
+        close(g->report);
+    g->pidfd = g->report = -1;
 }
