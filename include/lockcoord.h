@@ -39,6 +39,10 @@
  *    and so is on_loss (see lc_loss_fn).
  *  - The clock functions and the log hook must be thread-safe when a
  *    keeper uses them, or when one is shared by clients on several threads.
+ *  - lc_run and lc_run_under block the calling thread until the command
+ *    has ended; runs may go on on several threads at once, each with its
+ *    own client, sharing a keeper or not. They leave the process's signal
+ *    handling alone (see lc_run for the little they need of it).
  */
 #ifndef LOCKCOORD_H
 #define LOCKCOORD_H
