@@ -584,9 +584,9 @@ int lc__guard_read(lc__guard *g)
 int lc__guard_reap(lc__guard *g, int *status)
 {
     pid_t got;
-    while ((got = waitpid(g->pid, status, WNOHANG)) < 0 && errno == EINTR)
+    while ((got = waitpid(g->pid, status, 0)) < 0 && errno == EINTR)
         ;
-    return got == g->pid ? 1 : got == 0 ? 0 : -1;
+    return got == g->pid ? 1 : -1;
 }
 
 /* tcsetpgrp from a background group raises SIGTTOU unless the calling

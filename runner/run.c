@@ -29,7 +29,6 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Why the run stopped the command; the first reason stays, but a loss
@@ -247,20 +246,12 @@ static void suspend_job(run_state *r)
     lc__guard_resume(&r->guard);
 }
 
-/* Reaps the guard once its pidfd said it exited: 1 when done. The group
- * is forgotten first, so the loss hook never signals a reused pid. */
-static int reap_guard(run_state *r)
+/* Reaps the guard once its pidfd said it exited. The group is forgotten
+ * first, so the loss hook never signals a reused pid. */
+static void reap_guard(run_state *r)
 {
     atomic_store(&r->live_group, 0);
-    int rc;
-    while ((rc = lc__guard_reap(&r->guard, &r->status)) == 0) {
-        /* The pidfd is readable only once the guard has exited; waitpid
-         * may still lag a moment. */
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
-    r->reaped = rc > 0 ? 1 : -1;
-    return 1;
+    r->reaped = lc__guard_reap(&r->guard, &r->status);
 }
 
 /* Handles a readable stop_fd. */
@@ -317,9 +308,7 @@ static void supervise(run_state *r)
             /* Nothing can be watched any more: end the command now. */
             signal_group(r, SIGKILL);
             kill(r->guard.pid, SIGKILL);
-            while (lc__guard_reap(&r->guard, &r->status) == 0)
-                poll(&fds[0], 1, -1);
-            r->reaped = 1;
+            reap_guard(r);
             return;
         }
         if (n > 0 && fds[3].revents) {
@@ -329,18 +318,22 @@ static void supervise(run_state *r)
         }
         if (n > 0 && fds[2].revents & POLLIN)
             on_stop_fd(r, &fds[2], &kill_at);
-        if (n > 0 && fds[0].revents & POLLIN && reap_guard(r)) {
+        if (n > 0 && fds[0].revents & POLLIN) {
+            reap_guard(r);
             /* Whatever the command left behind in its group must not
              * outlive the lease either. */
             if (r->reaped > 0)
                 kill(-r->guard.pid, SIGKILL);
             return;
         }
-        if (r->why == WHY_NONE &&
-            lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason))) {
-            begin_stop(r, WHY_LOST, SIGTERM, &kill_at);
-            fds[1].fd = -1; /* signalled once; stop polling it */
+        if (n > 0 && fds[1].revents & POLLIN) {
+            uint64_t count; /* drained: a loss after another stop must not spin the loop */
+            if (read(r->wake, &count, sizeof(count)) < 0) {
+                /* EAGAIN: drained already */
+            }
         }
+        if (r->why == WHY_NONE && lc_keeper_lost(r->keeper, r->lease, r->reason, sizeof(r->reason)))
+            begin_stop(r, WHY_LOST, SIGTERM, &kill_at);
         int64_t now = now_ms();
         if (deadline && r->why == WHY_NONE && now >= deadline)
             begin_stop(r, WHY_TIMEOUT, SIGTERM, &kill_at);

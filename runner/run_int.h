@@ -90,9 +90,9 @@ int lc__spawn(char *const *cmd, const lc__spawn_opts *opts, lc__guard *g);
  * mode: call lc__guard_suspend), else 0. */
 int lc__guard_read(lc__guard *g);
 
-/* Waits for the guard without blocking: 1 with its wait status in *status
- * once it has exited (reaped), 0 while it runs, -1 when it cannot be
- * waited for (errno: ECHILD when something else reaped it). */
+/* Reaps the guard, waiting for it to exit (call when g->pidfd is
+ * readable, or after SIGKILL): 1 with its wait status in *status, -1 when
+ * it cannot be waited for (errno ECHILD: something else reaped it). */
 int lc__guard_reap(lc__guard *g, int *status);
 
 /* The command was stopped (g->report said so): waits until the guard has

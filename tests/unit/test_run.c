@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -459,6 +460,67 @@ static void test_run_local_deadline_passed_on_clock_stops_command(void **state)
     lc_memstore_free(store);
 }
 
+static int64_t cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+typedef struct stop_then_reset {
+    fixture *f;
+    int stop;
+    int acted;
+    pthread_t t;
+} stop_then_reset;
+
+static void *stop_then_reset_main(void *arg)
+{
+    stop_then_reset *h = arg;
+    if (!lct_wait_for(started, h->f, 10000))
+        return NULL;
+    uint64_t one = 1;
+    lc_error err;
+    lc_client *c = open_client(h->f);
+    h->acted = write(h->stop, &one, sizeof(one)) == (ssize_t)sizeof(one) &&
+               lc_force_release(c, h->f->name, "test reset", NULL, NULL, &err) == LC_OK;
+    lc_client_close(c);
+    return NULL;
+}
+
+/* A loss while the command is already being stopped (its kill grace
+ * runs): the run ends lost, and waits out the grace asleep -- the loss
+ * does not keep waking the supervising thread up (it used to spin on the
+ * keeper's descriptor for the rest of the grace). */
+static void test_run_loss_during_kill_grace_is_lost_without_spinning(void **state)
+{
+    fixture *f = *state;
+    int stop = eventfd(0, EFD_CLOEXEC);
+    assert_true(stop > 0);
+    lc_run_opts o = opts_for(f);
+    o.stop_fd = stop;
+    o.timing.kill_grace_ms = 1500;
+    stop_then_reset h = {f, stop, 0, 0};
+    assert_int_equal(pthread_create(&h.t, NULL, stop_then_reset_main, &h), 0);
+    lc_run_report rep;
+    lc_error err;
+    int64_t cpu0 = cpu_ms();
+    lct_assert_rc(run_sh(f, "trap '' TERM; touch \"$DIR/started\"; while :; do sleep 0.05; done",
+                         &o, &rep, &err),
+                  LC_OK, &err);
+    int64_t cpu = cpu_ms() - cpu0;
+    pthread_join(h.t, NULL);
+    assert_true(h.acted);
+    assert_int_equal(rep.outcome, LC_RUN_LOST);
+    assert_int_equal(rep.term_signal, SIGKILL);
+    /* Asleep, a run costs a few ms of CPU; spinning for the grace, about
+     * as much as the grace itself. */
+    if (cpu >= 400)
+        fail_msg("the run used %lld ms of CPU during a 1500 ms kill grace", (long long)cpu);
+    close(stop);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Conflict and stop requests                                               */
 /* ------------------------------------------------------------------------ */
@@ -755,6 +817,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_reset_kills_term_ignoring_command_after_grace,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_local_deadline_passed_on_clock_stops_command,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_loss_during_kill_grace_is_lost_without_spinning,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_conflict_starts_nothing_records_nothing, setup,
                                         teardown),
