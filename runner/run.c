@@ -473,7 +473,10 @@ typedef struct lease_hold {
 static lc_status take(run_state *r, lease_hold *h, const char *name, lc_run_report *out,
                       lc_error *e)
 {
-    lc_acquire_opts ao = {r->o.timing.ttl_ms, r->o.wait_ms, r->o.owner, r->o.stop_fd};
+    lc_acquire_opts ao = {.ttl_ms = r->o.timing.ttl_ms,
+                          .wait_ms = r->o.wait_ms,
+                          .owner = r->o.owner,
+                          .cancel_fd = r->o.stop_fd};
     lc_status rc = lc_acquire(h->client, name, &ao, &r->lease, e);
     if (rc == LC_ERR_CANCELLED) {
         int sig = r->o.stop_fd_is_signalfd ? next_signal(r->o.stop_fd) : 0;
