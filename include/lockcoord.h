@@ -559,8 +559,8 @@ typedef struct lc_keeper lc_keeper;
  * operator: REASON"); both strings are valid during the call only. It
  * must not block: losses of other leases wait for it. It may call
  * lc_keeper_lost, lc_keeper_deadline_ns and lc_keeper_fd (and kill(2), to
- * stop the work at once), but not lc_keeper_stop, which waits for
- * callbacks under way. */
+ * stop the work at once), but not lc_keeper_stop, lc_keeper_remove or
+ * lc_keeper_hook, which wait for callbacks under way. */
 typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason);
 
 /* Called from the keeper's renewer thread after each successful renewal,
@@ -605,7 +605,7 @@ LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 /* Hooks of one kept lease (lc_keeper_hook), called besides the keeper's
  * own (lc_keeper_opts), after them, under the same rules: on_loss on a
  * keeper thread, once, and it must not block; on_renew under the keeper's
- * lock. Neither may call lc_keeper_hook or lc_keeper_remove for the lease.
+ * lock.
  * They let several users share one keeper, each hearing of its own leases
  * only (lc_run does so with a keeper given in lc_run_opts). */
 typedef struct lc_lease_hooks {
