@@ -166,6 +166,12 @@ file_exists() {
     [[ -e $1 ]]
 }
 
+# Not empty: the shell that writes it has written it (`echo $$ > f`
+# creates f before it writes to it).
+file_written() {
+    [[ -s $1 ]]
+}
+
 # ------------------------------------------------------------ processes
 
 # bg VAR CMD [ARGS...]: starts CMD in the background with its output in

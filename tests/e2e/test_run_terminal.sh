@@ -59,7 +59,7 @@ case_command_reads_terminal() {
     local name cmd
     name=$(lock_name tty)
     on_tty "$LC -c $CFG run $name -- sh -c 'echo \$\$ > cmd.pid; read a; echo got:\$a'; echo rc=\$?; read b; echo back:\$b"
-    assert_until 5000 file_exists cmd.pid
+    assert_until 5000 file_written cmd.pid
     cmd=$(cat cmd.pid)
     assert_until 3000 in_foreground "$cmd"
     keys 'hello\n'
@@ -81,7 +81,7 @@ job_stop_and_fg() { # STOP
     name=$(lock_name ttyjob)
     on_tty "bash --norc --noprofile -i"
     keys '%s\n' "$LC -c $CFG run $name --ttl 10s -- sh -c 'echo \$\$ > cmd.pid; read a; echo got:\$a'"
-    assert_until 5000 file_exists cmd.pid
+    assert_until 5000 file_written cmd.pid
     cmd=$(cat cmd.pid)
     assert_until 3000 in_foreground "$cmd"
     lcpid=$(pgrep -f -n -- "-c $CFG run $name") || fail "no lockcoord process"
@@ -125,7 +125,7 @@ case_ctrl_z_without_job_control() {
     local name cmd
     name=$(lock_name ttynojob)
     on_tty "$LC -c $CFG run $name -- sh -c 'echo \$\$ > cmd.pid; read a; echo got:\$a'"
-    assert_until 5000 file_exists cmd.pid
+    assert_until 5000 file_written cmd.pid
     cmd=$(cat cmd.pid)
     assert_until 3000 in_foreground "$cmd"
     keys '\032'
