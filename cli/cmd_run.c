@@ -319,7 +319,7 @@ static int finish(run_state *r)
     int code = exit_code_of(r->status);
     char ebuf[512];
     const char *error = describe(r, code, ebuf, sizeof(ebuf));
-    lc_run_result res = {1, code, error};
+    lc_run_result res = {.has_exit = 1, .exit_code = code, .error = error};
     lc_error err;
     if (r->why != RUN_LOST) {
         lc_status st = lc_release(r->app->client, r->lease, &res, &err);
@@ -411,7 +411,7 @@ static void give_back(run_state *r, const char *why)
     lc_error err;
     if (r->keeper)
         lc_keeper_remove(r->keeper, r->lease);
-    lc_run_result res = {0, 0, why};
+    lc_run_result res = {.has_exit = 0, .exit_code = 0, .error = why};
     if (lc_release(r->app->client, r->lease, &res, &err) != LC_OK)
         fprintf(stderr, "lockcoord: run %s: release: %s; the lease expires by itself\n", r->name,
                 err.message);

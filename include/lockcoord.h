@@ -292,6 +292,20 @@ LC_API void lc_config_free(lc_config *cfg);
 /* Lock state as read back from a backend                                  */
 /* ------------------------------------------------------------------------ */
 
+/* How a run ended, as recorded. */
+typedef enum lc_outcome {
+    LC_OUTCOME_DEFAULT = 0, /* in an lc_run_result: ok without an error, else failed */
+    LC_OUTCOME_OK,
+    LC_OUTCOME_FAILED,
+    LC_OUTCOME_TIMEOUT,    /* stopped at its timeout */
+    LC_OUTCOME_LOST,       /* its lease was lost while it ran */
+    LC_OUTCOME_INTERRUPTED /* stopped by a shutdown */
+} lc_outcome;
+
+/* "ok", "failed", "timeout", "lost", "interrupted"; "" for
+ * LC_OUTCOME_DEFAULT (and anything else). Never NULL. */
+LC_API const char *lc_outcome_name(lc_outcome o);
+
 typedef enum lc_health {
     LC_HEALTH_READY = 0, /* "Ready to sync" */
     LC_HEALTH_HELD,      /* "Sync in progress" */
@@ -324,6 +338,15 @@ typedef struct lc_lock_info {
     int last_exit;
     char *last_error; /* NULL if none */
     char *checkpoint; /* NULL if none */
+    /* The last recorded run (see lc_run_result); all -1 / 0 when none. */
+    lc_outcome last_outcome; /* LC_OUTCOME_DEFAULT when unknown */
+    int last_http_status;    /* 0 when none */
+    int last_attempts;
+    int last_missed_slots;
+    int64_t last_duration_ms;
+    int64_t last_success_at_ms;
+    uint64_t consecutive_failures;
+    int64_t server_now_ms; /* the backend server's clock when this was read */
 } lc_lock_info;
 
 /* Frees the strings info owns and sets them to NULL; the struct itself is
@@ -343,12 +366,25 @@ typedef void (*lc_log_fn)(void *ctx, lc_log_level level, const char *msg);
 
 /* A run's outcome, recorded at release (or by lc_record_run): sync_count
  * + 1, last completed now, last_exit (if has_exit), last_error (NULL
- * clears it). The library copies what it keeps. */
+ * clears it, else cut to LC_ERROR_MAX bytes), and the fields below. After
+ * an ok run last_success_at becomes now and consecutive_failures 0; after
+ * any other, consecutive_failures + 1. All-zero after `error` means
+ * defaults, so {has_exit, exit_code, error} alone is a complete record.
+ * The library copies what it keeps. */
 typedef struct lc_run_result {
     int has_exit;
     int exit_code;
     const char *error;
+    lc_outcome outcome;  /* LC_OUTCOME_DEFAULT: ok without error, else failed */
+    int http_status;     /* the last response's status (http jobs), 0: none */
+    int attempts;        /* attempts made (retries included); 0: 1 */
+    int missed_slots;    /* schedule slots that passed without a run before this one */
+    int64_t duration_ms; /* 0: measured by the backend from the run's recorded start */
 } lc_run_result;
+
+/* The longest error text recorded, in bytes; longer ones are cut (on a
+ * character boundary). */
+#define LC_ERROR_MAX 1024
 
 /* The backends this build of the library has, by index: "redis",
  * "postgres" (each unless the build left it out: LC_WITH_REDIS /
@@ -422,6 +458,11 @@ typedef struct lc_acquire_opts {
      * It is checked before every attempt and watched while waiting between
      * attempts, so a wait ends within about 20 ms; it is never read. 0: none. */
     int cancel_fd;
+    /* 1: a claim -- take the lease without marking a run started, to look
+     * at the record first (lc_lease_last_started_at_ms against
+     * lc_lease_server_now_ms); then either lc_start_run, or lc_abandon to
+     * give it back unrecorded. 0: the run starts with the lease. */
+    int claim;
 } lc_acquire_opts;
 
 /* Takes a lease on `name` with a new token and a fence greater than any
@@ -464,6 +505,18 @@ LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_erro
  * nothing is recorded then (lc_record_run does that). The lease object
  * stays valid either way and must still be freed. */
 LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
+
+/* Marks the run under a claimed lease (lc_acquire_opts.claim) started:
+ * the lock's last started time becomes the backend server's now,
+ * token-checked, and *started_at_ms (may be NULL) gets it. LC_ERR_LOST
+ * when the lease is not yours any more (nothing changed). */
+LC_API lc_status lc_start_run(lc_client *c, lc_lease *lease, int64_t *started_at_ms, lc_error *err);
+
+/* Gives a lease back without recording a run: sync_count, the last run's
+ * record and its start stay as they were (a claim that found nothing to
+ * do). Token-checked: LC_ERR_LOST when it was not yours any more. Waiters
+ * are woken. On success the local deadline becomes 0. */
+LC_API lc_status lc_abandon(lc_client *c, lc_lease *lease, lc_error *err);
 
 /* Stores `value` (copied; not NULL; must pass lc_text_check, else
  * LC_ERR_INVALID) as the lock's progress marker, token-checked:
@@ -513,6 +566,12 @@ LC_API uint64_t lc_lease_fence(const lc_lease *lease);
 LC_API int64_t lc_lease_ttl_ms(const lc_lease *lease);
 LC_API const char *lc_lease_owner(const lc_lease *lease);
 LC_API int64_t lc_lease_acquired_at_ms(const lc_lease *lease);
+/* The backend server's clock (unix ms) when the lease was taken, and the
+ * lock's last run start as recorded then (-1 if none): for a claim, the
+ * run before this one; otherwise the start of this lease's own run. 0 /
+ * -1 for a lease from lc_lease_attach. */
+LC_API int64_t lc_lease_server_now_ms(const lc_lease *lease);
+LC_API int64_t lc_lease_last_started_at_ms(const lc_lease *lease);
 /* The checkpoint stored when the lease was taken, NULL if none. */
 LC_API const char *lc_lease_checkpoint(const lc_lease *lease);
 /* The local deadline, monotonic ns on the client's clock; 0 if unknown. */

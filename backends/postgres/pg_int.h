@@ -14,7 +14,7 @@
  * name must leave room for the longer one ("_released"). */
 #define LC_PG_IDENT_MAX      63
 #define LC_PG_TABLE_MAX      (LC_PG_IDENT_MAX - 9)
-#define LC_PG_SCHEMA_VERSION 1
+#define LC_PG_SCHEMA_VERSION 2
 /* The server's limit for statement_timeout (an int of milliseconds). */
 #define LC_PG_STATEMENT_TIMEOUT_MAX_MS 2147483647LL
 
@@ -31,6 +31,10 @@ typedef struct pg_sql {
     char *checkpoint;
     char *inspect;
     char *list;
+    char *start_run;
+    char *abandon;
+    char *now;
+    char *upgrade_v2;
     char *create_table;
     char *create_version;
     char *read_version;

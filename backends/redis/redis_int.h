@@ -86,10 +86,11 @@ enum {
     LC__RS_RECORD,
     LC__RS_CHECKPOINT,
     LC__RS_INSPECT,
+    LC__RS_START,
     LC__RS_COUNT
 };
 
-#define LC__RS_MAXARGS 12
+#define LC__RS_MAXARGS 20
 
 /* A script call: keys first, then arguments. */
 typedef struct lc__rs_call {
