@@ -519,3 +519,23 @@ int64_t lc__cron_prev(const lc__cron *c, int64_t at_ms)
     int first = t.y - SEARCH_YEARS > FIRST_YEAR ? t.y - SEARCH_YEARS : FIRST_YEAR;
     return seek_backward(c, &t, first) ? when_to_ms(&t) : -1;
 }
+
+int64_t lc__cron_min_gap_ms(const lc__cron *c)
+{
+    int first = -1, last = -1, gap = 24 * 60;
+    for (int h = next_bit(c->hour, 0); h >= 0; h = next_bit(c->hour, h + 1)) {
+        for (int m = next_bit(c->minute, 0); m >= 0; m = next_bit(c->minute, m + 1)) {
+            int t = h * 60 + m;
+            if (first < 0)
+                first = t;
+            else if (t - last < gap)
+                gap = t - last;
+            last = t;
+        }
+    }
+    if (first < 0)
+        return -1;
+    if (24 * 60 - last + first < gap)
+        gap = 24 * 60 - last + first;
+    return gap * MINUTE_MS;
+}

@@ -51,6 +51,13 @@ lc_status lc__cron_parse(const char *text, lc__cron *out, lc_error *err);
  * end of year 9999). */
 int64_t lc__cron_next(const lc__cron *c, int64_t after_ms);
 
+/* A lower bound of the time between two consecutive fire times, in ms:
+ * the shortest gap between fire times within a day, or from a day's last
+ * fire time to the next day's first, whichever is shorter (so 24h for an
+ * expression that fires once on the days it picks, whatever the days).
+ * -1 when no minute of the day fires. */
+int64_t lc__cron_min_gap_ms(const lc__cron *c);
+
 /* The latest fire time at or before `at_ms`, or -1 when there is none
  * within ten years before it or it would be before 1970. */
 int64_t lc__cron_prev(const lc__cron *c, int64_t at_ms);

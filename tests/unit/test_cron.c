@@ -274,6 +274,29 @@ static void test_cron_calendar_edges_answer_minus_one(void **state)
     assert_time("prev before the first leap day", lc__cron_prev(&c, at("1972-01-01T00:00")), NULL);
 }
 
+static void test_cron_min_gap_is_shortest_within_and_across_days(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expr;
+        int64_t minutes;
+    } cases[] = {
+        {"* * * * *", 1},      {"*/5 * * * *", 5},         {"0,50 * * * *", 10},
+        {"0 */2 * * *", 120},  {"30 9 * * mon-fri", 1440}, {"0 0 1 1 *", 1440},
+        {"0 9,17 * * *", 480}, {"55 23 * * *", 1440},      {"0,55 23 * * *", 55},
+        {"10 0,23 * * *", 60}, {"0,59 0,23 * * *", 1},     {"@hourly", 60},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lc__cron c = parse_ok(cases[i].expr);
+        if (lc__cron_min_gap_ms(&c) != cases[i].minutes * 60000)
+            fail_msg("'%s': min gap %lld ms, want %lld min", cases[i].expr,
+                     (long long)lc__cron_min_gap_ms(&c), (long long)cases[i].minutes);
+    }
+    lc__cron c = parse_ok("* * * * *");
+    c.hour = 0;
+    assert_int_equal(lc__cron_min_gap_ms(&c), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_cron_both_day_fields_restricted_means_either),
         cmocka_unit_test(test_cron_impossible_masks_end_the_search),
         cmocka_unit_test(test_cron_calendar_edges_answer_minus_one),
+        cmocka_unit_test(test_cron_min_gap_is_shortest_within_and_across_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
