@@ -24,6 +24,7 @@ lc_config *lc_config_new(const char *backend)
     c->lock.wait_ms = 0;
     c->lock.retry_min_ms = 50;
     c->lock.retry_max_ms = 1000;
+    c->sync.shutdown_grace_ms = 30000;
     c->log.level = LC_LOG_INFO;
     if ((backend && !c->backend) || !c->redis.key_prefix || !c->postgres.schema ||
         !c->postgres.table) {
@@ -47,6 +48,7 @@ static void free_http(lc_http_job *h)
     free(h->body);
     free(h->expect_status);
     free(h->checkpoint_from);
+    free(h->ca_file);
     free(h);
 }
 
@@ -54,6 +56,7 @@ static void free_job(lc_job *j)
 {
     free(j->name);
     free(j->lock);
+    free(j->cron);
     for (size_t i = 0; j->exec && j->exec[i]; i++)
         free(j->exec[i]);
     free(j->exec);
@@ -76,5 +79,6 @@ void lc_config_free(lc_config *c)
     for (size_t i = 0; i < c->n_jobs; i++)
         free_job(&c->jobs[i]);
     free(c->jobs);
+    free(c->sync.listen);
     free(c);
 }

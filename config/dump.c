@@ -139,6 +139,7 @@ static void dump_http(sb *b, const lc_http_job *h)
         sb_printf(b, "%s%d", i ? ", " : "", h->expect_status[i]);
     sb_add(b, "]\n", 2);
     sb_key_str(b, in, "checkpoint_from", h->checkpoint_from);
+    sb_key_str(b, in, "ca_file", h->ca_file);
 }
 
 static void dump_job(sb *b, const lc_job *j)
@@ -148,7 +149,16 @@ static void dump_job(sb *b, const lc_job *j)
     sb_add(b, "\n", 1);
     sb_key_str(b, "    ", "lock", j->lock);
     sb_key_dur(b, "    ", "timeout", j->timeout_ms);
-    sb_key_dur(b, "    ", "every", j->every_ms);
+    /* The schedule in use only: the file may not give both. */
+    if (j->cron)
+        sb_key_str(b, "    ", "cron", j->cron);
+    else
+        sb_key_dur(b, "    ", "every", j->every_ms);
+    sb_key_dur(b, "    ", "jitter", j->jitter_ms);
+    sb_printf(b, "    retries: %d\n", j->retries);
+    sb_key_dur(b, "    ", "retry_backoff", j->retry_backoff_ms);
+    if (j->exec)
+        sb_key_dur(b, "    ", "kill_grace", j->kill_grace_ms);
     sb_key_dur(b, "    ", "ttl", j->ttl_ms);
     sb_key_dur(b, "    ", "renew_every", j->renew_every_ms);
     if (j->exec) {
@@ -176,6 +186,9 @@ char *lc_config_dump(const lc_config *c)
     sb_key_dur(&b, "  ", "wait", c->lock.wait_ms);
     sb_key_dur(&b, "  ", "retry_min", c->lock.retry_min_ms);
     sb_key_dur(&b, "  ", "retry_max", c->lock.retry_max_ms);
+    sb_add(&b, "sync:\n", 6);
+    sb_key_dur(&b, "  ", "shutdown_grace", c->sync.shutdown_grace_ms);
+    sb_key_str(&b, "  ", "listen", c->sync.listen ? c->sync.listen : "");
     sb_printf(&b, "jobs:%s\n", c->n_jobs ? "" : " []");
     for (size_t i = 0; i < c->n_jobs; i++)
         dump_job(&b, &c->jobs[i]);

@@ -1,13 +1,24 @@
-/* config/job.c -- the jobs list: exec and http jobs, their defaults from
- * the lock section, and the rules between jobs. */
+/* config/job.c -- the jobs list: exec and http jobs, their schedules,
+ * their defaults from the lock section, and the rules between jobs; and
+ * the sync section (the job engine's own settings). */
 #include "config/config_int.h"
 #include "core/timing_int.h"
+#include "sync/cron_int.h"
+#include "sync/http_job_int.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RETRIES_MAX 100
 
 static const int default_status[] = {200, 201, 202, 204};
 
@@ -85,6 +96,12 @@ static lc_status add_header(const lc__cfgctx *cx, lc_http_job *h, const lc__ynod
     lc_status rc = lc__cfg_string(cx, val, sub, &hd->value);
     if (rc == LC_OK && strpbrk(hd->value, "\r\n") != NULL)
         return lc__cfg_fail(cx, val->line, val->col, "%s: a header value must be one line", sub);
+    /* The job's runner refuses the headers lockcoord sets itself; so does
+     * the loader, so that config check tells. */
+    lc_http_job one = {.url = "", .headers = hd, .n_headers = 1};
+    lc_error herr;
+    if (rc == LC_OK && lc__http_check(&one, &herr) != LC_OK)
+        return lc__cfg_fail(cx, key->line, key->col, "%s: %s", sub, herr.message);
     return rc;
 }
 
@@ -136,15 +153,154 @@ static lc_status set_status(const lc__cfgctx *cx, const lc__ynode *val, void *ba
     return LC_OK;
 }
 
+/* A copy of url with every placeholder the runner fills in replaced by
+ * a plain value, so that the URL can be parsed as it will be sent. One
+ * pass: the copy is never longer than url. */
+static char *plain_url(const char *url)
+{
+    static const char *const names[] = {"{{checkpoint}}", "{{fence}}", "{{lock}}", "{{slot}}"};
+    char *out = malloc(strlen(url) + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (const char *p = url; *p;) {
+        size_t n = 0;
+        for (size_t i = 0; n == 0 && p[0] == '{' && i < sizeof(names) / sizeof(names[0]); i++)
+            if (strncmp(p, names[i], strlen(names[i])) == 0)
+                n = strlen(names[i]);
+        if (n > 0) {
+            *o++ = '0';
+            p += n;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* An http:// or https:// URL with a host, as libcurl parses it. Messages
+ * never quote the URL: it may hold a password. */
+static lc_status set_url(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
+{
+    lc_http_job *h = base;
+    char *s, *plain = NULL, *scheme = NULL;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    CURLU *u = curl_url();
+    if (u == NULL || (plain = plain_url(s)) == NULL) {
+        rc = lc__cfg_nomem(cx);
+    } else if (*s == '\0') {
+        rc = lc__cfg_fail(cx, val->line, val->col, "%s: must not be empty", path);
+    } else {
+        CURLUcode uc = curl_url_set(u, CURLUPART_URL, plain, 0);
+        if (uc == CURLUE_OK)
+            uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+        if (uc != CURLUE_OK)
+            rc = lc__cfg_fail(cx, val->line, val->col, "%s: not a valid URL (%s)", path,
+                              curl_url_strerror(uc));
+        else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+            rc =
+                lc__cfg_fail(cx, val->line, val->col,
+                             "%s: expected an http:// or https:// URL, got %.20s://", path, scheme);
+    }
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    lc__cfg_wipe(plain);
+    if (rc != LC_OK) {
+        lc__cfg_wipe(s);
+        return rc;
+    }
+    lc__cfg_wipe(h->url);
+    h->url = s;
+    return LC_OK;
+}
+
+/* Whether s is names (or array indexes) of letters, digits, '_' and '-',
+ * joined by dots. */
+static int is_dotted_path(const char *s)
+{
+    for (;;) {
+        size_t n = 0;
+        while (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '-')
+            n++;
+        if (n == 0 || (s[n] != '\0' && s[n] != '.'))
+            return 0;
+        if (s[n] == '\0')
+            return 1;
+        s += n + 1;
+    }
+}
+
+/* A dotted path into the response's JSON ("data.cursor"); "" means none. */
+static lc_status set_checkpoint_from(const lc__cfgctx *cx, const lc__ynode *val, void *base,
+                                     const char *path)
+{
+    lc_http_job *h = base;
+    char *s;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    if (*s != '\0' && !is_dotted_path(s)) {
+        char got[64];
+        lc__strlcpy(got, s, sizeof(got));
+        free(s);
+        return lc__cfg_fail(cx, val->line, val->col,
+                            "%s: expected a dotted path of names like data.cursor, got '%s'", path,
+                            got);
+    }
+    if (*s == '\0') {
+        free(s);
+        s = NULL;
+    }
+    free(h->checkpoint_from);
+    h->checkpoint_from = s;
+    return LC_OK;
+}
+
+/* A CA bundle that exists and can be read now, so a typo is found by
+ * config check rather than by the first TLS handshake. "" means none (the
+ * system's CAs), for `ca_file: "${CA_FILE:-}"`. */
+static lc_status set_ca_file(const lc__cfgctx *cx, const lc__ynode *val, void *base,
+                             const char *path)
+{
+    lc_http_job *h = base;
+    char *s;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    if (*s == '\0') {
+        free(s);
+        free(h->ca_file);
+        h->ca_file = NULL;
+        return LC_OK;
+    }
+    struct stat st;
+    int fd = open(s, O_RDONLY | O_CLOEXEC);
+    int e = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    if (e != 0 || !S_ISREG(st.st_mode)) {
+        rc = lc__cfg_fail(cx, val->line, val->col, "%s: %.200s: %s", path, s,
+                          e ? strerror(e) : "not a regular file");
+        free(s);
+        return rc;
+    }
+    free(h->ca_file);
+    h->ca_file = s;
+    return LC_OK;
+}
+
 #define HTTP(m) offsetof(lc_http_job, m)
 
 static const lc__field http_fields[] = {
-    {"url", LC__F_NONEMPTY, HTTP(url), 0, NULL, NULL},
+    {"url", LC__F_FN, 0, 0, NULL, set_url},
     {"method", LC__F_FN, 0, 0, NULL, set_method},
     {"headers", LC__F_FN, 0, 0, NULL, set_headers},
     {"body", LC__F_STR, HTTP(body), 0, NULL, NULL},
     {"expect_status", LC__F_FN, 0, 0, NULL, set_status},
-    {"checkpoint_from", LC__F_STR, HTTP(checkpoint_from), 0, NULL, NULL},
+    {"checkpoint_from", LC__F_FN, 0, 0, NULL, set_checkpoint_from},
+    {"ca_file", LC__F_FN, 0, 0, NULL, set_ca_file},
 };
 static const lc__schema http_schema = LC__FIELDS(http_fields);
 
@@ -166,13 +322,48 @@ static lc_status set_http(const lc__cfgctx *cx, const lc__ynode *val, void *base
     return lc__cfg_walk(cx, val, &http_schema, h, path);
 }
 
+/* A cron expression, checked now; the text is kept (the engine parses it
+ * again). */
+static lc_status set_cron(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
+{
+    lc_job *job = base;
+    char *s;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    lc__cron c;
+    lc_error cerr;
+    if (lc__cron_parse(s, &c, &cerr) != LC_OK) {
+        free(s);
+        return lc__cfg_fail(cx, val->line, val->col, "%s: %s", path, cerr.message);
+    }
+    free(job->cron);
+    job->cron = s;
+    return LC_OK;
+}
+
+static lc_status set_retries(const lc__cfgctx *cx, const lc__ynode *val, void *base,
+                             const char *path)
+{
+    long long v;
+    lc_status rc = lc__cfg_int(cx, val, path, 0, RETRIES_MAX, &v);
+    if (rc == LC_OK)
+        ((lc_job *)base)->retries = (int)v;
+    return rc;
+}
+
 #define JOB(m) offsetof(lc_job, m)
 
 static const lc__field job_fields[] = {
     {"name", LC__F_FN, 0, 0, NULL, set_name},
     {"lock", LC__F_FN, 0, 0, NULL, set_lock},
     {"timeout", LC__F_DUR, JOB(timeout_ms), 0, NULL, NULL},
-    {"every", LC__F_DUR, JOB(every_ms), 0, NULL, NULL},
+    {"every", LC__F_DUR, JOB(every_ms), LC_PERIOD_MIN_MS, NULL, NULL},
+    {"cron", LC__F_FN, 0, 0, NULL, set_cron},
+    {"jitter", LC__F_DUR, JOB(jitter_ms), 0, NULL, NULL},
+    {"retries", LC__F_FN, 0, 0, NULL, set_retries},
+    {"retry_backoff", LC__F_DUR, JOB(retry_backoff_ms), LC_PERIOD_MIN_MS, NULL, NULL},
+    {"kill_grace", LC__F_DUR, JOB(kill_grace_ms), 0, NULL, NULL},
     {"ttl", LC__F_DUR, JOB(ttl_ms), LC_TTL_MIN_MS, NULL, NULL},
     {"renew_every", LC__F_DUR, JOB(renew_every_ms), LC_PERIOD_MIN_MS, NULL, NULL},
     {"exec", LC__F_FN, 0, 0, NULL, set_exec},
@@ -180,18 +371,24 @@ static const lc__field job_fields[] = {
 };
 static const lc__schema job_schema = LC__FIELDS(job_fields);
 
-/* What a job needs besides well-formed values: a name, exactly one of
- * exec and http, and an http url. */
-static lc_status check_job(const lc__cfgctx *cx, const lc__ynode *map, lc_job *job,
-                           const char *path)
+/* Of two keys, the one written later (NULL if either is absent). */
+static const lc__ynode *later(const lc__ynode *a, const lc__ynode *b)
 {
-    const lc__ynode *kexec = NULL, *khttp = NULL;
-    if (job->name == NULL)
-        return lc__cfg_fail(cx, map->line, map->col, "%s: missing required key 'name'", path);
+    if (a == NULL || b == NULL)
+        return NULL;
+    return a->line > b->line || (a->line == b->line && a->col > b->col) ? a : b;
+}
+
+/* Exactly one of exec and http; an http job has a url and nothing to
+ * kill. */
+static lc_status check_kind(const lc__cfgctx *cx, const lc__ynode *map, const lc_job *job,
+                            const char *path)
+{
+    const lc__ynode *kexec = NULL, *khttp = NULL, *kgrace = NULL;
     lc__ymap_get(map, "exec", &kexec);
     lc__ymap_get(map, "http", &khttp);
     if (job->exec && job->http) {
-        const lc__ynode *at = kexec->line > khttp->line ? kexec : khttp;
+        const lc__ynode *at = later(kexec, khttp);
         return lc__cfg_fail(cx, at->line, at->col,
                             "%s: job '%s' has both exec and http; give exactly one", path,
                             job->name);
@@ -202,15 +399,67 @@ static lc_status check_job(const lc__cfgctx *cx, const lc__ynode *map, lc_job *j
     if (job->http && job->http->url == NULL)
         return lc__cfg_fail(cx, khttp->line, khttp->col, "%s.http: missing required key 'url'",
                             path);
-    if (job->http && strncmp(job->http->url, "http://", 7) != 0 &&
-        strncmp(job->http->url, "https://", 8) != 0) {
-        const lc__ynode *v = lc__ymap_get(lc__ymap_get(map, "http", NULL), "url", NULL);
-        return lc__cfg_fail(cx, v->line, v->col, "%s.http.url: expected an http:// or https:// URL",
-                            path);
-    }
-    if (job->lock == NULL && (job->lock = strdup(job->name)) == NULL)
-        return lc__cfg_nomem(cx);
+    if (job->http && lc__ymap_get(map, "kill_grace", &kgrace) != NULL)
+        return lc__cfg_fail(cx, kgrace->line, kgrace->col,
+                            "%s.kill_grace: job '%s' is an http job: it has no process to kill",
+                            path, job->name);
     return LC_OK;
+}
+
+/* Exactly one schedule, and a jitter that keeps every run in its slot:
+ * shorter than the interval, or than the shortest time between the cron
+ * expression's fire times. */
+static lc_status check_schedule(const lc__cfgctx *cx, const lc__ynode *map, const lc_job *job,
+                                const char *path)
+{
+    const lc__ynode *kevery = NULL, *kcron = NULL, *kjitter = NULL;
+    lc__ymap_get(map, "every", &kevery);
+    lc__ymap_get(map, "cron", &kcron);
+    if (job->every_ms > 0 && job->cron) {
+        const lc__ynode *at = later(kevery, kcron);
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "%s: job '%s' has both every and cron; give exactly one", path,
+                            job->name);
+    }
+    if (job->every_ms == 0 && job->cron == NULL)
+        return lc__cfg_fail(cx, map->line, map->col,
+                            "%s: job '%s' needs a schedule: every (like 5m) or cron (like "
+                            "\"*/5 * * * *\")",
+                            path, job->name);
+    int64_t room = job->every_ms;
+    lc__cron c;
+    if (job->cron) {
+        if (lc__cron_parse(job->cron, &c, NULL) != LC_OK)
+            return lc__cfg_fail(cx, kcron->line, kcron->col, "%s.cron: invalid", path);
+        room = lc__cron_min_gap_ms(&c);
+    }
+    if (job->jitter_ms < room || lc__ymap_get(map, "jitter", &kjitter) == NULL)
+        return LC_OK;
+    char j[32], r[32];
+    lc_duration_format(job->jitter_ms, j, sizeof(j));
+    lc_duration_format(room, r, sizeof(r));
+    if (job->cron)
+        return lc__cfg_fail(cx, kjitter->line, kjitter->col,
+                            "%s.jitter (%s) must be less than the shortest time between two fire "
+                            "times of the cron expression (%s)",
+                            path, j, r);
+    return lc__cfg_fail(cx, kjitter->line, kjitter->col,
+                        "%s.jitter (%s) must be less than every (%s)", path, j, r);
+}
+
+/* What a job needs besides well-formed values: a name, exactly one of
+ * exec and http, an http url, exactly one schedule. */
+static lc_status check_job(const lc__cfgctx *cx, const lc__ynode *map, lc_job *job,
+                           const char *path)
+{
+    if (job->name == NULL)
+        return lc__cfg_fail(cx, map->line, map->col, "%s: missing required key 'name'", path);
+    lc_status rc = check_kind(cx, map, job, path);
+    if (rc == LC_OK)
+        rc = check_schedule(cx, map, job, path);
+    if (rc == LC_OK && job->lock == NULL && (job->lock = strdup(job->name)) == NULL)
+        rc = lc__cfg_nomem(cx);
+    return rc;
 }
 
 lc_status lc__cfg_jobs(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cfg)
@@ -231,6 +480,8 @@ lc_status lc__cfg_jobs(const lc__cfgctx *cx, const lc__ynode *seq, lc_config *cf
         if (map->kind != LC__YMAP)
             return lc__cfg_expected(cx, map, path, "a mapping");
         job->ttl_ms = job->renew_every_ms = -1; /* "not given", resolved at finish */
+        job->retry_backoff_ms = 1000;
+        job->kill_grace_ms = 5000;
         job->line = map->line;
         job->col = map->col;
         lc_status rc = lc__cfg_walk(cx, map, &job_schema, job, path);
@@ -314,3 +565,73 @@ lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_con
     }
     return unique_names(cx, seq, cfg);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The sync section                                                         */
+/* ------------------------------------------------------------------------ */
+
+static int is_port(const char *p)
+{
+    long v = 0;
+    size_t n = strlen(p);
+    if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+        return 0;
+    v = strtol(p, NULL, 10);
+    return v >= 1 && v <= 65535;
+}
+
+lc_status lc__cfg_listen_check(const char *text, lc_error *err)
+{
+    const char *colon = strrchr(text, ':');
+    int ok = colon != NULL && colon > text && is_port(colon + 1);
+    size_t hn = ok ? (size_t)(colon - text) : 0;
+    if (ok && text[0] == '[') {
+        char v6[INET6_ADDRSTRLEN + 1];
+        struct in6_addr a;
+        ok = hn >= 3 && text[hn - 1] == ']' && hn - 2 < sizeof(v6);
+        if (ok) {
+            memcpy(v6, text + 1, hn - 2);
+            v6[hn - 2] = '\0';
+            ok = inet_pton(AF_INET6, v6, &a) == 1;
+        }
+    } else if (ok) {
+        /* A host name or an IPv4 address: letters, digits, '.', '-'. */
+        for (size_t i = 0; i < hn && ok; i++)
+            ok = isalnum((unsigned char)text[i]) || text[i] == '.' || text[i] == '-';
+    }
+    if (ok)
+        return LC_OK;
+    return lc__err(err, LC_ERR_CONFIG, 0,
+                   "expected HOST:PORT like 127.0.0.1:9187 (an IPv6 address in brackets: "
+                   "[::1]:9187), got '%.100s'",
+                   text);
+}
+
+/* "" (or nothing) means no listener. */
+static lc_status set_listen(const lc__cfgctx *cx, const lc__ynode *val, void *base,
+                            const char *path)
+{
+    lc_config *cfg = base;
+    char *s;
+    lc_status rc = lc__cfg_string(cx, val, path, &s);
+    if (rc != LC_OK)
+        return rc;
+    lc_error lerr;
+    if (*s != '\0' && lc__cfg_listen_check(s, &lerr) != LC_OK) {
+        free(s);
+        return lc__cfg_fail(cx, val->line, val->col, "%s: %s", path, lerr.message);
+    }
+    if (*s == '\0') {
+        free(s);
+        s = NULL;
+    }
+    free(cfg->sync.listen);
+    cfg->sync.listen = s;
+    return LC_OK;
+}
+
+static const lc__field sync_fields[] = {
+    {"shutdown_grace", LC__F_DUR, offsetof(lc_config, sync.shutdown_grace_ms), 0, NULL, NULL},
+    {"listen", LC__F_FN, 0, 0, NULL, set_listen},
+};
+const lc__schema lc__cfg_sync_schema = LC__FIELDS(sync_fields);

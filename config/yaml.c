@@ -150,6 +150,7 @@ static const lc__field root_fields[] = {
     {"redis", LC__F_MAP, 0, 0, &redis_schema, NULL},
     {"postgres", LC__F_MAP, 0, 0, &postgres_schema, NULL},
     {"lock", LC__F_MAP, 0, 0, &lock_schema, NULL},
+    {"sync", LC__F_MAP, 0, 0, &lc__cfg_sync_schema, NULL},
     {"jobs", LC__F_FN, 0, 0, NULL, set_jobs},
     {"log", LC__F_MAP, 0, 0, &log_schema, NULL},
 };

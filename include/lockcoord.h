@@ -119,7 +119,8 @@ LC_API lc_status lc_name_check(const char *name, size_t len, lc_error *err);
  * renewal period, server timeout or retry step at least LC_PERIOD_MIN_MS.
  * A zero is refused, except where it has a meaning of its own: a wait of
  * 0s (do not wait), a job or `run` timeout of 0s (none), a kill grace of
- * 0s (SIGKILL right after SIGTERM), a job interval of 0s (every pass). */
+ * 0s (SIGKILL right after SIGTERM), a job's jitter of 0s (none), a
+ * sync.shutdown_grace of 0s (stop running jobs at once). */
 #define LC_TTL_MIN_MS    10
 #define LC_PERIOD_MIN_MS 1
 
@@ -202,18 +203,25 @@ typedef struct lc_http_job {
     char *body;         /* may contain {{checkpoint}}; NULL for none */
     int *expect_status; /* default {200, 201, 202, 204} */
     size_t n_expect_status;
-    char *checkpoint_from; /* JSON field of the response, NULL for none */
+    char *checkpoint_from; /* dotted path ("data.cursor") into the JSON response, or NULL */
     char *ca_file;         /* CA bundle (PEM) to verify the server with, NULL for the system's */
 } lc_http_job;
 
 typedef struct lc_job {
     char *name;
-    char *lock;             /* lock name; defaults to name */
-    int64_t timeout_ms;     /* 0: none */
-    int64_t every_ms;       /* 0: run once per `sync` pass */
-    int64_t ttl_ms;         /* defaults to lock.ttl */
-    int64_t renew_every_ms; /* defaults to lock.renew_every */
-    char **exec;            /* NULL-terminated argv, or NULL for http */
+    char *lock;         /* lock name; defaults to name */
+    int64_t timeout_ms; /* 0: none */
+    /* The schedule: exactly one of every_ms (> 0) and cron (the loader
+     * refuses a job with both or neither). */
+    int64_t every_ms;         /* the interval, or 0 when cron is the schedule */
+    char *cron;               /* five-field cron expression (UTC), or NULL */
+    int64_t jitter_ms;        /* deterministic delay within the slot; default 0 */
+    int retries;              /* extra attempts after a failure, 0..100; default 0 */
+    int64_t retry_backoff_ms; /* first retry delay, doubling; default 1s */
+    int64_t kill_grace_ms;    /* exec: SIGTERM to SIGKILL; default 5s (0: at once) */
+    int64_t ttl_ms;           /* defaults to lock.ttl */
+    int64_t renew_every_ms;   /* defaults to lock.renew_every */
+    char **exec;              /* NULL-terminated argv, or NULL for http */
     size_t exec_argc;
     lc_http_job *http; /* or NULL for exec */
     int line, col;     /* where the job starts in the file */
@@ -254,6 +262,10 @@ typedef struct lc_config {
     } lock;
     lc_job *jobs;
     size_t n_jobs;
+    struct {
+        int64_t shutdown_grace_ms; /* how long running jobs may finish on SIGTERM; default 30s */
+        char *listen;              /* "HOST:PORT" for /metrics and /healthz, or NULL for none */
+    } sync;
     struct {
         lc_log_level level; /* default info */
         int json;           /* format: json */

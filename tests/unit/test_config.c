@@ -71,23 +71,31 @@ static const char *every_key = "backend: redis\n"
                                "  wait: 2s\n"
                                "  retry_min: 10ms\n"
                                "  retry_max: 2s\n"
+                               "sync:\n"
+                               "  shutdown_grace: 45s\n"
+                               "  listen: \"127.0.0.1:9187\"\n"
                                "jobs:\n"
-                               "  - name: smartsuite-sync\n" /* line 23 */
+                               "  - name: smartsuite-sync\n" /* line 26 */
                                "    lock: sync/main\n"
                                "    timeout: 50s\n"
                                "    every: 5m\n"
+                               "    jitter: 30s\n"
+                               "    retries: 2\n"
+                               "    retry_backoff: 5s\n"
+                               "    kill_grace: 10s\n"
                                "    ttl: 40s\n"
                                "    renew_every: 5s\n"
                                "    exec: [\"./sync.sh\", \"--incremental\"]\n"
-                               "  - name: nightly-webhook\n" /* line 30 */
-                               "    every: 24h\n"
+                               "  - name: nightly-webhook\n" /* line 37 */
+                               "    cron: \"*/30 2-4 * * mon-fri\"\n"
                                "    http:\n"
                                "      url: \"https://example.invalid/sync\"\n"
                                "      method: put\n"
                                "      headers: { Authorization: \"Bearer k\", X-Trace: \"1\" }\n"
                                "      body: '{\"since\": \"{{checkpoint}}\"}'\n"
                                "      expect_status: [200, 202]\n"
-                               "      checkpoint_from: cursor\n"
+                               "      checkpoint_from: data.cursor\n"
+                               "      ca_file: \"${LCT_CA_FILE}\"\n"
                                "log:\n"
                                "  level: debug\n"
                                "  format: json\n";
@@ -100,6 +108,11 @@ static void check_every_key_jobs(const lc_config *c)
     assert_string_equal(a->lock, "sync/main");
     assert_int_equal(a->timeout_ms, 50000);
     assert_int_equal(a->every_ms, 300000);
+    assert_null(a->cron);
+    assert_int_equal(a->jitter_ms, 30000);
+    assert_int_equal(a->retries, 2);
+    assert_int_equal(a->retry_backoff_ms, 5000);
+    assert_int_equal(a->kill_grace_ms, 10000);
     assert_int_equal(a->ttl_ms, 40000);
     assert_int_equal(a->renew_every_ms, 5000);
     assert_int_equal(a->exec_argc, 2);
@@ -107,16 +120,19 @@ static void check_every_key_jobs(const lc_config *c)
     assert_string_equal(a->exec[1], "--incremental");
     assert_null(a->exec[2]);
     assert_null(a->http);
-    assert_int_equal(a->line, 23);
+    assert_int_equal(a->line, 26);
     assert_int_equal(a->col, 5);
     assert_string_equal(b->name, "nightly-webhook");
     assert_string_equal(b->lock, "nightly-webhook");
     assert_int_equal(b->timeout_ms, 0);
-    assert_int_equal(b->every_ms, 24 * 3600000LL);
+    assert_int_equal(b->every_ms, 0);
+    assert_string_equal(b->cron, "*/30 2-4 * * mon-fri");
+    assert_int_equal(b->jitter_ms, 0);
+    assert_int_equal(b->retries, 0);
     assert_int_equal(b->ttl_ms, 60000);
     assert_int_equal(b->renew_every_ms, 20000);
     assert_null(b->exec);
-    assert_int_equal(b->line, 30);
+    assert_int_equal(b->line, 37);
     const lc_http_job *h = b->http;
     assert_non_null(h);
     assert_string_equal(h->url, "https://example.invalid/sync");
@@ -130,12 +146,24 @@ static void check_every_key_jobs(const lc_config *c)
     assert_int_equal(h->n_expect_status, 2);
     assert_int_equal(h->expect_status[0], 200);
     assert_int_equal(h->expect_status[1], 202);
-    assert_string_equal(h->checkpoint_from, "cursor");
+    assert_string_equal(h->checkpoint_from, "data.cursor");
+    assert_string_equal(h->ca_file, getenv("LCT_CA_FILE"));
+}
+
+/* A CA bundle for ca_file (which must exist at load), named by
+ * $LCT_CA_FILE. Returns its path; the caller unlinks it. */
+static const char *make_ca_file(void)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "%s", write_temp("-----BEGIN CERTIFICATE-----\n"));
+    setenv("LCT_CA_FILE", path, 1);
+    return path;
 }
 
 static void test_config_every_key_fills_every_field(void **state)
 {
     (void)state;
+    const char *ca = make_ca_file();
     char *path = write_temp(every_key);
     lc_config *c = NULL;
     lc_error err;
@@ -162,15 +190,19 @@ static void test_config_every_key_fills_every_field(void **state)
     assert_int_equal(c->lock.retry_max_ms, 2000);
     assert_int_equal(c->log.level, LC_LOG_DEBUG);
     assert_int_equal(c->log.json, 1);
+    assert_int_equal(c->sync.shutdown_grace_ms, 45000);
+    assert_string_equal(c->sync.listen, "127.0.0.1:9187");
     check_every_key_jobs(c);
     lc_config_free(c);
+    unlink(ca);
 }
 
 static void test_config_minimal_file_gets_defaults(void **state)
 {
     (void)state;
     lc_config *c = parse_ok(BASE "lock:\n  ttl: 9s\njobs:\n  - name: j\n    ttl: 3s\n"
-                                 "    exec: [true]\n  - name: k\n    http: {url: http://x/}\n");
+                                 "    exec: [true]\n    every: 1m\n  - name: k\n"
+                                 "    cron: \"0 3 * * *\"\n    http: {url: http://x/}\n");
     assert_null(c->path);
     assert_null(c->owner);
     assert_int_equal(c->redis.connect_timeout_ms, 2000);
@@ -188,6 +220,17 @@ static void test_config_minimal_file_gets_defaults(void **state)
     assert_int_equal(c->lock.retry_max_ms, 1000);
     assert_int_equal(c->log.level, LC_LOG_INFO);
     assert_int_equal(c->log.json, 0);
+    assert_int_equal(c->sync.shutdown_grace_ms, 30000);
+    assert_null(c->sync.listen);
+    assert_int_equal(c->jobs[0].every_ms, 60000);
+    assert_null(c->jobs[0].cron);
+    assert_int_equal(c->jobs[0].jitter_ms, 0);
+    assert_int_equal(c->jobs[0].retries, 0);
+    assert_int_equal(c->jobs[0].retry_backoff_ms, 1000);
+    assert_int_equal(c->jobs[0].kill_grace_ms, 5000);
+    assert_int_equal(c->jobs[1].every_ms, 0);
+    assert_string_equal(c->jobs[1].cron, "0 3 * * *");
+    assert_null(c->jobs[1].http->ca_file);
     assert_int_equal(c->jobs[0].ttl_ms, 3000); /* its own ttl: its own ttl/3 */
     assert_int_equal(c->jobs[0].renew_every_ms, 1000);
     assert_string_equal(c->jobs[0].lock, "j");
@@ -224,7 +267,7 @@ static void test_config_unknown_key_suggests_near_miss(void **state)
                  "t.yaml:7:5: unknown key 'evry' (did you mean 'every'?)");
     expect_error(BASE "colour: blue\n",
                  "t.yaml:4:1: unknown key 'colour' (expected one of: backend, owner, redis, "
-                 "postgres, lock, jobs, log)");
+                 "postgres, lock, sync, jobs, log)");
 }
 
 static void test_config_duplicate_key_is_refused(void **state)
@@ -242,9 +285,10 @@ static void test_config_duplicate_keys_report_earliest_repetition(void **state)
     (void)state;
     expect_error(BASE "lock:\n  ttl: 30s\n  wait: 1s\n  wait: 2s\n  ttl: 20s\n",
                  "t.yaml:7:3: duplicate key 'wait' (first at line 6)");
-    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n  - name: b\n    exec: [x]\n"
-                      "  - name: b\n    exec: [x]\n  - name: a\n    exec: [x]\n",
-                 "t.yaml:9:11: jobs[2].name: duplicate job name 'b' (first at line 7)");
+    expect_error(BASE "jobs:\n  - {name: a, every: 1m, exec: [x]}\n"
+                      "  - {name: b, every: 1m, exec: [x]}\n  - {name: b, every: 1m, exec: [x]}\n"
+                      "  - {name: a, every: 1m, exec: [x]}\n",
+                 "t.yaml:7:12: jobs[2].name: duplicate job name 'b' (first at line 6)");
 }
 
 /* A key is compared with its length: "backend\0evil" would otherwise be a
@@ -283,8 +327,8 @@ static void test_config_duplicate_among_90k_keys_refused_in_seconds(void **state
     assert_non_null(yaml);
     len += (size_t)snprintf(yaml + len, cap - len, BASE "jobs:\n");
     for (size_t i = 0; i < 30000; i++)
-        len += (size_t)snprintf(yaml + len, cap - len, "- {name: j%zu, exec: [x]}\n", i);
-    len += (size_t)snprintf(yaml + len, cap - len, "- {name: j7, exec: [x]}\n");
+        len += (size_t)snprintf(yaml + len, cap - len, "- {name: j%zu, exec: [x], every: 1m}\n", i);
+    len += (size_t)snprintf(yaml + len, cap - len, "- {name: j7, exec: [x], every: 1m}\n");
     t0 = lct_now_ms();
     expect_error_n(yaml, len,
                    "t.yaml:30005:10: jobs[30000].name: duplicate job name 'j7' (first at line 12)");
@@ -353,9 +397,10 @@ static void test_config_renew_every_not_below_half_ttl_is_refused(void **state)
     expect_error(BASE "lock:\n  renew_every: 20s\n",
                  "t.yaml:5:3: lock.renew_every (20s) must be less than half the ttl (30s)");
     /* A job's renew_every against its ttl (here the lock section's). */
-    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    renew_every: 15s\n",
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    renew_every: 15s\n    every: 1m\n",
                  "t.yaml:7:5: jobs[0].renew_every (15s) must be less than half the ttl (30s)");
-    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    ttl: 1s\n    renew_every: 600ms\n",
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    ttl: 1s\n    renew_every: 600ms\n"
+                      "    every: 1m\n",
                  "t.yaml:8:5: jobs[0].renew_every (600ms) must be less than half the ttl (1s)");
 }
 
@@ -374,9 +419,9 @@ static void test_config_job_exec_and_http_exactly_one(void **state)
 static void test_config_duplicate_job_name_names_first_line(void **state)
 {
     (void)state;
-    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n  - name: b\n    exec: [x]\n"
-                      "  - name: a\n    exec: [y]\n",
-                 "t.yaml:9:11: jobs[2].name: duplicate job name 'a' (first at line 5)");
+    expect_error(BASE "jobs:\n  - name: a\n    exec: [x]\n    every: 1m\n  - name: b\n"
+                      "    exec: [x]\n    every: 1m\n  - name: a\n    exec: [y]\n    every: 1m\n",
+                 "t.yaml:11:11: jobs[2].name: duplicate job name 'a' (first at line 5)");
 }
 
 static void test_config_missing_backend_section_is_refused(void **state)
@@ -594,6 +639,7 @@ static void test_config_dump_redacts_secrets(void **state)
                             "  conninfo: \"host=h password='pg pass' user=u\"\n"
                             "jobs:\n"
                             "  - name: w\n"
+                            "    every: 1h\n"
                             "    http:\n"
                             "      url: \"https://u:httppw@h/x?api_key=qk&a=1\"\n"
                             "      headers: {Authorization: \"Bearer tok123\", X-A: plain1}\n");
@@ -632,6 +678,7 @@ static void test_config_dump_redacts_postgres_uri(void **state)
 static void test_config_dump_prints_defaults_and_reloads(void **state)
 {
     (void)state;
+    const char *ca = make_ca_file();
     lc_config *c = parse_ok(every_key);
     char *out = lc_config_dump(c);
     assert_non_null(out);
@@ -641,6 +688,11 @@ static void test_config_dump_prints_defaults_and_reloads(void **state)
     assert_non_null(strstr(out, "  command_timeout: 1s500ms\n"));
     assert_non_null(strstr(out, "    exec: [\"./sync.sh\", \"--incremental\"]\n"));
     assert_non_null(strstr(out, "log:\n  level: debug\n  format: json\n"));
+    assert_non_null(strstr(out, "sync:\n  shutdown_grace: 45s\n  listen: \"127.0.0.1:9187\"\n"));
+    assert_non_null(strstr(out, "    every: 5m\n    jitter: 30s\n    retries: 2\n"
+                                "    retry_backoff: 5s\n    kill_grace: 10s\n"));
+    assert_non_null(strstr(out, "    cron: \"*/30 2-4 * * mon-fri\"\n    jitter: 0s\n"));
+    assert_non_null(strstr(out, "      checkpoint_from: \"data.cursor\"\n      ca_file: \""));
     /* The dump is a valid config that gives the same dump. */
     lc_config *again = parse_ok(out);
     char *out2 = lc_config_dump(again);
@@ -650,6 +702,7 @@ static void test_config_dump_prints_defaults_and_reloads(void **state)
     lc_config_free(again);
     free(out);
     lc_config_free(c);
+    unlink(ca);
 }
 
 static void load_example(const char *name)
