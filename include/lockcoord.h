@@ -700,6 +700,105 @@ LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
  * Leases still kept are not released. */
 LC_API void lc_keeper_stop(lc_keeper *k);
 
+/* ------------------------------------------------------------------------ */
+/* The job engine: the config's jobs on their schedules, under leases        */
+/* ------------------------------------------------------------------------ */
+
+/* When `job` is next due, on the backend server's clock, for a job whose
+ * last run started at last_started_at_ms (-1: never) when the server's
+ * clock reads now_ms (both as lc_inspect reports them: last_started_at_ms
+ * and server_now_ms). A time at or before now_ms means due now (overdue by
+ * the difference). LC_ERR_CONFIG for a job without a usable schedule. */
+LC_API lc_status lc_job_next_due(const lc_job *job, int64_t last_started_at_ms, int64_t now_ms,
+                                 int64_t *due_at_ms, lc_error *err);
+
+typedef struct lc_sync lc_sync;
+
+typedef enum lc_sync_event_kind {
+    LC_SYNC_START = 0, /* a run started (fence, slot, missed) */
+    LC_SYNC_FINISH,    /* a run ended (outcome, duration, attempts, message) */
+    LC_SYNC_SKIP,      /* a check ran nothing (reason: "held", "not due", "unavailable") */
+    LC_SYNC_RETRY,     /* an attempt failed and another follows (message: why, delay_ms) */
+    LC_SYNC_LOST,      /* a run's lease was lost (message: why) */
+    LC_SYNC_STOPPING   /* shutdown began, or the grace ran out (message) */
+} lc_sync_event_kind;
+
+/* One line's worth of what the engine did, for a log. Strings are valid
+ * during the call only. */
+typedef struct lc_sync_event {
+    lc_sync_event_kind kind;
+    lc_log_level level;
+    const char *job;     /* "" for STOPPING */
+    const char *lock;    /* "" for STOPPING */
+    uint64_t fence;      /* 0 when no lease */
+    const char *slot;    /* the slot (RFC 3339), "" when none */
+    lc_outcome outcome;  /* FINISH */
+    int64_t duration_ms; /* FINISH; -1 otherwise */
+    int attempt;         /* START 1, RETRY: the attempt that failed, FINISH: attempts made */
+    int missed;          /* START: slots missed before this one */
+    int64_t delay_ms;    /* RETRY: until the next attempt; SKIP "not due": until due; else -1 */
+    const char *reason;  /* SKIP: "held", "not due", "unavailable", "error"; else "" */
+    const char *message; /* the whole line for humans (job and fence included) */
+} lc_sync_event;
+
+/* Called from the engine's threads (the scheduler, a run's, the keeper's);
+ * it must be thread-safe and quick. */
+typedef void (*lc_sync_event_fn)(void *ctx, const lc_sync_event *ev);
+
+/* All-zero means: every job, as a daemon, on the config's shutdown grace. */
+typedef struct lc_sync_opts {
+    const char *const *jobs; /* job names to run (n_jobs of them); NULL: all */
+    size_t n_jobs;
+    int once;                  /* check every job once, run the due ones, wait, return */
+    int now;                   /* run even when not due (still under the lease) */
+    int64_t shutdown_grace_ms; /* with shutdown_grace_set; else sync.shutdown_grace */
+    int shutdown_grace_set;
+    lc_sync_event_fn on_event; /* may be NULL */
+    void *event_ctx;
+    /* Tests only: a cron minute lasts this many ms (at least 100) instead
+     * of 60 s, so minute slots pass in seconds. 0: real minutes. */
+    int64_t test_minute_ms;
+} lc_sync_opts;
+
+/* What lc_sync_run saw, for an exit code: runs by outcome and checks that
+ * ran nothing, by why. */
+typedef struct lc_sync_summary {
+    unsigned ok, failed; /* failed: any outcome but ok */
+    unsigned held;       /* held elsewhere (or paused) when checked */
+    unsigned not_due;
+    unsigned unavailable; /* the backend could not be asked */
+} lc_sync_summary;
+
+/* Makes an engine for cfg's jobs: one client (opened with cfg and copts,
+ * which it borrows: they must outlive the engine) and one keeper for all
+ * of them, both connected now. opts may be NULL. On error *out is
+ * untouched and nothing is left open: LC_ERR_CONFIG for an unknown job
+ * name in opts->jobs or a config without jobs, the errors of
+ * lc_client_open and lc_keeper_start. Nothing runs until lc_sync_run. */
+LC_API lc_status lc_sync_open(const lc_config *cfg, const lc_client_opts *copts,
+                              const lc_sync_opts *opts, lc_sync **out, lc_error *err);
+
+/* Runs the jobs on the calling thread: each is claimed under its lease
+ * when its schedule says so (on the backend's clock), and run on a thread
+ * of its own while the keeper renews the lease; a run whose lease is lost
+ * is stopped. As a daemon it returns after lc_sync_stop, once running jobs
+ * have finished or been stopped (interrupted) and every lease is given
+ * back; with opts->once, when every job was checked and every run ended.
+ * *sum (may be NULL) counts what happened. Returns LC_OK, or an error
+ * when the engine itself failed (a thread could not be made). Call it
+ * once. */
+LC_API lc_status lc_sync_run(lc_sync *s, lc_sync_summary *sum, lc_error *err);
+
+/* Asks lc_sync_run to stop: start nothing new, let running jobs finish for
+ * up to the shutdown grace, then stop them. at_once (or a second call)
+ * stops them now. Async-signal-safe: it may be called from a signal
+ * handler, and from any thread. */
+LC_API void lc_sync_stop(lc_sync *s, int at_once);
+
+/* Frees the engine: the keeper and the client. NULL is fine. Not while
+ * lc_sync_run runs. */
+LC_API void lc_sync_close(lc_sync *s);
+
 #ifdef __cplusplus
 }
 #endif
