@@ -318,13 +318,17 @@ static void begin_run(lc_sync *s, lc__sync_job *sj, lc_lease *l, const lc__due *
     }
     if (rc == LC_OK)
         rc = lc_keeper_add(s->keeper, l, &e);
+    int64_t started = 0;
     if (rc == LC_OK) {
         pthread_mutex_lock(&s->cmu);
-        rc = lc_start_run(s->client, l, NULL, &e);
+        rc = lc_start_run(s->client, l, &started, &e);
         pthread_mutex_unlock(&s->cmu);
         if (rc != LC_OK)
             lc_keeper_remove(s->keeper, l);
     }
+    /* An interval counts from the recorded start, a moment after the claim. */
+    if (rc == LC_OK && sj->sched.every_ms > 0)
+        run->due.next_ms = started + sj->sched.every_ms + sj->sched.offset_ms;
     if (rc == LC_OK) {
         run->started_ns = lc__sync_now_ns();
         pthread_mutex_lock(&s->mu);
