@@ -6,10 +6,18 @@
  * the backends check them again at open for configs built in code.
  *
  * A section is checked whenever it is given, also when the other backend
- * is chosen: a file that says something invalid is invalid. */
-#include "backends/postgres/pg_int.h"
-#include "backends/redis/redis_int.h"
+ * is chosen: a file that says something invalid is invalid. A build
+ * without a backend (LC_WITH_REDIS / LC_WITH_POSTGRES off) has no parser
+ * for that backend's URL or conninfo: those are then left to the client's
+ * open, which refuses the backend by name. */
+#include "backends/limits_int.h"
 #include "config/config_int.h"
+#ifdef LC_HAVE_POSTGRES
+#include "backends/postgres/pg_int.h"
+#endif
+#ifdef LC_HAVE_REDIS
+#include "backends/redis/redis_int.h"
+#endif
 
 #include <string.h>
 
@@ -22,6 +30,7 @@ static const lc__ynode *value_at(const lc__ynode *root, const char *section, con
     return v ? v : sec ? sec : root;
 }
 
+#if defined(LC_HAVE_REDIS) || defined(LC_HAVE_POSTGRES)
 /* A backend's message ("redis.url: ...") at the value's position. */
 static lc_status fail_with(const lc__cfgctx *cx, const lc__ynode *at, const lc_error *e)
 {
@@ -29,6 +38,7 @@ static lc_status fail_with(const lc__cfgctx *cx, const lc__ynode *at, const lc_e
         return lc__cfg_nomem(cx);
     return lc__cfg_fail(cx, at->line, at->col, "%s", e->message);
 }
+#endif
 
 static lc_status too_long(const lc__cfgctx *cx, const lc__ynode *root, const char *section,
                           const char *key, size_t max, const char *why)
@@ -52,11 +62,13 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
             return lc__cfg_fail(
                 cx, at->line, at->col,
                 "redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
+#ifdef LC_HAVE_REDIS
         lc__redis_addr addr;
         lc_error e;
         if (lc__redis_url_parse(u, &addr, &e) != LC_OK)
             return fail_with(cx, at, &e);
         lc__redis_addr_free(&addr);
+#endif
     }
     if (cfg->redis.key_prefix && strlen(cfg->redis.key_prefix) > LC__PREFIX_MAX)
         return too_long(cx, root, "redis", "key_prefix", LC__PREFIX_MAX, "");
@@ -65,10 +77,12 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
 
 static lc_status check_postgres(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
 {
+#ifdef LC_HAVE_POSTGRES
     const char *ci = cfg->postgres.conninfo;
     lc_error e;
     if (ci != NULL && lc__pg_check_conninfo(ci, &e) != LC_OK)
         return fail_with(cx, value_at(root, "postgres", "conninfo"), &e);
+#endif
     if (cfg->postgres.schema && strlen(cfg->postgres.schema) > LC_PG_IDENT_MAX)
         return too_long(cx, root, "postgres", "schema", LC_PG_IDENT_MAX,
                         " (Postgres cuts longer names)");

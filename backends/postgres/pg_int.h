@@ -5,18 +5,12 @@
 #ifndef LC_PG_INT_H
 #define LC_PG_INT_H
 
+#include "backends/limits_int.h"
 #include "lockcoord.h"
 
 #include <libpq-fe.h>
 
-/* Postgres truncates identifiers to 63 bytes; the version table and the
- * notification channel append a suffix to the table name, so the table
- * name must leave room for the longer one ("_released"). */
-#define LC_PG_IDENT_MAX      63
-#define LC_PG_TABLE_MAX      (LC_PG_IDENT_MAX - 9)
 #define LC_PG_SCHEMA_VERSION 2
-/* The server's limit for statement_timeout (an int of milliseconds). */
-#define LC_PG_STATEMENT_TIMEOUT_MAX_MS 2147483647LL
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */

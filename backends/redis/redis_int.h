@@ -3,6 +3,7 @@
 #ifndef LC_REDIS_INT_H
 #define LC_REDIS_INT_H
 
+#include "backends/limits_int.h"
 #include "lockcoord.h"
 
 #include <hiredis/hiredis.h>
@@ -129,7 +130,6 @@ const char *lc__rs_name(int script);
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);
 
-#define LC__PREFIX_MAX 256
 #define LC__KEY_MAX    (LC__PREFIX_MAX + LC_NAME_MAX + 16)
 
 /* The backend's state: one connection for commands, one for SUBSCRIBE. */

@@ -204,7 +204,7 @@ static void test_redact_every_prefix_of_url_hides_password(void **state)
             redact(msg, sizeof(msg), in, in);
             for (size_t i = 0; i + 4 <= strlen(PW); i++) {
                 char piece[5];
-                memcpy(piece, PW + i, 4);
+                memcpy(piece, &PW[i], 4);
                 piece[4] = '\0';
                 if (strstr(u, piece) || strstr(c, piece) || strstr(msg, piece))
                     fail_msg("'%s' leaks '%s': url '%s' conninfo '%s' msg '%s'", in, piece, u, c,
