@@ -11,6 +11,7 @@ LC_CHILD=""
 LC_REDIS_ARGS=()  # extra redis-server arguments for lc_start_servers
 LC_TEMP_DIRS=()   # removed by lc_cleanup
 LC_LOAD_PIDS=()   # CPU hogs of lc_start_cpu_load, stopped by lc_cleanup
+LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by lc_cleanup
 
 # Debian packages the build, the tests and the demo need. redis-server and
 # postgresql-15 are needed even with external servers: fault tests start
@@ -162,7 +163,7 @@ lc_cleanup() {
         wait "$LC_CHILD" 2>/dev/null || true
     fi
     local p
-    for p in ${LC_LOAD_PIDS[@]+"${LC_LOAD_PIDS[@]}"}; do
+    for p in ${LC_LOAD_PIDS[@]+"${LC_LOAD_PIDS[@]}"} ${LC_BG_PIDS[@]+"${LC_BG_PIDS[@]}"}; do
         kill -TERM "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
