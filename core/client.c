@@ -56,6 +56,7 @@ lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_cl
     c->clock = opts->clock ? opts->clock : lc_clock_system();
     c->log = opts->log;
     c->log_ctx = opts->log_ctx;
+    c->memstore = opts->memstore;
     if (cfg->owner && *cfg->owner)
         lc__strlcpy(c->owner, cfg->owner, sizeof(c->owner));
     else
@@ -460,6 +461,15 @@ lc_status lc_migrate(lc_client *c, char *what, size_t what_size, lc_error *err)
 int64_t lc__client_now_ns(const lc_client *c)
 {
     return lc__mono_ns(c->clock);
+}
+
+void lc__client_opts(const lc_client *c, lc_client_opts *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->clock = c->clock;
+    out->log = c->log;
+    out->log_ctx = c->log_ctx;
+    out->memstore = c->memstore;
 }
 
 void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...)

@@ -13,6 +13,7 @@ struct lc_client {
     const lc_clock *clock;
     lc_log_fn log;
     void *log_ctx;
+    lc_memstore *memstore; /* borrowed, as given at open (NULL: none) */
     char owner[LC_OWNER_MAX + 1];
 };
 
@@ -34,6 +35,10 @@ struct lc_lease {
 
 /* The client's clock now, monotonic ns. */
 int64_t lc__client_now_ns(const lc_client *c);
+
+/* The options c was opened with (clock, log hook, memory store), for a
+ * second client of the same kind (lc_run's own keeper). */
+void lc__client_opts(const lc_client *c, lc_client_opts *out);
 
 /* Logs through the client's hook (nothing when it has none). */
 void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...) LC__PRINTF(3, 4);

@@ -37,13 +37,15 @@ typedef struct kept {
     char token[LC_TOKEN_LEN + 1];
     uint64_t fence;
     int64_t ttl_ms;
-    int64_t deadline_ns; /* on the client's clock */
-    int64_t ok_sent_ns;  /* when the request that set deadline_ns was sent */
-    int64_t tried_ns;    /* the first round sent for it since then, 0 if none */
-    int in_flight;       /* in the round being sent: remove waits for it */
-    lc_status lost;      /* sticky, LC_OK or how it was lost (see lc_keeper_lost) */
-    int removed;         /* removed while in flight: the round frees it */
-    int notified;        /* on_loss was called (or is not wanted) */
+    int64_t deadline_ns;  /* on the client's clock */
+    int64_t ok_sent_ns;   /* when the request that set deadline_ns was sent */
+    int64_t tried_ns;     /* the first round sent for it since then, 0 if none */
+    int in_flight;        /* in the round being sent: remove waits for it */
+    lc_status lost;       /* sticky, LC_OK or how it was lost (see lc_keeper_lost) */
+    int removed;          /* removed while in flight: the round frees it */
+    int notified;         /* on_loss was called (or is not wanted) */
+    lc_lease_hooks hooks; /* the lease's own (lc_keeper_hook); zeroed: none */
+    int hook_calls;       /* its on_loss is running: remove and hook wait */
     char reason[REASON_MAX];
 } kept;
 
@@ -131,7 +133,7 @@ static void declare_lost(lc_keeper *k, kept *kl, lc_status how, const char *reas
         return;
     kl->lost = how;
     lc__strlcpy(kl->reason, reason, sizeof(kl->reason));
-    if (k->on_loss)
+    if (k->on_loss || kl->hooks.on_loss)
         k->unnotified++;
     else
         kl->notified = 1;
@@ -170,31 +172,49 @@ static void deadline_lost(lc_keeper *k, kept *kl, const char *detail)
     declare_lost(k, kl, LC_ERR_UNAVAILABLE, reason);
 }
 
-/* Calls on_loss once per lost lease, without the mutex, so the callback may
- * use the keeper. Each loss is claimed under the mutex, so the renewer and
- * the watchdog never report one twice. */
+/* Claims one lost lease whose on_loss calls are due: marks it notified and
+ * counts the calls under way (kl->hook_calls keeps kl from being freed or
+ * re-hooked until they end). NULL when none is due. Callers hold k->mu. */
+static kept *claim_loss(lc_keeper *k, lc_lease_hooks *own)
+{
+    for (size_t i = 0; !k->stopping && k->unnotified > 0 && i < k->n; i++) {
+        kept *kl = k->leases[i];
+        if (kl->lost && !kl->notified) {
+            kl->notified = 1;
+            k->unnotified--;
+            *own = kl->hooks;
+            kl->hook_calls++;
+            k->in_callback++;
+            return kl;
+        }
+    }
+    return NULL;
+}
+
+/* Calls on_loss (the keeper's, then the lease's own) once per lost lease,
+ * without the mutex, so the callbacks may use the keeper. Each loss is
+ * claimed under the mutex, so the renewer and the watchdog never report
+ * one twice. */
 static void notify_losses(lc_keeper *k)
 {
     for (;;) {
         char name[LC_NAME_MAX + 1], reason[REASON_MAX];
-        int found = 0;
+        lc_lease_hooks own;
         pthread_mutex_lock(&k->mu);
-        for (size_t i = 0; !k->stopping && k->unnotified > 0 && i < k->n && !found; i++) {
-            kept *kl = k->leases[i];
-            if (kl->lost && !kl->notified) {
-                kl->notified = 1;
-                k->unnotified--;
-                lc__strlcpy(name, kl->name, sizeof(name));
-                lc__strlcpy(reason, kl->reason, sizeof(reason));
-                found = 1;
-                k->in_callback++;
-            }
+        kept *kl = claim_loss(k, &own);
+        if (kl) {
+            lc__strlcpy(name, kl->name, sizeof(name));
+            lc__strlcpy(reason, kl->reason, sizeof(reason));
         }
         pthread_mutex_unlock(&k->mu);
-        if (!found)
+        if (kl == NULL)
             return;
-        k->on_loss(k->loss_ctx, name, reason);
+        if (k->on_loss)
+            k->on_loss(k->loss_ctx, name, reason);
+        if (own.on_loss)
+            own.on_loss(own.loss_ctx, name, reason);
         pthread_mutex_lock(&k->mu);
+        kl->hook_calls--;
         k->in_callback--;
         pthread_cond_broadcast(&k->changed);
         pthread_mutex_unlock(&k->mu);
@@ -291,6 +311,8 @@ static int apply_reply(lc_keeper *k, const round *r, kept *kl, const lc_renew_it
         kl->tried_ns = 0;
         if (k->on_renew && !k->stopping)
             k->on_renew(k->renew_ctx, kl->name, kl->deadline_ns);
+        if (kl->hooks.on_renew && !k->stopping)
+            kl->hooks.on_renew(kl->hooks.renew_ctx, kl->name, kl->deadline_ns);
     } else if (it->status == LC_ERR_LOST)
         return 1;
     else
@@ -694,8 +716,10 @@ lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     kept *kl;
     pthread_mutex_lock(&k->mu);
     /* A renewal in flight could land after the caller's release: wait. A
-     * lost lease will not be released, so its renewal may finish alone. */
-    while ((kl = find(k, lease, &i)) != NULL && kl->in_flight && !kl->lost)
+     * lost lease will not be released, so its renewal may finish alone. Its
+     * own on_loss, when running, is waited for too: its context may go
+     * once this returns. */
+    while ((kl = find(k, lease, &i)) != NULL && ((kl->in_flight && !kl->lost) || kl->hook_calls))
         pthread_cond_wait(&k->changed, &k->mu);
     lc_status lost = kl ? kl->lost : LC_OK;
     if (kl != NULL) {
@@ -714,6 +738,27 @@ lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     return lost;
 }
 
+lc_status lc_keeper_hook(lc_keeper *k, const lc_lease *lease, const lc_lease_hooks *hooks,
+                         lc_error *err)
+{
+    static const lc_lease_hooks none;
+    kept *kl;
+    pthread_mutex_lock(&k->mu);
+    /* The old on_loss may be running: its context may go once this
+     * returns. */
+    while ((kl = find(k, lease, NULL)) != NULL && kl->hook_calls)
+        pthread_cond_wait(&k->changed, &k->mu);
+    if (kl != NULL) {
+        kl->hooks = hooks ? *hooks : none;
+        if (kl->hooks.on_renew && !kl->lost && !k->stopping)
+            kl->hooks.on_renew(kl->hooks.renew_ctx, kl->name, kl->deadline_ns);
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (kl == NULL)
+        return lc__err(err, LC_ERR_INVALID, 0, "keeper: lease on '%s' is not kept", lease->name);
+    return LC_OK;
+}
+
 lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)
 {
     pthread_mutex_lock(&k->mu);
@@ -723,6 +768,16 @@ lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size
         lc__strlcpy(reason, kl->reason, size);
     pthread_mutex_unlock(&k->mu);
     return lost;
+}
+
+int64_t lc__keeper_now_ns(const lc_keeper *k)
+{
+    return now_ns(k);
+}
+
+void lc__keeper_log(const lc_keeper *k, lc_log_level level, const char *msg)
+{
+    lc__client_log(k->client, level, "%s", msg);
 }
 
 int lc_keeper_fd(const lc_keeper *k)

@@ -31,6 +31,13 @@ void lc__keeper_tick(lc_keeper *k);
  * client's clock, and signals those losses. */
 void lc__keeper_check(lc_keeper *k);
 
+/* The keeper's clock now (its client's), monotonic ns: what its local
+ * deadlines are measured on. */
+int64_t lc__keeper_now_ns(const lc_keeper *k);
+
+/* Logs through the keeper's client's hook. */
+void lc__keeper_log(const lc_keeper *k, lc_log_level level, const char *msg);
+
 /* How many stopped keepers still have a renewer finishing a round (see
  * lc_keeper_stop). A test that lent its client waits for 0 before closing
  * it. */

@@ -45,6 +45,13 @@ lc_status lc__timing_check_renew(int64_t ttl_ms, int64_t renew_every_ms, lc_erro
                    lc_duration_format(ttl_ms, t, sizeof(t)));
 }
 
+int64_t lc__timing_kill_grace(int64_t ms, int set)
+{
+    if (ms < 0)
+        return -1;
+    return ms == 0 && !set ? LC__KILL_GRACE_MS : ms;
+}
+
 lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_error *err)
 {
     if (t->ttl_ms == 0 && cfg == NULL)
@@ -56,13 +63,14 @@ lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_er
     lc_status rc = lc__timing_check_ttl(ttl, err);
     if (rc == LC_OK)
         rc = lc__timing_check_renew(ttl, every, err);
-    if (rc == LC_OK && t->kill_grace_ms < 0)
+    int64_t grace = lc__timing_kill_grace(t->kill_grace_ms, t->kill_grace_set);
+    if (rc == LC_OK && grace < 0)
         rc = lc__err(err, LC_ERR_INVALID, 0, "kill grace must not be negative");
     if (rc != LC_OK)
         return rc;
     t->ttl_ms = ttl;
     t->renew_every_ms = every;
-    if (t->kill_grace_ms == 0)
-        t->kill_grace_ms = LC__KILL_GRACE_MS;
+    t->kill_grace_ms = grace;
+    t->kill_grace_set = 1;
     return LC_OK;
 }

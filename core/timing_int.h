@@ -31,4 +31,9 @@ lc_status lc__timing_check_ttl(int64_t ttl_ms, lc_error *err);
  * (Y)" unless lc__timing_renew_fits. */
 lc_status lc__timing_check_renew(int64_t ttl_ms, int64_t renew_every_ms, lc_error *err);
 
+/* The kill grace of a run: ms when given (set, or not 0; 0 with set means
+ * SIGKILL right after SIGTERM), else LC__KILL_GRACE_MS. -1 when ms is
+ * negative. */
+int64_t lc__timing_kill_grace(int64_t ms, int set);
+
 #endif

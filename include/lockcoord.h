@@ -39,6 +39,10 @@
  *    and so is on_loss (see lc_loss_fn).
  *  - The clock functions and the log hook must be thread-safe when a
  *    keeper uses them, or when one is shared by clients on several threads.
+ *  - lc_run and lc_run_under block the calling thread until the command
+ *    has ended; runs may go on on several threads at once, each with its
+ *    own client, sharing a keeper or not. They leave the process's signal
+ *    handling alone (see lc_run for the little they need of it).
  */
 #ifndef LOCKCOORD_H
 #define LOCKCOORD_H
@@ -598,16 +602,20 @@ LC_API int64_t lc_deadline_after(int64_t sent_ns, int64_t ttl_ms);
 typedef struct lc_lease_timing {
     int64_t ttl_ms;         /* 0: the config's lock.ttl */
     int64_t renew_every_ms; /* 0: ttl/3 when ttl_ms is given, else lock.renew_every */
-    int64_t kill_grace_ms;  /* SIGTERM-to-SIGKILL delay; 0: 5s */
+    int64_t kill_grace_ms;  /* SIGTERM-to-SIGKILL delay; 0: 5s, unless kill_grace_set */
+    /* 1: kill_grace_ms is meant as it is, 0 included: SIGKILL right after
+     * SIGTERM (`--kill-grace 0s`). Settling sets it. */
+    int kill_grace_set;
 } lc_lease_timing;
 
-/* Fills the zero fields of *t with their defaults, taken from cfg (which
- * may be NULL when t->ttl_ms is given), and checks the rules: ttl at least
- * LC_TTL_MIN_MS, renew_every positive and less than half the ttl (so one
- * renewal can fail and the next still lands in time), kill grace not
- * negative. On error returns LC_ERR_INVALID with a message such as
- * "renew_every (20s) must be less than half the ttl (30s)" and leaves *t
- * unchanged. */
+/* Fills the fields of *t that are not given with their defaults, taken
+ * from cfg (which may be NULL when t->ttl_ms is given), and checks the
+ * rules: ttl at least LC_TTL_MIN_MS, renew_every positive and less than
+ * half the ttl (so one renewal can fail and the next still lands in time),
+ * kill grace not negative. A settled *t settles to itself again
+ * (kill_grace_set is 1 then). On error returns LC_ERR_INVALID with a
+ * message such as "renew_every (20s) must be less than half the ttl
+ * (30s)" and leaves *t unchanged. */
 LC_API lc_status lc_lease_timing_settle(const lc_config *cfg, lc_lease_timing *t, lc_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -632,8 +640,8 @@ typedef void (*lc_loss_fn)(void *ctx, const char *lock_name, const char *reason)
  * of it returned, nor after lc_keeper_stop returned. It runs under the
  * keeper's lock: it must be quick, must not block, and must not call any
  * lc_keeper_* function.
- * (`lockcoord run` passes the deadline on to its guard process, which
- * enforces it even while lockcoord itself cannot run.) */
+ * (lc_run passes the deadline on to its guard process, which enforces it
+ * even while the calling process itself cannot run.) */
 typedef void (*lc_renew_fn)(void *ctx, const char *lock_name, int64_t deadline_ns);
 
 /* All-zero means defaults. */
@@ -665,12 +673,39 @@ LC_API lc_status lc_keeper_start(const lc_config *cfg, const lc_client_opts *cop
  * not more than twice renew_every. */
 LC_API lc_status lc_keeper_add(lc_keeper *k, lc_lease *lease, lc_error *err);
 
+/* Hooks of one kept lease (lc_keeper_hook), called besides the keeper's
+ * own (lc_keeper_opts), after them, under the same rules: on_loss on a
+ * keeper thread, once, and it must not block; on_renew under the keeper's
+ * lock. Neither may call lc_keeper_hook or lc_keeper_remove for the lease.
+ * They let several users share one keeper, each hearing of its own leases
+ * only (lc_run does so with a keeper given in lc_run_opts). */
+typedef struct lc_lease_hooks {
+    lc_loss_fn on_loss; /* may be NULL */
+    void *loss_ctx;
+    lc_renew_fn on_renew; /* may be NULL */
+    void *renew_ctx;
+} lc_lease_hooks;
+
+/* Sets the hooks of a kept lease (copied), replacing any it had; NULL
+ * clears them. Once it returns, no call of the hooks it replaced is under
+ * way or will start, so their contexts may be freed. A new on_renew is
+ * called once at once, on the calling thread and under the keeper's lock,
+ * with the lease's current local deadline (not when it is lost), so the
+ * caller starts from the present and then hears of every renewal in order.
+ * A loss declared before the call may or may not reach the new on_loss:
+ * ask lc_keeper_lost after it. The hooks go with the lease at
+ * lc_keeper_remove, which also waits for its on_loss under way. Must not
+ * be called from a hook. LC_ERR_INVALID when the lease is not kept. */
+LC_API lc_status lc_keeper_hook(lc_keeper *k, const lc_lease *lease, const lc_lease_hooks *hooks,
+                                lc_error *err);
+
 /* Stops keeping `lease` and gives it back to the caller, with the local
  * deadline of its last renewal. When it returns, no renewal of it is in
  * flight or will be sent, so a release may follow safely (a lost lease is
- * not waited for: it will not be released). A loss of it not yet passed
- * to on_loss is not passed any more. Returns what lc_keeper_lost returned
- * last (LC_OK also for a lease that was not kept). */
+ * not waited for: it will not be released), and no call of its own hooks
+ * (lc_keeper_hook) is under way. A loss of it not yet passed to on_loss is
+ * not passed any more. Returns what lc_keeper_lost returned last (LC_OK
+ * also for a lease that was not kept). */
 LC_API lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease);
 
 /* LC_OK while `lease` is not lost (also for a lease not kept). Once lost,
@@ -699,6 +734,166 @@ LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
  * are reported through on_loss first; none is called after this returns.
  * Leases still kept are not released. */
 LC_API void lc_keeper_stop(lc_keeper *k);
+
+/* ------------------------------------------------------------------------ */
+/* Running a command under a lease                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What became of a run (lc_run_report.outcome). */
+typedef enum lc_run_outcome {
+    LC_RUN_DONE = 0,    /* the command exited 0, its lease held to the end */
+    LC_RUN_FAILED,      /* it exited non-zero (exit_code) */
+    LC_RUN_SIGNALLED,   /* it died of a signal (term_signal) lc_run did not send */
+    LC_RUN_TIMEOUT,     /* timeout_ms passed: it was stopped */
+    LC_RUN_LOST,        /* the lease was lost: the command was stopped, or it
+                         * ended and the release found the lease gone (the
+                         * work ran without the guarantee), or (lc_run_under)
+                         * it was never started */
+    LC_RUN_INTERRUPTED, /* stop_fd asked to stop: the command was never
+                         * started, or it got the stop and did not exit 0 */
+    LC_RUN_CONFLICT,    /* never started: another holder has the lock (holder) */
+    LC_RUN_UNAVAILABLE, /* never started: the backend did not answer */
+    LC_RUN_ERROR        /* never started: anything else (the status says what) */
+} lc_run_outcome;
+
+/* "done", "failed", "signalled", "timeout", "lost", "interrupted",
+ * "conflict", "unavailable" or "error". Never NULL. */
+LC_API const char *lc_run_outcome_name(lc_run_outcome outcome);
+
+/* How to run (lc_run, lc_run_under). All-zero means defaults. */
+typedef struct lc_run_opts {
+    /* ttl, renew_every and kill grace, settled by lc_lease_timing_settle
+     * against the client's config. lc_run_under reads the kill grace only;
+     * with a keeper given, its renew_every is the keeper's. */
+    lc_lease_timing timing;
+    int64_t wait_ms;    /* as lc_acquire_opts.wait_ms (lc_run only) */
+    int64_t timeout_ms; /* > 0: stop the command after this long; 0: never */
+    const char *owner;  /* as lc_acquire_opts.owner (lc_run only) */
+    /* > 0: a file descriptor that asks the run to stop once it is readable.
+     * Before the command starts, the run ends without starting it
+     * (LC_RUN_INTERRUPTED; a wait for the lock ends within about 20 ms).
+     * Once it runs, the command's process group gets SIGTERM and, when it
+     * has not ended after the kill grace, SIGKILL. lc_run never reads a
+     * plain descriptor (an eventfd or pipe shared by many runs stops them
+     * all), and stops watching it after the first stop. 0: none. */
+    int stop_fd;
+    /* 1: stop_fd is a signalfd (signalfd(2)) of the signals that stop the
+     * run. lc_run reads it, and passes each signal read on to the
+     * command's group as it is (SIGINT as SIGINT, SIGHUP as SIGHUP); the
+     * first starts the kill grace. The first signal read is in
+     * lc_run_report.stop_signal. SIGCHLD read from it is dropped. */
+    int stop_fd_is_signalfd;
+    /* 1: run as the foreground job of a shell, for a command-line front
+     * end: when the calling process is the foreground job of the terminal
+     * on its stdin, the command's group becomes the terminal's foreground
+     * group while it runs; when the command is stopped (Ctrl-Z), lc_run
+     * takes the terminal back and stops the process with SIGTSTP, as the
+     * shell's job, and when the process is continued, it continues the
+     * command (SIGTERM first when the lease's local deadline passed
+     * meanwhile). At most one run at a time may use it. 0: the terminal is
+     * left alone. */
+    int foreground;
+    /* Extra environment for the command, "NAME=value" entries (borrowed
+     * for the call), NULL-terminated; they replace variables of the same
+     * name of the process's environment. NULL: none. */
+    const char *const *env;
+    /* A keeper (borrowed) to keep the lease with, such as the one keeper of
+     * a daemon: lc_run adds the lease to it and removes it before
+     * returning, and hears of its own lease only (lc_keeper_hook). NULL:
+     * lc_run starts a keeper of its own for the run, on a client opened
+     * like c (same config, clock, log hook and memory store; with the
+     * memory backend, c needs a shared lc_memstore). Not read by
+     * lc_run_under, which is given its keeper. */
+    lc_keeper *keeper;
+} lc_run_opts;
+
+/* What happened (lc_run, lc_run_under). */
+typedef struct lc_run_report {
+    lc_run_outcome outcome;
+    int started;      /* 1: the command was started */
+    int exit_code;    /* its exit status 0..255, or 128+N when it died of
+                       * signal N; -1 when it did not start or its status
+                       * could not be collected */
+    int term_signal;  /* N when it died of signal N, else 0 */
+    int exec_errno;   /* its exec failed with this errno (exit_code 127 for
+                       * ENOENT, else 126), else 0 */
+    int stop_signal;  /* the first signal read from a signalfd stop_fd, else 0 */
+    uint64_t fence;   /* the lease's fence, 0 when none was taken */
+    lc_holder holder; /* LC_RUN_CONFLICT: who has the lock */
+    int recorded;     /* 1: the run was recorded with the lock (its release,
+                       * or lc_record_run after a loss) */
+    /* Why the run did not succeed, one line ("" when it did): lc_run
+     * records it as the lock's last error; lc_run_under leaves that to
+     * its caller. Such as "exit status 3", "killed by signal 9 (Killed)",
+     * "timed out after 50s", "lease lost: reset by an operator: stuck". */
+    char error[512];
+    /* "" or, for a human, what went wrong settling the lease: "release:
+     * WHY; the lease expires by itself", "recording the run: WHY", "the
+     * backend is unreachable: the run is not recorded and the lease
+     * expires by itself". */
+    char note[256];
+} lc_run_report;
+
+/* Runs argv (argv[0] looked up in PATH) under a lease on `name`: takes the
+ * lease (with opts->wait_ms, opts->owner), keeps it renewed, starts the
+ * command, stops it when the lease is lost, opts->timeout_ms passes or
+ * opts->stop_fd asks (SIGTERM to its process group, SIGKILL after the
+ * kill grace), then gives the lease back recording the run (exit status,
+ * error) -- or, after a loss, records the run without touching whoever
+ * holds the lock now (not even that when the backend is unreachable: the
+ * lease then expires by itself). Blocks until all of that is done.
+ *
+ * The command runs in a process group of its own, under a guard process
+ * (a child subreaper) that SIGKILLs every descendant left when the command
+ * ends, and everything when the calling thread dies (PR_SET_PDEATHSIG: it
+ * follows the thread, which lc_run keeps busy until the end); the guard
+ * also stops the command at the lease's local deadline by itself, so it
+ * does not run on while the calling process is frozen. The command's
+ * environment is the process's, opts->env, and LOCKCOORD_LOCK,
+ * LOCKCOORD_TOKEN, LOCKCOORD_FENCE, LOCKCOORD_OWNER, LOCKCOORD_CHECKPOINT
+ * (the stored checkpoint, "" if none); its stdin, stdout and stderr are
+ * the process's.
+ *
+ * Returns LC_OK when the command was started, whatever became of it:
+ * *out says (outcome, exit_code, error, recorded). Otherwise the command
+ * never started and *out says why too: LC_ERR_CONFLICT (err->holder and
+ * out->holder name the holder; nothing was recorded), LC_ERR_CANCELLED
+ * (stop_fd asked before the start; a lease already taken was given back,
+ * recorded "interrupted ... before the command started"),
+ * LC_ERR_UNAVAILABLE / LC_ERR_TIMEOUT (the backend), LC_ERR_INVALID (a
+ * bad name, owner, timing, no command), LC_ERR_NOMEM, LC_ERR_INTERNAL
+ * (the guard could not be started; the lease was given back). *out is
+ * filled in every case; out must not be NULL.
+ *
+ * Threads and signals: c is used on the calling thread only; runs on
+ * several threads at once need a client each (they may share a keeper).
+ * lc_run leaves the process's signal handling alone: it blocks every
+ * signal in the calling thread for the moment of the fork (as posix_spawn
+ * does), and SIGTTOU around its terminal calls (opts->foreground). It
+ * waits for its own child only, by pid (through a pidfd: Linux 5.3 or
+ * later): the process must not ignore SIGCHLD (SIG_IGN, SA_NOCLDWAIT),
+ * nor reap children it did not start (waitpid(-1, ...)). */
+LC_API lc_status lc_run(lc_client *c, const char *name, char *const argv[], const lc_run_opts *opts,
+                        lc_run_report *out, lc_error *err);
+
+/* Runs argv under a lease the caller holds and keeps with k (lc_keeper_add
+ * done): starts the command, stops it as lc_run does (loss, timeout,
+ * stop_fd, the guard's deadline), and waits for it. It neither takes nor
+ * gives back nor records anything, and leaves the lease kept by k: the
+ * caller may run again under it (a retry), and releases it itself,
+ * recording {.has_exit = out->exit_code >= 0, .exit_code =
+ * out->exit_code, .error = out->error[0] ? out->error : NULL} -- or, when
+ * out->outcome is LC_RUN_LOST, records that with lc_record_run. Touches no
+ * client: k may be used by other threads meanwhile.
+ *
+ * Returns LC_OK when the command was started, with *out filled as by
+ * lc_run (recorded is 0). Otherwise it did not start: LC_ERR_LOST when
+ * the lease is lost already (out->error says why), LC_ERR_CANCELLED when
+ * stop_fd asked first, LC_ERR_INVALID for a lease k does not keep or no
+ * command, LC_ERR_NOMEM, LC_ERR_INTERNAL. Threads and signals as for
+ * lc_run. */
+LC_API lc_status lc_run_under(lc_keeper *k, lc_lease *lease, char *const argv[],
+                              const lc_run_opts *opts, lc_run_report *out, lc_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* The job engine: the config's jobs on their schedules, under leases        */

@@ -749,6 +749,179 @@ static void test_keeper_remove_waits_for_renewal_in_flight(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Hooks of one lease                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A new on_renew starts from the present, then follows every renewal of
+ * its own lease only, and stops once cleared. */
+static void test_keeper_hook_on_renew_starts_from_present_and_follows_its_lease(void **state)
+{
+    fixture *f = *state;
+    lc_lease *mine = take_kept(f, lct_name("keeper"));
+    lc_lease *other = take_kept(f, lct_name("keeper"));
+    renewals seen = {0};
+    lc_lease_hooks h = {.on_renew = on_renew, .renew_ctx = &seen};
+    lc_error err;
+    lct_assert_rc(lc_keeper_hook(f->k, mine, &h, &err), LC_OK, &err);
+    assert_int_equal(seen.count, 1);
+    assert_string_equal(seen.name, lc_lease_name(mine));
+    assert_int_equal(seen.deadline_ns, lc_keeper_deadline_ns(f->k, mine));
+    advance(f, EVERY);
+    int64_t sent = f->fc.mono_ns;
+    lc__keeper_tick(f->k);
+    assert_int_equal(seen.count, 2); /* not 3: the other lease is not its own */
+    assert_int_equal(seen.deadline_ns, lc_deadline_after(sent, TTL));
+    assert_int_equal(f->renewed.count, 2); /* the keeper's own hook hears of both */
+    lct_assert_rc(lc_keeper_hook(f->k, mine, NULL, &err), LC_OK, &err);
+    run_ticks(f, 2);
+    assert_int_equal(seen.count, 2);
+    assert_int_equal(lc_keeper_remove(f->k, mine), 0);
+    assert_int_equal(lc_keeper_remove(f->k, other), 0);
+    lc_lease_free(mine);
+    lc_lease_free(other);
+}
+
+/* A lease's own on_loss hears of its loss only, once, after the keeper's. */
+static void test_keeper_hook_on_loss_reports_its_lease_only(void **state)
+{
+    fixture *f = *state;
+    lc_lease *mine = take_kept(f, lct_name("keeper"));
+    lc_lease *other = take_kept(f, lct_name("keeper"));
+    losses seen = {.count = 0};
+    pthread_mutex_init(&seen.mu, NULL);
+    lc_lease_hooks h = {.on_loss = on_loss, .loss_ctx = &seen};
+    lc_error err;
+    lct_assert_rc(lc_keeper_hook(f->k, mine, &h, &err), LC_OK, &err);
+    lct_assert_rc(lc_force_release(f->other, lc_lease_name(other), "other", NULL, NULL, &err),
+                  LC_OK, &err);
+    run_ticks(f, 1);
+    assert_int_equal(loss_count(&f->loss), 1);
+    assert_int_equal(loss_count(&seen), 0);
+    lct_assert_rc(lc_force_release(f->other, lc_lease_name(mine), "mine", NULL, NULL, &err), LC_OK,
+                  &err);
+    run_ticks(f, 2);
+    assert_int_equal(loss_count(&f->loss), 2);
+    assert_int_equal(loss_count(&seen), 1);
+    assert_string_equal(seen.name, lc_lease_name(mine));
+    assert_string_equal(seen.reason, "reset by an operator: mine");
+    assert_int_equal(lc_keeper_remove(f->k, mine), LC_ERR_LOST);
+    assert_int_equal(lc_keeper_remove(f->k, other), LC_ERR_LOST);
+    pthread_mutex_destroy(&seen.mu);
+    lc_lease_free(mine);
+    lc_lease_free(other);
+}
+
+/* A keeper without an on_loss of its own still calls a lease's. */
+static void test_keeper_hook_on_loss_without_keeper_hook_is_called(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new(&wrap_ops, 1);
+    lc_keeper_opts ko = {.renew_every_ms = EVERY};
+    lc_error err;
+    lct_assert_rc(lc__keeper_start_manual(&f->kc, &ko, &f->k, &err), LC_OK, &err);
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    losses seen = {.count = 0};
+    pthread_mutex_init(&seen.mu, NULL);
+    lc_lease_hooks h = {.on_loss = on_loss, .loss_ctx = &seen};
+    lct_assert_rc(lc_keeper_hook(f->k, l, &h, &err), LC_OK, &err);
+    lct_assert_rc(lc_force_release(f->other, lc_lease_name(l), "gone", NULL, NULL, &err), LC_OK,
+                  &err);
+    run_ticks(f, 1);
+    assert_int_equal(loss_count(&seen), 1);
+    assert_int_equal(lc_keeper_remove(f->k, l), LC_ERR_LOST);
+    pthread_mutex_destroy(&seen.mu);
+    lc_lease_free(l);
+    void *st = f;
+    teardown(&st);
+}
+
+static void test_keeper_hook_on_lease_not_kept_is_invalid(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take(f, lct_name("keeper"));
+    lc_lease_hooks h = {.on_renew = on_renew, .renew_ctx = &f->renewed};
+    lc_error err;
+    assert_int_equal(lc_keeper_hook(f->k, l, &h, &err), LC_ERR_INVALID);
+    assert_non_null(strstr(err.message, "is not kept"));
+    assert_int_equal(f->renewed.count, 0);
+    lc_lease_free(l);
+}
+
+/* An on_loss hook that takes its time (the test holds it), and the thread
+ * that runs the watchdog's step which calls it. */
+typedef struct slow_loss {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, go, returned;
+    remover *r; /* whether remove had returned when the hook did */
+    int remove_done_in_hook;
+    lc_keeper *k;
+    pthread_t t;
+} slow_loss;
+
+static void slow_on_loss(void *ctx, const char *name, const char *reason)
+{
+    (void)name;
+    (void)reason;
+    slow_loss *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->entered = 1;
+    pthread_cond_broadcast(&s->cv);
+    while (!s->go)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->remove_done_in_hook = removed(s->r);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *check_main(void *arg)
+{
+    slow_loss *s = arg;
+    lc__keeper_check(s->k);
+    return NULL;
+}
+
+static int hook_entered(void *arg)
+{
+    slow_loss *s = arg;
+    return read_locked(&s->mu, &s->entered);
+}
+
+/* lc_keeper_remove does not return while the lease's own on_loss runs: the
+ * hook's context may be freed once it returns. */
+static void test_keeper_remove_waits_for_lease_on_loss_under_way(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = take_kept(f, lct_name("keeper"));
+    remover r = {.k = f->k, .lease = l};
+    pthread_mutex_init(&r.mu, NULL);
+    slow_loss s = {.r = &r, .k = f->k};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    lc_lease_hooks h = {.on_loss = slow_on_loss, .loss_ctx = &s};
+    lc_error err;
+    lct_assert_rc(lc_keeper_hook(f->k, l, &h, &err), LC_OK, &err);
+    advance(f, TTL); /* past the local deadline: the check declares the loss */
+    assert_int_equal(pthread_create(&s.t, NULL, check_main, &s), 0);
+    assert_true(lct_wait_for(hook_entered, &s, 2000));
+    assert_int_equal(pthread_create(&r.t, NULL, remove_main, &r), 0);
+    /* While the hook runs, remove must not return. */
+    assert_false(lct_wait_for(removed, &r, 150));
+    pthread_mutex_lock(&s.mu);
+    s.go = 1;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    assert_true(lct_wait_for(removed, &r, 2000));
+    pthread_join(s.t, NULL);
+    pthread_join(r.t, NULL);
+    assert_int_equal(s.remove_done_in_hook, 0);
+    assert_int_equal(r.lost, LC_ERR_TIMEOUT);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+    pthread_mutex_destroy(&r.mu);
+    lc_lease_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The threads, on the system clock                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -938,6 +1111,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keeper_removed_lease_is_not_renewed, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keeper_remove_waits_for_renewal_in_flight,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_keeper_hook_on_renew_starts_from_present_and_follows_its_lease, setup_manual,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_hook_on_loss_reports_its_lease_only,
+                                        setup_manual, teardown),
+        cmocka_unit_test(test_keeper_hook_on_loss_without_keeper_hook_is_called),
+        cmocka_unit_test_setup_teardown(test_keeper_hook_on_lease_not_kept_is_invalid, setup_manual,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_remove_waits_for_lease_on_loss_under_way,
                                         setup_manual, teardown),
         cmocka_unit_test(test_keeper_threads_keep_lease_and_signal_reset),
         cmocka_unit_test_setup_teardown(test_keeper_stop_races_with_stuck_renewal_returning,

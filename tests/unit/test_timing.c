@@ -59,7 +59,7 @@ static void test_timing_settle_zero_takes_config_and_5s_grace(void **state)
 {
     (void)state;
     lc_config *cfg = config(20000, 4000);
-    lc_lease_timing t = {0, 0, 0};
+    lc_lease_timing t = {0, 0, 0, 0};
     lc_error err;
     lct_assert_rc(lc_lease_timing_settle(cfg, &t, &err), LC_OK, &err);
     assert_int_equal(t.ttl_ms, 20000);
@@ -72,14 +72,14 @@ static void test_timing_settle_own_ttl_brings_own_renew_default(void **state)
 {
     (void)state;
     lc_config *cfg = config(20000, 4000);
-    lc_lease_timing t = {3000, 0, 250};
+    lc_lease_timing t = {3000, 0, 250, 0};
     lc_error err;
     lct_assert_rc(lc_lease_timing_settle(cfg, &t, &err), LC_OK, &err);
     assert_int_equal(t.ttl_ms, 3000);
     assert_int_equal(t.renew_every_ms, 1000);
     assert_int_equal(t.kill_grace_ms, 250);
     /* Without a config, a ttl is enough. */
-    lc_lease_timing u = {900, 0, 0};
+    lc_lease_timing u = {900, 0, 0, 0};
     lct_assert_rc(lc_lease_timing_settle(NULL, &u, &err), LC_OK, &err);
     assert_int_equal(u.renew_every_ms, 300);
     lc_config_free(cfg);
@@ -89,7 +89,7 @@ static void test_timing_settle_bad_renew_refused_unchanged(void **state)
 {
     (void)state;
     lc_config *cfg = config(20000, 4000);
-    lc_lease_timing t = {1000, 600, 0};
+    lc_lease_timing t = {1000, 600, 0, 0};
     lc_error err;
     assert_int_equal(lc_lease_timing_settle(cfg, &t, &err), LC_ERR_INVALID);
     assert_string_equal(err.message, "renew_every (600ms) must be less than half the ttl (1s)");
@@ -98,15 +98,41 @@ static void test_timing_settle_bad_renew_refused_unchanged(void **state)
     assert_int_equal(t.kill_grace_ms, 0);
     /* The config's renew_every against a shorter ttl given here is not
      * taken: the ttl brings its own default. */
-    lc_lease_timing u = {5000, 0, 0};
+    lc_lease_timing u = {5000, 0, 0, 0};
     lct_assert_rc(lc_lease_timing_settle(cfg, &u, &err), LC_OK, &err);
-    lc_lease_timing v = {5, 0, 0};
+    lc_lease_timing v = {5, 0, 0, 0};
     assert_int_equal(lc_lease_timing_settle(cfg, &v, &err), LC_ERR_INVALID);
     assert_string_equal(err.message, "ttl (5ms) must be at least 10ms");
-    lc_lease_timing w = {0, 0, -1};
+    lc_lease_timing w = {0, 0, -1, 0};
     assert_int_equal(lc_lease_timing_settle(cfg, &w, &err), LC_ERR_INVALID);
-    lc_lease_timing x = {0, 0, 0};
+    lc_lease_timing x = {0, 0, 0, 0};
     assert_int_equal(lc_lease_timing_settle(NULL, &x, &err), LC_ERR_INVALID);
+    lc_config_free(cfg);
+}
+
+/* A kill grace given as 0 means SIGKILL right after SIGTERM; settling
+ * twice changes nothing (lc_run settles what its caller settled). */
+static void test_timing_settle_kill_grace_zero_set_is_kept_and_settles_again(void **state)
+{
+    (void)state;
+    lc_config *cfg = config(20000, 4000);
+    lc_lease_timing t = {.kill_grace_ms = 0, .kill_grace_set = 1};
+    lc_error err;
+    lct_assert_rc(lc_lease_timing_settle(cfg, &t, &err), LC_OK, &err);
+    assert_int_equal(t.kill_grace_ms, 0);
+    lct_assert_rc(lc_lease_timing_settle(cfg, &t, &err), LC_OK, &err);
+    assert_int_equal(t.kill_grace_ms, 0);
+    assert_int_equal(t.ttl_ms, 20000);
+    assert_int_equal(t.renew_every_ms, 4000);
+    lc_lease_timing u = {0, 0, 0, 0};
+    lct_assert_rc(lc_lease_timing_settle(cfg, &u, &err), LC_OK, &err);
+    assert_int_equal(u.kill_grace_ms, 5000);
+    assert_int_equal(u.kill_grace_set, 1);
+    lct_assert_rc(lc_lease_timing_settle(cfg, &u, &err), LC_OK, &err);
+    assert_int_equal(u.kill_grace_ms, 5000);
+    lc_lease_timing v = {.kill_grace_ms = -1, .kill_grace_set = 1};
+    assert_int_equal(lc_lease_timing_settle(cfg, &v, &err), LC_ERR_INVALID);
+    assert_int_equal(v.kill_grace_set, 1);
     lc_config_free(cfg);
 }
 
@@ -150,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_timing_settle_zero_takes_config_and_5s_grace),
         cmocka_unit_test(test_timing_settle_own_ttl_brings_own_renew_default),
         cmocka_unit_test(test_timing_settle_bad_renew_refused_unchanged),
+        cmocka_unit_test(test_timing_settle_kill_grace_zero_set_is_kept_and_settles_again),
         cmocka_unit_test(test_timing_config_defaults_follow_the_rule),
         cmocka_unit_test(test_timing_acquire_and_renew_below_min_ttl_refused),
     };
