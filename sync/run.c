@@ -66,11 +66,44 @@ static void http_attempt(lc__sync_run *run, attempt *a)
     lc__http_result_clear(&res);
 }
 
+/* The command under the run's lease, kept by the engine's keeper: the
+ * LOCKCOORD_* environment (plus LOCKCOORD_JOB and LOCKCOORD_SLOT), its own
+ * process group, SIGTERM then SIGKILL after the kill grace on a loss, the
+ * timeout or the stop fd. */
 static void exec_attempt(lc__sync_run *run, attempt *a)
 {
-    (void)run;
+    const lc_job *job = run->sj->job;
+    char job_var[LC_NAME_MAX + 16], slot_var[64];
+    snprintf(job_var, sizeof(job_var), "LOCKCOORD_JOB=%s", job->name);
+    snprintf(slot_var, sizeof(slot_var), "LOCKCOORD_SLOT=%s", run->slot);
+    const char *env[] = {job_var, slot_var, NULL};
+    lc_run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.timing.kill_grace_ms = job->kill_grace_ms;
+    o.timing.kill_grace_set = 1;
+    o.timeout_ms = job->timeout_ms;
+    o.stop_fd = run->stop_fd;
+    o.env = env;
+    lc_run_report rep;
+    lc_error e;
+    lc_status rc = lc_run_under(run->s->keeper, run->lease, job->exec, &o, &rep, &e);
+    a->has_exit = rep.exit_code >= 0;
+    a->exit_code = rep.exit_code;
+    lc__strlcpy(a->error, rep.error[0] ? rep.error : e.message, sizeof(a->error));
     a->outcome = LC_OUTCOME_FAILED;
-    lc__strlcpy(a->error, "exec jobs are not supported by this build yet", sizeof(a->error));
+    if (rc == LC_ERR_LOST || rc == LC_ERR_CANCELLED) {
+        a->aborted = 1; /* never started: the stop fd or the keeper says why */
+        return;
+    }
+    if (rc != LC_OK)
+        return;
+    switch (rep.outcome) {
+    case LC_RUN_DONE: a->outcome = LC_OUTCOME_OK; break;
+    case LC_RUN_TIMEOUT: a->outcome = LC_OUTCOME_TIMEOUT; break;
+    case LC_RUN_LOST:
+    case LC_RUN_INTERRUPTED: a->aborted = 1; break;
+    default: break;
+    }
 }
 
 static void one_attempt(lc__sync_run *run, attempt *a)
