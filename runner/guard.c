@@ -134,15 +134,20 @@ static void report(int fd, char kind, int value)
     (void)unused;
 }
 
+/* The signals the guard ignores: those that stop a run reach the whole
+ * group, the guard included. */
+static const int group_stops[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_GROUP_STOPS (sizeof(group_stops) / sizeof(group_stops[0]))
+
 /* In the command's process: default dispositions for the signals the
- * guard ignores, no signal blocked, and exec. When exec fails, its errno
- * goes to the caller (lc_run_report.exec_errno) and the process exits as
- * a shell would: 127 for a command not found, else 126. */
+ * guard ignores, no signal blocked (the rest is as the caller had it),
+ * and exec. When exec fails, its errno goes to the caller
+ * (lc_run_report.exec_errno) and the process exits as a shell would: 127
+ * for a command not found, else 126. */
 static void exec_command(char *const *cmd, char **env, int report_fd)
 {
-    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
-    for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
-        signal(reset[i], SIG_DFL);
+    for (size_t i = 0; i < N_GROUP_STOPS; i++)
+        signal(group_stops[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -403,12 +408,12 @@ static void guard(const guard_args *a)
     setpgid(0, 0);
     /* Every signal is blocked (lc__spawn forked with all blocked) and stays
      * so: the guard waits for SIGCHLD and SIGUSR2 with sigtimedwait, and
-     * nothing else may stop or end it -- not the terminal's stop signals,
-     * not those meant for the command, which reach the whole group (these
-     * are ignored: discarded, not left pending). */
-    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
-    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-        signal(ignored[i], SIG_IGN);
+     * nothing else may stop or end it -- not the terminal's stop signals
+     * (it stops itself with the command), not those meant for the command,
+     * which reach the whole group (these are ignored: discarded, not left
+     * pending). */
+    for (size_t i = 0; i < N_GROUP_STOPS; i++)
+        signal(group_stops[i], SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
