@@ -96,6 +96,7 @@ min_gap_ms() { # [PATH_PREFIX]
 # lc_status_json NAME: `status --json` of one lock; sets ST.
 status_of() {
     assert_exit 0 lc --json status "$1"
+    # shellcheck disable=SC2034 # read by the callers
     ST=$OUT
 }
 
