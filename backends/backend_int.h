@@ -24,6 +24,7 @@ typedef struct lc_acquire_args {
     const char *token;
     const char *owner;
     int64_t ttl_ms;
+    int claim; /* 1: leave the last run's start as it is (lc_acquire_opts.claim) */
 } lc_acquire_args;
 
 /* What a successful acquire returns. checkpoint is malloc'd (or NULL) and
@@ -32,6 +33,8 @@ typedef struct lc_grant {
     uint64_t fence;
     int64_t acquired_at_ms;
     char *checkpoint;
+    int64_t server_now_ms;      /* the server's clock at the acquire */
+    int64_t last_started_at_ms; /* the recorded run start after it, -1 if none */
 } lc_grant;
 
 /* One lease of a renew_many call; status is filled per item. */
@@ -49,7 +52,7 @@ typedef struct lc_renew_item {
  * rule), but the tables are shared by every client.
  *
  * Required: name, open, close, acquire, renew, release, force_release,
- * record_run, checkpoint, inspect, list, migrate.
+ * record_run, start_run, abandon, checkpoint, inspect, list, migrate.
  * Optional (NULL): renew_many -- the core then renews one lease at a time
  * (lc__client_renew_many); watch, wait and unwatch -- all three or none;
  * without them a waiting acquire polls with backoff.
@@ -63,12 +66,20 @@ typedef struct lc_renew_item {
  *   than every fence handed out for that name. If the lock is held with the
  *   same token (a retried acquire), succeed with the same fence. If held by
  *   another, LC_ERR_CONFLICT through lc__err_conflict (core/error_int.h), so
- *   every backend reports the holder the same way.
+ *   every backend reports the holder the same way. The last run's start
+ *   becomes now unless args->claim; the grant carries the server's now and
+ *   the start as it is after the acquire.
+ * start_run: token-checked; the last run's start becomes the server's now,
+ *   returned in *started_at_ms. LC_ERR_LOST when not the live holder's.
+ * abandon: token-checked release that records nothing (no sync_count, no
+ *   run record); notifies waiters. LC_ERR_LOST when not the live holder's.
  * renew: token-checked ttl extension; LC_ERR_LOST when the token is not the
  *   live holder's (expired counts as lost even if nobody took it).
  * renew_many: one round trip for n renewals; per-item status. Returns an
  *   error only when the round trip itself failed.
- * release: token-checked; records `res` (never NULL) and notifies waiters.
+ * release: token-checked; records `res` (never NULL; the core has filled
+ *   in its defaults: outcome set, attempts >= 1, error cut to LC_ERROR_MAX)
+ *   and notifies waiters.
  *   LC_ERR_LOST when the token is not the live holder's (nothing recorded).
  * force_release: the operator's reset; *was_held says whether a live lease
  *   existed, *prev its holder; records `reason` as last error; keeps the
@@ -76,7 +87,8 @@ typedef struct lc_renew_item {
  * record_run: records `res` without touching the lease (a run whose
  *   release found the lease lost).
  * checkpoint: token-checked store of a progress marker.
- * inspect: state of one lock; a never-seen name is ready with fence 0.
+ * inspect: state of one lock, server_now_ms included; a never-seen name is
+ *   ready with fence 0.
  * list: all locks, *out malloc'd array (lc_lock_list_free).
  * migrate: create/upgrade schema, load scripts; *what is a short
  *   human description written into a buffer of `what_size`.
@@ -96,6 +108,9 @@ typedef struct lc_backend_ops {
     lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
                                lc_holder *prev, lc_error *err);
     lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
+    lc_status (*start_run)(void *state, const char *name, const char *token, int64_t *started_at_ms,
+                           lc_error *err);
+    lc_status (*abandon)(void *state, const char *name, const char *token, lc_error *err);
     lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
                             lc_error *err);
     lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);

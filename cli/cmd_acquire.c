@@ -51,9 +51,10 @@ static int output_checked(cli *app, lc_lease *l)
     char why[128];
     if (!cli_output_failed(why, sizeof(why)))
         return 0;
-    lc_run_result res = {0, 0,
-                         "acquire could not write its output (the token was lost), "
-                         "so the lease was given back"};
+    lc_run_result res = {.has_exit = 0,
+                         .exit_code = 0,
+                         .error = "acquire could not write its output (the token was lost), "
+                                  "so the lease was given back"};
     lc_error err;
     if (lc_release(app->client, l, &res, &err) == LC_OK) {
         fprintf(stderr,

@@ -29,7 +29,49 @@ static void add_str_or_null(cJSON *o, const char *key, const char *s)
         cJSON_AddNullToObject(o, key);
 }
 
-static cJSON *info_json(const lc_lock_info *i)
+/* The job of the config that runs under lock `name`, or NULL. */
+static const lc_job *job_of(const cli *app, const char *name)
+{
+    for (size_t k = 0; app->cfg && k < app->cfg->n_jobs; k++)
+        if (strcmp(app->cfg->jobs[k].lock, name) == 0)
+            return &app->cfg->jobs[k];
+    return NULL;
+}
+
+/* When the job is next due and whether it is overdue: due for longer than
+ * one interval (a whole slot went by) and not running. 0 when unknown. */
+static int next_due(const lc_job *job, const lc_lock_info *i, int64_t *due, int *overdue)
+{
+    lc_error err;
+    if (job == NULL || i->server_now_ms <= 0 ||
+        lc_job_next_due(job, i->last_started_at_ms, i->server_now_ms, due, &err) != LC_OK)
+        return 0;
+    int64_t late = i->server_now_ms - *due, period = job->every_ms;
+    if (period <= 0) {
+        int64_t after = 0;
+        if (lc_job_next_due(job, i->server_now_ms, i->server_now_ms, &after, &err) == LC_OK)
+            period = after - i->server_now_ms;
+    }
+    *overdue = !i->held && late > 0 && late > period;
+    return 1;
+}
+
+static void add_run_json(cJSON *o, const lc_lock_info *i)
+{
+    const char *outcome = lc_outcome_name(i->last_outcome);
+    add_str_or_null(o, "last_outcome", outcome[0] ? outcome : NULL);
+    if (i->last_http_status > 0)
+        cJSON_AddNumberToObject(o, "last_http_status", i->last_http_status);
+    else
+        cJSON_AddNullToObject(o, "last_http_status");
+    add_ms_or_null(o, "last_duration_ms", i->last_duration_ms);
+    cJSON_AddNumberToObject(o, "attempts", i->last_attempts);
+    cJSON_AddNumberToObject(o, "missed_slots", i->last_missed_slots);
+    add_time_or_null(o, "last_success_at", i->last_success_at_ms);
+    cJSON_AddNumberToObject(o, "consecutive_failures", (double)i->consecutive_failures);
+}
+
+static cJSON *info_json(const cli *app, const lc_lock_info *i)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
@@ -50,10 +92,54 @@ static cJSON *info_json(const lc_lock_info *i)
     else
         cJSON_AddNullToObject(o, "last_exit");
     add_str_or_null(o, "checkpoint", i->checkpoint);
+    add_run_json(o, i);
+    const lc_job *job = job_of(app, i->name);
+    int64_t due = 0;
+    int overdue = 0;
+    if (job)
+        cJSON_AddStringToObject(o, "job", job->name);
+    if (job && next_due(job, i, &due, &overdue)) {
+        char t[40];
+        cJSON_AddStringToObject(o, "next_due_at", lc_time_format(due, t, sizeof(t)));
+        cJSON_AddBoolToObject(o, "overdue", overdue);
+    }
     return o;
 }
 
-static void print_text(const lc_lock_info *i)
+static void print_run_text(const cli *app, const lc_lock_info *i)
+{
+    char a[40], d[32];
+    if (i->last_outcome != LC_OUTCOME_DEFAULT) {
+        printf("  last outcome:   %s", lc_outcome_name(i->last_outcome));
+        if (i->last_duration_ms >= 0)
+            printf(" in %s", lc_duration_format(i->last_duration_ms, d, sizeof(d)));
+        if (i->last_attempts > 1)
+            printf(", %d attempts", i->last_attempts);
+        if (i->last_http_status > 0)
+            printf(", HTTP %d", i->last_http_status);
+        if (i->last_missed_slots > 0)
+            printf(", %d missed slot%s", i->last_missed_slots,
+                   i->last_missed_slots == 1 ? "" : "s");
+        printf("\n");
+    }
+    if (i->last_success_at_ms > 0 || i->consecutive_failures > 0)
+        printf("  last success:   %s%s", cli_time(i->last_success_at_ms, a, sizeof(a)),
+               i->consecutive_failures ? "" : "\n");
+    if (i->consecutive_failures > 0)
+        printf(" (%llu failure%s since)\n", (unsigned long long)i->consecutive_failures,
+               i->consecutive_failures == 1 ? "" : "s");
+    const lc_job *job = job_of(app, i->name);
+    int64_t due = 0;
+    int overdue = 0;
+    if (job && next_due(job, i, &due, &overdue)) {
+        int64_t in = due - i->server_now_ms;
+        printf("  next due:       %s (%s %s)%s\n", lc_time_format(due, a, sizeof(a)),
+               in > 0 ? "in" : "due for", lc_duration_format(in > 0 ? in : -in, d, sizeof(d)),
+               overdue ? " OVERDUE" : "");
+    }
+}
+
+static void print_text(const cli *app, const lc_lock_info *i)
 {
     char a[40], b[40], d1[32], d2[32];
     /* Every string here was read back from the backend: escaped. */
@@ -75,6 +161,7 @@ static void print_text(const lc_lock_info *i)
         printf("  last exit:      %d\n", i->last_exit);
     printf("  last error:     %s\n", i->last_error ? cli_safe(i->last_error) : "-");
     printf("  checkpoint:     %s\n", i->checkpoint ? cli_safe(i->checkpoint) : "-");
+    print_run_text(app, i);
 }
 
 static int print_all(cli *app, const lc_lock_info *list, size_t n)
@@ -83,7 +170,7 @@ static int print_all(cli *app, const lc_lock_info *list, size_t n)
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = o ? cJSON_AddArrayToObject(o, "locks") : NULL;
         for (size_t k = 0; arr && k < n; k++) {
-            cJSON *item = info_json(&list[k]);
+            cJSON *item = info_json(app, &list[k]);
             if (item)
                 cJSON_AddItemToArray(arr, item);
         }
@@ -92,7 +179,30 @@ static int print_all(cli *app, const lc_lock_info *list, size_t n)
     if (n == 0)
         printf("no locks\n");
     for (size_t k = 0; k < n; k++)
-        print_text(&list[k]);
+        print_text(app, &list[k]);
+    return 0;
+}
+
+/* The locks of configured jobs that the backend has no record of yet,
+ * appended to *list (so `status` shows when they are due). */
+static int add_job_locks(cli *app, lc_lock_info **list, size_t *n)
+{
+    for (size_t k = 0; k < app->cfg->n_jobs; k++) {
+        const char *lock = app->cfg->jobs[k].lock;
+        int seen = 0;
+        for (size_t j = 0; j < *n && !seen; j++)
+            seen = strcmp((*list)[j].name, lock) == 0;
+        if (seen)
+            continue;
+        lc_lock_info *grown = realloc(*list, (*n + 1) * sizeof(**list));
+        if (grown == NULL)
+            return EXIT_INTERNAL;
+        *list = grown;
+        lc_error err;
+        if (lc_inspect(app->client, lock, &grown[*n], &err) != LC_OK)
+            return cli_fail(app, "status", lock, &err);
+        (*n)++;
+    }
     return 0;
 }
 
@@ -119,6 +229,10 @@ static int run(cli *app, int argc, char **argv)
     if (npos == 0) {
         if (lc_list(app->client, &list, &n, &err) != LC_OK)
             return cli_fail(app, "status", NULL, &err);
+        if ((rc = add_job_locks(app, &list, &n)) != 0) {
+            lc_lock_list_free(list, n);
+            return rc;
+        }
         qsort(list, n, sizeof(*list), by_name);
     } else {
         list = calloc((size_t)npos, sizeof(*list));
@@ -143,6 +257,9 @@ const cli_command cli_cmd_status = {
     "Shows each lock's health -- ready (Ready to sync), held (Sync in progress),\n"
     "stale (lease expired, the next acquire reclaims it), failed (Last sync\n"
     "failed) -- with owner, fence, held for, expires in, sync count, last\n"
-    "started/completed, last error and checkpoint. Without NAME, every lock;\n"
-    "at most 256 NAMEs at once.\n",
+    "started/completed, last error and checkpoint, and the last run's record\n"
+    "(outcome, duration, attempts, HTTP status, missed slots, last success).\n"
+    "For a job of the config, when it is next due (on the backend's clock)\n"
+    "and whether it is overdue. Without NAME, every lock and every job's\n"
+    "lock; at most 256 NAMEs at once.\n",
 };

@@ -125,7 +125,7 @@ static int run_release(cli *app, int argc, char **argv)
     int rc = prepare(app, &cli_cmd_release, argc, argv, &a, &l, &done);
     if (rc || done)
         return rc;
-    lc_run_result res = {a.has_exit, a.exit_code, a.error};
+    lc_run_result res = {.has_exit = a.has_exit, .exit_code = a.exit_code, .error = a.error};
     lc_error err;
     lc_status st = lc_release(app->client, l, &res, &err);
     return finish(app, "release", l, st, &err, "released", 0);

@@ -4,12 +4,15 @@
 #include "cli.h"
 
 const cli_exit_doc cli_exit_docs[] = {
-    {0, NULL, "success (for run: the command's own exit code)"},
+    {0, NULL, "success (for run: the command's own exit code; sync: stopped by a signal)"},
+    {1, NULL, "sync --once: a job's run failed"},
     {EXIT_USAGE, NULL, "usage error"},
     {EXIT_UNAVAILABLE, NULL, "backend unavailable (cannot connect, timed out, server error)"},
     {EXIT_INTERNAL, NULL, "internal error"},
     {EXIT_IOERR, NULL, "the output could not be written (acquire then gives its lease back)"},
-    {EXIT_CONFLICT, NULL, "lock held by another holder (run --conflict-exit-code N overrides)"},
+    {EXIT_CONFLICT, NULL,
+     "lock held by another holder (run --conflict-exit-code N overrides; sync --once: a job "
+     "was held elsewhere)"},
     {EXIT_LOST, NULL, "lease lost while working"},
     {EXIT_CONFIG, NULL, "configuration error"},
     {EXIT_TIMEOUT, NULL, "run timed out"},

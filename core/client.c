@@ -182,6 +182,7 @@ static lc_lease *lease_new(const char *name, const char *token, const char *owne
     lc__strlcpy(l->name, name, sizeof(l->name));
     lc__strlcpy(l->token, token, sizeof(l->token));
     lc__strlcpy(l->owner, owner, sizeof(l->owner));
+    l->last_started_at_ms = -1;
     return l;
 }
 
@@ -255,9 +256,9 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     if (l == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
 
-    lc_acquire_args a = {name, token, l->owner, ttl};
-    lc_grant g = {0, 0, NULL};
-    int64_t sent_ns;
+    lc_acquire_args a = {name, token, l->owner, ttl, opts->claim != 0};
+    lc_grant g = {0, 0, NULL, 0, -1};
+    int64_t sent_ns = 0;
     rc = acquire_loop(c, &a, wait, opts->cancel_fd, &g, &sent_ns, err);
     if (rc != LC_OK) {
         lc_lease_free(l);
@@ -267,6 +268,8 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     l->ttl_ms = ttl;
     l->acquired_at_ms = g.acquired_at_ms;
     l->checkpoint = g.checkpoint;
+    l->server_now_ms = g.server_now_ms;
+    l->last_started_at_ms = g.last_started_at_ms;
     l->deadline_ns = lc_deadline_after(sent_ns, ttl);
     *out = l;
     return LC_OK;
@@ -302,13 +305,61 @@ lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_error *err)
     return rc;
 }
 
+lc_run_result lc__run_result_settle(const lc_run_result *res, char *buf)
+{
+    static const lc_run_result ok = {.has_exit = 0};
+    lc_run_result r = res ? *res : ok;
+    if (r.outcome <= LC_OUTCOME_DEFAULT || r.outcome > LC_OUTCOME_INTERRUPTED)
+        r.outcome = r.error ? LC_OUTCOME_FAILED : LC_OUTCOME_OK;
+    if (r.attempts < 1)
+        r.attempts = 1;
+    if (r.missed_slots < 0)
+        r.missed_slots = 0;
+    if (r.duration_ms < 0)
+        r.duration_ms = 0;
+    if (r.http_status < 0)
+        r.http_status = 0;
+    if (r.error && strlen(r.error) > LC_ERROR_MAX) {
+        size_t n = LC_ERROR_MAX;
+        /* Not in the middle of a UTF-8 sequence: back up over continuation
+         * bytes to the start of the character that does not fit. */
+        while (n > 0 && ((unsigned char)r.error[n] & 0xC0) == 0x80)
+            n--;
+        memcpy(buf, r.error, n);
+        buf[n] = '\0';
+        r.error = buf;
+    }
+    return r;
+}
+
 lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err)
 {
-    static const lc_run_result ok = {0, 0, NULL};
     lc_status rc = check_text("error text", res ? res->error : NULL, err);
     if (rc != LC_OK)
         return rc;
-    rc = c->ops->release(c->state, lease->name, lease->token, res ? res : &ok, err);
+    char buf[LC_ERROR_MAX + 1];
+    lc_run_result r = lc__run_result_settle(res, buf);
+    rc = c->ops->release(c->state, lease->name, lease->token, &r, err);
+    if (rc == LC_OK)
+        lease->deadline_ns = 0;
+    return rc;
+}
+
+lc_status lc_start_run(lc_client *c, lc_lease *lease, int64_t *started_at_ms, lc_error *err)
+{
+    int64_t at = 0;
+    lc_status rc = c->ops->start_run(c->state, lease->name, lease->token, &at, err);
+    if (rc != LC_OK)
+        return rc;
+    lease->last_started_at_ms = at;
+    if (started_at_ms)
+        *started_at_ms = at;
+    return LC_OK;
+}
+
+lc_status lc_abandon(lc_client *c, lc_lease *lease, lc_error *err)
+{
+    lc_status rc = c->ops->abandon(c->state, lease->name, lease->token, err);
     if (rc == LC_OK)
         lease->deadline_ns = 0;
     return rc;
@@ -326,20 +377,23 @@ lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_err
 
 lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res, lc_error *err)
 {
-    static const lc_run_result ok = {0, 0, NULL};
     lc_status rc = check_name(name, err);
     if (rc != LC_OK)
         return rc;
-    if (res == NULL || res->error == NULL)
-        return c->ops->record_run(c->state, name, res ? res : &ok, err);
+    char buf[LC_ERROR_MAX + 1];
+    if (res == NULL || res->error == NULL) {
+        lc_run_result r = lc__run_result_settle(res, buf);
+        return c->ops->record_run(c->state, name, &r, err);
+    }
     /* The message may quote what the caller did not write (a lost lease's
      * reason names the new holder): it is stored escaped, not refused. */
-    lc_run_result clean = *res;
     char *text = lc_text_escape(res->error);
     if (text == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_run_result clean = *res;
     clean.error = text;
-    rc = c->ops->record_run(c->state, name, &clean, err);
+    lc_run_result r = lc__run_result_settle(&clean, buf);
+    rc = c->ops->record_run(c->state, name, &r, err);
     free(text);
     return rc;
 }
@@ -476,6 +530,14 @@ const char *lc_lease_owner(const lc_lease *l)
 int64_t lc_lease_acquired_at_ms(const lc_lease *l)
 {
     return l->acquired_at_ms;
+}
+int64_t lc_lease_server_now_ms(const lc_lease *l)
+{
+    return l->server_now_ms;
+}
+int64_t lc_lease_last_started_at_ms(const lc_lease *l)
+{
+    return l->last_started_at_ms;
 }
 const char *lc_lease_checkpoint(const lc_lease *l)
 {

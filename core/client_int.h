@@ -26,6 +26,8 @@ struct lc_lease {
     int64_t acquired_at_ms;
     int64_t deadline_ns; /* local deadline, 0 when unknown */
     char *checkpoint;
+    int64_t server_now_ms;      /* the server's clock at the acquire */
+    int64_t last_started_at_ms; /* the recorded run start then, -1 if none */
 };
 
 /* What the keeper needs of a client. client.c is the only file that calls
@@ -47,6 +49,15 @@ void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...
  * not reached keep their status and their leases their old deadline (the
  * safe side). Returns an error only when the call itself failed. */
 lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err);
+
+/* res with its defaults filled in, as the backends get it (lc_release,
+ * lc_record_run): the outcome resolved, attempts at least 1, the error
+ * cut to LC_ERROR_MAX bytes on a character boundary (into buf, which
+ * holds LC_ERROR_MAX + 1 bytes). */
+lc_run_result lc__run_result_settle(const lc_run_result *res, char *buf);
+
+/* The outcome named s ("ok", ...); LC_OUTCOME_DEFAULT for anything else. */
+lc_outcome lc__outcome_parse(const char *s);
 
 /* Derives info->health from the other fields. */
 void lc__health_derive(lc_lock_info *info);

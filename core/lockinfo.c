@@ -25,6 +25,24 @@ const char *lc_health_text(lc_health h)
     return (unsigned)h <= LC_HEALTH_FAILED ? healths[h].text : healths[0].text;
 }
 
+const char *lc_outcome_name(lc_outcome o)
+{
+    static const char *const names[] = {
+        [LC_OUTCOME_DEFAULT] = "",      [LC_OUTCOME_OK] = "ok",
+        [LC_OUTCOME_FAILED] = "failed", [LC_OUTCOME_TIMEOUT] = "timeout",
+        [LC_OUTCOME_LOST] = "lost",     [LC_OUTCOME_INTERRUPTED] = "interrupted",
+    };
+    return (unsigned)o <= LC_OUTCOME_INTERRUPTED ? names[o] : "";
+}
+
+lc_outcome lc__outcome_parse(const char *s)
+{
+    for (int o = LC_OUTCOME_OK; s && o <= LC_OUTCOME_INTERRUPTED; o++)
+        if (strcmp(s, lc_outcome_name((lc_outcome)o)) == 0)
+            return (lc_outcome)o;
+    return LC_OUTCOME_DEFAULT;
+}
+
 void lc__health_derive(lc_lock_info *info)
 {
     if (info->held)
@@ -46,6 +64,8 @@ void lc__lock_info_init(lc_lock_info *info, const char *name)
     info->expires_in_ms = -1;
     info->last_started_at_ms = -1;
     info->last_completed_at_ms = -1;
+    info->last_duration_ms = -1;
+    info->last_success_at_ms = -1;
 }
 
 void lc_lock_info_clear(lc_lock_info *info)

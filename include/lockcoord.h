@@ -308,6 +308,20 @@ LC_API void lc_config_free(lc_config *cfg);
 /* Lock state as read back from a backend                                  */
 /* ------------------------------------------------------------------------ */
 
+/* How a run ended, as recorded. */
+typedef enum lc_outcome {
+    LC_OUTCOME_DEFAULT = 0, /* in an lc_run_result: ok without an error, else failed */
+    LC_OUTCOME_OK,
+    LC_OUTCOME_FAILED,
+    LC_OUTCOME_TIMEOUT,    /* stopped at its timeout */
+    LC_OUTCOME_LOST,       /* its lease was lost while it ran */
+    LC_OUTCOME_INTERRUPTED /* stopped by a shutdown */
+} lc_outcome;
+
+/* "ok", "failed", "timeout", "lost", "interrupted"; "" for
+ * LC_OUTCOME_DEFAULT (and anything else). Never NULL. */
+LC_API const char *lc_outcome_name(lc_outcome o);
+
 typedef enum lc_health {
     LC_HEALTH_READY = 0, /* "Ready to sync" */
     LC_HEALTH_HELD,      /* "Sync in progress" */
@@ -340,6 +354,15 @@ typedef struct lc_lock_info {
     int last_exit;
     char *last_error; /* NULL if none */
     char *checkpoint; /* NULL if none */
+    /* The last recorded run (see lc_run_result); all -1 / 0 when none. */
+    lc_outcome last_outcome; /* LC_OUTCOME_DEFAULT when unknown */
+    int last_http_status;    /* 0 when none */
+    int last_attempts;
+    int last_missed_slots;
+    int64_t last_duration_ms;
+    int64_t last_success_at_ms;
+    uint64_t consecutive_failures;
+    int64_t server_now_ms; /* the backend server's clock when this was read */
 } lc_lock_info;
 
 /* Frees the strings info owns and sets them to NULL; the struct itself is
@@ -359,12 +382,25 @@ typedef void (*lc_log_fn)(void *ctx, lc_log_level level, const char *msg);
 
 /* A run's outcome, recorded at release (or by lc_record_run): sync_count
  * + 1, last completed now, last_exit (if has_exit), last_error (NULL
- * clears it). The library copies what it keeps. */
+ * clears it, else cut to LC_ERROR_MAX bytes), and the fields below. After
+ * an ok run last_success_at becomes now and consecutive_failures 0; after
+ * any other, consecutive_failures + 1. All-zero after `error` means
+ * defaults, so {has_exit, exit_code, error} alone is a complete record.
+ * The library copies what it keeps. */
 typedef struct lc_run_result {
     int has_exit;
     int exit_code;
     const char *error;
+    lc_outcome outcome;  /* LC_OUTCOME_DEFAULT: ok without error, else failed */
+    int http_status;     /* the last response's status (http jobs), 0: none */
+    int attempts;        /* attempts made (retries included); 0: 1 */
+    int missed_slots;    /* schedule slots that passed without a run before this one */
+    int64_t duration_ms; /* 0: measured by the backend from the run's recorded start */
 } lc_run_result;
+
+/* The longest error text recorded, in bytes; longer ones are cut (on a
+ * character boundary). */
+#define LC_ERROR_MAX 1024
 
 /* The backends this build of the library has, by index: "redis",
  * "postgres" (each unless the build left it out: LC_WITH_REDIS /
@@ -438,6 +474,11 @@ typedef struct lc_acquire_opts {
      * It is checked before every attempt and watched while waiting between
      * attempts, so a wait ends within about 20 ms; it is never read. 0: none. */
     int cancel_fd;
+    /* 1: a claim -- take the lease without marking a run started, to look
+     * at the record first (lc_lease_last_started_at_ms against
+     * lc_lease_server_now_ms); then either lc_start_run, or lc_abandon to
+     * give it back unrecorded. 0: the run starts with the lease. */
+    int claim;
 } lc_acquire_opts;
 
 /* Takes a lease on `name` with a new token and a fence greater than any
@@ -480,6 +521,18 @@ LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_erro
  * nothing is recorded then (lc_record_run does that). The lease object
  * stays valid either way and must still be freed. */
 LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
+
+/* Marks the run under a claimed lease (lc_acquire_opts.claim) started:
+ * the lock's last started time becomes the backend server's now,
+ * token-checked, and *started_at_ms (may be NULL) gets it. LC_ERR_LOST
+ * when the lease is not yours any more (nothing changed). */
+LC_API lc_status lc_start_run(lc_client *c, lc_lease *lease, int64_t *started_at_ms, lc_error *err);
+
+/* Gives a lease back without recording a run: sync_count, the last run's
+ * record and its start stay as they were (a claim that found nothing to
+ * do). Token-checked: LC_ERR_LOST when it was not yours any more. Waiters
+ * are woken. On success the local deadline becomes 0. */
+LC_API lc_status lc_abandon(lc_client *c, lc_lease *lease, lc_error *err);
 
 /* Stores `value` (copied; not NULL; must pass lc_text_check, else
  * LC_ERR_INVALID) as the lock's progress marker, token-checked:
@@ -529,6 +582,12 @@ LC_API uint64_t lc_lease_fence(const lc_lease *lease);
 LC_API int64_t lc_lease_ttl_ms(const lc_lease *lease);
 LC_API const char *lc_lease_owner(const lc_lease *lease);
 LC_API int64_t lc_lease_acquired_at_ms(const lc_lease *lease);
+/* The backend server's clock (unix ms) when the lease was taken, and the
+ * lock's last run start as recorded then (-1 if none): for a claim, the
+ * run before this one; otherwise the start of this lease's own run. 0 /
+ * -1 for a lease from lc_lease_attach. */
+LC_API int64_t lc_lease_server_now_ms(const lc_lease *lease);
+LC_API int64_t lc_lease_last_started_at_ms(const lc_lease *lease);
 /* The checkpoint stored when the lease was taken, NULL if none. */
 LC_API const char *lc_lease_checkpoint(const lc_lease *lease);
 /* The local deadline, monotonic ns on the client's clock; 0 if unknown. */
@@ -835,6 +894,105 @@ LC_API lc_status lc_run(lc_client *c, const char *name, char *const argv[], cons
  * lc_run. */
 LC_API lc_status lc_run_under(lc_keeper *k, lc_lease *lease, char *const argv[],
                               const lc_run_opts *opts, lc_run_report *out, lc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The job engine: the config's jobs on their schedules, under leases        */
+/* ------------------------------------------------------------------------ */
+
+/* When `job` is next due, on the backend server's clock, for a job whose
+ * last run started at last_started_at_ms (-1: never) when the server's
+ * clock reads now_ms (both as lc_inspect reports them: last_started_at_ms
+ * and server_now_ms). A time at or before now_ms means due now (overdue by
+ * the difference). LC_ERR_CONFIG for a job without a usable schedule. */
+LC_API lc_status lc_job_next_due(const lc_job *job, int64_t last_started_at_ms, int64_t now_ms,
+                                 int64_t *due_at_ms, lc_error *err);
+
+typedef struct lc_sync lc_sync;
+
+typedef enum lc_sync_event_kind {
+    LC_SYNC_START = 0, /* a run started (fence, slot, missed) */
+    LC_SYNC_FINISH,    /* a run ended (outcome, duration, attempts, message) */
+    LC_SYNC_SKIP,      /* a check ran nothing (reason: "held", "not due", "unavailable") */
+    LC_SYNC_RETRY,     /* an attempt failed and another follows (message: why, delay_ms) */
+    LC_SYNC_LOST,      /* a run's lease was lost (message: why) */
+    LC_SYNC_STOPPING   /* shutdown began, or the grace ran out (message) */
+} lc_sync_event_kind;
+
+/* One line's worth of what the engine did, for a log. Strings are valid
+ * during the call only. */
+typedef struct lc_sync_event {
+    lc_sync_event_kind kind;
+    lc_log_level level;
+    const char *job;     /* "" for STOPPING */
+    const char *lock;    /* "" for STOPPING */
+    uint64_t fence;      /* 0 when no lease */
+    const char *slot;    /* the slot (RFC 3339), "" when none */
+    lc_outcome outcome;  /* FINISH */
+    int64_t duration_ms; /* FINISH; -1 otherwise */
+    int attempt;         /* START 1, RETRY: the attempt that failed, FINISH: attempts made */
+    int missed;          /* START: slots missed before this one */
+    int64_t delay_ms;    /* RETRY: until the next attempt; SKIP "not due": until due; else -1 */
+    const char *reason;  /* SKIP: "held", "not due", "unavailable", "error"; else "" */
+    const char *message; /* the whole line for humans (job and fence included) */
+} lc_sync_event;
+
+/* Called from the engine's threads (the scheduler, a run's, the keeper's);
+ * it must be thread-safe and quick. */
+typedef void (*lc_sync_event_fn)(void *ctx, const lc_sync_event *ev);
+
+/* All-zero means: every job, as a daemon, on the config's shutdown grace. */
+typedef struct lc_sync_opts {
+    const char *const *jobs; /* job names to run (n_jobs of them); NULL: all */
+    size_t n_jobs;
+    int once;                  /* check every job once, run the due ones, wait, return */
+    int now;                   /* run even when not due (still under the lease) */
+    int64_t shutdown_grace_ms; /* with shutdown_grace_set; else sync.shutdown_grace */
+    int shutdown_grace_set;
+    lc_sync_event_fn on_event; /* may be NULL */
+    void *event_ctx;
+    /* Tests only: a cron minute lasts this many ms (at least 100) instead
+     * of 60 s, so minute slots pass in seconds. 0: real minutes. */
+    int64_t test_minute_ms;
+} lc_sync_opts;
+
+/* What lc_sync_run saw, for an exit code: runs by outcome and checks that
+ * ran nothing, by why. */
+typedef struct lc_sync_summary {
+    unsigned ok, failed; /* failed: any outcome but ok */
+    unsigned held;       /* held elsewhere (or paused) when checked */
+    unsigned not_due;
+    unsigned unavailable; /* the backend could not be asked */
+} lc_sync_summary;
+
+/* Makes an engine for cfg's jobs: one client (opened with cfg and copts,
+ * which it borrows: they must outlive the engine) and one keeper for all
+ * of them, both connected now. opts may be NULL. On error *out is
+ * untouched and nothing is left open: LC_ERR_CONFIG for an unknown job
+ * name in opts->jobs or a config without jobs, the errors of
+ * lc_client_open and lc_keeper_start. Nothing runs until lc_sync_run. */
+LC_API lc_status lc_sync_open(const lc_config *cfg, const lc_client_opts *copts,
+                              const lc_sync_opts *opts, lc_sync **out, lc_error *err);
+
+/* Runs the jobs on the calling thread: each is claimed under its lease
+ * when its schedule says so (on the backend's clock), and run on a thread
+ * of its own while the keeper renews the lease; a run whose lease is lost
+ * is stopped. As a daemon it returns after lc_sync_stop, once running jobs
+ * have finished or been stopped (interrupted) and every lease is given
+ * back; with opts->once, when every job was checked and every run ended.
+ * *sum (may be NULL) counts what happened. Returns LC_OK, or an error
+ * when the engine itself failed (a thread could not be made). Call it
+ * once. */
+LC_API lc_status lc_sync_run(lc_sync *s, lc_sync_summary *sum, lc_error *err);
+
+/* Asks lc_sync_run to stop: start nothing new, let running jobs finish for
+ * up to the shutdown grace, then stop them. at_once (or a second call)
+ * stops them now. Async-signal-safe: it may be called from a signal
+ * handler, and from any thread. */
+LC_API void lc_sync_stop(lc_sync *s, int at_once);
+
+/* Frees the engine: the keeper and the client. NULL is fine. Not while
+ * lc_sync_run runs. */
+LC_API void lc_sync_close(lc_sync *s);
 
 #ifdef __cplusplus
 }

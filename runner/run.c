@@ -519,11 +519,23 @@ static lc_status unkeep(run_state *r, lease_hold *h)
     return lost;
 }
 
+/* How a run's outcome is recorded with the lock. */
+static lc_outcome record_outcome(lc_run_outcome o)
+{
+    switch (o) {
+    case LC_RUN_DONE: return LC_OUTCOME_OK;
+    case LC_RUN_TIMEOUT: return LC_OUTCOME_TIMEOUT;
+    case LC_RUN_LOST: return LC_OUTCOME_LOST;
+    case LC_RUN_INTERRUPTED: return LC_OUTCOME_INTERRUPTED;
+    default: return LC_OUTCOME_FAILED;
+    }
+}
+
 /* Gives the lease back when the command did not start, recording why. */
 static void give_back(run_state *r, lease_hold *h, const char *why, lc_run_report *out)
 {
     unkeep(r, h);
-    lc_run_result res = {0, 0, why};
+    lc_run_result res = {.error = why};
     lc_error e;
     if (lc_release(h->client, r->lease, &res, &e) == LC_OK)
         out->recorded = 1;
@@ -546,7 +558,10 @@ static void finish(run_state *r, lease_hold *h, lc_run_report *out)
      * nothing is sent now (it would only wait for the same silence); the
      * lease expires by itself. */
     int unreachable = lost == LC_ERR_UNAVAILABLE;
-    lc_run_result res = {out->exit_code >= 0, out->exit_code, out->error[0] ? out->error : NULL};
+    lc_run_result res = {.has_exit = out->exit_code >= 0,
+                         .exit_code = out->exit_code,
+                         .error = out->error[0] ? out->error : NULL,
+                         .outcome = record_outcome(out->outcome)};
     lc_error e;
     if (r->why != WHY_LOST) {
         lc_status st = lc_release(h->client, r->lease, &res, &e);
@@ -559,6 +574,7 @@ static void finish(run_state *r, lease_hold *h, lc_run_report *out)
                         "without the guarantee",
                         sizeof(out->error));
             res.error = out->error;
+            res.outcome = LC_OUTCOME_LOST;
         } else if (st != LC_OK) {
             snprintf(out->note, sizeof(out->note), "release: %s; the lease expires by itself",
                      e.message);

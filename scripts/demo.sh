@@ -107,6 +107,81 @@ demo_backend() {
     step_expect 0 "Every lock, with its health" lockcoord status
 }
 
+# The receiver's port (tests/tools/http_receiver.py), once started.
+RECEIVER_PORT=""
+
+# start_receiver: a local HTTP server standing in for the sync function:
+# it records every request and answers with a cursor after 400 ms.
+start_receiver() {
+    echo '{"*": {"cursor": "auto", "delay_ms": 400}}' >"$DEMO_DIR/rules.json"
+    python3 "$LC_ROOT/tests/tools/http_receiver.py" --log "$DEMO_DIR/requests.log" \
+        --control "$DEMO_DIR/rules.json" >"$DEMO_DIR/receiver.port" &
+    LC_BG_PIDS+=("$!")
+    local i=0
+    while [[ ! -s $DEMO_DIR/receiver.port ]] && ((i++ < 200)); do sleep 0.05; done
+    RECEIVER_PORT=$(head -n 1 "$DEMO_DIR/receiver.port")
+    [[ -n $RECEIVER_PORT ]] || lc_die "the receiver did not start"
+}
+
+# show_log FILE LABEL: a daemon's log lines, labelled.
+show_log() {
+    sed "s/^lockcoord: /  [$2] /" "$1"
+}
+
+# The main job of `lockcoord sync` on one backend: the same config on two
+# "nodes", a job every 2s; one runs each slot, the other skips it (held
+# elsewhere); the node running it is killed with -9 and the other takes
+# the job over once the lease lapses; then status.
+demo_sync() {
+    local backend=$1 cfg="$DEMO_DIR/$1-sync.yaml" a b holder i
+    demo_config "$backend" >/dev/null
+    {
+        cat "$DEMO_DIR/$backend.yaml"
+        printf 'owner: "${NODE:-operator}"\nlog:\n  level: info\njobs:\n'
+        printf '  - name: demo-sync\n    every: 2s\n    timeout: 10s\n'
+        printf '    http:\n      url: "http://127.0.0.1:%s/%s/sync?since={{checkpoint}}"\n' \
+            "$RECEIVER_PORT" "$backend"
+        printf '      checkpoint_from: cursor\n'
+    } >"$cfg"
+    lc_say "lockcoord sync on $backend: the same config on two nodes (config: $cfg)"
+    sed -n '/^jobs:/,$p' "$cfg"
+    NODE=node-a lockcoord -c "$cfg" sync 2>"$DEMO_DIR/$backend-a.log" &
+    a=$!
+    NODE=node-b lockcoord -c "$cfg" sync 2>"$DEMO_DIR/$backend-b.log" &
+    b=$!
+    LC_BG_PIDS+=("$a" "$b")
+    sleep 5 # let them work a few slots
+    printf '\n--- Five seconds of both nodes: one runs each slot, the other finds it held\n'
+    show_log "$DEMO_DIR/$backend-a.log" node-a
+    show_log "$DEMO_DIR/$backend-b.log" node-b
+    printf '\n--- What the receiver saw (fence strictly increasing, one request at a time)\n'
+    jq -r --arg p "/$backend/" 'select(.event == "request" and (.path | startswith($p)))
+        | "  \(.path)  fence \(.headers["lockcoord-fence"])  key \(.headers["idempotency-key"])"' \
+        "$DEMO_DIR/requests.log"
+
+    # Kill -9 whichever node is running the job now (wait for a run).
+    for ((i = 0; i < 100; i++)); do
+        holder=$(lockcoord -c "$cfg" --json status demo-sync 2>/dev/null |
+            jq -r '.locks[0] | select(.held_for_ms != null) | .owner')
+        [[ -n $holder ]] && break
+        sleep 0.05
+    done
+    local victim=$b
+    [[ $holder == node-a ]] && victim=$a || holder=node-b
+    kill -9 "$victim"
+    wait "$victim" 2>/dev/null || true
+    printf '\n--- %s was killed with -9 in the middle of a run\n' "$holder"
+    step_expect 0 "Its lease is still held until its ttl (2s) lapses" lockcoord -c "$cfg" status demo-sync
+    sleep 4
+    printf '\n--- The other node took the job over, no manual step\n'
+    if [[ $holder == node-a ]]; then show_log "$DEMO_DIR/$backend-b.log" node-b | tail -n 4; else
+        show_log "$DEMO_DIR/$backend-a.log" node-a | tail -n 4; fi
+    step_expect 0 "Status: the run's record and when the job is next due" \
+        lockcoord -c "$cfg" status demo-sync
+    kill -TERM "$a" "$b" 2>/dev/null || true
+    wait "$a" "$b" 2>/dev/null || true
+}
+
 # wait_held NAME: until NAME is held (a background contender has started).
 wait_held() {
     local i
@@ -124,6 +199,7 @@ main() {
     # README): then lockcoord has no persistence warning to print.
     LC_REDIS_ARGS=(--appendonly yes --appendfsync always)
     lc_start_servers
+    lc_cleanup_on_exit # also with servers of one's own: the daemons and the receiver stop
     DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-demo.XXXXXX")
     LC_TEMP_DIRS+=("$DEMO_DIR")
     # Steps read as the user would type them.
@@ -132,6 +208,9 @@ main() {
 
     step_expect 0 "Check the Redis example config" lockcoord config check examples/redis.yaml
     step_expect 0 "Check the Postgres example config" lockcoord config check examples/postgres.yaml
+    start_receiver
+    demo_sync redis
+    demo_sync postgres
     demo_backend redis
     demo_backend postgres
 

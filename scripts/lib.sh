@@ -11,15 +11,17 @@ LC_CHILD=""
 LC_REDIS_ARGS=()  # extra redis-server arguments for lc_start_servers
 LC_TEMP_DIRS=()   # removed by lc_cleanup
 LC_LOAD_PIDS=()   # CPU hogs of lc_start_cpu_load, stopped by lc_cleanup
+LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by lc_cleanup
 
 # Debian packages the build, the tests and the demo need. redis-server and
 # postgresql-15 are needed even with external servers: fault tests start
 # private instances of their own. python3-croniter is the oracle the cron
-# parser is tested against (tests/unit/cron_oracle.py).
+# parser is tested against (tests/unit/cron_oracle.py); faketime runs a
+# `sync` daemon with its clock 2 minutes ahead (tests/e2e/test_sync_clock_skew.sh).
 LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
     libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev
     redis-server redis-tools postgresql-15 procps curl ca-certificates jq
-    python3-croniter)
+    python3-croniter faketime)
 
 lc_say() {
     printf '\n==> %s\n' "$*"
@@ -161,7 +163,7 @@ lc_cleanup() {
         wait "$LC_CHILD" 2>/dev/null || true
     fi
     local p
-    for p in ${LC_LOAD_PIDS[@]+"${LC_LOAD_PIDS[@]}"}; do
+    for p in ${LC_LOAD_PIDS[@]+"${LC_LOAD_PIDS[@]}"} ${LC_BG_PIDS[@]+"${LC_BG_PIDS[@]}"}; do
         kill -TERM "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done

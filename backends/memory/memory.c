@@ -29,6 +29,13 @@ typedef struct entry {
     int last_exit;
     char *last_error;
     char *checkpoint;
+    lc_outcome last_outcome;
+    int last_http_status;
+    int last_attempts;
+    int last_missed_slots;
+    int64_t last_duration_ms;
+    int64_t last_success_at_ms;
+    uint64_t consecutive_failures;
 } entry;
 
 struct lc_memstore {
@@ -98,6 +105,7 @@ static entry *find_or_add(lc_memstore *s, const char *name)
     memset(e, 0, sizeof(*e));
     lc__strlcpy(e->name, name, sizeof(e->name));
     e->acquired_at_ms = e->last_started_at_ms = e->last_completed_at_ms = -1;
+    e->last_duration_ms = e->last_success_at_ms = -1;
     return e;
 }
 
@@ -141,10 +149,24 @@ static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_e
 {
     if (set_str(&e->last_error, res->error) != 0)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
-    e->last_completed_at_ms = lc__wall_ms(s->clock);
+    int64_t now = lc__wall_ms(s->clock);
+    e->last_completed_at_ms = now;
     e->sync_count++;
     e->has_last_exit = res->has_exit;
     e->last_exit = res->exit_code;
+    e->last_outcome = res->outcome;
+    e->last_http_status = res->http_status;
+    e->last_attempts = res->attempts;
+    e->last_missed_slots = res->missed_slots;
+    e->last_duration_ms = res->duration_ms;
+    if (res->duration_ms <= 0)
+        e->last_duration_ms = e->last_started_at_ms >= 0 ? now - e->last_started_at_ms : -1;
+    if (res->outcome == LC_OUTCOME_OK) {
+        e->last_success_at_ms = now;
+        e->consecutive_failures = 0;
+    } else {
+        e->consecutive_failures++;
+    }
     return LC_OK;
 }
 
@@ -194,12 +216,16 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         lc__strlcpy(e->owner, a->owner, sizeof(e->owner));
         e->running = 1;
         e->fence++;
-        e->acquired_at_ms = e->last_started_at_ms = lc__wall_ms(s->clock);
+        e->acquired_at_ms = lc__wall_ms(s->clock);
+        if (!a->claim)
+            e->last_started_at_ms = e->acquired_at_ms;
         e->expires_ns = lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(a->ttl_ms));
         out->fence = e->fence;
     }
     if (rc == LC_OK) {
         out->acquired_at_ms = e->acquired_at_ms;
+        out->server_now_ms = lc__wall_ms(s->clock);
+        out->last_started_at_ms = e->last_started_at_ms;
         out->checkpoint = lc__strdup(e->checkpoint);
         if (e->checkpoint && out->checkpoint == NULL)
             rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -247,6 +273,33 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     pthread_mutex_lock(&s->mu);
     entry *e = find(s, name);
     lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : lc__err_not_yours(err, name);
+    if (rc == LC_OK)
+        drop_lease(s, e);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_start_run(void *state, const char *name, const char *token,
+                               int64_t *started_at_ms, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    lc_status rc = LC_OK;
+    if (held_by(s, e, token))
+        *started_at_ms = e->last_started_at_ms = lc__wall_ms(s->clock);
+    else
+        rc = lc__err_not_yours(err, name);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_abandon(void *state, const char *name, const char *token, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    lc_status rc = held_by(s, e, token) ? LC_OK : lc__err_not_yours(err, name);
     if (rc == LC_OK)
         drop_lease(s, e);
     pthread_mutex_unlock(&s->mu);
@@ -323,6 +376,14 @@ static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc
     out->last_exit = e->last_exit;
     out->last_error = lc__strdup(e->last_error);
     out->checkpoint = lc__strdup(e->checkpoint);
+    out->last_outcome = e->last_outcome;
+    out->last_http_status = e->last_http_status;
+    out->last_attempts = e->last_attempts;
+    out->last_missed_slots = e->last_missed_slots;
+    out->last_duration_ms = e->last_duration_ms;
+    out->last_success_at_ms = e->last_success_at_ms;
+    out->consecutive_failures = e->consecutive_failures;
+    out->server_now_ms = lc__wall_ms(s->clock);
     if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint)) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -340,6 +401,7 @@ static lc_status mem_inspect(void *state, const char *name, lc_lock_info *out, l
         rc = fill_info(s, e, out, err);
     else
         lc__lock_info_init(out, name);
+    out->server_now_ms = lc__wall_ms(s->clock);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -416,6 +478,8 @@ const lc_backend_ops lc__backend_memory = {
     .release = mem_release,
     .force_release = mem_force_release,
     .record_run = mem_record_run,
+    .start_run = mem_start_run,
+    .abandon = mem_abandon,
     .checkpoint = mem_checkpoint,
     .inspect = mem_inspect,
     .list = mem_list,

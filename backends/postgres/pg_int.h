@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#define LC_PG_SCHEMA_VERSION 1
+#define LC_PG_SCHEMA_VERSION 2
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
@@ -25,6 +25,10 @@ typedef struct pg_sql {
     char *checkpoint;
     char *inspect;
     char *list;
+    char *start_run;
+    char *abandon;
+    char *now;
+    char *upgrade_v2;
     char *create_table;
     char *create_version;
     char *read_version;

@@ -105,7 +105,9 @@ enum {
     A_CHECKPOINT,
     A_OWNER,
     A_EXPIRES_MS,
-    A_LIVE
+    A_LIVE,
+    A_NOW_MS,
+    A_STARTED_MS
 };
 
 static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
@@ -116,6 +118,8 @@ static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
     out->fence = (uint64_t)num(r, 0, A_FENCE, 0);
     out->acquired_at_ms = num(r, 0, A_AT_MS, 0);
     out->checkpoint = cp;
+    out->server_now_ms = num(r, 0, A_NOW_MS, 0);
+    out->last_started_at_ms = num(r, 0, A_STARTED_MS, -1);
     return LC_OK;
 }
 
@@ -139,7 +143,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
                              lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 4, p, &r, err);
+    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 5, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
@@ -164,7 +168,7 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
     pg_state *s = state;
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    const char *p[] = {a->name, a->token, a->owner, ttl};
+    const char *p[] = {a->name, a->token, a->owner, ttl, a->claim ? "true" : "false"};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
@@ -293,24 +297,68 @@ static lc_status pg_renew_many(void *state, lc_renew_item *items, size_t n, lc_e
 /* Release, reset, run records, checkpoints                           */
 /* ------------------------------------------------------------------ */
 
-static const char *exit_param(const lc_run_result *res, char *buf, size_t size)
+/* The parameters of a run record ($3..$9 of release and record_run), as
+ * text. */
+typedef struct record_params {
+    char exit[16], http[16], attempts[16], missed[16], duration[24];
+} record_params;
+
+static void record_fill(const lc_run_result *res, record_params *rp, const char **p)
 {
-    if (!res->has_exit)
-        return NULL;
-    snprintf(buf, size, "%d", res->exit_code);
-    return buf;
+    snprintf(rp->exit, sizeof(rp->exit), "%d", res->exit_code);
+    snprintf(rp->http, sizeof(rp->http), "%d", res->http_status);
+    snprintf(rp->attempts, sizeof(rp->attempts), "%d", res->attempts);
+    snprintf(rp->missed, sizeof(rp->missed), "%d", res->missed_slots);
+    snprintf(rp->duration, sizeof(rp->duration), "%lld", (long long)res->duration_ms);
+    p[2] = res->has_exit ? rp->exit : NULL;
+    p[3] = res->error;
+    p[4] = lc_outcome_name(res->outcome);
+    p[5] = res->http_status > 0 ? rp->http : NULL;
+    p[6] = rp->attempts;
+    p[7] = rp->missed;
+    p[8] = rp->duration;
 }
 
 static lc_status pg_release(void *state, const char *name, const char *token,
                             const lc_run_result *res, lc_error *err)
 {
     pg_state *s = state;
-    char code[16];
-    const char *p[] = {name, token, exit_param(res, code, sizeof(code)), res->error, s->channel};
+    record_params rp;
+    const char *p[10] = {name, token};
+    record_fill(res, &rp, p);
+    p[9] = s->channel;
     int changed = 0;
-    lc_status rc = update_one(s, "release", s->sql.release, 5, p, &changed, err);
+    lc_status rc = update_one(s, "release", s->sql.release, 10, p, &changed, err);
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
+    return rc;
+}
+
+static lc_status pg_abandon(void *state, const char *name, const char *token, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name, token, s->channel};
+    int changed = 0;
+    lc_status rc = update_one(s, "abandon", s->sql.abandon, 3, p, &changed, err);
+    if (rc == LC_OK && changed == 0)
+        rc = lc__err_not_yours(err, name);
+    return rc;
+}
+
+static lc_status pg_start_run(void *state, const char *name, const char *token,
+                              int64_t *started_at_ms, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name, token};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "start run", s->sql.start_run, 2, p, &r, err);
+    if (rc == LC_OK && PQntuples(r) == 0)
+        rc = lc__err_not_yours(err, name);
+    else if (rc == LC_OK)
+        *started_at_ms = num(r, 0, 0, 0);
+    PQclear(r);
     return rc;
 }
 
@@ -345,10 +393,12 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
                                lc_error *err)
 {
     pg_state *s = state;
-    char code[16];
-    const char *p[] = {name, exit_param(res, code, sizeof(code)), res->error};
+    record_params rp;
+    const char *p[9] = {name, NULL};
+    record_fill(res, &rp, p);
+    p[1] = NULL;
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 3, p, &changed, err);
+    return update_one(s, "record run", s->sql.record_run, 9, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,
@@ -381,7 +431,16 @@ enum {
     I_COMPLETED_MS,
     I_LAST_EXIT,
     I_LAST_ERROR,
-    I_CHECKPOINT
+    I_CHECKPOINT,
+    I_RUN_STARTED_MS,
+    I_OUTCOME,
+    I_HTTP,
+    I_ATTEMPTS,
+    I_MISSED,
+    I_DURATION,
+    I_SUCCESS_MS,
+    I_FAILURES,
+    I_NOW_MS
 };
 
 static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc_error *err)
@@ -397,10 +456,18 @@ static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc
         out->expires_in_ms = num(r, row, I_EXPIRES_MS, -1);
     }
     out->sync_count = (uint64_t)num(r, row, I_SYNC_COUNT, 0);
-    out->last_started_at_ms = num(r, row, I_STARTED_MS, -1);
+    out->last_started_at_ms = num(r, row, I_RUN_STARTED_MS, -1);
     out->last_completed_at_ms = num(r, row, I_COMPLETED_MS, -1);
     out->has_last_exit = !PQgetisnull(r, row, I_LAST_EXIT);
     out->last_exit = (int)num(r, row, I_LAST_EXIT, 0);
+    out->last_outcome = lc__outcome_parse(PQgetvalue(r, row, I_OUTCOME));
+    out->last_http_status = (int)num(r, row, I_HTTP, 0);
+    out->last_attempts = (int)num(r, row, I_ATTEMPTS, 0);
+    out->last_missed_slots = (int)num(r, row, I_MISSED, 0);
+    out->last_duration_ms = num(r, row, I_DURATION, -1);
+    out->last_success_at_ms = num(r, row, I_SUCCESS_MS, -1);
+    out->consecutive_failures = (uint64_t)num(r, row, I_FAILURES, 0);
+    out->server_now_ms = num(r, row, I_NOW_MS, 0);
     if (text_dup(r, row, I_LAST_ERROR, &out->last_error) != 0 ||
         text_dup(r, row, I_CHECKPOINT, &out->checkpoint) != 0) {
         lc_lock_info_clear(out);
@@ -417,11 +484,16 @@ static lc_status pg_inspect(void *state, const char *name, lc_lock_info *out, lc
     lc_status rc = lc__pg_ready(s, err);
     if (rc == LC_OK)
         rc = lc__pg_exec(s, "inspect", s->sql.inspect, 1, p, &r, err);
-    if (rc == LC_OK) {
-        if (PQntuples(r) > 0)
-            rc = info_from_row(r, 0, out, err);
-        else
-            lc__lock_info_init(out, name);
+    if (rc == LC_OK && PQntuples(r) > 0) {
+        rc = info_from_row(r, 0, out, err);
+    } else if (rc == LC_OK) {
+        /* Never seen: the server's clock still counts (a job's next due). */
+        PQclear(r);
+        r = NULL;
+        lc__lock_info_init(out, name);
+        rc = lc__pg_exec(s, "read the clock", s->sql.now, 0, NULL, &r, err);
+        if (rc == LC_OK && PQntuples(r) > 0)
+            out->server_now_ms = num(r, 0, 0, 0);
     }
     PQclear(r);
     return rc;
@@ -463,6 +535,8 @@ const lc_backend_ops lc__backend_postgres = {
     .release = pg_release,
     .force_release = pg_force_release,
     .record_run = pg_record_run,
+    .start_run = pg_start_run,
+    .abandon = pg_abandon,
     .checkpoint = pg_checkpoint,
     .inspect = pg_inspect,
     .list = pg_list,

@@ -12,6 +12,30 @@
 #define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
 #define LIVE(t) "(" t "status = 'running' AND " t "lease_expires_at >= now())"
 
+/* Version 2: the lease's own start (a claim takes a lease before its run
+ * starts) and the last run's full record. */
+#define RUN_COLUMNS                                                                                \
+    " acquired_at timestamptz,"                                                                    \
+    " last_outcome text,"                                                                          \
+    " last_http_status integer,"                                                                   \
+    " last_attempts integer,"                                                                      \
+    " last_missed_slots integer,"                                                                  \
+    " last_duration_ms bigint,"                                                                    \
+    " last_success_at timestamptz,"                                                                \
+    " consecutive_failures bigint NOT NULL DEFAULT 0"
+
+/* Version 1 to 2: the same columns added to an existing table. */
+static const char upgrade_v2_sql[] =
+    "ALTER TABLE {T}"
+    " ADD COLUMN IF NOT EXISTS acquired_at timestamptz,"
+    " ADD COLUMN IF NOT EXISTS last_outcome text,"
+    " ADD COLUMN IF NOT EXISTS last_http_status integer,"
+    " ADD COLUMN IF NOT EXISTS last_attempts integer,"
+    " ADD COLUMN IF NOT EXISTS last_missed_slots integer,"
+    " ADD COLUMN IF NOT EXISTS last_duration_ms bigint,"
+    " ADD COLUMN IF NOT EXISTS last_success_at timestamptz,"
+    " ADD COLUMN IF NOT EXISTS consecutive_failures bigint NOT NULL DEFAULT 0";
+
 static const char create_table_sql[] =
     "CREATE TABLE IF NOT EXISTS {T} ("
     " name text PRIMARY KEY,"
@@ -25,7 +49,7 @@ static const char create_table_sql[] =
     " last_error text,"
     " last_exit integer,"
     " sync_count bigint NOT NULL DEFAULT 0,"
-    " checkpoint text)";
+    " checkpoint text," RUN_COLUMNS ")";
 
 static const char create_version_sql[] = "CREATE TABLE IF NOT EXISTS {V} ("
                                          " id boolean PRIMARY KEY DEFAULT true CHECK (id),"
@@ -44,41 +68,44 @@ static const char write_version_sql[] =
 
 /* One statement. `prev` is the row as it was (for the holder on conflict);
  * `up` takes the lock when it is idle or expired, or when it is already
- * ours (a retried acquire keeps its fence and start time). */
+ * ours (a retried acquire keeps its fence and start time). A claim ($5)
+ * leaves the last run's start alone. */
+#define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
 static const char acquire_sql[] =
     "WITH prev AS ("
-    "  SELECT owner, fence, status, lease_expires_at, last_sync_started_at"
+    "  SELECT owner, fence, status, lease_expires_at, acquired_at"
     "  FROM {T} WHERE name = $1),"
     " up AS ("
     "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
-    "                        last_sync_started_at)"
+    "                        acquired_at, last_sync_started_at)"
     "  VALUES ($1, 'running', $2, $3, 1,"
-    "          now() + $4::bigint * interval '1 millisecond', now())"
+    "          now() + $4::bigint * interval '1 millisecond', now(),"
+    "          CASE WHEN $5::boolean THEN NULL ELSE now() END)"
     "  ON CONFLICT (name) DO UPDATE SET"
     "   status = 'running', token = EXCLUDED.token, owner = EXCLUDED.owner,"
-    "   fence = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.")
-    "                THEN l.fence ELSE l.fence + 1 END,"
-    "   last_sync_started_at = CASE WHEN l.token = EXCLUDED.token AND " LIVE("l.")
+    "   fence = CASE WHEN " RETRIED " THEN l.fence ELSE l.fence + 1 END,"
+    "   acquired_at = CASE WHEN " RETRIED " THEN l.acquired_at ELSE now() END,"
+    "   last_sync_started_at = CASE WHEN " RETRIED " OR $5::boolean"
     "                               THEN l.last_sync_started_at ELSE now() END,"
     "   lease_expires_at = EXCLUDED.lease_expires_at"
     "  WHERE l.status = 'idle' OR l.lease_expires_at < now()"
     "     OR l.token = EXCLUDED.token"
-    "  RETURNING l.fence, l.last_sync_started_at, l.checkpoint)"
-    " SELECT true, fence, " MS("last_sync_started_at") ", checkpoint,"
-    "        NULL, NULL, NULL"
+    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at)"
+    " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
+    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at")
     " FROM up"
     " UNION ALL"
-    " SELECT false, fence, " MS("last_sync_started_at") ", NULL,"
+    " SELECT false, fence, " MS("acquired_at") ", NULL,"
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "        COALESCE(" LIVE("") ", false)"
+    "        COALESCE(" LIVE("") ", false), NULL, NULL"
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
  * row it lost to. Same columns as acquire. */
 static const char holder_sql[] =
-    "SELECT false, fence, " MS("last_sync_started_at") ", NULL,"
+    "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "       COALESCE(" LIVE("") ", false)"
+    "       COALESCE(" LIVE("") ", false), NULL, NULL"
     " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
@@ -91,14 +118,37 @@ static const char renew_many_sql[] =
     " WHERE l.name = r.name AND l.token = r.token AND " LIVE("l.")
     " RETURNING l.name, r.token";
 
+/* The run record of release and record_run: $3 exit, $4 error, $5
+ * outcome, $6 http status, $7 attempts, $8 missed slots, $9 duration (0:
+ * measured from the recorded start). `l` is the row as it was. */
+#define RECORD_SET                                                                             \
+    " last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"               \
+    " sync_count = l.sync_count + 1, last_outcome = $5, last_http_status = $6::integer,"       \
+    " last_attempts = $7::integer, last_missed_slots = $8::integer,"                           \
+    " last_duration_ms = COALESCE(NULLIF($9::bigint, 0),"                                      \
+    "   GREATEST(" MS("(now() - l.last_sync_started_at)") ", 0)),"                             \
+    " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
+    " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
+
 static const char release_sql[] =
     "WITH u AS ("
-    "  UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL,"
-    "   last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"
-    "   sync_count = sync_count + 1"
+    "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL," RECORD_SET
     "  WHERE name = $1 AND token = $2 AND " LIVE("")
     "  RETURNING name)"
-    " SELECT pg_notify($5, name) FROM u";
+    " SELECT pg_notify($10, name) FROM u";
+
+/* Release without a record: a claim that found nothing to run. */
+static const char abandon_sql[] =
+    "WITH u AS ("
+    "  UPDATE {T} SET status = 'idle', token = NULL, lease_expires_at = NULL"
+    "  WHERE name = $1 AND token = $2 AND " LIVE("")
+    "  RETURNING name)"
+    " SELECT pg_notify($3, name) FROM u";
+
+static const char start_run_sql[] =
+    "UPDATE {T} SET last_sync_started_at = now()"
+    " WHERE name = $1 AND token = $2 AND " LIVE("")
+    " RETURNING " MS("last_sync_started_at");
 
 /* The row before (locked by the subquery, so the report matches what was
  * reset; a CTE reading the row beside the UPDATE would not see it), then
@@ -107,11 +157,12 @@ static const char force_release_sql[] =
     "WITH u AS ("
     "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL,"
     "   last_error = $2"
-    "  FROM (SELECT name, owner, fence, status, lease_expires_at, last_sync_started_at"
+    "  FROM (SELECT name, owner, fence, status, lease_expires_at,"
+    "               COALESCE(acquired_at, last_sync_started_at) AS acquired_at"
     "        FROM {T} WHERE name = $1 FOR UPDATE) AS p"
     "  WHERE l.name = p.name"
     "  RETURNING COALESCE(" LIVE("p.") ", false) AS held, COALESCE(p.owner, '') AS owner,"
-    "   p.fence, p.last_sync_started_at AS started, p.lease_expires_at - now() AS left_,"
+    "   p.fence, p.acquired_at AS started, p.lease_expires_at - now() AS left_,"
     "   l.name),"
     " ins AS ("
     "  INSERT INTO {T} (name, last_error) SELECT $1, $2"
@@ -120,12 +171,16 @@ static const char force_release_sql[] =
     " FROM u"
     " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM ins";
 
+/* $2 stands where release has the token, so both share RECORD_SET's
+ * numbering; it is always NULL. */
 static const char record_run_sql[] =
-    "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count)"
-    " VALUES ($1, now(), $2::integer, $3, 1)"
-    " ON CONFLICT (name) DO UPDATE SET last_sync_completed_at = now(),"
-    "  last_exit = EXCLUDED.last_exit, last_error = EXCLUDED.last_error,"
-    "  sync_count = l.sync_count + 1";
+    "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count,"
+    "                      last_outcome, last_http_status, last_attempts, last_missed_slots,"
+    "                      last_duration_ms, last_success_at, consecutive_failures)"
+    " VALUES ($1, now(), $3::integer, $4, 1, $5, $6::integer, $7::integer, $8::integer,"
+    "         NULLIF($9::bigint, 0), CASE WHEN $5 = 'ok' THEN now() END,"
+    "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
+    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL";
 
 static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
@@ -134,14 +189,19 @@ static const char checkpoint_sql[] =
 #define INFO_COLUMNS                                                          \
     "SELECT name, COALESCE(" LIVE("") ", false),"                              \
     " COALESCE(status = 'running' AND lease_expires_at < now(), false),"       \
-    " COALESCE(owner, ''), fence, " MS("last_sync_started_at") ","             \
-    " " MS("(now() - last_sync_started_at)") ","                               \
+    " COALESCE(owner, ''), fence,"                                             \
+    " " MS("COALESCE(acquired_at, last_sync_started_at)") ","                  \
+    " " MS("(now() - COALESCE(acquired_at, last_sync_started_at))") ","        \
     " " MS("(lease_expires_at - now())") ","                                   \
     " sync_count, " MS("last_sync_completed_at") ","                           \
-    " last_exit, last_error, checkpoint FROM {T}"
+    " last_exit, last_error, checkpoint, " MS("last_sync_started_at") ","      \
+    " last_outcome, last_http_status, last_attempts, last_missed_slots,"       \
+    " last_duration_ms, " MS("last_success_at") ", consecutive_failures,"      \
+    " " MS("now()") " FROM {T}"
 
 static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
 static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
+static const char now_sql[] = "SELECT " MS("now()");
 
 /* clang-format on */
 
@@ -150,7 +210,8 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
     const char *const lock_stmts[] = {
         s->sql.acquire, s->sql.holder,        s->sql.renew,      s->sql.renew_many,
         s->sql.release, s->sql.force_release, s->sql.record_run, s->sql.checkpoint,
-        s->sql.inspect, s->sql.list,
+        s->sql.inspect, s->sql.list,          s->sql.start_run,  s->sql.abandon,
+        s->sql.now,
     };
     for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
         if (sql == lock_stmts[i])
@@ -249,6 +310,10 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         {&q->checkpoint, checkpoint_sql},
         {&q->inspect, inspect_sql},
         {&q->list, list_sql},
+        {&q->start_run, start_run_sql},
+        {&q->abandon, abandon_sql},
+        {&q->now, now_sql},
+        {&q->upgrade_v2, upgrade_v2_sql},
         {&q->create_table, create_table_sql},
         {&q->create_version, create_version_sql},
         {&q->read_version, read_version_sql},
@@ -268,7 +333,8 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
 
 void lc__pg_sql_free(pg_sql *q)
 {
-    char **all[] = {&q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
+    char **all[] = {&q->start_run,    &q->abandon,       &q->now,           &q->upgrade_v2,
+                    &q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
                     &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
                     &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
                     &q->read_version, &q->write_version, &q->create_schema, &q->listen,
@@ -335,7 +401,11 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
                        s->where, s->table, *version, LC_PG_SCHEMA_VERSION);
     if (*version == LC_PG_SCHEMA_VERSION)
         return LC_OK;
-    /* Version 1 is the first; later upgrades go here, one step each. */
+    /* Version 1 is the first; later upgrades go here, one step each (each
+     * safe on a table created at the current version). */
+    if (*version < 2 &&
+        (rc = lc__pg_run(s, "upgrade to version 2", s->sql.upgrade_v2, 0, NULL, err)) != LC_OK)
+        return rc;
     char want[16];
     snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);
     const char *p[] = {want};
@@ -391,20 +461,46 @@ lc_status lc__pg_migrate(void *state, char *what, size_t what_size, lc_error *er
     return LC_OK;
 }
 
+/* The version the table is at without changing anything: 0 when there
+ * is no version table (a table older than versions). */
+static lc_status current_version(pg_state *s, long *version, lc_error *err)
+{
+    const char *p[] = {s->sql.qversion};
+    char v[32];
+    int found;
+    lc_status rc = scalar(s, "check version table", "SELECT to_regclass($1) IS NOT NULL", 1, p, v,
+                          sizeof(v), &found, err);
+    *version = 0;
+    if (rc != LC_OK || strcmp(v, "t") != 0)
+        return rc;
+    rc = scalar(s, "read schema version", s->sql.read_version, 0, NULL, v, sizeof(v), &found, err);
+    if (rc == LC_OK && found)
+        *version = strtol(v, NULL, 10);
+    return rc;
+}
+
 lc_status lc__pg_ready(pg_state *s, lc_error *err)
 {
     int exists = 0;
+    long version = 0;
     lc_status rc = lc__pg_connect(s, err);
     if (rc != LC_OK || s->schema_ok)
         return rc;
     if ((rc = table_exists(s, &exists, err)) != LC_OK)
         return rc;
-    if (exists) {
-        s->schema_ok = 1;
+    if (exists && (rc = current_version(s, &version, err)) != LC_OK)
+        return rc;
+    if (exists && version >= LC_PG_SCHEMA_VERSION) {
+        s->schema_ok = 1; /* a newer version is refused by the statements that need more */
         return LC_OK;
     }
     if (s->cfg->postgres.auto_migrate)
         return lc__pg_migrate(s, NULL, 0, err);
+    if (exists)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "%s: table %s is at schema version %ld, this lockcoord needs %d: run "
+                       "`lockcoord migrate` (or set postgres.auto_migrate: true)",
+                       s->where, s->table, version, LC_PG_SCHEMA_VERSION);
     return lc__err(err, LC_ERR_CONFIG, 0,
                    "%s: table %s does not exist: run `lockcoord migrate` "
                    "(or set postgres.auto_migrate: true)",

@@ -126,7 +126,7 @@ static const char *str_at(const redisReply *rep, size_t i)
 static int repeatable(int script)
 {
     return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
-           script == LC__RS_INSPECT || script == LC__RS_RELEASE;
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START;
 }
 
 /* After a call failed as unavailable: whether to send it again, saying so
@@ -140,16 +140,17 @@ static int retry_after(lc__redis *r, int repeatable_call, const char *what, cons
     return 1;
 }
 
-/* The release script's last argument: "1" when it is a retry. */
-#define RELEASE_RETRY_ARG 7
+/* The release script's third argument (ARGV[3]): "1" when it is a retry. */
+#define RELEASE_RETRY_ARG 2
 
 /* Runs a script once more after retry_after said so. */
 static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
 {
     lc__rs_call again = *call;
-    if (call->script == LC__RS_RELEASE && again.nargs == again.nkeys + RELEASE_RETRY_ARG + 1) {
-        again.args[again.nargs - 1] = "1";
-        again.lens[again.nargs - 1] = 1;
+    int retry = again.nkeys + RELEASE_RETRY_ARG;
+    if (call->script == LC__RS_RELEASE && again.nargs > retry) {
+        again.args[retry] = "1";
+        again.lens[retry] = 1;
     }
     return lc__rs_eval(&r->main, &r->scripts, &again, out, err);
 }
@@ -194,7 +195,7 @@ typedef struct keys {
     char fence[LC__KEY_MAX];
     char meta[LC__KEY_MAX];
     char channel[LC__KEY_MAX];
-    char num[2][24];
+    char num[6][24];
 } keys;
 
 static void keys_of(const lc__redis *r, const char *name, keys *k)
@@ -227,14 +228,37 @@ static void op_init(const lc__redis *r, const char *name, int script, keys *k, l
     lock_meta_call(call, script, k);
 }
 
-/* has_exit exit has_err error, as the record function wants them. */
+/* The record function's nine arguments (scripts.c, RECORD_FN). */
 static void run_result_args(lc__rs_call *call, const lc_run_result *res, keys *k)
 {
     snprintf(k->num[1], sizeof(k->num[1]), "%d", res->exit_code);
+    snprintf(k->num[2], sizeof(k->num[2]), "%d", res->http_status);
+    snprintf(k->num[3], sizeof(k->num[3]), "%d", res->attempts);
+    snprintf(k->num[4], sizeof(k->num[4]), "%d", res->missed_slots);
+    snprintf(k->num[5], sizeof(k->num[5]), "%lld", (long long)res->duration_ms);
     lc__rs_arg(call, res->has_exit ? "1" : "0");
     lc__rs_arg(call, k->num[1]);
     lc__rs_arg(call, res->error ? "1" : "0");
     lc__rs_arg(call, res->error);
+    lc__rs_arg(call, lc_outcome_name(res->outcome));
+    lc__rs_arg(call, k->num[2]);
+    lc__rs_arg(call, k->num[3]);
+    lc__rs_arg(call, k->num[4]);
+    lc__rs_arg(call, k->num[5]);
+}
+
+/* The release script, recording `res`, or with record = 0 (res NULL):
+ * the lease given back unrecorded. */
+static void release_call(const lc__redis *r, const char *name, const char *token,
+                         const lc_run_result *res, keys *k, lc__rs_call *call)
+{
+    op_init(r, name, LC__RS_RELEASE, k, call);
+    lc__rs_arg(call, token);
+    lc__rs_arg(call, k->channel);
+    lc__rs_arg(call, "0"); /* not a retry */
+    lc__rs_arg(call, res ? "1" : "0");
+    if (res)
+        run_result_args(call, res, k);
 }
 
 /* The release script with record = 0: gives a lease back unrecorded. */
@@ -242,15 +266,7 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
 {
     keys k;
     lc__rs_call call;
-    op_init(r, name, LC__RS_RELEASE, &k, &call);
-    lc__rs_arg(&call, token);
-    lc__rs_arg(&call, k.channel);
-    lc__rs_arg(&call, "0");
-    lc__rs_arg(&call, "0");
-    lc__rs_arg(&call, "");
-    lc__rs_arg(&call, "0");
-    lc__rs_arg(&call, "");
-    lc__rs_arg(&call, "0"); /* not a retry */
+    release_call(r, name, token, NULL, &k, &call);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rep)
@@ -325,6 +341,8 @@ static lc_status granted(const char *name, const redisReply *rep, lc_grant *out,
     out->fence = (uint64_t)int_at(rep, 1);
     out->acquired_at_ms = int_at(rep, 2);
     out->checkpoint = copy;
+    out->server_now_ms = int_at(rep, 4);
+    out->last_started_at_ms = int_at(rep, 5);
     (void)name;
     return LC_OK;
 }
@@ -343,12 +361,15 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
+    lc__rs_arg(&call, a->claim ? "1" : "0");
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
         return rc;
     uint64_t epoch = r->main.epoch; /* the connection the lock was written on */
-    if (!is_array(rep, 4) || rep->element[0]->type != REDIS_REPLY_INTEGER)
+    if (!is_array(rep, 5) || rep->element[0]->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "acquire", a->name, rep, err);
+    else if (rep->element[0]->integer == 1 && !is_array(rep, 6))
         rc = bad_reply(r, "acquire", a->name, rep, err);
     else if (rep->element[0]->integer == 0)
         rc = is_array(rep, 5) ? conflict(r, a->name, rep, err)
@@ -440,13 +461,41 @@ static lc_status rds_release(void *state, const char *name, const char *token,
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    op_init(r, name, LC__RS_RELEASE, &k, &call);
-    lc__rs_arg(&call, token);
-    lc__rs_arg(&call, k.channel);
-    lc__rs_arg(&call, "1");
-    run_result_args(&call, res, &k);
-    lc__rs_arg(&call, "0"); /* not a retry */
+    release_call(r, name, token, res, &k, &call);
     return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_abandon(void *state, const char *name, const char *token, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    release_call(r, name, token, NULL, &k, &call);
+    return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_start_run(void *state, const char *name, const char *token,
+                               int64_t *started_at_ms, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    op_init(r, name, LC__RS_START, &k, &call);
+    lc__rs_arg(&call, token);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (!is_array(rep, 1) || rep->element[0]->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "start", name, rep, err);
+    else if (rep->element[0]->integer != 1)
+        rc = lc__err_not_yours(err, name);
+    else if (!is_array(rep, 2))
+        rc = bad_reply(r, "start", name, rep, err);
+    else
+        *started_at_ms = int_at(rep, 1);
+    freeReplyObject(rep);
+    return rc;
 }
 
 static lc_status rds_force_release(void *state, const char *name, const char *reason, int *was_held,
@@ -513,6 +562,13 @@ enum {
     M_ERROR,
     M_EXIT,
     M_CHECKPOINT,
+    M_OUTCOME,
+    M_HTTP,
+    M_ATTEMPTS,
+    M_MISSED,
+    M_DURATION,
+    M_SUCCESS,
+    M_FAILURES,
     M_FIELDS
 };
 
@@ -525,7 +581,14 @@ static const char *const meta_fields[M_FIELDS] = {"owner",
                                                   "sync_count",
                                                   "last_error",
                                                   "last_exit",
-                                                  "checkpoint"};
+                                                  "checkpoint",
+                                                  "last_outcome",
+                                                  "last_http_status",
+                                                  "last_attempts",
+                                                  "last_missed_slots",
+                                                  "last_duration_ms",
+                                                  "last_success_at_ms",
+                                                  "consecutive_failures"};
 
 /* A numeric meta field; absent leaves *v alone. */
 static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, int f, int64_t *v,
@@ -543,6 +606,30 @@ static lc_status meta_num(lc__redis *r, const char *name, const redisReply *m, i
     return LC_OK;
 }
 
+/* The last run's record beyond what every lock has. */
+static lc_status meta_run(lc__redis *r, const char *name, const redisReply *m, lc_lock_info *out,
+                          lc_error *err)
+{
+    int64_t http = 0, attempts = 0, missed = 0, failures = 0;
+    lc_status rc = meta_num(r, name, m, M_HTTP, &http, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_ATTEMPTS, &attempts, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_MISSED, &missed, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_DURATION, &out->last_duration_ms, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_SUCCESS, &out->last_success_at_ms, err);
+    if (rc == LC_OK)
+        rc = meta_num(r, name, m, M_FAILURES, &failures, err);
+    out->last_http_status = (int)http;
+    out->last_attempts = (int)attempts;
+    out->last_missed_slots = (int)missed;
+    out->consecutive_failures = (uint64_t)failures;
+    out->last_outcome = lc__outcome_parse(str_at(m, M_OUTCOME));
+    return rc;
+}
+
 static lc_status meta_nums(lc__redis *r, const char *name, const redisReply *m, lc_lock_info *out,
                            lc_error *err)
 {
@@ -558,6 +645,7 @@ static lc_status meta_nums(lc__redis *r, const char *name, const redisReply *m, 
         rc = meta_num(r, name, m, M_COUNT, &count, err);
     if (rc == LC_OK)
         rc = meta_num(r, name, m, M_EXIT, &exit_code, err);
+    rc = rc == LC_OK ? meta_run(r, name, m, out, err) : rc;
     out->fence = (uint64_t)fence;
     out->sync_count = (uint64_t)count;
     out->has_last_exit = m->element[M_EXIT]->type != REDIS_REPLY_NIL;
@@ -592,6 +680,7 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
         return rc;
     }
     const char *status = str_at(m, M_STATUS);
+    out->server_now_ms = now;
     out->held = pttl != -2;
     out->stale = !out->held && status && strcmp(status, "running") == 0;
     if (out->held) {
@@ -762,6 +851,8 @@ const lc_backend_ops lc__backend_redis = {
     .release = rds_release,
     .force_release = rds_force_release,
     .record_run = rds_record_run,
+    .start_run = rds_start_run,
+    .abandon = rds_abandon,
     .checkpoint = rds_checkpoint,
     .inspect = rds_inspect,
     .list = rds_list,

@@ -87,10 +87,11 @@ enum {
     LC__RS_RECORD,
     LC__RS_CHECKPOINT,
     LC__RS_INSPECT,
+    LC__RS_START,
     LC__RS_COUNT
 };
 
-#define LC__RS_MAXARGS 12
+#define LC__RS_MAXARGS 20
 
 /* A script call: keys first, then arguments. */
 typedef struct lc__rs_call {
@@ -129,7 +130,7 @@ const char *lc__rs_name(int script);
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);
 
-#define LC__KEY_MAX    (LC__PREFIX_MAX + LC_NAME_MAX + 16)
+#define LC__KEY_MAX (LC__PREFIX_MAX + LC_NAME_MAX + 16)
 
 /* The backend's state: one connection for commands, one for SUBSCRIBE. */
 typedef struct lc__redis {

@@ -33,33 +33,52 @@
     "end\n"                                                                                    \
     "local function num(v) return string.format('%d', v) end\n"
 
-/* A run record: sync_count + 1, completed now, exit and error set or
- * removed. */
+/* A run record from a[i..i+8] = has_exit exit has_err error outcome
+ * http_status attempts missed duration_ms: sync_count + 1, completed now,
+ * each field set or removed; a duration of 0 is measured from the
+ * recorded start; an ok run is the last success and ends a failure
+ * streak. */
 #define RECORD_FN                                                                              \
-    "local function record(meta, has_exit, code, has_err, msg)\n"                              \
+    "local function opt(meta, field, on, v)\n"                                                 \
+    "  if on then redis.call('HSET', meta, field, v) else redis.call('HDEL', meta, field) end\n" \
+    "end\n"                                                                                    \
+    "local function record(meta, a, i)\n"                                                      \
+    "  local now = now_ms()\n"                                                                 \
     "  redis.call('HINCRBY', meta, 'sync_count', 1)\n"                                         \
-    "  redis.call('HSET', meta, 'last_completed_at_ms', num(now_ms()))\n"                      \
-    "  if has_exit == '1' then redis.call('HSET', meta, 'last_exit', code)\n"                  \
-    "  else redis.call('HDEL', meta, 'last_exit') end\n"                                       \
-    "  if has_err == '1' then redis.call('HSET', meta, 'last_error', msg)\n"                   \
-    "  else redis.call('HDEL', meta, 'last_error') end\n"                                      \
+    "  redis.call('HSET', meta, 'last_completed_at_ms', num(now), 'last_outcome', a[i + 4],\n"  \
+    "    'last_attempts', a[i + 6], 'last_missed_slots', a[i + 7])\n"                           \
+    "  opt(meta, 'last_exit', a[i] == '1', a[i + 1])\n"                                        \
+    "  opt(meta, 'last_error', a[i + 2] == '1', a[i + 3])\n"                                   \
+    "  opt(meta, 'last_http_status', a[i + 5] ~= '0', a[i + 5])\n"                             \
+    "  local d = tonumber(a[i + 8]) or 0\n"                                                    \
+    "  if d <= 0 then\n"                                                                       \
+    "    local s = tonumber(redis.call('HGET', meta, 'last_started_at_ms'))\n"                 \
+    "    d = s and math.max(0, now - s) or -1\n"                                               \
+    "  end\n"                                                                                  \
+    "  opt(meta, 'last_duration_ms', d >= 0, num(d))\n"                                        \
+    "  if a[i + 4] == 'ok' then\n"                                                             \
+    "    redis.call('HSET', meta, 'last_success_at_ms', num(now), 'consecutive_failures', '0')\n" \
+    "  else redis.call('HINCRBY', meta, 'consecutive_failures', 1) end\n"                      \
     "end\n"
 
 #define CHECK_LOCK_META                                                                        \
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
     "if bad then return bad end\n"
 
-/* KEYS lock fence meta; ARGV token owner ttl_ms.
- * -> {1, fence, acquired_at_ms, checkpoint} or {0, owner, fence,
- * acquired_at_ms, pttl} for the holder. */
+/* KEYS lock fence meta; ARGV token owner ttl_ms claim.
+ * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms}
+ * or {0, owner, fence, acquired_at_ms, pttl} for the holder. A claim
+ * (claim = 1) leaves the last run's start alone. */
 static const char acquire_lua[] =
     PRELUDE
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
     "if bad then return bad end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur == ARGV[1] then\n"
-    "  local m = redis.call('HMGET', KEYS[3], 'fence', 'acquired_at_ms', 'checkpoint')\n"
-    "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3]}\n"
+    "  local m = redis.call('HMGET', KEYS[3], 'fence', 'acquired_at_ms', 'checkpoint',\n"
+    "    'last_started_at_ms')\n"
+    "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3], now_ms(),\n"
+    "          tonumber(m[4]) or -1}\n"
     "end\n"
     "if cur then\n"
     "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
@@ -77,8 +96,10 @@ static const char acquire_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"
     "redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'fence', num(fence),\n"
     "  'acquired_at_ms', num(now), 'expires_at_ms', num(now + tonumber(ARGV[3])),\n"
-    "  'status', 'running', 'last_started_at_ms', num(now))\n"
-    "return {1, fence, now, redis.call('HGET', KEYS[3], 'checkpoint')}\n";
+    "  'status', 'running')\n"
+    "if ARGV[4] ~= '1' then redis.call('HSET', KEYS[3], 'last_started_at_ms', num(now)) end\n"
+    "local m = redis.call('HMGET', KEYS[3], 'checkpoint', 'last_started_at_ms')\n"
+    "return {1, fence, now, m[1], now, tonumber(m[2]) or -1}\n";
 
 /* KEYS lock meta; ARGV token ttl_ms -> 1 renewed, 0 not yours. */
 static const char renew_lua[] =
@@ -88,21 +109,21 @@ static const char renew_lua[] =
     "redis.call('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
     "return 1\n";
 
-/* KEYS lock meta; ARGV token channel record has_exit exit has_err error
- * retry -> 1 released, 0 not yours. record = 0 gives a lease back
- * unrecorded. The token that released is kept, so that a retry (retry =
- * 1: the reply to the first attempt was lost) can tell that the first
- * attempt did release it. */
+/* KEYS lock meta; ARGV token channel retry record, then the record's nine
+ * arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
+ * lease back unrecorded. The token that released is kept, so that a retry
+ * (retry = 1: the reply to the first attempt was lost) can tell that the
+ * first attempt did release it. */
 static const char release_lua[] =
     PRELUDE RECORD_FN CHECK_LOCK_META
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
-    "  if ARGV[8] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
+    "  if ARGV[3] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
     "    return 1\n"
     "  end\n"
     "  return 0\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "if ARGV[3] == '1' then record(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7]) end\n"
+    "if ARGV[4] == '1' then record(KEYS[2], ARGV, 5) end\n"
     "redis.call('HSET', KEYS[2], 'status', 'idle', 'released_token', ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'released')\n"
     "return 1\n";
@@ -120,13 +141,21 @@ static const char force_lua[] =
     "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
     "        tonumber(m[3]) or 0, pttl}\n";
 
-/* KEYS meta; ARGV has_exit exit has_err error -> 1. */
+/* KEYS meta; ARGV the record's nine arguments (RECORD_FN) -> 1. */
 static const char record_lua[] =
     PRELUDE RECORD_FN
     "local bad = kind(KEYS[1], 'hash')\n"
     "if bad then return bad end\n"
-    "record(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
+    "record(KEYS[1], ARGV, 1)\n"
     "return 1\n";
+
+/* KEYS lock meta; ARGV token -> {1, now_ms} started, {0} not yours. */
+static const char start_lua[] =
+    PRELUDE CHECK_LOCK_META
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end\n"
+    "local now = now_ms()\n"
+    "redis.call('HSET', KEYS[2], 'last_started_at_ms', num(now))\n"
+    "return {1, now}\n";
 
 /* KEYS lock meta; ARGV token value -> 1 stored, 0 not yours. */
 static const char checkpoint_lua[] =
@@ -140,7 +169,9 @@ static const char inspect_lua[] =
     PRELUDE CHECK_LOCK_META
     "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms', 'status',\n"
     "  'last_started_at_ms', 'last_completed_at_ms', 'sync_count', 'last_error',\n"
-    "  'last_exit', 'checkpoint')\n"
+    "  'last_exit', 'checkpoint', 'last_outcome', 'last_http_status', 'last_attempts',\n"
+    "  'last_missed_slots', 'last_duration_ms', 'last_success_at_ms',\n"
+    "  'consecutive_failures')\n"
     "return {redis.call('PTTL', KEYS[1]), now_ms(), m}\n";
 
 /* clang-format on */
@@ -156,6 +187,7 @@ static const struct {
     [LC__RS_RECORD] = {"record", record_lua},
     [LC__RS_CHECKPOINT] = {"checkpoint", checkpoint_lua},
     [LC__RS_INSPECT] = {"inspect", inspect_lua},
+    [LC__RS_START] = {"start", start_lua},
 };
 
 const char *lc__rs_name(int script)

@@ -205,8 +205,8 @@ static void test_acquire_same_token_again_same_fence(void **state)
     const char *name = lct_name("conf/retry");
     lc_lease *l = take(f->a, name, 5000);
     /* A retried acquire after a lost reply carries the same token. */
-    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000};
-    lc_grant g = {0, 0, NULL};
+    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0};
+    lc_grant g = {0, 0, NULL, 0, -1};
     lc_error err;
     lct_assert_rc(f->a->ops->acquire(f->a->state, &a, &g, &err), LC_OK, &err);
     assert_int_equal(g.fence, lc_lease_fence(l));
@@ -429,7 +429,7 @@ static void test_run_records_count_up(void **state)
     fixture *f = *state;
     const char *name = lct_name("conf/runs");
     lc_error err;
-    lc_run_result failed = {1, 3, "exit status 3"};
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = "exit status 3"};
     lc_lease *l = take(f->a, name, 5000);
     lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
     lc_lease_free(l);
@@ -444,7 +444,7 @@ static void test_run_records_count_up(void **state)
     assert_true(info.last_completed_at_ms > 0);
     lc_lock_info_clear(&info);
 
-    lc_run_result ok = {1, 0, NULL};
+    lc_run_result ok = {.has_exit = 1, .exit_code = 0, .error = NULL};
     l = take(f->b, name, 5000);
     lct_assert_rc(lc_release(f->b, l, &ok, &err), LC_OK, &err);
     lc_lease_free(l);
@@ -629,6 +629,201 @@ static void test_wait_times_out_with_conflict(void **state)
     lc_lease_free(l);
 }
 
+/* A claim takes the lease without marking a run started: the grant says
+ * the server's now and the start as recorded before. */
+static void test_claim_leaves_last_start_and_reports_server_clock(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/claim");
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1, .claim = 1};
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(lc_acquire(f->a, name, &o, &l, &err), LC_OK, &err);
+    assert_int_equal(lc_lease_last_started_at_ms(l), -1); /* never ran */
+    int64_t now1 = lc_lease_server_now_ms(l);
+    assert_true(now1 > 0);
+    int64_t started = 0;
+    lct_assert_rc(lc_start_run(f->a, l, &started, &err), LC_OK, &err);
+    assert_true(started >= now1);
+    assert_int_equal(lc_lease_last_started_at_ms(l), started);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_started_at_ms, started);
+    assert_true(info.server_now_ms >= started);
+    lc_lock_info_clear(&info);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 50);
+    lct_assert_rc(lc_acquire(f->b, name, &o, &l, &err), LC_OK, &err);
+    assert_int_equal(lc_lease_last_started_at_ms(l), started);
+    assert_true(lc_lease_server_now_ms(l) >= started);
+    inspect(f->a, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_HELD);
+    assert_int_equal(info.last_started_at_ms, started); /* still the run before */
+    assert_true(info.acquired_at_ms >= started);
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+/* A plain acquire starts its run with the lease, as before claims. */
+static void test_acquire_without_claim_marks_run_started(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/noclaim");
+    lc_lease *l = take(f->a, name, 5000);
+    assert_int_equal(lc_lease_last_started_at_ms(l), lc_lease_acquired_at_ms(l));
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_started_at_ms, lc_lease_acquired_at_ms(l));
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+static void test_start_run_with_wrong_token_is_lost(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/startlost");
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1, .claim = 1};
+    lc_lease *l = NULL, *other = NULL;
+    lc_error err;
+    lct_assert_rc(lc_acquire(f->a, name, &o, &l, &err), LC_OK, &err);
+    lct_assert_rc(lc_lease_attach(name, "ffffffffffffffffffffffffffffffff", &other, &err), LC_OK,
+                  &err);
+    int64_t at = 42;
+    assert_int_equal(lc_start_run(f->b, other, &at, &err), LC_ERR_LOST);
+    assert_int_equal(at, 42);
+    assert_int_equal(lc_abandon(f->b, other, &err), LC_ERR_LOST);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_started_at_ms, -1);
+    assert_true(info.held);
+    lc_lock_info_clear(&info);
+    lc_lease_free(other);
+    lc_lease_free(l);
+}
+
+/* Abandon gives the lease back and records nothing: the last run's
+ * record, its start and sync_count stay; the next acquire gets a higher
+ * fence at once. */
+static void test_abandon_releases_without_record(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/abandon");
+    lc_error err;
+    lc_run_result failed = {.has_exit = 1, .exit_code = 2, .error = "first run failed"};
+    lc_lease *l = take(f->a, name, 5000);
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lc_lock_info before;
+    inspect(f->a, name, &before);
+
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1, .claim = 1};
+    lct_assert_rc(lc_acquire(f->b, name, &o, &l, &err), LC_OK, &err);
+    uint64_t fence = lc_lease_fence(l);
+    lct_assert_rc(lc_abandon(f->b, l, &err), LC_OK, &err);
+    assert_int_equal(lc_abandon(f->b, l, &err), LC_ERR_LOST);
+    lc_lease_free(l);
+
+    lc_lock_info after;
+    inspect(f->a, name, &after);
+    assert_false(after.held);
+    assert_false(after.stale);
+    assert_int_equal(after.sync_count, before.sync_count);
+    assert_int_equal(after.last_started_at_ms, before.last_started_at_ms);
+    assert_int_equal(after.last_completed_at_ms, before.last_completed_at_ms);
+    assert_string_equal(after.last_error, "first run failed");
+    assert_int_equal(after.last_exit, 2);
+    assert_int_equal(after.health, LC_HEALTH_FAILED);
+    lc_lock_info_clear(&before);
+    lc_lock_info_clear(&after);
+
+    l = take(f->a, name, 5000);
+    assert_true(lc_lease_fence(l) > fence);
+    lc_lease_free(l);
+}
+
+/* Everything a job's run record carries comes back from inspect. */
+static void test_run_record_fields_round_trip(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/record");
+    lc_error err;
+    char long_error[LC_ERROR_MAX + 100];
+    memset(long_error, 'e', sizeof(long_error) - 1);
+    long_error[sizeof(long_error) - 1] = '\0';
+    memcpy(long_error + LC_ERROR_MAX - 1, "\xc3\xa9", 2); /* a character across the cut */
+    lc_run_result failed = {.error = long_error,
+                            .outcome = LC_OUTCOME_TIMEOUT,
+                            .http_status = 504,
+                            .attempts = 3,
+                            .missed_slots = 2,
+                            .duration_ms = 1234};
+    lc_lease *l = take(f->a, name, 5000);
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_TIMEOUT);
+    assert_int_equal(info.last_http_status, 504);
+    assert_int_equal(info.last_attempts, 3);
+    assert_int_equal(info.last_missed_slots, 2);
+    assert_int_equal(info.last_duration_ms, 1234);
+    assert_false(info.has_last_exit);
+    assert_int_equal(info.last_success_at_ms, -1);
+    assert_int_equal(info.consecutive_failures, 1);
+    assert_int_equal(info.health, LC_HEALTH_FAILED);
+    assert_non_null(info.last_error);
+    assert_int_equal(strlen(info.last_error), LC_ERROR_MAX - 1); /* cut before the character */
+    lc_lock_info_clear(&info);
+
+    lc_run_result lost = {.error = "lease lost", .outcome = LC_OUTCOME_LOST};
+    lct_assert_rc(lc_record_run(f->b, name, &lost, &err), LC_OK, &err);
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_LOST);
+    assert_int_equal(info.last_http_status, 0);
+    assert_int_equal(info.last_attempts, 1);
+    assert_int_equal(info.last_missed_slots, 0);
+    assert_int_equal(info.consecutive_failures, 2);
+    assert_int_equal(info.sync_count, 2);
+    lc_lock_info_clear(&info);
+
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 20);
+    lc_run_result ok = {.http_status = 200, .attempts = 2};
+    l = take(f->a, name, 5000);
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 30);
+    lct_assert_rc(lc_release(f->a, l, &ok, &err), LC_OK, &err);
+    inspect(f->b, name, &info);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_OK);
+    assert_int_equal(info.last_http_status, 200);
+    assert_int_equal(info.last_attempts, 2);
+    assert_int_equal(info.consecutive_failures, 0);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    assert_true(info.last_success_at_ms >= lc_lease_acquired_at_ms(l));
+    assert_int_equal(info.last_success_at_ms, info.last_completed_at_ms);
+    /* No duration given: measured by the backend from the run's start. */
+    assert_true(info.last_duration_ms >= 0);
+    assert_true(info.last_duration_ms < 5000);
+    if (is_memory(f))
+        assert_int_equal(info.last_duration_ms, 30);
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
+static void test_inspect_reports_server_clock(void **state)
+{
+    fixture *f = *state;
+    lc_lock_info info;
+    inspect(f->a, lct_name("conf/clock"), &info);
+    assert_true(info.server_now_ms > 1500000000000LL); /* after 2017: a real clock */
+    assert_int_equal(info.last_outcome, LC_OUTCOME_DEFAULT);
+    assert_int_equal(info.last_success_at_ms, -1);
+    lc_lock_info_clear(&info);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int lc_conformance_run(const char *backend)
@@ -656,6 +851,12 @@ int lc_conformance_run(const char *backend)
         T(test_invalid_name_refused_before_backend),
         T(test_wait_is_woken_by_release),
         T(test_wait_times_out_with_conflict),
+        T(test_claim_leaves_last_start_and_reports_server_clock),
+        T(test_acquire_without_claim_marks_run_started),
+        T(test_start_run_with_wrong_token_is_lost),
+        T(test_abandon_releases_without_record),
+        T(test_run_record_fields_round_trip),
+        T(test_inspect_reports_server_clock),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance/%s", backend);

@@ -272,7 +272,7 @@ static void test_pg_two_migrates_at_once_both_succeed(void **st)
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_tables WHERE schemaname = '%s'", schema);
     assert_int_equal(admin_count(a, sql), 2); /* the locks and the version table */
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 1", schema,
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 2", schema,
              (long)getpid());
     assert_int_equal(admin_count(a, sql), 1);
     PQfinish(a);
@@ -300,13 +300,84 @@ static void test_pg_missing_table_without_auto_migrate_says_run_migrate(void **s
 
     char what[128];
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "at version 1 (created)"));
+    assert_non_null(strstr(what, "at version 2 (created)"));
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
     assert_non_null(strstr(what, "up to date"));
     lct_assert_rc(lc_acquire(c, name, NULL, &l, &err), LC_OK, &err);
     lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
     lc_lease_free(l);
     lc_client_close(c);
+    drop_table(cfg);
+    lc_config_free(cfg);
+}
+
+/* A table made by the first schema version (the DDL as it was), with a
+ * lock in it: a client without auto_migrate says to migrate, `migrate`
+ * adds the run record's columns and keeps the rows, and claims work. */
+static void test_pg_migrate_upgrades_a_version_1_table(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = private_config(NULL, "lc_v1");
+    cfg->postgres.auto_migrate = 0;
+    drop_table(cfg);
+    PGconn *a = admin();
+    char sql[2048];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE %s (name text PRIMARY KEY,"
+             " status text NOT NULL DEFAULT 'idle' CHECK (status IN ('idle','running')),"
+             " token text, owner text, fence bigint NOT NULL DEFAULT 0,"
+             " lease_expires_at timestamptz, last_sync_started_at timestamptz,"
+             " last_sync_completed_at timestamptz, last_error text, last_exit integer,"
+             " sync_count bigint NOT NULL DEFAULT 0, checkpoint text);"
+             "CREATE TABLE %s_schema (id boolean PRIMARY KEY DEFAULT true CHECK (id),"
+             " version integer NOT NULL, migrated_at timestamptz NOT NULL DEFAULT now());"
+             "INSERT INTO %s_schema (version) VALUES (1);"
+             "INSERT INTO %s (name, fence, sync_count, checkpoint, last_sync_started_at)"
+             " VALUES ('old-lock', 7, 3, 'cursor-9', now() - interval '1 hour')",
+             cfg->postgres.table, cfg->postgres.table, cfg->postgres.table, cfg->postgres.table);
+    admin_run(a, sql);
+
+    lc_client *c = open_client(cfg);
+    lc_lock_info info;
+    lc_error err;
+    lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_ERR_CONFIG, &err);
+    assert_non_null(strstr(err.message, "schema version 1"));
+    assert_non_null(strstr(err.message, "lockcoord migrate"));
+
+    char what[128];
+    lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
+    assert_non_null(strstr(what, "at version 2 (upgraded)"));
+    snprintf(sql, sizeof(sql), "SELECT version FROM %s_schema", cfg->postgres.table);
+    assert_int_equal(admin_count(a, sql), 2);
+
+    lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_OK, &err);
+    assert_int_equal(info.fence, 7);
+    assert_int_equal(info.sync_count, 3);
+    assert_string_equal(info.checkpoint, "cursor-9");
+    assert_int_equal(info.consecutive_failures, 0);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_DEFAULT);
+    int64_t before = info.last_started_at_ms;
+    lc_lock_info_clear(&info);
+
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1, .claim = 1};
+    lc_lease *l = NULL;
+    lct_assert_rc(lc_acquire(c, "old-lock", &o, &l, &err), LC_OK, &err);
+    assert_int_equal(lc_lease_fence(l), 8);
+    assert_int_equal(lc_lease_last_started_at_ms(l), before);
+    assert_true(lc_lease_server_now_ms(l) - before >= 3600 * 1000 - 1000);
+    lct_assert_rc(lc_start_run(c, l, NULL, &err), LC_OK, &err);
+    lc_run_result ok = {.attempts = 1};
+    lct_assert_rc(lc_release(c, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_OK, &err);
+    assert_int_equal(info.sync_count, 4);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_OK);
+    assert_true(info.last_success_at_ms > before);
+    lc_lock_info_clear(&info);
+
+    lc_client_close(c);
+    PQfinish(a);
     drop_table(cfg);
     lc_config_free(cfg);
 }
@@ -538,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_pg_quoted_schema_and_table_work),
         cmocka_unit_test(test_pg_two_migrates_at_once_both_succeed),
         cmocka_unit_test(test_pg_missing_table_without_auto_migrate_says_run_migrate),
+        cmocka_unit_test(test_pg_migrate_upgrades_a_version_1_table),
         cmocka_unit_test(test_pg_table_locked_by_another_session_times_out),
         cmocka_unit_test(test_pg_multi_host_with_dead_first_host_connects),
         cmocka_unit_test(test_pg_release_wakes_a_watcher_of_that_name_only),

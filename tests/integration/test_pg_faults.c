@@ -275,10 +275,10 @@ static void test_pg_terminated_idle_session_every_call_reconnects(void **st)
     lct_assert_rc(lc_list(c, &list, &count, &err), LC_OK, &err);
     lc_lock_list_free(list, count);
     terminate_session();
-    lc_run_result failed = {1, 3, "exit 3"};
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = "exit 3"};
     lct_assert_rc(lc_release(c, l, &failed, &err), LC_OK, &err);
     terminate_session();
-    lc_run_result ok = {1, 0, NULL};
+    lc_run_result ok = {.has_exit = 1, .exit_code = 0, .error = NULL};
     lct_assert_rc(lc_record_run(c, name, &ok, &err), LC_OK, &err);
     terminate_session();
     lc_lock_info info;
@@ -308,7 +308,7 @@ typedef struct blocked {
 static void *blocked_main(void *arg)
 {
     blocked *b = arg;
-    lc_run_result res = {1, 7, NULL};
+    lc_run_result res = {.has_exit = 1, .exit_code = 7, .error = NULL};
     b->rc = b->record ? lc_record_run(b->c, lc_lease_name(b->l), &res, &b->err)
                       : lc_renew(b->c, b->l, 0, &b->err);
     return NULL;

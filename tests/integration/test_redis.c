@@ -294,14 +294,14 @@ static void test_redis_acquire_retried_with_same_token_same_fence(void **state)
     fixture *f = *state;
     const char *name = lct_name("retry");
     const lc_backend_ops *ops = lc__backend_find("redis");
-    lc_acquire_args a = {name, "0123456789abcdef0123456789abcdef", "me", 5000};
-    lc_grant g1 = {0, 0, NULL}, g2 = {0, 0, NULL};
+    lc_acquire_args a = {name, "0123456789abcdef0123456789abcdef", "me", 5000, 0};
+    lc_grant g1 = {0, 0, NULL, 0, -1}, g2 = {0, 0, NULL, 0, -1};
     lc_error err;
     lct_assert_rc(ops->acquire(f->a->state, &a, &g1, &err), LC_OK, &err);
     lct_assert_rc(ops->acquire(f->a->state, &a, &g2, &err), LC_OK, &err);
     assert_int_equal(g1.fence, g2.fence);
     assert_int_equal(g1.acquired_at_ms, g2.acquired_at_ms);
-    lc_run_result res = {1, 3, "boom"};
+    lc_run_result res = {.has_exit = 1, .exit_code = 3, .error = "boom"};
     lct_assert_rc(ops->release(f->a->state, name, a.token, &res, &err), LC_OK, &err);
     lct_assert_rc(ops->release(f->a->state, name, a.token, &res, &err), LC_ERR_LOST, &err);
     lc_lock_info info;
@@ -365,7 +365,7 @@ static void test_redis_record_run_keeps_lease(void **state)
     const char *name = lct_name("record");
     lc_error err;
     lc_lease *l = take(f->a, name, 5000);
-    lc_run_result res = {1, 0, NULL};
+    lc_run_result res = {.has_exit = 1, .exit_code = 0, .error = NULL};
     lct_assert_rc(lc_record_run(f->b, name, &res, &err), LC_OK, &err);
     lct_assert_rc(lc_renew(f->a, l, 0, &err), LC_OK, &err);
     lc_lock_info info;
@@ -646,7 +646,7 @@ static void test_redis_migrate_loads_scripts(void **state)
     char what[256];
     lc_error err;
     lct_assert_rc(lc_migrate(f->a, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "loaded 7 scripts"));
+    assert_non_null(strstr(what, "loaded 8 scripts"));
     assert_non_null(strstr(what, "redis "));
 }
 

@@ -245,10 +245,10 @@ static void every_call_after(fixture *f, breaker brk, int with_list)
         lc_lock_list_free(list, n);
     }
     brk(f), breaks++;
-    lc_run_result failed = {1, 3, "exit 3"};
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = "exit 3"};
     lct_assert_rc(lc_release(c, l, &failed, &err), LC_OK, &err);
     brk(f), breaks++;
-    lc_run_result ok = {1, 0, NULL};
+    lc_run_result ok = {.has_exit = 1, .exit_code = 0, .error = NULL};
     lct_assert_rc(lc_record_run(c, name, &ok, &err), LC_OK, &err);
     brk(f), breaks++;
     lct_assert_rc(lc_inspect(c, name, &info, &err), LC_OK, &err);
@@ -518,7 +518,7 @@ static void test_redis_reply_lost_repeatable_calls_sent_again(void **state)
     /* The release ran (and recorded the run), its reply was lost: the
      * retry sees that this token released the lock, and records nothing
      * more. */
-    lc_run_result res = {1, 3, "exit 3"};
+    lc_run_result res = {.has_exit = 1, .exit_code = 3, .error = "exit 3"};
     atomic_store(&p.lose_next_reply, 1);
     lct_assert_rc(lc_release(c, l, &res, &err), LC_OK, &err);
     assert_int_equal(atomic_load(&p.swallowed), 5);
@@ -550,7 +550,7 @@ static void test_redis_reply_lost_counting_calls_not_sent_twice(void **state)
     lc_error err;
 
     /* A run record ran once; sending it again would count it twice. */
-    lc_run_result res = {1, 5, NULL};
+    lc_run_result res = {.has_exit = 1, .exit_code = 5, .error = NULL};
     atomic_store(&p.lose_next_reply, 1);
     lct_assert_rc(lc_record_run(c, name, &res, &err), LC_ERR_UNAVAILABLE, &err);
     inspect(c, name, &info);

@@ -145,10 +145,10 @@ static void test_release_unclean_error_is_invalid_and_keeps_lease(void **state)
     lc_lease *l;
     lc_error err;
     lct_assert_rc(try_acquire(f, name, 5000, NULL, &l, &err), LC_OK, &err);
-    lc_run_result bad = {1, 1, "upstream \xff\xfe"};
+    lc_run_result bad = {.has_exit = 1, .exit_code = 1, .error = "upstream \xff\xfe"};
     lct_assert_rc(lc_release(f->c, l, &bad, &err), LC_ERR_INVALID, &err);
     assert_non_null(strstr(err.message, "invalid error text: not valid UTF-8"));
-    lc_run_result esc = {1, 1, "\x1b]0;pwned\x07"};
+    lc_run_result esc = {.has_exit = 1, .exit_code = 1, .error = "\x1b]0;pwned\x07"};
     lct_assert_rc(lc_release(f->c, l, &esc, &err), LC_ERR_INVALID, &err);
     lct_assert_rc(lc_checkpoint(f->c, l, "page\x1b[2J", &err), LC_ERR_INVALID, &err);
     assert_non_null(strstr(err.message, "invalid checkpoint: control character U+001B"));
@@ -159,7 +159,8 @@ static void test_release_unclean_error_is_invalid_and_keeps_lease(void **state)
     assert_int_equal(info.sync_count, 0);
     assert_null(info.checkpoint);
     lc_lock_info_clear(&info);
-    lc_run_result ok = {1, 1, "upstream returned 503 \xe2\x80\x94 retry later"};
+    lc_run_result ok = {
+        .has_exit = 1, .exit_code = 1, .error = "upstream returned 503 \xe2\x80\x94 retry later"};
     lct_assert_rc(lc_release(f->c, l, &ok, &err), LC_OK, &err);
     lc_lease_free(l);
 }
@@ -181,7 +182,8 @@ static void test_record_run_stores_unclean_error_escaped(void **state)
 {
     fixture *f = *state;
     const char *name = lct_name("client/record");
-    lc_run_result res = {1, 76, "lease lost: taken over by \x1b[31mEVIL\xff"};
+    lc_run_result res = {
+        .has_exit = 1, .exit_code = 76, .error = "lease lost: taken over by \x1b[31mEVIL\xff"};
     lc_error err;
     lct_assert_rc(lc_record_run(f->c, name, &res, &err), LC_OK, &err);
     lc_lock_info info;

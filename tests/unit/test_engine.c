@@ -1,0 +1,226 @@
+/* tests/unit/test_engine.c -- the job engine (lc_sync_*) on the memory
+ * backend, in one process: two engines share one store as two nodes would
+ * share a server. Exec jobs run real commands; real time, short
+ * intervals, and bounds several times what is expected. */
+#include "testenv.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct node {
+    lc_sync *s;
+    lc_sync_summary sum;
+    lc_status rc;
+    pthread_t t;
+} node;
+
+static char g_dir[256];
+
+static lc_config *config_with_job(const char *name, int64_t every_ms, const char *cmd)
+{
+    lc_config *cfg = lct_config("memory");
+    cfg->lock.ttl_ms = 2000;
+    cfg->lock.renew_every_ms = 500;
+    cfg->sync.shutdown_grace_ms = 5000;
+    cfg->jobs = calloc(1, sizeof(lc_job));
+    assert_non_null(cfg->jobs);
+    cfg->n_jobs = 1;
+    lc_job *j = &cfg->jobs[0];
+    j->name = strdup(name);
+    j->lock = strdup(name);
+    j->every_ms = every_ms;
+    j->ttl_ms = 2000;
+    j->renew_every_ms = 500;
+    j->kill_grace_ms = 1000;
+    j->retry_backoff_ms = 10;
+    j->exec = calloc(4, sizeof(char *));
+    assert_non_null(j->exec);
+    j->exec[0] = strdup("sh");
+    j->exec[1] = strdup("-c");
+    j->exec[2] = strdup(cmd);
+    j->exec_argc = 3;
+    return cfg;
+}
+
+static void *node_main(void *arg)
+{
+    node *n = arg;
+    lc_error err;
+    n->rc = lc_sync_run(n->s, &n->sum, &err);
+    return NULL;
+}
+
+static void open_node(node *n, const lc_config *cfg, lc_client_opts *co, const lc_sync_opts *so)
+{
+    lc_error err;
+    memset(n, 0, sizeof(*n));
+    lct_assert_rc(lc_sync_open(cfg, co, so, &n->s, &err), LC_OK, &err);
+}
+
+static void inspect(lc_config *cfg, lc_client_opts *co, const char *name, lc_lock_info *info)
+{
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, co, &c, &err), LC_OK, &err);
+    lct_assert_rc(lc_inspect(c, name, info, &err), LC_OK, &err);
+    lc_client_close(c);
+}
+
+/* Two nodes, a job every 100 ms whose command fails if another copy runs
+ * (mkdir is atomic): for a second, never two at once, runs every interval
+ * (not twice per interval), fences up. */
+static void test_engine_two_nodes_never_overlap(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir %s/running || exit 9; echo $LOCKCOORD_FENCE >> %s/fences; sleep 0.03; "
+             "rmdir %s/running",
+             g_dir, g_dir, g_dir);
+    const char *name = lct_name("engine/two");
+    lc_config *cfg = config_with_job(name, 100, cmd);
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_client_opts co = {.memstore = store};
+    node a, b;
+    open_node(&a, cfg, &co, NULL);
+    open_node(&b, cfg, &co, NULL);
+    assert_int_equal(pthread_create(&a.t, NULL, node_main, &a), 0);
+    assert_int_equal(pthread_create(&b.t, NULL, node_main, &b), 0);
+    lct_sleep_ms(1000); /* the test's length */
+    lc_sync_stop(a.s, 0);
+    lc_sync_stop(b.s, 0);
+    pthread_join(a.t, NULL);
+    pthread_join(b.t, NULL);
+    assert_int_equal(a.rc, LC_OK);
+    assert_int_equal(b.rc, LC_OK);
+    unsigned runs = a.sum.ok + a.sum.failed + b.sum.ok + b.sum.failed;
+    assert_int_equal(a.sum.failed + b.sum.failed, 0); /* exit 9: two at once */
+    assert_true(runs >= 3);                           /* ~10 expected */
+    assert_true(runs <= 11); /* one per 100 ms at most, the first at once */
+    assert_true(a.sum.held + b.sum.held > 0);
+
+    lc_lock_info info;
+    inspect(cfg, &co, name, &info);
+    assert_int_equal(info.sync_count, runs);
+    assert_false(info.held);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_OK);
+    lc_lock_info_clear(&info);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/fences", g_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    unsigned long prev = 0, v;
+    while (fscanf(f, "%lu", &v) == 1) {
+        assert_true(v > prev);
+        prev = v;
+    }
+    fclose(f);
+    unlink(path);
+    lc_sync_close(a.s);
+    lc_sync_close(b.s);
+    lc_config_free(cfg);
+    lc_memstore_free(store);
+}
+
+/* --once: a job that fails with retries makes retries + 1 attempts and
+ * counts as failed; a second pass finds it not due. */
+static void test_engine_once_retries_then_not_due(void **state)
+{
+    (void)state;
+    const char *name = lct_name("engine/once");
+    lc_config *cfg = config_with_job(name, 60000, "exit 3");
+    cfg->jobs[0].retries = 2;
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_client_opts co = {.memstore = store};
+    lc_sync_opts so = {.once = 1};
+    node n;
+    open_node(&n, cfg, &co, &so);
+    node_main(&n);
+    assert_int_equal(n.rc, LC_OK);
+    assert_int_equal(n.sum.failed, 1);
+    lc_sync_close(n.s);
+    lc_lock_info info;
+    inspect(cfg, &co, name, &info);
+    assert_int_equal(info.last_attempts, 3);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_FAILED);
+    assert_true(info.has_last_exit);
+    assert_int_equal(info.last_exit, 3);
+    assert_int_equal(info.sync_count, 1);
+    lc_lock_info_clear(&info);
+
+    open_node(&n, cfg, &co, &so);
+    node_main(&n);
+    assert_int_equal(n.sum.not_due, 1);
+    assert_int_equal(n.sum.failed + n.sum.ok, 0);
+    lc_sync_close(n.s);
+    inspect(cfg, &co, name, &info);
+    assert_int_equal(info.sync_count, 1); /* the not-due claim recorded nothing */
+    lc_lock_info_clear(&info);
+    lc_config_free(cfg);
+    lc_memstore_free(store);
+}
+
+/* A stop during a run: the command gets the grace, then SIGTERM; the run
+ * is recorded interrupted and the lease given back. */
+static void test_engine_stop_interrupts_after_grace(void **state)
+{
+    (void)state;
+    const char *name = lct_name("engine/stop");
+    lc_config *cfg = config_with_job(name, 60000, "sleep 30");
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_client_opts co = {.memstore = store};
+    lc_sync_opts so = {.shutdown_grace_ms = 200, .shutdown_grace_set = 1};
+    node n;
+    open_node(&n, cfg, &co, &so);
+    assert_int_equal(pthread_create(&n.t, NULL, node_main, &n), 0);
+    lct_sleep_ms(300); /* the command is running by then */
+    int64_t t0 = lct_now_ms();
+    lc_sync_stop(n.s, 0);
+    pthread_join(n.t, NULL);
+    int64_t took = lct_now_ms() - t0;
+    assert_true(took >= 190);
+    assert_true(took < 10000); /* well before the command's 30 s */
+    assert_int_equal(n.sum.failed, 1);
+    lc_sync_close(n.s);
+    lc_lock_info info;
+    inspect(cfg, &co, name, &info);
+    assert_int_equal(info.last_outcome, LC_OUTCOME_INTERRUPTED);
+    assert_false(info.held);
+    lc_lock_info_clear(&info);
+    lc_config_free(cfg);
+    lc_memstore_free(store);
+}
+
+static void test_engine_unknown_job_refused(void **state)
+{
+    (void)state;
+    lc_config *cfg = config_with_job("known", 1000, "true");
+    const char *names[] = {"unknown"};
+    lc_sync_opts so = {.jobs = names, .n_jobs = 1};
+    lc_sync *s = NULL;
+    lc_error err;
+    assert_int_equal(lc_sync_open(cfg, NULL, &so, &s, &err), LC_ERR_CONFIG);
+    assert_null(s);
+    assert_non_null(strstr(err.message, "no job named 'unknown'"));
+    lc_config_free(cfg);
+}
+
+int main(void)
+{
+    snprintf(g_dir, sizeof(g_dir), "%s/lc-engine-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(g_dir) == NULL)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_engine_two_nodes_never_overlap),
+        cmocka_unit_test(test_engine_once_retries_then_not_due),
+        cmocka_unit_test(test_engine_stop_interrupts_after_grace),
+        cmocka_unit_test(test_engine_unknown_job_refused),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rmdir(g_dir);
+    return rc;
+}
