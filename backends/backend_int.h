@@ -82,7 +82,11 @@ typedef struct lc_renew_item {
  *   human description written into a buffer of `what_size`.
  * watch/wait/unwatch: release notifications. After watch(name), wait
  *   returns LC_OK when a release of a watched name was seen or timeout_ms
- *   passed (both are fine); *notified says which. */
+ *   passed (both are fine); *notified says which.
+ * requests (optional): how many requests (Redis commands, Postgres
+ *   statements) this state has sent to its server so far; the login is not
+ *   counted, a new connection's session settings may be. The keeper's
+ *   statistics count with it. */
 typedef struct lc_backend_ops {
     const char *name;
     lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
@@ -104,6 +108,7 @@ typedef struct lc_backend_ops {
     lc_status (*watch)(void *state, const char *name, lc_error *err);
     lc_status (*wait)(void *state, int64_t timeout_ms, int *notified, lc_error *err);
     void (*unwatch)(void *state);
+    uint64_t (*requests)(void *state);
 } lc_backend_ops;
 
 /* The registry: the table for "redis", "postgres" or "memory" when this

@@ -14,6 +14,7 @@ struct lc_client {
     lc_log_fn log;
     void *log_ctx;
     char owner[LC_OWNER_MAX + 1];
+    uint64_t renew_calls; /* backend renew calls (lc__client_requests without a count) */
 };
 
 struct lc_lease {
@@ -42,6 +43,12 @@ void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...
  * not reached keep their status and their leases their old deadline (the
  * safe side). Returns an error only when the call itself failed. */
 lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err);
+
+/* How many requests the client has sent to its server so far (the
+ * backend's count: Redis commands, Postgres statements), or, for a backend
+ * that does not count them, how many renew calls lc__client_renew_many
+ * made of it. Only differences between two readings mean anything. */
+uint64_t lc__client_requests(const lc_client *c);
 
 /* Derives info->health from the other fields. */
 void lc__health_derive(lc_lock_info *info);

@@ -67,6 +67,7 @@ struct lc_keeper {
     int orphaned;      /* stopped mid-round: the renewer frees the keeper */
     int in_callback;   /* on_loss calls under way: stop waits for them */
     int64_t round_sent_ns;
+    lc_keeper_stats stats;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
     int threads;
@@ -379,6 +380,18 @@ static void round_resolve_lost(lc_keeper *k, round *r)
     free(reasons);
 }
 
+/* Adds one round to the statistics. Callers hold k->mu. */
+static void count_round(lc_keeper_stats *st, size_t leases, uint64_t requests, int64_t took_ns)
+{
+    st->ticks++;
+    st->calls += requests;
+    st->renewals += leases;
+    st->last_tick_ns = took_ns;
+    st->total_tick_ns += took_ns;
+    if (took_ns > st->max_tick_ns)
+        st->max_tick_ns = took_ns;
+}
+
 /* One round: snapshot, one backend call, apply. Returns the call's status
  * (LC_OK when there was nothing to renew). */
 static lc_status keeper_round(lc_keeper *k)
@@ -393,9 +406,14 @@ static lc_status keeper_round(lc_keeper *k)
 
     lc_error err;
     lc__err_clear(&err);
+    uint64_t requests = lc__client_requests(k->client);
+    int64_t began = lc__mono_ns(NULL);
     lc_status rc = lc__client_renew_many(k->client, r.items, r.n, &err);
+    int64_t took = lc__mono_ns(NULL) - began;
+    requests = lc__client_requests(k->client) - requests;
 
     pthread_mutex_lock(&k->mu);
+    count_round(&k->stats, r.n, requests, took);
     round_finish(k, &r, rc, &err);
     pthread_mutex_unlock(&k->mu);
     if (r.n > 0)
@@ -712,6 +730,13 @@ lc_status lc_keeper_remove(lc_keeper *k, lc_lease *lease)
     }
     pthread_mutex_unlock(&k->mu);
     return lost;
+}
+
+void lc_keeper_read_stats(lc_keeper *k, lc_keeper_stats *out)
+{
+    pthread_mutex_lock(&k->mu);
+    *out = k->stats;
+    pthread_mutex_unlock(&k->mu);
 }
 
 lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)

@@ -634,6 +634,24 @@ LC_API int lc_keeper_fd(const lc_keeper *k);
  * kept. */
 LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
 
+/* What the renewer has done so far. A tick is one renewal round: every
+ * kept lease not lost, in one backend call. Times are CLOCK_MONOTONIC
+ * nanoseconds of that call (sent to answered), whatever clock the keeper
+ * was given; the mean is total_tick_ns / ticks. */
+typedef struct lc_keeper_stats {
+    uint64_t ticks;        /* rounds sent, failed ones included */
+    uint64_t calls;        /* requests they sent to the server: Redis commands,
+                              Postgres statements (memory: renew calls) */
+    uint64_t renewals;     /* leases they asked to renew, summed over rounds */
+    int64_t last_tick_ns;  /* the last round's call, 0 before the first */
+    int64_t total_tick_ns; /* summed over every round */
+    int64_t max_tick_ns;
+} lc_keeper_stats;
+
+/* Copies the keeper's statistics into *out. Any thread, any time before
+ * lc_keeper_stop. */
+LC_API void lc_keeper_read_stats(lc_keeper *k, lc_keeper_stats *out);
+
 /* Stops the threads, closes the connection, frees. NULL ok. Never waits on
  * the backend: a renewal stuck on a frozen server finishes on its own
  * thread, which then frees what is left. Losses declared before the call
