@@ -477,4 +477,5 @@ const lc_backend_ops lc__backend_postgres = {
     .wait = lc__pg_wait,
     .unwatch = lc__pg_unwatch,
     .requests = pg_requests,
+    .bench = &lc__bench_postgres,
 };

@@ -776,4 +776,5 @@ const lc_backend_ops lc__backend_redis = {
     .wait = lc__redis_wait,
     .unwatch = lc__redis_unwatch,
     .requests = rds_requests,
+    .bench = &lc__bench_redis,
 };
