@@ -16,10 +16,3 @@ const cli_command cli_cmd_sync = {
     "sync [--once] [--job NAME ...]   (not built yet)",
     "The job engine: runs the config's jobs on their schedules. Not built yet.\n",
 };
-
-const cli_command cli_cmd_bench = {
-    "bench",
-    not_built,
-    "bench [...]                      (not built yet)",
-    "Measures this backend. Not built yet.\n",
-};
