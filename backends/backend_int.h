@@ -1,7 +1,8 @@
 /* backends/backend_int.h -- the contract between the core and a backend:
  * one const table of functions per backend (backends/memory/memory.c,
  * backends/redis/redis.c, backends/postgres/postgres.c), chosen by name in
- * one place (core/registry.c) and called from one file (core/client.c).
+ * one place (core/registry.c) and called from one file (core/client.c; the
+ * benchmark floor's table from core/bench.c).
  * Not part of the public header: an embedder picks a backend by the
  * config's `backend`, never by table. */
 #ifndef LC_BACKEND_INT_H

@@ -387,8 +387,8 @@ static int run(cli *app, int argc, char **argv)
 const cli_command cli_cmd_bench = {
     "bench",
     run,
-    "bench cycles|contend|renew [--clients N] [--duration D] [--hold D] [--leases N] "
-    "[--reference]",
+    "bench cycles|contend|renew [--clients N] [--duration D] [--hold D]\n"
+    "      [--leases N] [--reference]",
     "Measures this backend with lockcoord's own calls.\n\n"
     "  cycles     --clients N (default 1) clients, each on its own lock, acquire and\n"
     "             release in a loop: cycles per second, latency of each operation\n"
