@@ -213,10 +213,13 @@ static lc_status measure(renew_run *rr, lc_error *err)
         }
         if (o->progress && now - shown >= PROGRESS_NS) {
             shown = now;
-            bench_progress(o, "bench: renew %.1fs of %.1fs; lockcoord %llu ticks, reference %llu",
-                           (double)(now - t0) / 1e9, (double)o->duration_ms / 1e3,
-                           (unsigned long long)rr->r->side[SIDE_LC].ticks,
-                           (unsigned long long)rr->r->side[SIDE_REF].ticks);
+            char ref[48] = "";
+            if (rr->ref)
+                snprintf(ref, sizeof(ref), ", %llu of the reference",
+                         (unsigned long long)rr->r->side[SIDE_REF].ticks);
+            bench_progress(o, "bench: renew %.1fs of %.1fs; %llu ticks%s", (double)(now - t0) / 1e9,
+                           (double)o->duration_ms / 1e3,
+                           (unsigned long long)rr->r->side[SIDE_LC].ticks, ref);
         }
     }
     if (!enough(rr))

@@ -102,14 +102,20 @@ static void fail(worker *w, lc_status rc, const char *what)
     atomic_store(&w->sh->failed, 1);
 }
 
-/* Counts an operation that ended at end_ns: kept when the slice is not a
- * warm-up and it ended before the slice did. */
+/* Whether what ended at end_ns counts: the slice is not a warm-up and it
+ * ended before the slice did. */
 static int kept(worker *w, int64_t end_ns)
+{
+    shared *sh = w->sh;
+    return !sh->warm && end_ns <= atomic_load_explicit(&sh->stop_ns, memory_order_relaxed);
+}
+
+/* One more cycle or acquisition, for the progress line. */
+static void done_one(worker *w)
 {
     shared *sh = w->sh;
     if (sh->o->progress)
         atomic_fetch_add_explicit(&sh->done[sh->side], 1, memory_order_relaxed);
-    return !sh->warm && end_ns <= atomic_load_explicit(&sh->stop_ns, memory_order_relaxed);
 }
 
 static int stopping(const shared *sh)
@@ -121,6 +127,7 @@ static int stopping(const shared *sh)
 
 static void count_cycle(worker *w, bench_side *s, int64_t t0, int64_t t1, int64_t t2)
 {
+    done_one(w);
     if (!kept(w, t2))
         return;
     bench_hist_add(&s->acquire, t1 - t0);
@@ -204,6 +211,7 @@ static uint64_t enter(worker *w, bench_side *s, int64_t t0, int64_t t1, const lc
             atomic_fetch_add(&sh->regressions, 1);
         atomic_fetch_add(&sh->holders, 1);
     }
+    done_one(w);
     uint64_t k = atomic_fetch_add(&sh->seq, 1);
     if (k > 0) {
         pair *p = &sh->ring[(k - 1) % RING];
@@ -376,11 +384,15 @@ static void show_progress(shared *sh, int side, int warm, int64_t elapsed_ns, in
     const bench_opts *o = sh->o;
     if (!o->progress)
         return;
-    bench_progress(o, "bench: %s %.1fs of %.1fs, %s%s; lockcoord %llu ops, reference %llu ops",
+    char ref[48] = "";
+    if (o->reference)
+        snprintf(ref, sizeof(ref), ", %llu by the reference",
+                 (unsigned long long)atomic_load(&sh->done[SIDE_REF]));
+    bench_progress(o, "bench: %s %.1fs of %.1fs, %s%s; %llu %s by lockcoord%s",
                    o->mode == BENCH_CYCLES ? "cycles" : "contend", (double)elapsed_ns / 1e9,
                    (double)total_ns / 1e9, warm ? "warming up " : "", side_names[side],
                    (unsigned long long)atomic_load(&sh->done[SIDE_LC]),
-                   (unsigned long long)atomic_load(&sh->done[SIDE_REF]));
+                   o->mode == BENCH_CYCLES ? "cycles" : "acquisitions", ref);
 }
 
 /* One slice of `side` lasting ms; returns its measured time in ns.
