@@ -1,7 +1,8 @@
 /* backends/backend_int.h -- the contract between the core and a backend:
  * one const table of functions per backend (backends/memory/memory.c,
  * backends/redis/redis.c, backends/postgres/postgres.c), chosen by name in
- * one place (core/registry.c) and called from one file (core/client.c).
+ * one place (core/registry.c) and called from one file (core/client.c; the
+ * benchmark floor's table from core/bench.c).
  * Not part of the public header: an embedder picks a backend by the
  * config's `backend`, never by table. */
 #ifndef LC_BACKEND_INT_H
@@ -94,7 +95,15 @@ typedef struct lc_renew_item {
  *   human description written into a buffer of `what_size`.
  * watch/wait/unwatch: release notifications. After watch(name), wait
  *   returns LC_OK when a release of a watched name was seen or timeout_ms
- *   passed (both are fine); *notified says which. */
+ *   passed (both are fine); *notified says which.
+ * requests (optional): how many requests (Redis commands, Postgres
+ *   statements) this state has sent to its server so far; the login is not
+ *   counted, a new connection's session settings may be. The keeper's
+ *   statistics count with it.
+ * bench (optional): the backend's own floor for `lockcoord bench
+ *   --reference` (lc_bench_ops below). */
+typedef struct lc_bench_ops lc_bench_ops;
+
 typedef struct lc_backend_ops {
     const char *name;
     lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
@@ -119,7 +128,36 @@ typedef struct lc_backend_ops {
     lc_status (*watch)(void *state, const char *name, lc_error *err);
     lc_status (*wait)(void *state, int64_t timeout_ms, int *notified, lc_error *err);
     void (*unwatch)(void *state);
+    uint64_t (*requests)(void *state);
+    const lc_bench_ops *bench;
 } lc_backend_ops;
+
+/* The floor a backend is measured against (backends/redis/bench.c,
+ * backends/postgres/bench.c): the fewest requests a lease needs on that
+ * server, sent with the driver's plain calls, on a connection of its own
+ * made as the backend's open makes it (same address, login, timeouts,
+ * session settings). Its keys or rows live apart from the locks. A state
+ * is used by one thread at a time. A connection that broke is not made
+ * again: every later call fails, and the caller opens another.
+ *
+ * floor: what it sends, for humans ("SET NX PX + EVALSHA ...").
+ * open: connects and prepares (loads the scripts, creates the scratch
+ *   table and prepares the statements); on error nothing is left open.
+ * acquire: LC_OK when taken, LC_ERR_CONFLICT (plain message, no holder)
+ *   when another token holds it.
+ * release: token-checked; LC_ERR_LOST when the token does not hold it.
+ * renew_many: token-checked, all n in one request; *renewed counts the
+ *   leases extended. */
+struct lc_bench_ops {
+    const char *floor;
+    lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
+    void (*close)(void *state);
+    lc_status (*acquire)(void *state, const char *name, const char *token, int64_t ttl_ms,
+                         lc_error *err);
+    lc_status (*release)(void *state, const char *name, const char *token, lc_error *err);
+    lc_status (*renew_many)(void *state, const char *const *names, const char *const *tokens,
+                            size_t n, int64_t ttl_ms, size_t *renewed, lc_error *err);
+};
 
 /* The registry: the table for "redis", "postgres" or "memory" when this
  * build has it; NULL for anything else. */
@@ -129,5 +167,9 @@ const lc_backend_ops *lc__backend_find(const char *name);
 extern const lc_backend_ops lc__backend_memory;
 extern const lc_backend_ops lc__backend_redis;
 extern const lc_backend_ops lc__backend_postgres;
+
+/* The floors, for the tables above. */
+extern const lc_bench_ops lc__bench_redis;
+extern const lc_bench_ops lc__bench_postgres;
 
 #endif

@@ -486,10 +486,13 @@ void lc__client_log(const lc_client *c, lc_log_level level, const char *fmt, ...
 
 lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc_error *err)
 {
-    if (c->ops->renew_many)
+    if (c->ops->renew_many) {
+        c->renew_calls++;
         return c->ops->renew_many(c->state, items, n, err);
+    }
     for (size_t i = 0; i < n; i++) {
         lc_renew_item *it = &items[i];
+        c->renew_calls++;
         lc_status rc = c->ops->renew(c->state, it->name, it->token, it->ttl_ms, err);
         if (rc != LC_OK && rc != LC_ERR_LOST)
             return rc;
@@ -497,6 +500,11 @@ lc_status lc__client_renew_many(lc_client *c, lc_renew_item *items, size_t n, lc
     }
     lc__err_clear(err);
     return LC_OK;
+}
+
+uint64_t lc__client_requests(const lc_client *c)
+{
+    return c->ops->requests ? c->ops->requests(c->state) : c->renew_calls;
 }
 
 void lc_lease_free(lc_lease *lease)

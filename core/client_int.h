@@ -15,6 +15,7 @@ struct lc_client {
     void *log_ctx;
     lc_memstore *memstore; /* borrowed, as given at open (NULL: none) */
     char owner[LC_OWNER_MAX + 1];
+    uint64_t renew_calls; /* backend renew calls (lc__client_requests without a count) */
 };
 
 struct lc_lease {
@@ -58,6 +59,11 @@ lc_run_result lc__run_result_settle(const lc_run_result *res, char *buf);
 
 /* The outcome named s ("ok", ...); LC_OUTCOME_DEFAULT for anything else. */
 lc_outcome lc__outcome_parse(const char *s);
+/* How many requests the client has sent to its server so far (the
+ * backend's count: Redis commands, Postgres statements), or, for a backend
+ * that does not count them, how many renew calls lc__client_renew_many
+ * made of it. Only differences between two readings mean anything. */
+uint64_t lc__client_requests(const lc_client *c);
 
 /* Derives info->health from the other fields. */
 void lc__health_derive(lc_lock_info *info);

@@ -69,6 +69,7 @@ struct lc_keeper {
     int orphaned;      /* stopped mid-round: the renewer frees the keeper */
     int in_callback;   /* on_loss calls under way: stop waits for them */
     int64_t round_sent_ns;
+    lc_keeper_stats stats;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
     int threads;
@@ -401,6 +402,18 @@ static void round_resolve_lost(lc_keeper *k, round *r)
     free(reasons);
 }
 
+/* Adds one round to the statistics. Callers hold k->mu. */
+static void count_round(lc_keeper_stats *st, size_t leases, uint64_t requests, int64_t took_ns)
+{
+    st->ticks++;
+    st->calls += requests;
+    st->renewals += leases;
+    st->last_tick_ns = took_ns;
+    st->total_tick_ns += took_ns;
+    if (took_ns > st->max_tick_ns)
+        st->max_tick_ns = took_ns;
+}
+
 /* One round: snapshot, one backend call, apply. Returns the call's status
  * (LC_OK when there was nothing to renew). */
 static lc_status keeper_round(lc_keeper *k)
@@ -415,9 +428,14 @@ static lc_status keeper_round(lc_keeper *k)
 
     lc_error err;
     lc__err_clear(&err);
+    uint64_t requests = lc__client_requests(k->client);
+    int64_t began = lc__mono_ns(NULL);
     lc_status rc = lc__client_renew_many(k->client, r.items, r.n, &err);
+    int64_t took = lc__mono_ns(NULL) - began;
+    requests = lc__client_requests(k->client) - requests;
 
     pthread_mutex_lock(&k->mu);
+    count_round(&k->stats, r.n, requests, took);
     round_finish(k, &r, rc, &err);
     pthread_mutex_unlock(&k->mu);
     if (r.n > 0)
@@ -757,6 +775,13 @@ lc_status lc_keeper_hook(lc_keeper *k, const lc_lease *lease, const lc_lease_hoo
     if (kl == NULL)
         return lc__err(err, LC_ERR_INVALID, 0, "keeper: lease on '%s' is not kept", lease->name);
     return LC_OK;
+}
+
+void lc_keeper_read_stats(lc_keeper *k, lc_keeper_stats *out)
+{
+    pthread_mutex_lock(&k->mu);
+    *out = k->stats;
+    pthread_mutex_unlock(&k->mu);
 }
 
 lc_status lc_keeper_lost(lc_keeper *k, const lc_lease *lease, char *reason, size_t size)

@@ -728,6 +728,24 @@ LC_API int lc_keeper_fd(const lc_keeper *k);
  * kept. */
 LC_API int64_t lc_keeper_deadline_ns(lc_keeper *k, const lc_lease *lease);
 
+/* What the renewer has done so far. A tick is one renewal round: every
+ * kept lease not lost, in one backend call. Times are CLOCK_MONOTONIC
+ * nanoseconds of that call (sent to answered), whatever clock the keeper
+ * was given; the mean is total_tick_ns / ticks. */
+typedef struct lc_keeper_stats {
+    uint64_t ticks;        /* rounds sent, failed ones included */
+    uint64_t calls;        /* requests they sent to the server: Redis commands,
+                              Postgres statements (memory: renew calls) */
+    uint64_t renewals;     /* leases they asked to renew, summed over rounds */
+    int64_t last_tick_ns;  /* the last round's call, 0 before the first */
+    int64_t total_tick_ns; /* summed over every round */
+    int64_t max_tick_ns;
+} lc_keeper_stats;
+
+/* Copies the keeper's statistics into *out. Any thread, any time before
+ * lc_keeper_stop. */
+LC_API void lc_keeper_read_stats(lc_keeper *k, lc_keeper_stats *out);
+
 /* Stops the threads, closes the connection, frees. NULL ok. Never waits on
  * the backend: a renewal stuck on a frozen server finishes on its own
  * thread, which then frees what is left. Losses declared before the call
@@ -993,6 +1011,60 @@ LC_API void lc_sync_stop(lc_sync *s, int at_once);
 /* Frees the engine: the keeper and the client. NULL is fine. Not while
  * lc_sync_run runs. */
 LC_API void lc_sync_close(lc_sync *s);
+
+/* ------------------------------------------------------------------------ */
+/* The backend's floor, for benchmarks (`lockcoord bench --reference`)      */
+/* ------------------------------------------------------------------------ */
+
+/* What a lease costs on the bare server, to hold lockcoord's own figures
+ * against: Redis `SET key token NX PX ttl`, a one-line GET/DEL compare
+ * script (EVALSHA) to give it back, one script call to renew many;
+ * Postgres a prepared upsert into a scratch table (the lock table's name
+ * with "_bench", created when missing and kept), a prepared token-checked
+ * UPDATE to give it back, one UPDATE ... FROM unnest to renew many. Sent
+ * with the driver's plain calls on a connection of the reference's own,
+ * made as the client's are (same address, login, timeouts, session
+ * settings). Its keys and rows live apart from the locks: a reference lock
+ * never conflicts with a lockcoord lock of the same name, and listings do
+ * not show it.
+ *
+ * A reference is used by one thread at a time. Its connection is not made
+ * again when it breaks: every later call fails (LC_ERR_UNAVAILABLE), and
+ * the caller opens another. Redis requests are plain write(2)s: a server
+ * that goes away can raise SIGPIPE in the calling thread, so the caller
+ * ignores or blocks SIGPIPE while it uses a Redis reference. */
+typedef struct lc_bench_ref lc_bench_ref;
+
+/* Opens a reference on the backend of c (with c's config, clock and log
+ * hook, which it borrows: c must outlive it): connects, loads the scripts
+ * or creates the scratch table and prepares the statements. On error *out
+ * is untouched: LC_ERR_INVALID for a backend without a floor (memory), or
+ * the errors of lc_client_open. */
+LC_API lc_status lc_bench_ref_open(const lc_client *c, lc_bench_ref **out, lc_error *err);
+
+/* Closes the connection and frees. NULL is fine. */
+LC_API void lc_bench_ref_close(lc_bench_ref *ref);
+
+/* What the reference sends, for humans; a static string. */
+LC_API const char *lc_bench_ref_floor(const lc_bench_ref *ref);
+
+/* Takes `name` with `token` (lc_token_new's form) for ttl_ms, in one
+ * request, without waiting: LC_OK, or LC_ERR_CONFLICT while another token
+ * holds it (err->holder is not filled). LC_ERR_INVALID for a bad name,
+ * token or ttl. */
+LC_API lc_status lc_bench_ref_acquire(lc_bench_ref *ref, const char *name, const char *token,
+                                      int64_t ttl_ms, lc_error *err);
+
+/* Gives `name` back, token-checked, in one request: LC_ERR_LOST when the
+ * token does not hold it. */
+LC_API lc_status lc_bench_ref_release(lc_bench_ref *ref, const char *name, const char *token,
+                                      lc_error *err);
+
+/* Extends names[i] held with tokens[i] to ttl_ms, token-checked, all n in
+ * one request; *renewed (may be NULL) counts those extended. */
+LC_API lc_status lc_bench_ref_renew(lc_bench_ref *ref, const char *const *names,
+                                    const char *const *tokens, size_t n, int64_t ttl_ms,
+                                    size_t *renewed, lc_error *err);
 
 #ifdef __cplusplus
 }

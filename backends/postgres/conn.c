@@ -452,6 +452,7 @@ static lc_status exec_once(pg_state *s, const char *what, const char *sql, int n
     }
     if (!sent)
         return lost(s, what, err);
+    s->requests++;
     /* Until the flush is complete the Sync that commits it has not been
      * sent: a break before then leaves nothing done. */
     if ((rc = flush_query(s, what, deadline_ns, err)) != LC_OK)

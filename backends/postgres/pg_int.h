@@ -54,6 +54,7 @@ typedef struct pg_state {
     int ended;                         /* the server said it ends the session (FATAL) */
     int sent;                          /* the statement under way reached the server */
     int broke;                         /* its connection broke: 0, or 1 + sent */
+    uint64_t requests;                 /* statements sent (backend_int.h: requests) */
     char **watched;                    /* lock names whose release wakes wait() */
     size_t n_watched;
     pg_sql sql;

@@ -525,6 +525,12 @@ static lc_status pg_list(void *state, lc_lock_info **out, size_t *n, lc_error *e
     return LC_OK;
 }
 
+static uint64_t pg_requests(void *state)
+{
+    const pg_state *s = state;
+    return s->requests;
+}
+
 const lc_backend_ops lc__backend_postgres = {
     .name = "postgres",
     .open = pg_open,
@@ -544,4 +550,6 @@ const lc_backend_ops lc__backend_postgres = {
     .watch = lc__pg_watch,
     .wait = lc__pg_wait,
     .unwatch = lc__pg_unwatch,
+    .requests = pg_requests,
+    .bench = &lc__bench_postgres,
 };

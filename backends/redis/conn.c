@@ -262,6 +262,7 @@ lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const
     if (redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK)
         return io_error(c, PH_CONNECT, "", err); /* out of memory: nothing sent */
     c->queued++;
+    c->requests++;
     return LC_OK;
 }
 

@@ -841,6 +841,12 @@ static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error
     return rc;
 }
 
+static uint64_t rds_requests(void *state)
+{
+    const lc__redis *r = state;
+    return r->main.requests;
+}
+
 const lc_backend_ops lc__backend_redis = {
     .name = "redis",
     .open = rds_open,
@@ -860,4 +866,6 @@ const lc_backend_ops lc__backend_redis = {
     .watch = lc__redis_watch,
     .wait = lc__redis_wait,
     .unwatch = lc__redis_unwatch,
+    .requests = rds_requests,
+    .bench = &lc__bench_redis,
 };

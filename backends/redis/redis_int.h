@@ -47,6 +47,7 @@ typedef struct lc__redis_conn {
     int *persistence_warned;   /* shared by the connections of one state */
     int check_persistence;     /* 0 for the subscriber connection */
     int queued;                /* commands appended whose replies are not read yet */
+    uint64_t requests;         /* commands appended (backend_int.h: requests) */
     uint64_t epoch;            /* counts the connections made: tells a replaced one */
     lc__rconn_failure failure; /* of the last failed call */
 } lc__redis_conn;

@@ -37,6 +37,7 @@ typedef struct wrap {
     lct_clock *fc;
     int renew_many_calls;
     int renew_calls;
+    uint64_t requests;    /* what the table with `requests` reports: one per item */
     int watched_renewals; /* items renewed for `watched` */
     char watched[LC_NAME_MAX + 1];
 } wrap;
@@ -93,6 +94,7 @@ static lc_status wrap_renew_many(void *state, lc_renew_item *items, size_t n, lc
     for (size_t i = 0; i < n; i++)
         if (strcmp(items[i].name, w->watched) == 0)
             w->watched_renewals++;
+    w->requests += n;
     pthread_mutex_unlock(&w->mu);
     lc_status rc = w->mem->renew_many(w->inner, items, n, err);
     wrap_after_call(w);
@@ -119,6 +121,25 @@ static const lc_backend_ops wrap_ops = {
     .renew = wrap_renew,
     .renew_many = wrap_renew_many,
     .inspect = wrap_inspect,
+};
+
+/* A backend that counts its requests: one per renewed item, as a
+ * pipeline of one command per lease would. */
+static uint64_t wrap_requests(void *state)
+{
+    wrap *w = state;
+    pthread_mutex_lock(&w->mu);
+    uint64_t n = w->requests;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+static const lc_backend_ops wrap_ops_counted = {
+    .name = "memory-wrapper-counted",
+    .renew = wrap_renew,
+    .renew_many = wrap_renew_many,
+    .inspect = wrap_inspect,
+    .requests = wrap_requests,
 };
 
 /* The same without renew_many: the keeper must fall back to renew. */
@@ -247,6 +268,11 @@ static int setup_manual(void **state)
 static int setup_single(void **state)
 {
     return setup_keeper(state, &wrap_ops_single, 0);
+}
+
+static int setup_counted(void **state)
+{
+    return setup_keeper(state, &wrap_ops_counted, 0);
 }
 
 static int setup_threaded(void **state)
@@ -672,6 +698,77 @@ static void test_keeper_without_renew_many_renews_each(void **state)
         assert_int_equal(lc_keeper_remove(f->k, ls[i]), 0);
         lc_lease_free(ls[i]);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void remove_all(fixture *f, lc_lease **ls, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(lc_keeper_remove(f->k, ls[i]), 0);
+        lc_lease_free(ls[i]);
+    }
+}
+
+static void assert_tick_times(const lc_keeper_stats *st)
+{
+    assert_true(st->last_tick_ns >= 0);
+    assert_true(st->max_tick_ns >= st->last_tick_ns);
+    assert_true(st->total_tick_ns >= st->max_tick_ns);
+    assert_true(st->total_tick_ns <= (int64_t)st->ticks * st->max_tick_ns);
+}
+
+static void test_keeper_stats_count_rounds_calls_and_renewals(void **state)
+{
+    fixture *f = *state;
+    lc_keeper_stats st;
+    lc_keeper_read_stats(f->k, &st);
+    assert_int_equal(st.ticks, 0);
+    assert_int_equal(st.last_tick_ns, 0);
+    lc__keeper_tick(f->k); /* nothing kept: no round */
+    lc_lease *ls[3];
+    for (int i = 0; i < 3; i++)
+        ls[i] = take_kept(f, lct_name("keeper-stats"));
+    run_ticks(f, 2);
+    lc_keeper_read_stats(f->k, &st);
+    assert_int_equal(st.ticks, 2);
+    assert_int_equal(st.calls, 2); /* one renew_many call per round */
+    assert_int_equal(st.renewals, 6);
+    assert_tick_times(&st);
+    remove_all(f, ls, 3);
+}
+
+static void test_keeper_stats_count_backend_requests(void **state)
+{
+    fixture *f = *state;
+    lc_lease *ls[4];
+    for (int i = 0; i < 4; i++)
+        ls[i] = take_kept(f, lct_name("keeper-stats"));
+    run_ticks(f, 1);
+    lc_keeper_stats st;
+    lc_keeper_read_stats(f->k, &st);
+    assert_int_equal(st.ticks, 1);
+    assert_int_equal(st.calls, 4); /* what the backend counted, not its one call */
+    assert_int_equal(st.renewals, 4);
+    remove_all(f, ls, 4);
+}
+
+static void test_keeper_stats_without_renew_many_count_each_renew(void **state)
+{
+    fixture *f = *state;
+    lc_lease *ls[3];
+    for (int i = 0; i < 3; i++)
+        ls[i] = take_kept(f, lct_name("keeper-stats"));
+    run_ticks(f, 1);
+    lc_keeper_stats st;
+    lc_keeper_read_stats(f->k, &st);
+    assert_int_equal(st.ticks, 1);
+    assert_int_equal(st.calls, 3);
+    assert_int_equal(st.renewals, 3);
+    assert_tick_times(&st);
+    remove_all(f, ls, 3);
 }
 
 static void test_keeper_removed_lease_is_not_renewed(void **state)
@@ -1108,6 +1205,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keeper_without_renew_many_renews_each, setup_single,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_stats_count_rounds_calls_and_renewals,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_stats_count_backend_requests, setup_counted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keeper_stats_without_renew_many_count_each_renew,
+                                        setup_single, teardown),
         cmocka_unit_test_setup_teardown(test_keeper_removed_lease_is_not_renewed, setup_manual,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keeper_remove_waits_for_renewal_in_flight,
