@@ -262,6 +262,9 @@ typedef struct secrets {
 
 static void add(secrets *sc, const char *b, size_t n)
 {
+    /* A decoded %00 ends the secret (it is kept as a C string): one that
+     * is empty from the start would match everywhere in a message. */
+    n = strnlen(b, n);
     if (n == 0 || sc->nomem)
         return;
     if (sc->n == sc->cap) {

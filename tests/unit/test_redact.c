@@ -187,6 +187,18 @@ static void test_redact_msg_output_fits_buffer(void **state)
     assert_int_equal(one[0], '\0');
 }
 
+/* A password that decodes to a NUL first (%00) is no empty secret: the
+ * message is scanned once, not past its end. */
+static void test_redact_msg_password_decoding_to_nul_is_no_empty_secret(void **state)
+{
+    (void)state;
+    char buf[256];
+    redact(buf, sizeof(buf), "redis.url: unknown query parameter 'x'", "redis://:%00@h/?x=1");
+    assert_string_equal(buf, "redis.url: unknown query parameter 'x'");
+    redact(buf, sizeof(buf), "said Hun", "postgresql://u:%00Hun%00ter@h/db");
+    assert_string_equal(buf, "said Hun");
+}
+
 /* Every cut of a URL with a password, redacted, shows no 4-byte piece of
  * it: no prefix of the input confuses the scanner into letting it out. */
 static void test_redact_every_prefix_of_url_hides_password(void **state)
@@ -267,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_redact_msg_short_password_only_as_token),
         cmocka_unit_test(test_redact_msg_cut_inside_password_masks_tail),
         cmocka_unit_test(test_redact_msg_output_fits_buffer),
+        cmocka_unit_test(test_redact_msg_password_decoding_to_nul_is_no_empty_secret),
         cmocka_unit_test(test_redact_every_prefix_of_url_hides_password),
         cmocka_unit_test(test_redact_megabyte_of_nasty_input_in_seconds),
     };
