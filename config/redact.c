@@ -216,6 +216,22 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
     return out;
 }
 
+/* mark, for the value of a NAME=VALUE whose '=' is not inside a password
+ * marked already. One that is ("redis://:mykey=x@host/0") is part of that
+ * password, masked whole in its widest reading; its value would run on
+ * over the host and path, which no reading takes for secret, and the
+ * redacted URL would no longer name its server (nor load again from a
+ * config dump). */
+static void mark_value(void *arg, const char *b, const char *e)
+{
+    marks *mk = arg;
+    const char *eq = b - 1;
+    while (*eq != '=')
+        eq--; /* each_assignment skips only spaces after the '=' */
+    if (!mk->m[eq - mk->base])
+        mark(arg, b, e);
+}
+
 /* Secrets of a URL or conninfo: user info passwords and secret values.
  * In a key=value conninfo a value ends at whitespace, so does a URI in it. */
 static char *redact_text(const char *text, int stop_at_space)
@@ -227,7 +243,7 @@ static char *redact_text(const char *text, int stop_at_space)
     if (mk.m == NULL)
         return NULL;
     each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, mark, &mk);
+    each_assignment(text, text + len, mark_value, &mk);
     char *out = masked(text, len, mk.m);
     free(mk.m);
     return out;

@@ -709,6 +709,24 @@ static void test_config_dump_prints_defaults_and_reloads(void **state)
     unlink(ca);
 }
 
+/* A password holding a secret-looking "NAME=" (a base64 one may) is
+ * masked whole in the dump; the host stays, so the dump loads again. */
+static void test_config_dump_password_with_assignment_reloads(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: redis\nredis:\n"
+                            "  url: \"redis://:aKey=Hunter2pw@cache:6380/1\"\n");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_null(strstr(out, "Hunter2pw"));
+    assert_non_null(strstr(out, "url: \"redis://:***@cache:6380/1\"\n"));
+    lc_config *again = parse_ok(out);
+    assert_string_equal(again->redis.url, "redis://:***@cache:6380/1");
+    lc_config_free(again);
+    free(out);
+    lc_config_free(c);
+}
+
 static void load_example(const char *name)
 {
     const char *src = getenv("LOCKCOORD_SRC");
@@ -781,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_config_dump_redacts_secrets),
         cmocka_unit_test(test_config_dump_redacts_postgres_uri),
         cmocka_unit_test(test_config_dump_prints_defaults_and_reloads),
+        cmocka_unit_test(test_config_dump_password_with_assignment_reloads),
         cmocka_unit_test(test_config_examples_load_cleanly),
         cmocka_unit_test(test_config_load_missing_file_names_it),
     };

@@ -48,6 +48,20 @@ static void test_redact_url_valid_forms_mask_only_the_password(void **state)
     expect_url("postgresql://h:5432/db?user=me@corp", "postgresql://h:5432/db?user=me@corp");
 }
 
+/* A password holding "NAME=" with a secret-looking NAME is masked whole,
+ * and the host after it stays (the value of that "assignment" is part of
+ * the password, not a secret running on over the host). */
+static void test_redact_url_assignment_inside_password_keeps_host(void **state)
+{
+    (void)state;
+    expect_url("redis://:mykey=" PW "@h:6379/1", "redis://:***@h:6379/1");
+    expect_url("redis://u:x" PW "/token=" PW "@h/1", "redis://u:***@h/1");
+    expect_url("redis://:pw@h/0?password=" PW "@x&db=1", "redis://:***@h/0?password=***&db=1");
+    expect_conninfo("postgresql://u:authkey=" PW "@db:5432/app", "postgresql://u:***@db:5432/app");
+    /* Outside a password such a value is masked as before. */
+    expect_conninfo("host=h password=" PW "@x user=u", "host=h password=*** user=u");
+}
+
 /* Each of these is refused by libcurl or libpq, or read by them some other
  * way than the user meant; the password goes all the same. */
 static void test_redact_url_malformed_still_masks_password(void **state)
@@ -274,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_redact_url_valid_forms_mask_only_the_password),
         cmocka_unit_test(test_redact_url_malformed_still_masks_password),
         cmocka_unit_test(test_redact_conninfo_key_value_forms),
+        cmocka_unit_test(test_redact_url_assignment_inside_password_keeps_host),
         cmocka_unit_test(test_redact_msg_hides_what_libpq_quotes),
         cmocka_unit_test(test_redact_msg_generic_patterns),
         cmocka_unit_test(test_redact_msg_short_password_only_as_token),
