@@ -606,7 +606,10 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
     out->stale = !out->held && status && strcmp(status, "running") == 0;
     if (out->held) {
         out->expires_in_ms = pttl >= 0 ? pttl : -1;
-        out->held_for_ms = out->acquired_at_ms >= 0 ? now - out->acquired_at_ms : -1;
+        /* Both times are the server's; anything else (a meta hash written
+         * by another tool) is unknown, not an overflow. */
+        out->held_for_ms =
+            out->acquired_at_ms >= 0 && now >= out->acquired_at_ms ? now - out->acquired_at_ms : -1;
     }
     return LC_OK;
 }
