@@ -158,11 +158,13 @@ static const char *value_end(const char *v, const char *end)
 
 /* Every NAME=VALUE in t..end whose NAME looks secret (password,
  * sslpassword, api_key, token, ...): the VALUE. Whitespace may surround
- * the '=' (libpq allows it). */
-static void each_assignment(const char *t, const char *end, span_fn fn, void *arg)
+ * the '=' (libpq allows it). An '=' that `skip` (NULL, or a byte per byte
+ * of t) marks is passed over: see redact_text. */
+static void each_assignment(const char *t, const char *end, const unsigned char *skip, span_fn fn,
+                            void *arg)
 {
     for (const char *eq = t; eq < end; eq++) {
-        if (*eq != '=')
+        if (*eq != '=' || (skip && skip[eq - t]))
             continue;
         const char *ne = eq, *nb;
         while (ne > t && is_space(ne[-1]))
@@ -216,24 +218,14 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
     return out;
 }
 
-/* mark, for the value of a NAME=VALUE whose '=' is not inside a password
- * marked already. One that is ("redis://:mykey=x@host/0") is part of that
- * password, masked whole in its widest reading; its value would run on
- * over the host and path, which no reading takes for secret, and the
- * redacted URL would no longer name its server (nor load again from a
- * config dump). */
-static void mark_value(void *arg, const char *b, const char *e)
-{
-    marks *mk = arg;
-    const char *eq = b - 1;
-    while (*eq != '=')
-        eq--; /* each_assignment skips only spaces after the '=' */
-    if (!mk->m[eq - mk->base])
-        mark(arg, b, e);
-}
-
 /* Secrets of a URL or conninfo: user info passwords and secret values.
- * In a key=value conninfo a value ends at whitespace, so does a URI in it. */
+ * In a key=value conninfo a value ends at whitespace, so does a URI in it.
+ * A NAME=VALUE whose '=' lies in a password marked already
+ * ("redis://:mykey=x@host/0") is part of that password, masked whole in
+ * its widest reading: taken for an assignment, its value would run on
+ * over the host and path (which no reading takes for secret, and the
+ * redacted URL would no longer name its server), and over any real
+ * assignment after it. */
 static char *redact_text(const char *text, int stop_at_space)
 {
     if (text == NULL)
@@ -243,7 +235,7 @@ static char *redact_text(const char *text, int stop_at_space)
     if (mk.m == NULL)
         return NULL;
     each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, mark_value, &mk);
+    each_assignment(text, text + len, mk.m, mark, &mk);
     char *out = masked(text, len, mk.m);
     free(mk.m);
     return out;
@@ -369,7 +361,7 @@ static void collect(secrets *sc, const char *src)
     const char *end = src + strlen(src);
     each_userinfo(src, end, 0, add_userinfo_forms, sc);
     each_userinfo(src, end, 1, add_userinfo_forms, sc);
-    each_assignment(src, end, add_forms, sc);
+    each_assignment(src, end, NULL, add_forms, sc);
     const char *url = strstr(src, "://");
     const char *colon = url ? strchr(url + 3, ':') : NULL, *at = strrchr(src, '@');
     if (colon && at && colon + 1 < at)
@@ -451,7 +443,7 @@ void lc__redact_msg(char *msg, size_t size, const char *source)
     if (mk.m && !sc.nomem) {
         mark_secrets(&sc, msg, len, len == size - 1, &mk);
         each_userinfo(msg, msg + len, 1, mark, &mk);
-        each_assignment(msg, msg + len, mark, &mk);
+        each_assignment(msg, msg + len, NULL, mark, &mk);
         out = masked(msg, len, mk.m);
     }
     secrets_free(&sc);

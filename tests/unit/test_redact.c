@@ -58,6 +58,9 @@ static void test_redact_url_assignment_inside_password_keeps_host(void **state)
     expect_url("redis://u:x" PW "/token=" PW "@h/1", "redis://u:***@h/1");
     expect_url("redis://:pw@h/0?password=" PW "@x&db=1", "redis://:***@h/0?password=***&db=1");
     expect_conninfo("postgresql://u:authkey=" PW "@db:5432/app", "postgresql://u:***@db:5432/app");
+    /* ... nor hides a real assignment after it from the scan. */
+    expect_url("unix://:&pass='x@/tmp/r.sock?db=5&password=" PW,
+               "unix://:***@/tmp/r.sock?db=5&password=***");
     /* Outside a password such a value is masked as before. */
     expect_conninfo("host=h password=" PW "@x user=u", "host=h password=*** user=u");
 }
