@@ -139,9 +139,10 @@ static void each_userinfo(const char *t, const char *end, int stop_at_space, spa
 }
 
 /* The end of a value starting at v: a 'quoted' value runs to its closing
- * quote (backslash escapes inside), anything else to whitespace, '&' or
- * the end (a backslash escapes the next byte, as libpq reads it). */
-static const char *value_end(const char *v, const char *end)
+ * quote (backslash escapes inside), anything else to whitespace, the end
+ * or, in a URL's query, '&' (a backslash escapes the next byte, as libpq
+ * reads it). In a key=value conninfo '&' is a byte of the value. */
+static const char *value_end(const char *v, const char *end, int in_query)
 {
     const char *p = v;
     if (p < end && *p == '\'') {
@@ -150,7 +151,7 @@ static const char *value_end(const char *v, const char *end)
                 p++;
         return p < end ? p + 1 : end;
     }
-    for (; p < end && !is_space(*p) && *p != '&'; p++)
+    for (; p < end && !is_space(*p) && !(in_query && *p == '&'); p++)
         if (*p == '\\' && p + 1 < end)
             p++;
     return p;
@@ -176,7 +177,8 @@ static void each_assignment(const char *t, const char *end, const unsigned char 
         const char *v = eq + 1;
         while (v < end && is_space(*v))
             v++;
-        const char *ve = value_end(v, end);
+        int in_query = nb > t && (nb[-1] == '?' || nb[-1] == '&');
+        const char *ve = value_end(v, end, in_query);
         if (ve > v) {
             fn(arg, v, ve);
             eq = ve - 1; /* an '=' inside the value is part of it */

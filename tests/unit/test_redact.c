@@ -114,6 +114,10 @@ static void test_redact_conninfo_key_value_forms(void **state)
     expect_conninfo("postgresql://app:" PW "@h1:5432,h2/db?password=" PW "&sslmode=require",
                     "postgresql://app:***@h1:5432,h2/db?password=***&sslmode=require");
     expect_conninfo("host=h dbname=app", "host=h dbname=app");
+    /* '&' ends a value in a URL's query, not in key=value (libpq reads
+     * it as part of the password). */
+    expect_conninfo("host=h password=&" PW " user=u", "host=h password=*** user=u");
+    expect_conninfo("host=h password=ab&" PW, "host=h password=***");
     expect_conninfo("mydb", "mydb");
 }
 
@@ -145,6 +149,8 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
     assert_string_equal(buf, "server said: ***!");
     redact(buf, sizeof(buf), "got it's Hunter2pw", "host=h password='it\\'s Hunter2pw'");
     assert_string_equal(buf, "got ***");
+    redact(buf, sizeof(buf), "said pw&Hunter2pw", "host=h password=pw&Hunter2pw");
+    assert_string_equal(buf, "said ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");
