@@ -7,6 +7,7 @@
  * secret-looking query parameters and the password in http job URLs, and
  * the values of all HTTP headers. */
 #include "config/config_int.h"
+#include "core/text_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,28 @@ static void sb_printf(sb *b, const char *fmt, ...)
     sb_add(b, tmp, (size_t)n);
 }
 
+/* One character outside ASCII at s: written as it is, unless YAML reads
+ * it otherwise. NEL, LS and PS are line breaks to YAML (folded to a space
+ * in a quoted scalar), C1 controls and U+FFFE/U+FFFF may not appear raw:
+ * those are escaped. A byte that is not UTF-8 (from an expanded ${VAR})
+ * cannot be written at all; \xNN loads again, as U+00NN. Returns the
+ * bytes used. */
+static size_t sb_quote_utf8(sb *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    size_t n = lc__utf8_seq(p, strnlen(s, 4), &cp);
+    if (n == 0)
+        sb_printf(b, "\\x%02x", *p);
+    else if (cp == 0x85 || cp == 0x2028 || cp == 0x2029)
+        sb_add(b, cp == 0x85 ? "\\N" : cp == 0x2028 ? "\\L" : "\\P", 2);
+    else if (cp < 0xA0 || cp == 0xFFFE || cp == 0xFFFF)
+        sb_printf(b, "\\u%04x", (unsigned)cp);
+    else
+        sb_add(b, s, n);
+    return n ? n : 1;
+}
+
 /* A YAML double-quoted string, or ~ for NULL. */
 static void sb_quote(sb *b, const char *s)
 {
@@ -62,8 +85,12 @@ static void sb_quote(sb *b, const char *s)
         return;
     }
     sb_add(b, "\"", 1);
-    for (; *s; s++) {
+    while (*s) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x80) {
+            s += sb_quote_utf8(b, s);
+            continue;
+        }
         if (c == '"' || c == '\\')
             sb_printf(b, "\\%c", c);
         else if (c == '$')
@@ -76,6 +103,7 @@ static void sb_quote(sb *b, const char *s)
             sb_printf(b, "\\x%02x", c);
         else
             sb_add(b, s, 1);
+        s++;
     }
     sb_add(b, "\"", 1);
 }

@@ -139,9 +139,10 @@ static void each_userinfo(const char *t, const char *end, int stop_at_space, spa
 }
 
 /* The end of a value starting at v: a 'quoted' value runs to its closing
- * quote (backslash escapes inside), anything else to whitespace, '&' or
- * the end (a backslash escapes the next byte, as libpq reads it). */
-static const char *value_end(const char *v, const char *end)
+ * quote (backslash escapes inside), anything else to whitespace, the end
+ * or, in a URL's query, '&' (a backslash escapes the next byte, as libpq
+ * reads it). In a key=value conninfo '&' is a byte of the value. */
+static const char *value_end(const char *v, const char *end, int in_query)
 {
     const char *p = v;
     if (p < end && *p == '\'') {
@@ -150,7 +151,7 @@ static const char *value_end(const char *v, const char *end)
                 p++;
         return p < end ? p + 1 : end;
     }
-    for (; p < end && !is_space(*p) && *p != '&'; p++)
+    for (; p < end && !is_space(*p) && !(in_query && *p == '&'); p++)
         if (*p == '\\' && p + 1 < end)
             p++;
     return p;
@@ -158,11 +159,13 @@ static const char *value_end(const char *v, const char *end)
 
 /* Every NAME=VALUE in t..end whose NAME looks secret (password,
  * sslpassword, api_key, token, ...): the VALUE. Whitespace may surround
- * the '=' (libpq allows it). */
-static void each_assignment(const char *t, const char *end, span_fn fn, void *arg)
+ * the '=' (libpq allows it). An '=' that `skip` (NULL, or a byte per byte
+ * of t) marks is passed over: see redact_text. */
+static void each_assignment(const char *t, const char *end, const unsigned char *skip, span_fn fn,
+                            void *arg)
 {
     for (const char *eq = t; eq < end; eq++) {
-        if (*eq != '=')
+        if (*eq != '=' || (skip && skip[eq - t]))
             continue;
         const char *ne = eq, *nb;
         while (ne > t && is_space(ne[-1]))
@@ -174,7 +177,8 @@ static void each_assignment(const char *t, const char *end, span_fn fn, void *ar
         const char *v = eq + 1;
         while (v < end && is_space(*v))
             v++;
-        const char *ve = value_end(v, end);
+        int in_query = nb > t && (nb[-1] == '?' || nb[-1] == '&');
+        const char *ve = value_end(v, end, in_query);
         if (ve > v) {
             fn(arg, v, ve);
             eq = ve - 1; /* an '=' inside the value is part of it */
@@ -217,7 +221,13 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
 }
 
 /* Secrets of a URL or conninfo: user info passwords and secret values.
- * In a key=value conninfo a value ends at whitespace, so does a URI in it. */
+ * In a key=value conninfo a value ends at whitespace, so does a URI in it.
+ * A NAME=VALUE whose '=' lies in a password marked already
+ * ("redis://:mykey=x@host/0") is part of that password, masked whole in
+ * its widest reading: taken for an assignment, its value would run on
+ * over the host and path (which no reading takes for secret, and the
+ * redacted URL would no longer name its server), and over any real
+ * assignment after it. */
 static char *redact_text(const char *text, int stop_at_space)
 {
     if (text == NULL)
@@ -227,7 +237,7 @@ static char *redact_text(const char *text, int stop_at_space)
     if (mk.m == NULL)
         return NULL;
     each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, mark, &mk);
+    each_assignment(text, text + len, mk.m, mark, &mk);
     char *out = masked(text, len, mk.m);
     free(mk.m);
     return out;
@@ -262,6 +272,9 @@ typedef struct secrets {
 
 static void add(secrets *sc, const char *b, size_t n)
 {
+    /* A decoded %00 ends the secret (it is kept as a C string): one that
+     * is empty from the start would match everywhere in a message. */
+    n = strnlen(b, n);
     if (n == 0 || sc->nomem)
         return;
     if (sc->n == sc->cap) {
@@ -350,7 +363,7 @@ static void collect(secrets *sc, const char *src)
     const char *end = src + strlen(src);
     each_userinfo(src, end, 0, add_userinfo_forms, sc);
     each_userinfo(src, end, 1, add_userinfo_forms, sc);
-    each_assignment(src, end, add_forms, sc);
+    each_assignment(src, end, NULL, add_forms, sc);
     const char *url = strstr(src, "://");
     const char *colon = url ? strchr(url + 3, ':') : NULL, *at = strrchr(src, '@');
     if (colon && at && colon + 1 < at)
@@ -432,7 +445,7 @@ void lc__redact_msg(char *msg, size_t size, const char *source)
     if (mk.m && !sc.nomem) {
         mark_secrets(&sc, msg, len, len == size - 1, &mk);
         each_userinfo(msg, msg + len, 1, mark, &mk);
-        each_assignment(msg, msg + len, mark, &mk);
+        each_assignment(msg, msg + len, NULL, mark, &mk);
         out = masked(msg, len, mk.m);
     }
     secrets_free(&sc);

@@ -13,11 +13,7 @@ static int cont(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
-/* The length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 when the
- * bytes there are not one: stray continuation bytes, overlong forms,
- * surrogates, code points above U+10FFFF, truncated sequences. *cp gets
- * the code point. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+size_t lc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
@@ -57,7 +53,7 @@ lc_status lc_text_check(const char *s, size_t len, lc_error *err)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_seq(p + i, len - i, &cp);
+        size_t n = lc__utf8_seq(p + i, len - i, &cp);
         if (n == 0)
             return lc__err(err, LC_ERR_INVALID, 0, "not valid UTF-8 at byte %zu (0x%02x)", i, p[i]);
         if (is_control(cp))
@@ -110,7 +106,7 @@ static char *rewrite(const char *s, int escape)
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp = 0;
-        size_t n = utf8_seq(p + i, len - i, &cp);
+        size_t n = lc__utf8_seq(p + i, len - i, &cp);
         if (n > 0 && !(escape && is_control(cp))) {
             memcpy(out + o, p + i, n);
             o += n;

@@ -1,4 +1,5 @@
-/* core/text_int.h -- cutting text on character boundaries (core/text.c). */
+/* core/text_int.h -- reading UTF-8 and cutting text on character
+ * boundaries (core/text.c). */
 #ifndef LC_TEXT_INT_H
 #define LC_TEXT_INT_H
 
@@ -10,5 +11,11 @@
  * "it went on" (a truncated snprintf). Bytes that are not UTF-8 are cut
  * plainly. */
 size_t lc__utf8_cut(const char *s, size_t len, size_t max);
+
+/* The length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 when the
+ * bytes there are not one: stray continuation bytes, overlong forms,
+ * surrogates, code points above U+10FFFF, truncated sequences. *cp gets
+ * the code point. */
+size_t lc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif

@@ -13,6 +13,12 @@
 #
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -R config
 #
+# Then the fuzz step: build-fuzz (clang, LC_FUZZ=ON) and each libFuzzer
+# harness of tests/fuzz for LOCKCOORD_FUZZ_SECONDS (default 20; 0 skips
+# the step), as many at once as there are cores, each on a copy of its
+# seed corpus. A crash fails the run; its input is kept in
+# build-fuzz/crashes/ and the path printed.
+#
 # Stress mode, to find timing-fragile tests before CI does:
 #   LOCKCOORD_TEST_REPEAT=N   runs the tests of every build N times (one
 #                             build, one set of servers); any failing round
@@ -71,11 +77,75 @@ run_round() {
     return "$failed"
 }
 
+# fuzz_one BIN SECS WORK: one harness for SECS seconds on a copy of its
+# corpus under WORK; the log goes to build-fuzz/fuzz-NAME.log, a crashing
+# input to build-fuzz/crashes/, and WORK/NAME.failed marks a failure.
+fuzz_one() {
+    local bin=$1 secs=$2 work=$3 t
+    t=$(basename "$bin")
+    t=${t#fuzz_}
+    mkdir -p "$work/$t"
+    cp -R "$LC_ROOT/tests/fuzz/corpus/$t/." "$work/$t/" || true
+    env -C "$work" "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$LC_ROOT/build-fuzz/crashes/$t-" "$work/$t" \
+        >"$LC_ROOT/build-fuzz/fuzz-$t.log" 2>&1 || touch "$work/$t.failed"
+}
+
+# fuzz_all SECS WORK BIN...: fuzz_one for each, as many at once as cores.
+fuzz_all() {
+    local secs=$1 work=$2 bin
+    shift 2
+    for bin in "$@"; do
+        while (($(jobs -pr | wc -l) >= $(nproc))); do wait -n || true; done
+        fuzz_one "$bin" "$secs" "$work" &
+    done
+    wait
+}
+
+# run_fuzz: the fuzz step (see the top of this file). Adds its summary.
+run_fuzz() {
+    local secs=${LOCKCOORD_FUZZ_SECONDS:-20} dir="$LC_ROOT/build-fuzz" work bin t f
+    local bins=() broken=()
+    ((secs > 0)) || return 0
+    lc_say "Building build-fuzz (clang, libFuzzer)"
+    cmake -S "$LC_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLC_WERROR=ON \
+        -DCMAKE_C_COMPILER=clang -DLC_FUZZ=ON >/dev/null
+    cmake --build "$dir" -j"$(nproc)" --target fuzz
+    work=$(mktemp -d "${TMPDIR:-/tmp}/lockcoord-fuzz.XXXXXX")
+    LC_TEMP_DIRS+=("$work")
+    rm -rf "$dir/crashes"
+    mkdir -p "$dir/crashes"
+    bins=("$dir"/tests/fuzz/fuzz_*)
+    lc_say "Fuzzing: ${#bins[@]} harnesses for ${secs}s each, $(nproc) at a time"
+    lc_run_killable fuzz_all "$secs" "$work" "${bins[@]}" || true
+    for bin in "${bins[@]}"; do
+        t=$(basename "$bin")
+        t=${t#fuzz_}
+        [[ -e $work/$t.failed ]] || continue
+        broken+=("    fuzz_$t: see build-fuzz/fuzz-$t.log")
+        lc_say "fuzz_$t failed (end of build-fuzz/fuzz-$t.log):"
+        tail -n 40 "$dir/fuzz-$t.log"
+        for f in "$dir/crashes/$t-"*; do
+            [[ -e $f ]] || continue
+            broken+=("    reproducer: $f (run: $bin $f)")
+            echo "reproducer: $f (run: $bin $f)"
+        done
+    done
+    if ((${#broken[@]})); then
+        SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, ${secs}s each: FAILED" "${broken[@]}")
+        return 1
+    fi
+    SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, ${secs}s each: no crash")
+}
+
 main() {
     local failed=0 b dir type args round
     [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || lc_die "LOCKCOORD_TEST_REPEAT must be a positive whole number, got '$REPEAT'"
     [[ $LOAD == 0 || $LOAD == 1 ]] || lc_die "LOCKCOORD_TEST_LOAD must be 0 or 1, got '$LOAD'"
+    [[ ${LOCKCOORD_FUZZ_SECONDS:-20} =~ ^(0|[1-9][0-9]*)$ ]] ||
+        lc_die "LOCKCOORD_FUZZ_SECONDS must be a whole number of seconds, got '$LOCKCOORD_FUZZ_SECONDS'"
     ((LOAD == 0)) || LC_PACKAGES+=(stress-ng)
+    ((${LOCKCOORD_FUZZ_SECONDS:-20} == 0)) || LC_PACKAGES+=("${LC_FUZZ_PACKAGES[@]}")
     lc_cleanup_on_exit
     lc_install_deps
     for b in "${BUILDS[@]}"; do
@@ -91,6 +161,7 @@ main() {
         ((REPEAT == 1)) || ROUND_LABEL=" (round $round of $REPEAT)"
         run_round "$@" || failed=1
     done
+    run_fuzz || failed=1
 
     if ((LOAD)); then lc_say "Summary (under CPU load)"; else lc_say "Summary"; fi
     printf '%s\n' "${SUMMARY[@]}"

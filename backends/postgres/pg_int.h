@@ -98,6 +98,18 @@ int64_t lc__pg_deadline_ms(const lc_config *cfg);
 lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
                      const char *const *params, lc_error *err);
 
+/* postgres.c */
+
+/* The columns of a lock row as inspect and list read it (INFO_COLUMNS in
+ * schema.c). */
+#define LC__PG_INFO_COLUMNS 22
+
+/* One lock row, its columns as text (v[i] NULL for SQL NULL), into out
+ * (set up here; lc_lock_info_clear it). Apart from the PGresult so that
+ * any row can be fed to it (tests/fuzz/fuzz_pg_row.c). LC_ERR_NOMEM is
+ * its only error, with out cleared. */
+lc_status lc__pg_info_from_values(const char *const *v, lc_lock_info *out, lc_error *err);
+
 /* schema.c */
 
 /* The prepared-statement slot of sql when it is one of the lock statements

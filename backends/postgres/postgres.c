@@ -15,24 +15,43 @@
 /* Reading result columns (text format)                               */
 /* ------------------------------------------------------------------ */
 
+/* A column's text, NULL for SQL NULL. */
+static const char *cell(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int64_t num_of(const char *v, int64_t if_null)
+{
+    return v ? strtoll(v, NULL, 10) : if_null;
+}
+
+static int flag_of(const char *v)
+{
+    return v && v[0] == 't';
+}
+
+/* A malloc'd copy of v, NULL for SQL NULL. Returns -1 when out of
+ * memory. */
+static int dup_of(const char *v, char **out)
+{
+    *out = v ? strdup(v) : NULL;
+    return v == NULL || *out ? 0 : -1;
+}
+
 static int64_t num(const PGresult *r, int row, int col, int64_t if_null)
 {
-    if (PQgetisnull(r, row, col))
-        return if_null;
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return num_of(cell(r, row, col), if_null);
 }
 
 static int flag(const PGresult *r, int row, int col)
 {
-    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+    return flag_of(cell(r, row, col));
 }
 
-/* A malloc'd copy of a text column, NULL for SQL NULL. Returns -1 when out
- * of memory. */
 static int text_dup(const PGresult *r, int row, int col, char **out)
 {
-    *out = PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
-    return PQgetisnull(r, row, col) || *out ? 0 : -1;
+    return dup_of(cell(r, row, col), out);
 }
 
 static int changed_rows(const PGresult *r)
@@ -440,40 +459,50 @@ enum {
     I_DURATION,
     I_SUCCESS_MS,
     I_FAILURES,
-    I_NOW_MS
+    I_NOW_MS,
+    I_COUNT
 };
+_Static_assert(I_COUNT == LC__PG_INFO_COLUMNS, "LC__PG_INFO_COLUMNS is the column count");
 
-static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc_error *err)
+lc_status lc__pg_info_from_values(const char *const *v, lc_lock_info *out, lc_error *err)
 {
-    lc__lock_info_init(out, PQgetvalue(r, row, I_NAME));
-    out->held = flag(r, row, I_HELD);
-    out->stale = flag(r, row, I_STALE);
-    lc__strlcpy(out->owner, PQgetvalue(r, row, I_OWNER), sizeof(out->owner));
-    out->fence = (uint64_t)num(r, row, I_FENCE, 0);
-    out->acquired_at_ms = num(r, row, I_STARTED_MS, -1);
+    lc__lock_info_init(out, v[I_NAME]);
+    out->held = flag_of(v[I_HELD]);
+    out->stale = flag_of(v[I_STALE]);
+    lc__strlcpy(out->owner, v[I_OWNER], sizeof(out->owner));
+    out->fence = (uint64_t)num_of(v[I_FENCE], 0);
+    out->acquired_at_ms = num_of(v[I_STARTED_MS], -1);
     if (out->held) {
-        out->held_for_ms = num(r, row, I_HELD_FOR_MS, -1);
-        out->expires_in_ms = num(r, row, I_EXPIRES_MS, -1);
+        out->held_for_ms = num_of(v[I_HELD_FOR_MS], -1);
+        out->expires_in_ms = num_of(v[I_EXPIRES_MS], -1);
     }
-    out->sync_count = (uint64_t)num(r, row, I_SYNC_COUNT, 0);
-    out->last_started_at_ms = num(r, row, I_RUN_STARTED_MS, -1);
-    out->last_completed_at_ms = num(r, row, I_COMPLETED_MS, -1);
-    out->has_last_exit = !PQgetisnull(r, row, I_LAST_EXIT);
-    out->last_exit = (int)num(r, row, I_LAST_EXIT, 0);
-    out->last_outcome = lc__outcome_parse(PQgetvalue(r, row, I_OUTCOME));
-    out->last_http_status = (int)num(r, row, I_HTTP, 0);
-    out->last_attempts = (int)num(r, row, I_ATTEMPTS, 0);
-    out->last_missed_slots = (int)num(r, row, I_MISSED, 0);
-    out->last_duration_ms = num(r, row, I_DURATION, -1);
-    out->last_success_at_ms = num(r, row, I_SUCCESS_MS, -1);
-    out->consecutive_failures = (uint64_t)num(r, row, I_FAILURES, 0);
-    out->server_now_ms = num(r, row, I_NOW_MS, 0);
-    if (text_dup(r, row, I_LAST_ERROR, &out->last_error) != 0 ||
-        text_dup(r, row, I_CHECKPOINT, &out->checkpoint) != 0) {
+    out->sync_count = (uint64_t)num_of(v[I_SYNC_COUNT], 0);
+    out->last_started_at_ms = num_of(v[I_RUN_STARTED_MS], -1);
+    out->last_completed_at_ms = num_of(v[I_COMPLETED_MS], -1);
+    out->has_last_exit = v[I_LAST_EXIT] != NULL;
+    out->last_exit = (int)num_of(v[I_LAST_EXIT], 0);
+    out->last_outcome = lc__outcome_parse(v[I_OUTCOME] ? v[I_OUTCOME] : "");
+    out->last_http_status = (int)num_of(v[I_HTTP], 0);
+    out->last_attempts = (int)num_of(v[I_ATTEMPTS], 0);
+    out->last_missed_slots = (int)num_of(v[I_MISSED], 0);
+    out->last_duration_ms = num_of(v[I_DURATION], -1);
+    out->last_success_at_ms = num_of(v[I_SUCCESS_MS], -1);
+    out->consecutive_failures = (uint64_t)num_of(v[I_FAILURES], 0);
+    out->server_now_ms = num_of(v[I_NOW_MS], 0);
+    if (dup_of(v[I_LAST_ERROR], &out->last_error) != 0 ||
+        dup_of(v[I_CHECKPOINT], &out->checkpoint) != 0) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
     return LC_OK;
+}
+
+static lc_status info_from_row(const PGresult *r, int row, lc_lock_info *out, lc_error *err)
+{
+    const char *v[I_COUNT];
+    for (int col = 0; col < I_COUNT; col++)
+        v[col] = cell(r, row, col);
+    return lc__pg_info_from_values(v, out, err);
 }
 
 static lc_status pg_inspect(void *state, const char *name, lc_lock_info *out, lc_error *err)

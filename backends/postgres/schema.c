@@ -185,7 +185,7 @@ static const char record_run_sql[] =
 static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
 
-/* The columns lc__pg_info_from_row reads, in order. */
+/* The columns lc__pg_info_from_values reads, in order (LC__PG_INFO_COLUMNS). */
 #define INFO_COLUMNS                                                          \
     "SELECT name, COALESCE(" LIVE("") ", false),"                              \
     " COALESCE(status = 'running' AND lease_expires_at < now(), false),"       \

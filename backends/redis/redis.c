@@ -347,6 +347,18 @@ static lc_status granted(const char *name, const redisReply *rep, lc_grant *out,
     return LC_OK;
 }
 
+lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisReply *rep,
+                                  lc_grant *out, lc_error *err)
+{
+    if (!is_array(rep, 5) || rep->element[0]->type != REDIS_REPLY_INTEGER)
+        return bad_reply(r, "acquire", name, rep, err);
+    if (rep->element[0]->integer == 1 && !is_array(rep, 6))
+        return bad_reply(r, "acquire", name, rep, err);
+    if (rep->element[0]->integer == 0)
+        return conflict(r, name, rep, err);
+    return granted(name, rep, out, err);
+}
+
 static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     lc__redis *r = state;
@@ -367,15 +379,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     if (rc != LC_OK)
         return rc;
     uint64_t epoch = r->main.epoch; /* the connection the lock was written on */
-    if (!is_array(rep, 5) || rep->element[0]->type != REDIS_REPLY_INTEGER)
-        rc = bad_reply(r, "acquire", a->name, rep, err);
-    else if (rep->element[0]->integer == 1 && !is_array(rep, 6))
-        rc = bad_reply(r, "acquire", a->name, rep, err);
-    else if (rep->element[0]->integer == 0)
-        rc = is_array(rep, 5) ? conflict(r, a->name, rep, err)
-                              : bad_reply(r, "acquire", a->name, rep, err);
-    else
-        rc = granted(a->name, rep, out, err);
+    rc = lc__redis_acquire_reply(r, a->name, rep, out, err);
     freeReplyObject(rep);
     if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, epoch, err)) != LC_OK) {
         free(out->checkpoint);
@@ -498,6 +502,19 @@ static lc_status rds_start_run(void *state, const char *name, const char *token,
     return rc;
 }
 
+lc_status lc__redis_force_reply(lc__redis *r, const char *name, const redisReply *rep,
+                                int *was_held, lc_holder *prev, lc_error *err)
+{
+    if (!is_array(rep, 5))
+        return bad_reply(r, "force-release", name, rep, err);
+    *was_held = int_at(rep, 0) == 1;
+    lc__strlcpy(prev->owner, str_at(rep, 1), sizeof(prev->owner));
+    prev->fence = (uint64_t)int_at(rep, 2);
+    prev->acquired_at_ms = int_at(rep, 3);
+    prev->expires_in_ms = *was_held && int_at(rep, 4) >= 0 ? int_at(rep, 4) : -1;
+    return LC_OK;
+}
+
 static lc_status rds_force_release(void *state, const char *name, const char *reason, int *was_held,
                                    lc_holder *prev, lc_error *err)
 {
@@ -511,15 +528,7 @@ static lc_status rds_force_release(void *state, const char *name, const char *re
     lc_status rc = run(r, &call, name, &rep, err);
     if (rc != LC_OK)
         return rc;
-    if (!is_array(rep, 5)) {
-        rc = bad_reply(r, "force-release", name, rep, err);
-    } else {
-        *was_held = int_at(rep, 0) == 1;
-        lc__strlcpy(prev->owner, str_at(rep, 1), sizeof(prev->owner));
-        prev->fence = (uint64_t)int_at(rep, 2);
-        prev->acquired_at_ms = int_at(rep, 3);
-        prev->expires_in_ms = *was_held && int_at(rep, 4) >= 0 ? int_at(rep, 4) : -1;
-    }
+    rc = lc__redis_force_reply(r, name, rep, was_held, prev, err);
     freeReplyObject(rep);
     return rc;
 }
@@ -685,7 +694,10 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
     out->stale = !out->held && status && strcmp(status, "running") == 0;
     if (out->held) {
         out->expires_in_ms = pttl >= 0 ? pttl : -1;
-        out->held_for_ms = out->acquired_at_ms >= 0 ? now - out->acquired_at_ms : -1;
+        /* Both times are the server's; anything else (a meta hash written
+         * by another tool) is unknown, not an overflow. */
+        out->held_for_ms =
+            out->acquired_at_ms >= 0 && now >= out->acquired_at_ms ? now - out->acquired_at_ms : -1;
     }
     return LC_OK;
 }
@@ -706,11 +718,8 @@ static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, l
     return rc;
 }
 
-/* One inspect reply into out. A lock whose keys hold what lockcoord never
- * writes (a foreign value of another type, a field that does not parse)
- * is not one of ours: *foreign is set and the error says why. */
-static lc_status take_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
-                           int *foreign, lc_error *err)
+lc_status lc__redis_info_reply(lc__redis *r, const char *name, const redisReply *rep,
+                               lc_lock_info *out, int *foreign, lc_error *err)
 {
     lc__lock_info_init(out, name);
     *foreign = lc__reply_is_error(rep, "WRONGTYPE");
@@ -755,7 +764,8 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     for (; rc == LC_OK && filled < n; filled++) {
         lc_error why;
         int foreign = 0;
-        lc_status one = take_info(r, names[filled], reps[filled], &out[filled], &foreign, &why);
+        lc_status one =
+            lc__redis_info_reply(r, names[filled], reps[filled], &out[filled], &foreign, &why);
         if (one != LC_OK && !foreign) {
             rc = one;
             if (err)

@@ -3,6 +3,7 @@
 #ifndef LC_REDIS_INT_H
 #define LC_REDIS_INT_H
 
+#include "backends/backend_int.h"
 #include "backends/limits_int.h"
 #include "lockcoord.h"
 
@@ -149,6 +150,32 @@ typedef struct lc__redis {
 
 /* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
+
+/* Decoding the scripts' replies (redis.c), apart from the calls so that
+ * any reply tree can be fed to them (tests/fuzz/fuzz_redis_reply.c). r
+ * gives only the address label and the key prefix for messages. A reply
+ * of the wrong shape is LC_ERR_INTERNAL (an error reply
+ * LC_ERR_UNAVAILABLE) naming the operation; nothing is kept from rep. */
+
+/* The acquire script's {1, fence, acquired_at_ms, checkpoint, now_ms,
+ * last_started_at_ms} into *out (out->checkpoint malloc'd or NULL), or its
+ * {0, owner, fence, acquired_at_ms, pttl} as LC_ERR_CONFLICT with the
+ * holder in err. */
+lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisReply *rep,
+                                  lc_grant *out, lc_error *err);
+
+/* The force-release script's {was_held, owner, fence, acquired_at_ms,
+ * pttl} into *was_held and *prev. */
+lc_status lc__redis_force_reply(lc__redis *r, const char *name, const redisReply *rep,
+                                int *was_held, lc_holder *prev, lc_error *err);
+
+/* The inspect script's {pttl, now_ms, {meta fields}} into out (set up
+ * here; lc_lock_info_clear it on success, cleared already on error). A
+ * lock whose keys hold what lockcoord never writes (a WRONGTYPE error, a
+ * field that does not parse) is not one of ours: *foreign is set and the
+ * error says why. */
+lc_status lc__redis_info_reply(lc__redis *r, const char *name, const redisReply *rep,
+                               lc_lock_info *out, int *foreign, lc_error *err);
 
 /* Every lock name with a meta key under the prefix, found with SCAN
  * (never KEYS), sorted, without duplicates (backends/redis/scan.c). A

@@ -709,6 +709,54 @@ static void test_config_dump_prints_defaults_and_reloads(void **state)
     unlink(ca);
 }
 
+/* A password holding a secret-looking "NAME=" (a base64 one may) is
+ * masked whole in the dump; the host stays, so the dump loads again. */
+static void test_config_dump_password_with_assignment_reloads(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: redis\nredis:\n"
+                            "  url: \"redis://:aKey=Hunter2pw@cache:6380/1\"\n");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_null(strstr(out, "Hunter2pw"));
+    assert_non_null(strstr(out, "url: \"redis://:***@cache:6380/1\"\n"));
+    lc_config *again = parse_ok(out);
+    assert_string_equal(again->redis.url, "redis://:***@cache:6380/1");
+    lc_config_free(again);
+    free(out);
+    lc_config_free(c);
+}
+
+/* Characters YAML reads as line breaks (NEL, LS, PS) or refuses raw (C1
+ * controls, U+FFFE) are escaped in the dump: it loads again to the same
+ * values and the same dump. */
+static void test_config_dump_escapes_unicode_breaks_and_controls(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: redis\nredis:\n  url: redis://h/0\n"
+                            "  key_prefix: \"a\\Nb\\Lc\\Pd\\x80e\\uFFFEf\\_g\\u00e9\"\n");
+    const char *want = "a\xc2\x85"
+                       "b\xe2\x80\xa8"
+                       "c\xe2\x80\xa9"
+                       "d\xc2\x80"
+                       "e\xef\xbf\xbe"
+                       "f\xc2\xa0"
+                       "g\xc3\xa9";
+    assert_string_equal(c->redis.key_prefix, want);
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_non_null(
+        strstr(out, "key_prefix: \"a\\Nb\\Lc\\Pd\\u0080e\\ufffef\xc2\xa0g\xc3\xa9\"\n"));
+    lc_config *again = parse_ok(out);
+    assert_string_equal(again->redis.key_prefix, want);
+    char *out2 = lc_config_dump(again);
+    assert_string_equal(out, out2);
+    free(out2);
+    lc_config_free(again);
+    free(out);
+    lc_config_free(c);
+}
+
 static void load_example(const char *name)
 {
     const char *src = getenv("LOCKCOORD_SRC");
@@ -781,6 +829,8 @@ int main(void)
         cmocka_unit_test(test_config_dump_redacts_secrets),
         cmocka_unit_test(test_config_dump_redacts_postgres_uri),
         cmocka_unit_test(test_config_dump_prints_defaults_and_reloads),
+        cmocka_unit_test(test_config_dump_password_with_assignment_reloads),
+        cmocka_unit_test(test_config_dump_escapes_unicode_breaks_and_controls),
         cmocka_unit_test(test_config_examples_load_cleanly),
         cmocka_unit_test(test_config_load_missing_file_names_it),
     };

@@ -48,6 +48,23 @@ static void test_redact_url_valid_forms_mask_only_the_password(void **state)
     expect_url("postgresql://h:5432/db?user=me@corp", "postgresql://h:5432/db?user=me@corp");
 }
 
+/* A password holding "NAME=" with a secret-looking NAME is masked whole,
+ * and the host after it stays (the value of that "assignment" is part of
+ * the password, not a secret running on over the host). */
+static void test_redact_url_assignment_inside_password_keeps_host(void **state)
+{
+    (void)state;
+    expect_url("redis://:mykey=" PW "@h:6379/1", "redis://:***@h:6379/1");
+    expect_url("redis://u:x" PW "/token=" PW "@h/1", "redis://u:***@h/1");
+    expect_url("redis://:pw@h/0?password=" PW "@x&db=1", "redis://:***@h/0?password=***&db=1");
+    expect_conninfo("postgresql://u:authkey=" PW "@db:5432/app", "postgresql://u:***@db:5432/app");
+    /* ... nor hides a real assignment after it from the scan. */
+    expect_url("unix://:&pass='x@/tmp/r.sock?db=5&password=" PW,
+               "unix://:***@/tmp/r.sock?db=5&password=***");
+    /* Outside a password such a value is masked as before. */
+    expect_conninfo("host=h password=" PW "@x user=u", "host=h password=*** user=u");
+}
+
 /* Each of these is refused by libcurl or libpq, or read by them some other
  * way than the user meant; the password goes all the same. */
 static void test_redact_url_malformed_still_masks_password(void **state)
@@ -97,6 +114,10 @@ static void test_redact_conninfo_key_value_forms(void **state)
     expect_conninfo("postgresql://app:" PW "@h1:5432,h2/db?password=" PW "&sslmode=require",
                     "postgresql://app:***@h1:5432,h2/db?password=***&sslmode=require");
     expect_conninfo("host=h dbname=app", "host=h dbname=app");
+    /* '&' ends a value in a URL's query, not in key=value (libpq reads
+     * it as part of the password). */
+    expect_conninfo("host=h password=&" PW " user=u", "host=h password=*** user=u");
+    expect_conninfo("host=h password=ab&" PW, "host=h password=***");
     expect_conninfo("mydb", "mydb");
 }
 
@@ -128,6 +149,8 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
     assert_string_equal(buf, "server said: ***!");
     redact(buf, sizeof(buf), "got it's Hunter2pw", "host=h password='it\\'s Hunter2pw'");
     assert_string_equal(buf, "got ***");
+    redact(buf, sizeof(buf), "said pw&Hunter2pw", "host=h password=pw&Hunter2pw");
+    assert_string_equal(buf, "said ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");
@@ -185,6 +208,18 @@ static void test_redact_msg_output_fits_buffer(void **state)
     char one[1] = {'x'};
     lc__redact_msg(one, 1, PW);
     assert_int_equal(one[0], '\0');
+}
+
+/* A password that decodes to a NUL first (%00) is no empty secret: the
+ * message is scanned once, not past its end. */
+static void test_redact_msg_password_decoding_to_nul_is_no_empty_secret(void **state)
+{
+    (void)state;
+    char buf[256];
+    redact(buf, sizeof(buf), "redis.url: unknown query parameter 'x'", "redis://:%00@h/?x=1");
+    assert_string_equal(buf, "redis.url: unknown query parameter 'x'");
+    redact(buf, sizeof(buf), "said Hun", "postgresql://u:%00Hun%00ter@h/db");
+    assert_string_equal(buf, "said Hun");
 }
 
 /* Every cut of a URL with a password, redacted, shows no 4-byte piece of
@@ -262,11 +297,13 @@ int main(void)
         cmocka_unit_test(test_redact_url_valid_forms_mask_only_the_password),
         cmocka_unit_test(test_redact_url_malformed_still_masks_password),
         cmocka_unit_test(test_redact_conninfo_key_value_forms),
+        cmocka_unit_test(test_redact_url_assignment_inside_password_keeps_host),
         cmocka_unit_test(test_redact_msg_hides_what_libpq_quotes),
         cmocka_unit_test(test_redact_msg_generic_patterns),
         cmocka_unit_test(test_redact_msg_short_password_only_as_token),
         cmocka_unit_test(test_redact_msg_cut_inside_password_masks_tail),
         cmocka_unit_test(test_redact_msg_output_fits_buffer),
+        cmocka_unit_test(test_redact_msg_password_decoding_to_nul_is_no_empty_secret),
         cmocka_unit_test(test_redact_every_prefix_of_url_hides_password),
         cmocka_unit_test(test_redact_megabyte_of_nasty_input_in_seconds),
     };

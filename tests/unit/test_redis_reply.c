@@ -1,0 +1,136 @@
+/* tests/unit/test_redis_reply.c -- the Redis scripts' replies decoded
+ * without a server (lc__redis_*_reply in backends/redis/redis.c): reply
+ * trees are built by hiredis's reader from protocol text, as the
+ * connection builds them. */
+#include "testenv.h"
+
+#include "backends/redis/redis_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One reply from RESP text; the test fails if hiredis cannot read it. */
+static redisReply *reply_of(const char *resp)
+{
+    redisReader *rd = redisReaderCreate();
+    assert_non_null(rd);
+    void *rep = NULL;
+    assert_int_equal(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rd, &rep), REDIS_OK);
+    assert_non_null(rep);
+    redisReaderFree(rd);
+    return rep;
+}
+
+static void state_init(lc__redis *r, char *prefix)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->addr.label, sizeof(r->addr.label), "127.0.0.1:6379");
+    r->prefix = prefix;
+}
+
+/* The inspect reply's meta fields, in the script's order. */
+#define META(owner, fence, acquired, status)                                                       \
+    "*10\r\n" owner fence acquired status "$13\r\n1700000000000\r\n$13\r\n1699999000000\r\n"       \
+    "$2\r\n41\r\n$-1\r\n$1\r\n0\r\n$8\r\ncursor-9\r\n"
+#define OWNER "$11\r\nweb-1:31826\r\n"
+
+static void info_of(const char *resp, lc_lock_info *info, lc_status want)
+{
+    char prefix[] = "lockcoord";
+    lc__redis r;
+    state_init(&r, prefix);
+    redisReply *rep = reply_of(resp);
+    lc_error err;
+    int foreign = -1;
+    lct_assert_rc(lc__redis_info_reply(&r, "build", rep, info, &foreign, &err), want, &err);
+    freeReplyObject(rep);
+}
+
+static void test_redis_reply_inspect_held_fills_info(void **state)
+{
+    (void)state;
+    lc_lock_info info;
+    info_of("*3\r\n:12000\r\n:1700000030000\r\n" META(
+                OWNER, "$1\r\n7\r\n", "$13\r\n1700000000000\r\n", "$7\r\nrunning\r\n"),
+            &info, LC_OK);
+    assert_string_equal(info.name, "build");
+    assert_true(info.held);
+    assert_string_equal(info.owner, "web-1:31826");
+    assert_int_equal(info.fence, 7);
+    assert_int_equal(info.expires_in_ms, 12000);
+    assert_int_equal(info.held_for_ms, 30000);
+    assert_int_equal(info.sync_count, 41);
+    assert_true(info.has_last_exit);
+    assert_null(info.last_error);
+    assert_string_equal(info.checkpoint, "cursor-9");
+    lc_lock_info_clear(&info);
+}
+
+/* Times from a meta hash another tool wrote: far apart or backwards is an
+ * unknown held-for, never an overflow. */
+static void test_redis_reply_inspect_extreme_times_give_unknown_held_for(void **state)
+{
+    (void)state;
+    lc_lock_info info;
+    info_of("*3\r\n:12000\r\n:-9223372036854775808\r\n" META(
+                OWNER, "$1\r\n7\r\n", "$19\r\n9223372036854775807\r\n", "$7\r\nrunning\r\n"),
+            &info, LC_OK);
+    assert_true(info.held);
+    assert_int_equal(info.acquired_at_ms, INT64_MAX);
+    assert_int_equal(info.held_for_ms, -1);
+    lc_lock_info_clear(&info);
+    info_of("*3\r\n:12000\r\n:1000\r\n" META(OWNER, "$1\r\n7\r\n", "$4\r\n2000\r\n",
+                                             "$7\r\nrunning\r\n"),
+            &info, LC_OK);
+    assert_int_equal(info.held_for_ms, -1);
+    lc_lock_info_clear(&info);
+}
+
+static void test_redis_reply_inspect_foreign_or_malformed_is_refused(void **state)
+{
+    (void)state;
+    lc_lock_info info;
+    info_of("-WRONGTYPE key lockcoord:{build}:meta holds a string, expected a hash\r\n", &info,
+            LC_ERR_INTERNAL);
+    info_of("*3\r\n:12000\r\n:1700000030000\r\n" META(OWNER, "$2\r\nx7\r\n", "$-1\r\n", "$-1\r\n"),
+            &info, LC_ERR_INTERNAL);
+    assert_null(info.checkpoint);
+    info_of("*2\r\n:1\r\n:2\r\n", &info, LC_ERR_INTERNAL);
+}
+
+static void test_redis_reply_acquire_grant_and_conflict(void **state)
+{
+    (void)state;
+    char prefix[] = "lockcoord";
+    lc__redis r;
+    state_init(&r, prefix);
+    lc_grant g;
+    lc_error err;
+    memset(&g, 0, sizeof(g));
+    redisReply *rep = reply_of("*4\r\n:1\r\n:8\r\n:1700000000000\r\n$8\r\ncursor-9\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_OK, &err);
+    assert_int_equal(g.fence, 8);
+    assert_string_equal(g.checkpoint, "cursor-9");
+    free(g.checkpoint);
+    freeReplyObject(rep);
+    rep = reply_of("*5\r\n:0\r\n" OWNER ":7\r\n:1700000000000\r\n:12000\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_CONFLICT, &err);
+    assert_string_equal(err.holder.owner, "web-1:31826");
+    assert_int_equal(err.holder.expires_in_ms, 12000);
+    freeReplyObject(rep);
+    rep = reply_of("+OK\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_INTERNAL, &err);
+    freeReplyObject(rep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redis_reply_inspect_held_fills_info),
+        cmocka_unit_test(test_redis_reply_inspect_extreme_times_give_unknown_held_for),
+        cmocka_unit_test(test_redis_reply_inspect_foreign_or_malformed_is_refused),
+        cmocka_unit_test(test_redis_reply_acquire_grant_and_conflict),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
