@@ -352,10 +352,10 @@ lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisRep
 {
     if (!is_array(rep, 5) || rep->element[0]->type != REDIS_REPLY_INTEGER)
         return bad_reply(r, "acquire", name, rep, err);
-    if (rep->element[0]->integer == 1 && !is_array(rep, 6))
-        return bad_reply(r, "acquire", name, rep, err);
     if (rep->element[0]->integer == 0)
         return conflict(r, name, rep, err);
+    if (rep->element[0]->integer != 1 || !is_array(rep, 6))
+        return bad_reply(r, "acquire", name, rep, err);
     return granted(name, rep, out, err);
 }
 

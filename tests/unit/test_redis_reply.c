@@ -108,11 +108,23 @@ static void test_redis_reply_acquire_grant_and_conflict(void **state)
     lc_grant g;
     lc_error err;
     memset(&g, 0, sizeof(g));
-    redisReply *rep = reply_of("*4\r\n:1\r\n:8\r\n:1700000000000\r\n$8\r\ncursor-9\r\n");
+    redisReply *rep = reply_of("*6\r\n:1\r\n:8\r\n:1700000000000\r\n$8\r\ncursor-9\r\n"
+                               ":1700000000005\r\n:1699999000000\r\n");
     lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_OK, &err);
     assert_int_equal(g.fence, 8);
     assert_string_equal(g.checkpoint, "cursor-9");
+    assert_int_equal(g.server_now_ms, 1700000000005);
+    assert_int_equal(g.last_started_at_ms, 1699999000000);
     free(g.checkpoint);
+    freeReplyObject(rep);
+    /* A grant's six elements are required; a status other than 0 or 1 is
+     * no grant however long the reply (the fuzzer found one of five
+     * elements read past its end). */
+    rep = reply_of("*4\r\n:1\r\n:8\r\n:1700000000000\r\n$8\r\ncursor-9\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_INTERNAL, &err);
+    freeReplyObject(rep);
+    rep = reply_of("*5\r\n:5\r\n:0\r\n:0\r\n:0\r\n:0\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_INTERNAL, &err);
     freeReplyObject(rep);
     rep = reply_of("*5\r\n:0\r\n" OWNER ":7\r\n:1700000000000\r\n:12000\r\n");
     lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_CONFLICT, &err);
