@@ -30,9 +30,13 @@ static void state_init(lc__redis *r, char *prefix)
 }
 
 /* The inspect reply's meta fields, in the script's order. */
+/* The last seven (outcome, http status, attempts, missed slots, duration,
+ * last success, consecutive failures) are unset, as for a lock last run
+ * by `lockcoord run`. */
 #define META(owner, fence, acquired, status)                                                       \
-    "*10\r\n" owner fence acquired status "$13\r\n1700000000000\r\n$13\r\n1699999000000\r\n"       \
-    "$2\r\n41\r\n$-1\r\n$1\r\n0\r\n$8\r\ncursor-9\r\n"
+    "*17\r\n" owner fence acquired status "$13\r\n1700000000000\r\n$13\r\n1699999000000\r\n"       \
+    "$2\r\n41\r\n$-1\r\n$1\r\n0\r\n$8\r\ncursor-9\r\n"                                             \
+    "$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n"
 #define OWNER "$11\r\nweb-1:31826\r\n"
 
 static void info_of(const char *resp, lc_lock_info *info, lc_status want)
