@@ -2,8 +2,11 @@
  * (lc_config_parse, the in-memory half of lc_config_load), and the dump.
  *
  * Properties: a load either succeeds or fails with LC_ERR_CONFIG and a
- * message; a loaded config dumps, and the dump loads again (as dump.c
- * promises) and dumps to the same text. */
+ * message; a loaded config dumps, and a dump with nothing redacted loads
+ * again (as dump.c promises) and dumps to the same text. (A redacted
+ * secret is "***" in place of text that may have held separators: in a
+ * conninfo URI mangled enough, the rest may no longer parse. Whether a
+ * secret can leak is the redact harness's property.) */
 #include "fuzz.h"
 
 #include "lockcoord.h"
@@ -20,6 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *dump = lc_config_dump(cfg);
     FUZZ_CHECK(dump != NULL);
+    if (strstr(dump, "***") != NULL) {
+        free(dump);
+        lc_config_free(cfg);
+        return 0;
+    }
     lc_config *again = NULL;
     rc = lc_config_parse(dump, strlen(dump), "dump.yaml", &again, &err);
     if (rc != LC_OK)

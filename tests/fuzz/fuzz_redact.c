@@ -43,6 +43,14 @@ static char *libpq_password(const char *conninfo)
 #endif
 }
 
+static int has_alnum(const char *s)
+{
+    for (; *s; s++)
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9'))
+            return 1;
+    return 0;
+}
+
 static void check_msg(const char *source, const char *text, size_t size, const char *pw)
 {
     char *msg = malloc(size ? size : 1);
@@ -70,7 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         text = nl + 1;
     }
     char *pw = libpq_password(source);
-    if (pw && (strlen(pw) < 4 || strchr(pw, '*'))) {
+    /* A password of punctuation alone (":::::") cannot be told from the
+     * separators around it: the properties speak of real ones. */
+    if (pw && (strlen(pw) < 4 || strchr(pw, '*') || !has_alnum(pw))) {
         free(pw);
         pw = NULL;
     }

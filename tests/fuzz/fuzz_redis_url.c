@@ -46,8 +46,11 @@ static void check_parsed(const char *url, const lc__redis_addr *a)
     free(msg);
     /* The URL itself: the password (as written when nothing in the URL
      * is percent-encoded) is masked where it stands. */
+    /* (Only for one URL: a second "://" inside makes where a password
+     * stands ambiguous; the message property above holds regardless.) */
+    const char *scheme_end = strstr(url, "://");
     size_t before = count(url, pw);
-    if (before > 0 && strchr(url, '%') == NULL) {
+    if (before > 0 && strchr(url, '%') == NULL && scheme_end && !strstr(scheme_end + 3, "://")) {
         char *red = lc__redact_url(url);
         FUZZ_CHECK(red != NULL);
         FUZZ_CHECK(count(red, pw) < before);
