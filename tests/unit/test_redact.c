@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Every sample holds this password (or a form of it); no output may. */
 #define PW "Hunter2pw"
@@ -252,10 +253,20 @@ static void test_redact_every_prefix_of_url_hides_password(void **state)
     }
 }
 
+/* This process's CPU time in ms: what the redactor itself spent, whatever
+ * else loads the machine. */
+static int64_t cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A megabyte of repetitive or hostile text is redacted in linear time:
  * each URL ends where the next "://" starts, repeated secrets are searched
- * once. The bound is many times the expected fraction of a second, even
- * under sanitizers; quadratic work would take minutes. */
+ * once. The bound is CPU time, many times the expected fraction of a
+ * second even under TSan; quadratic work on a megabyte (10^12 steps)
+ * would take far longer. */
 static void test_redact_megabyte_of_nasty_input_in_seconds(void **state)
 {
     (void)state;
@@ -264,7 +275,7 @@ static void test_redact_megabyte_of_nasty_input_in_seconds(void **state)
     size_t cap = (1u << 20) + 64;
     char *buf = malloc(cap);
     assert_non_null(buf);
-    int64_t t0 = lct_now_ms();
+    int64_t t0 = cpu_ms();
     for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
         size_t pl = strlen(pats[k]), n = 0;
         while (n + pl < cap - 1) {
@@ -287,7 +298,7 @@ static void test_redact_megabyte_of_nasty_input_in_seconds(void **state)
     snprintf(msg, sizeof(msg), "%s", buf);
     lc__redact_msg(msg, sizeof(msg), buf);
     assert_null(strstr(msg, "p1@"));
-    assert_true(lct_now_ms() - t0 < 20000);
+    assert_true(cpu_ms() - t0 < 60000);
     free(buf);
 }
 
