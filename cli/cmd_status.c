@@ -93,6 +93,16 @@ static cJSON *info_json(const cli *app, const lc_lock_info *i)
         cJSON_AddNullToObject(o, "last_exit");
     add_str_or_null(o, "checkpoint", i->checkpoint);
     add_run_json(o, i);
+    if (i->paused) {
+        cJSON *p = cJSON_AddObjectToObject(o, "paused");
+        if (p) {
+            cJSON_AddStringToObject(p, "by", i->paused_by);
+            add_str_or_null(p, "reason", i->paused_reason);
+            add_time_or_null(p, "until", i->paused_until_ms);
+        }
+    } else {
+        cJSON_AddNullToObject(o, "paused");
+    }
     const lc_job *job = job_of(app, i->name);
     int64_t due = 0;
     int overdue = 0;
@@ -161,6 +171,10 @@ static void print_text(const cli *app, const lc_lock_info *i)
         printf("  last exit:      %d\n", i->last_exit);
     printf("  last error:     %s\n", i->last_error ? cli_safe(i->last_error) : "-");
     printf("  checkpoint:     %s\n", i->checkpoint ? cli_safe(i->checkpoint) : "-");
+    if (i->paused)
+        printf("  paused:         by %s until %s: %s\n", cli_safe(i->paused_by),
+               i->paused_until_ms > 0 ? cli_time(i->paused_until_ms, a, sizeof(a)) : "resumed",
+               cli_safe(i->paused_reason ? i->paused_reason : ""));
     print_run_text(app, i);
 }
 
@@ -256,7 +270,8 @@ const cli_command cli_cmd_status = {
     "status [NAME ...]",
     "Shows each lock's health -- ready (Ready to sync), held (Sync in progress),\n"
     "stale (lease expired, the next acquire reclaims it), failed (Last sync\n"
-    "failed) -- with owner, fence, held for, expires in, sync count, last\n"
+    "failed), paused (`lockcoord pause`; who, why and until when) -- with owner, fence, held for, "
+    "expires in, sync count, last\n"
     "started/completed, last error and checkpoint, and the last run's record\n"
     "(outcome, duration, attempts, HTTP status, missed slots, last success).\n"
     "For a job of the config, when it is next due (on the backend's clock)\n"

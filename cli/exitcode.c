@@ -11,8 +11,8 @@ const cli_exit_doc cli_exit_docs[] = {
     {EXIT_INTERNAL, NULL, "internal error"},
     {EXIT_IOERR, NULL, "the output could not be written (acquire then gives its lease back)"},
     {EXIT_CONFLICT, NULL,
-     "lock held by another holder (run --conflict-exit-code N overrides; sync --once: a job "
-     "was held elsewhere)"},
+     "lock held by another holder, or paused (run --conflict-exit-code N overrides; sync "
+     "--once: a job was held elsewhere or paused)"},
     {EXIT_LOST, NULL, "lease lost while working"},
     {EXIT_CONFIG, NULL, "configuration error"},
     {EXIT_TIMEOUT, NULL, "run timed out"},

@@ -422,6 +422,36 @@ lc_status lc_force_release(lc_client *c, const char *name, const char *reason, i
     return rc;
 }
 
+lc_status lc_pause(lc_client *c, const char *name, const char *by, const char *reason,
+                   int64_t for_ms, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    if (reason == NULL || *reason == '\0')
+        return lc__err(err, LC_ERR_INVALID, 0, "a reason is required");
+    if (for_ms < 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "a pause cannot last a negative time");
+    if (by == NULL || *by == '\0')
+        by = c->owner;
+    if ((rc = check_text("reason", reason, err)) != LC_OK ||
+        (rc = check_text("paused by", by, err)) != LC_OK)
+        return rc;
+    return c->ops->pause(c->state, name, by, reason, for_ms, err);
+}
+
+lc_status lc_resume(lc_client *c, const char *name, int *was_paused, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    int was = 0;
+    rc = c->ops->resume(c->state, name, &was, err);
+    if (rc == LC_OK && was_paused)
+        *was_paused = was;
+    return rc;
+}
+
 lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out, lc_error *err)
 {
     lc_status rc = check_name(name, err);

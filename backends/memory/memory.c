@@ -36,6 +36,10 @@ typedef struct entry {
     int64_t last_duration_ms;
     int64_t last_success_at_ms;
     uint64_t consecutive_failures;
+    char *paused_reason; /* NULL when not paused */
+    char paused_by[LC_OWNER_MAX + 1];
+    int64_t paused_until_ns; /* on the store's monotonic clock; 0: until resumed */
+    int64_t paused_until_ms; /* the same on the wall clock; -1: until resumed */
 } entry;
 
 struct lc_memstore {
@@ -73,6 +77,7 @@ void lc_memstore_free(lc_memstore *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->entries[i].last_error);
         free(s->entries[i].checkpoint);
+        free(s->entries[i].paused_reason);
     }
     free(s->entries);
     pthread_cond_destroy(&s->released);
@@ -112,6 +117,16 @@ static entry *find_or_add(lc_memstore *s, const char *name)
 static int live(lc_memstore *s, const entry *e)
 {
     return e->token[0] != '\0' && lc__mono_ns(s->clock) < e->expires_ns;
+}
+
+/* A pause whose time is up is lifted the first time anyone looks. */
+static int paused(lc_memstore *s, entry *e)
+{
+    if (e->paused_reason && e->paused_until_ns > 0 && lc__mono_ns(s->clock) >= e->paused_until_ns) {
+        free(e->paused_reason);
+        e->paused_reason = NULL;
+    }
+    return e->paused_reason != NULL;
 }
 
 static int held_by(lc_memstore *s, const entry *e, const char *token)
@@ -208,6 +223,8 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     } else if (held_by(s, e, a->token)) {
         out->fence = e->fence; /* a retried acquire of our own lease */
+    } else if (paused(s, e)) {
+        rc = lc__err_paused(err, a->name, e->paused_by, e->paused_reason);
     } else if (live(s, e)) {
         rc = lc__err_conflict(err, a->name, e->owner, e->fence, e->acquired_at_ms,
                               (e->expires_ns - lc__mono_ns(s->clock)) / 1000000);
@@ -355,8 +372,42 @@ static lc_status mem_checkpoint(void *state, const char *name, const char *token
     return rc;
 }
 
+static lc_status mem_pause(void *state, const char *name, const char *by, const char *reason,
+                           int64_t for_ms, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find_or_add(s, name);
+    if (e == NULL || set_str(&e->paused_reason, reason) != 0) {
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    } else {
+        lc__strlcpy(e->paused_by, by, sizeof(e->paused_by));
+        e->paused_until_ns =
+            for_ms > 0 ? lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(for_ms)) : 0;
+        e->paused_until_ms = for_ms > 0 ? lc__wall_ms(s->clock) + for_ms : -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    (void)err;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    *was_paused = e && paused(s, e);
+    if (e) {
+        free(e->paused_reason);
+        e->paused_reason = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return LC_OK;
+}
+
 /* Callers hold s->mu. */
-static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc_error *err)
+static lc_status fill_info(lc_memstore *s, entry *e, lc_lock_info *out, lc_error *err)
 {
     lc__lock_info_init(out, e->name);
     int64_t now_ns = lc__mono_ns(s->clock);
@@ -384,7 +435,13 @@ static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc
     out->last_success_at_ms = e->last_success_at_ms;
     out->consecutive_failures = e->consecutive_failures;
     out->server_now_ms = lc__wall_ms(s->clock);
-    if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint)) {
+    if ((out->paused = paused(s, e)) != 0) {
+        lc__strlcpy(out->paused_by, e->paused_by, sizeof(out->paused_by));
+        out->paused_until_ms = e->paused_until_ms;
+        out->paused_reason = lc__strdup(e->paused_reason);
+    }
+    if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint) ||
+        (out->paused && !out->paused_reason)) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
@@ -481,6 +538,8 @@ const lc_backend_ops lc__backend_memory = {
     .start_run = mem_start_run,
     .abandon = mem_abandon,
     .checkpoint = mem_checkpoint,
+    .pause = mem_pause,
+    .resume = mem_resume,
     .inspect = mem_inspect,
     .list = mem_list,
     .migrate = mem_migrate,

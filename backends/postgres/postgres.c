@@ -126,8 +126,20 @@ enum {
     A_EXPIRES_MS,
     A_LIVE,
     A_NOW_MS,
-    A_STARTED_MS
+    A_STARTED_MS,
+    A_PAUSED,
+    A_PAUSED_BY,
+    A_PAUSED_REASON
 };
+
+/* Whether the row an acquire lost to is paused; then err says by whom. */
+static int paused_row(const PGresult *r, const char *name, lc_error *err)
+{
+    if (PQntuples(r) == 0 || PQnfields(r) <= A_PAUSED_REASON || !flag(r, 0, A_PAUSED))
+        return 0;
+    lc__err_paused(err, name, PQgetvalue(r, 0, A_PAUSED_BY), PQgetvalue(r, 0, A_PAUSED_REASON));
+    return 1;
+}
 
 static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
 {
@@ -170,6 +182,10 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
         PQclear(r);
         return rc;
     }
+    if (paused_row(r, p[0], err)) {
+        PQclear(r);
+        return LC_ERR_PAUSED;
+    }
     if (PQntuples(r) == 0 || !flag(r, 0, A_LIVE)) {
         PQclear(r);
         r = NULL;
@@ -177,7 +193,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
             return rc;
     }
     *live = PQntuples(r) > 0 && flag(r, 0, A_LIVE);
-    rc = conflict(r, p[0], err);
+    rc = paused_row(r, p[0], err) ? LC_ERR_PAUSED : conflict(r, p[0], err);
     PQclear(r);
     return rc;
 }
@@ -432,6 +448,32 @@ static lc_status pg_checkpoint(void *state, const char *name, const char *token,
     return rc;
 }
 
+static lc_status pg_pause(void *state, const char *name, const char *by, const char *reason,
+                          int64_t for_ms, lc_error *err)
+{
+    pg_state *s = state;
+    char ms[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)for_ms);
+    const char *p[] = {name, by, reason, ms};
+    int changed = 0;
+    return update_one(s, "pause", s->sql.pause, 4, p, &changed, err);
+}
+
+static lc_status pg_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "resume", s->sql.resume, 1, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    *was_paused = PQntuples(r) > 0 && flag(r, 0, 0);
+    PQclear(r);
+    return LC_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Inspect and list                                                   */
 /* ------------------------------------------------------------------ */
@@ -460,6 +502,10 @@ enum {
     I_SUCCESS_MS,
     I_FAILURES,
     I_NOW_MS,
+    I_PAUSED,
+    I_PAUSED_BY,
+    I_PAUSED_REASON,
+    I_PAUSED_UNTIL_MS,
     I_COUNT
 };
 _Static_assert(I_COUNT == LC__PG_INFO_COLUMNS, "LC__PG_INFO_COLUMNS is the column count");
@@ -489,8 +535,15 @@ lc_status lc__pg_info_from_values(const char *const *v, lc_lock_info *out, lc_er
     out->last_success_at_ms = num_of(v[I_SUCCESS_MS], -1);
     out->consecutive_failures = (uint64_t)num_of(v[I_FAILURES], 0);
     out->server_now_ms = num_of(v[I_NOW_MS], 0);
+    out->paused = flag_of(v[I_PAUSED]);
+    if (out->paused) {
+        lc__strlcpy(out->paused_by, v[I_PAUSED_BY] ? v[I_PAUSED_BY] : "", sizeof(out->paused_by));
+        out->paused_until_ms = num_of(v[I_PAUSED_UNTIL_MS], -1);
+    }
     if (dup_of(v[I_LAST_ERROR], &out->last_error) != 0 ||
-        dup_of(v[I_CHECKPOINT], &out->checkpoint) != 0) {
+        dup_of(v[I_CHECKPOINT], &out->checkpoint) != 0 ||
+        (out->paused &&
+         dup_of(v[I_PAUSED_REASON] ? v[I_PAUSED_REASON] : "", &out->paused_reason) != 0)) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
@@ -573,6 +626,8 @@ const lc_backend_ops lc__backend_postgres = {
     .start_run = pg_start_run,
     .abandon = pg_abandon,
     .checkpoint = pg_checkpoint,
+    .pause = pg_pause,
+    .resume = pg_resume,
     .inspect = pg_inspect,
     .list = pg_list,
     .migrate = lc__pg_migrate,

@@ -11,6 +11,9 @@
 /* Unix milliseconds of a timestamptz (or of an interval), NULL stays NULL. */
 #define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
 #define LIVE(t) "(" t "status = 'running' AND " t "lease_expires_at >= now())"
+/* A pause in force: set, and not timed out on the server's clock. */
+#define PAUSED(t)                                                                                  \
+    "(" t "paused_by IS NOT NULL AND (" t "paused_until IS NULL OR " t "paused_until > now()))"
 
 /* Version 2: the lease's own start (a claim takes a lease before its run
  * starts) and the last run's full record. */
@@ -22,7 +25,20 @@
     " last_missed_slots integer,"                                                                  \
     " last_duration_ms bigint,"                                                                    \
     " last_success_at timestamptz,"                                                                \
-    " consecutive_failures bigint NOT NULL DEFAULT 0"
+    " consecutive_failures bigint NOT NULL DEFAULT 0," PAUSE_COLUMNS
+
+/* Version 3: a pause (lockcoord pause): who, why, until when (NULL: until
+ * resumed). */
+#define PAUSE_COLUMNS                                                                              \
+    " paused_by text,"                                                                             \
+    " paused_reason text,"                                                                         \
+    " paused_until timestamptz"
+
+/* Version 2 to 3. */
+static const char upgrade_v3_sql[] = "ALTER TABLE {T}"
+                                     " ADD COLUMN IF NOT EXISTS paused_by text,"
+                                     " ADD COLUMN IF NOT EXISTS paused_reason text,"
+                                     " ADD COLUMN IF NOT EXISTS paused_until timestamptz";
 
 /* Version 1 to 2: the same columns added to an existing table. */
 static const char upgrade_v2_sql[] =
@@ -73,7 +89,8 @@ static const char write_version_sql[] =
 #define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
 static const char acquire_sql[] =
     "WITH prev AS ("
-    "  SELECT owner, fence, status, lease_expires_at, acquired_at"
+    "  SELECT owner, fence, status, lease_expires_at, acquired_at,"
+    "         " PAUSED("") " AS paused, paused_by, paused_reason"
     "  FROM {T} WHERE name = $1),"
     " up AS ("
     "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
@@ -88,16 +105,19 @@ static const char acquire_sql[] =
     "   last_sync_started_at = CASE WHEN " RETRIED " OR $5::boolean"
     "                               THEN l.last_sync_started_at ELSE now() END,"
     "   lease_expires_at = EXCLUDED.lease_expires_at"
-    "  WHERE l.status = 'idle' OR l.lease_expires_at < now()"
-    "     OR l.token = EXCLUDED.token"
+    "  WHERE (" RETRIED ")"
+    "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"
+    "         AND NOT " PAUSED("l.") ")"
     "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at)"
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
-    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at")
+    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
+    "        false, NULL, NULL"
     " FROM up"
     " UNION ALL"
     " SELECT false, fence, " MS("acquired_at") ", NULL,"
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "        COALESCE(" LIVE("") ", false), NULL, NULL"
+    "        COALESCE(" LIVE("") ", false), NULL, NULL,"
+    "        COALESCE(paused, false), paused_by, paused_reason"
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
@@ -105,7 +125,8 @@ static const char acquire_sql[] =
 static const char holder_sql[] =
     "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "       COALESCE(" LIVE("") ", false), NULL, NULL"
+    "       COALESCE(" LIVE("") ", false), NULL, NULL,"
+    "       COALESCE(" PAUSED("") ", false), paused_by, paused_reason"
     " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
@@ -182,6 +203,21 @@ static const char record_run_sql[] =
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
     " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL";
 
+/* $4: milliseconds the pause lasts, 0 for until resumed. A never-seen
+ * name gets a row. */
+static const char pause_sql[] =
+    "INSERT INTO {T} (name, paused_by, paused_reason, paused_until)"
+    " VALUES ($1, $2, $3, CASE WHEN $4::bigint > 0"
+    "                          THEN now() + $4::bigint * interval '1 millisecond' END)"
+    " ON CONFLICT (name) DO UPDATE SET paused_by = EXCLUDED.paused_by,"
+    "  paused_reason = EXCLUDED.paused_reason, paused_until = EXCLUDED.paused_until";
+
+/* Whether a pause was in force, read from the row as it was. */
+static const char resume_sql[] =
+    "UPDATE {T} AS l SET paused_by = NULL, paused_reason = NULL, paused_until = NULL"
+    " FROM (SELECT name, " PAUSED("") " AS was FROM {T} WHERE name = $1 FOR UPDATE) AS p"
+    " WHERE l.name = p.name RETURNING p.was";
+
 static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
 
@@ -197,7 +233,8 @@ static const char checkpoint_sql[] =
     " last_exit, last_error, checkpoint, " MS("last_sync_started_at") ","      \
     " last_outcome, last_http_status, last_attempts, last_missed_slots,"       \
     " last_duration_ms, " MS("last_success_at") ", consecutive_failures,"      \
-    " " MS("now()") " FROM {T}"
+    " " MS("now()") ", COALESCE(" PAUSED("") ", false), paused_by, paused_reason,"  \
+    " " MS("paused_until") " FROM {T}"
 
 static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
 static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
@@ -314,6 +351,9 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         {&q->abandon, abandon_sql},
         {&q->now, now_sql},
         {&q->upgrade_v2, upgrade_v2_sql},
+        {&q->upgrade_v3, upgrade_v3_sql},
+        {&q->pause, pause_sql},
+        {&q->resume, resume_sql},
         {&q->create_table, create_table_sql},
         {&q->create_version, create_version_sql},
         {&q->read_version, read_version_sql},
@@ -338,7 +378,8 @@ void lc__pg_sql_free(pg_sql *q)
                     &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
                     &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
                     &q->read_version, &q->write_version, &q->create_schema, &q->listen,
-                    &q->qtable,       &q->qversion};
+                    &q->qtable,       &q->qversion,      &q->upgrade_v3,    &q->pause,
+                    &q->resume};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -405,6 +446,9 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
      * safe on a table created at the current version). */
     if (*version < 2 &&
         (rc = lc__pg_run(s, "upgrade to version 2", s->sql.upgrade_v2, 0, NULL, err)) != LC_OK)
+        return rc;
+    if (*version < 3 &&
+        (rc = lc__pg_run(s, "upgrade to version 3", s->sql.upgrade_v3, 0, NULL, err)) != LC_OK)
         return rc;
     char want[16];
     snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);

@@ -126,7 +126,8 @@ static const char *str_at(const redisReply *rep, size_t i)
 static int repeatable(int script)
 {
     return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
-           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START;
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
+           script == LC__RS_PAUSE || script == LC__RS_RESUME;
 }
 
 /* After a call failed as unavailable: whether to send it again, saying so
@@ -195,6 +196,7 @@ typedef struct keys {
     char fence[LC__KEY_MAX];
     char meta[LC__KEY_MAX];
     char channel[LC__KEY_MAX];
+    char pause[LC__KEY_MAX];
     char num[6][24];
 } keys;
 
@@ -204,6 +206,7 @@ static void keys_of(const lc__redis *r, const char *name, keys *k)
     lc__redis_key(r, name, "fence", k->fence);
     lc__redis_key(r, name, "meta", k->meta);
     lc__redis_key(r, name, "released", k->channel);
+    lc__redis_key(r, name, "pause", k->pause);
 }
 
 static void call_init(lc__rs_call *call, int script, int nkeys)
@@ -226,6 +229,14 @@ static void op_init(const lc__redis *r, const char *name, int script, keys *k, l
 {
     keys_of(r, name, k);
     lock_meta_call(call, script, k);
+}
+
+/* The inspect script's call: lock, meta and pause keys. */
+static void inspect_call(const lc__redis *r, const char *name, keys *k, lc__rs_call *call)
+{
+    op_init(r, name, LC__RS_INSPECT, k, call);
+    call->nkeys = 3;
+    lc__rs_arg(call, k->pause);
 }
 
 /* The record function's nine arguments (scripts.c, RECORD_FN). */
@@ -354,6 +365,8 @@ lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisRep
         return bad_reply(r, "acquire", name, rep, err);
     if (rep->element[0]->integer == 0)
         return conflict(r, name, rep, err);
+    if (rep->element[0]->integer == 2)
+        return lc__err_paused(err, name, str_at(rep, 1), str_at(rep, 2));
     if (rep->element[0]->integer != 1 || !is_array(rep, 6))
         return bad_reply(r, "acquire", name, rep, err);
     return granted(name, rep, out, err);
@@ -366,10 +379,11 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc__rs_call call;
     keys_of(r, a->name, &k);
     snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
-    call_init(&call, LC__RS_ACQUIRE, 3);
+    call_init(&call, LC__RS_ACQUIRE, 4);
     lc__rs_arg(&call, k.lock);
     lc__rs_arg(&call, k.fence);
     lc__rs_arg(&call, k.meta);
+    lc__rs_arg(&call, k.pause);
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
@@ -546,6 +560,43 @@ static lc_status rds_record_run(void *state, const char *name, const lc_run_resu
     return run_token_checked(r, &call, name, err);
 }
 
+static lc_status rds_pause(void *state, const char *name, const char *by, const char *reason,
+                           int64_t for_ms, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)for_ms);
+    call_init(&call, LC__RS_PAUSE, 2);
+    lc__rs_arg(&call, k.meta);
+    lc__rs_arg(&call, k.pause);
+    lc__rs_arg(&call, by);
+    lc__rs_arg(&call, reason);
+    lc__rs_arg(&call, k.num[0]);
+    return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    call_init(&call, LC__RS_RESUME, 1);
+    lc__rs_arg(&call, k.pause);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "resume", name, rep, err);
+    else
+        *was_paused = rep->integer > 0;
+    freeReplyObject(rep);
+    return rc;
+}
+
 static lc_status rds_checkpoint(void *state, const char *name, const char *token, const char *value,
                                 lc_error *err)
 {
@@ -673,7 +724,25 @@ static lc_status meta_strs(const redisReply *m, lc_lock_info *out, lc_error *err
     return LC_OK;
 }
 
-/* {pttl, now_ms, {meta fields}} into out (already initialised). */
+/* The pause part of an inspect reply: {by, reason, until_ms}, or {} (or
+ * nothing, from a server that ran an older script) when not paused. */
+static lc_status pause_info(const redisReply *rep, lc_lock_info *out, lc_error *err)
+{
+    if (!is_array(rep, 4) || !is_array(rep->element[3], 3))
+        return LC_OK;
+    const redisReply *p = rep->element[3];
+    const char *reason = str_at(p, 1);
+    out->paused = 1;
+    lc__strlcpy(out->paused_by, str_at(p, 0), sizeof(out->paused_by));
+    out->paused_reason = strdup(reason ? reason : "");
+    long long until = -1;
+    out->paused_until_ms = num_of(p->element[2], &until) == 0 && until > 0 ? until : -1;
+    if (out->paused_reason == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    return LC_OK;
+}
+
+/* {pttl, now_ms, {meta fields}, {pause}} into out (already initialised). */
 static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
                            lc_error *err)
 {
@@ -685,6 +754,10 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
     if (rc == LC_OK)
         rc = meta_strs(m, out, err);
     if (rc != LC_OK) {
+        lc_lock_info_clear(out);
+        return rc;
+    }
+    if ((rc = pause_info(rep, out, err)) != LC_OK) {
         lc_lock_info_clear(out);
         return rc;
     }
@@ -707,7 +780,7 @@ static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, l
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    op_init(r, name, LC__RS_INSPECT, &k, &call);
+    inspect_call(r, name, &k, &call);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rc != LC_OK)
@@ -757,7 +830,7 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     if (k == NULL || calls == NULL || reps == NULL)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     for (size_t i = 0; rc == LC_OK && i < n; i++)
-        op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
+        inspect_call(r, names[i], &k[i], &calls[i]);
     if (rc == LC_OK)
         rc = eval_many(r, calls, n, reps, err);
     size_t filled = 0;
@@ -870,6 +943,8 @@ const lc_backend_ops lc__backend_redis = {
     .start_run = rds_start_run,
     .abandon = rds_abandon,
     .checkpoint = rds_checkpoint,
+    .pause = rds_pause,
+    .resume = rds_resume,
     .inspect = rds_inspect,
     .list = rds_list,
     .migrate = rds_migrate,

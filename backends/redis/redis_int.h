@@ -90,6 +90,8 @@ enum {
     LC__RS_CHECKPOINT,
     LC__RS_INSPECT,
     LC__RS_START,
+    LC__RS_PAUSE,
+    LC__RS_RESUME,
     LC__RS_COUNT
 };
 

@@ -65,13 +65,16 @@
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
     "if bad then return bad end\n"
 
-/* KEYS lock fence meta; ARGV token owner ttl_ms claim.
- * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms}
- * or {0, owner, fence, acquired_at_ms, pttl} for the holder. A claim
- * (claim = 1) leaves the last run's start alone. */
+/* KEYS lock fence meta pause; ARGV token owner ttl_ms claim.
+ * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms},
+ * {0, owner, fence, acquired_at_ms, pttl} for the holder, or
+ * {2, by, reason, until_ms, 0} while paused (the pause key lives as long
+ * as the pause: PX for a timed one). A claim (claim = 1) leaves the last
+ * run's start alone. */
 static const char acquire_lua[] =
     PRELUDE
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
+    "  or kind(KEYS[4], 'hash')\n"
     "if bad then return bad end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur == ARGV[1] then\n"
@@ -79,6 +82,10 @@ static const char acquire_lua[] =
     "    'last_started_at_ms')\n"
     "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3], now_ms(),\n"
     "          tonumber(m[4]) or -1}\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
+    "  local p = redis.call('HMGET', KEYS[4], 'by', 'reason', 'until_ms')\n"
+    "  return {2, p[1] or '', p[2] or '', tonumber(p[3]) or -1, 0}\n"
     "end\n"
     "if cur then\n"
     "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
@@ -164,15 +171,44 @@ static const char checkpoint_lua[] =
     "redis.call('HSET', KEYS[2], 'checkpoint', ARGV[2])\n"
     "return 1\n";
 
-/* KEYS lock meta -> {pttl, now_ms, {meta fields in the order below}}. */
+/* KEYS meta pause; ARGV by reason for_ms -> 1. for_ms 0: until resumed.
+ * The meta hash is made when missing, so that a pause of a lock never
+ * taken shows in a listing. */
+static const char pause_lua[] =
+    PRELUDE
+    "local bad = kind(KEYS[1], 'hash') or kind(KEYS[2], 'hash')\n"
+    "if bad then return bad end\n"
+    "local ms = tonumber(ARGV[3])\n"
+    "local untl = ms > 0 and num(now_ms() + ms) or '-1'\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('HSET', KEYS[2], 'by', ARGV[1], 'reason', ARGV[2], 'until_ms', untl)\n"
+    "if ms > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end\n"
+    "redis.call('HSETNX', KEYS[1], 'status', 'idle')\n"
+    "return 1\n";
+
+/* KEYS pause -> 1 when a pause was lifted, 0 when there was none. */
+static const char resume_lua[] =
+    PRELUDE
+    "local bad = kind(KEYS[1], 'hash')\n"
+    "if bad then return bad end\n"
+    "return redis.call('DEL', KEYS[1])\n";
+
+/* KEYS lock meta pause -> {pttl, now_ms, {meta fields in the order below},
+ * {by, reason, until_ms} or {} when not paused}. */
 static const char inspect_lua[] =
     PRELUDE CHECK_LOCK_META
+    "bad = kind(KEYS[3], 'hash')\n"
+    "if bad then return bad end\n"
     "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms', 'status',\n"
     "  'last_started_at_ms', 'last_completed_at_ms', 'sync_count', 'last_error',\n"
     "  'last_exit', 'checkpoint', 'last_outcome', 'last_http_status', 'last_attempts',\n"
     "  'last_missed_slots', 'last_duration_ms', 'last_success_at_ms',\n"
     "  'consecutive_failures')\n"
-    "return {redis.call('PTTL', KEYS[1]), now_ms(), m}\n";
+    "local p = {}\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "  p = redis.call('HMGET', KEYS[3], 'by', 'reason', 'until_ms')\n"
+    "end\n"
+    "return {redis.call('PTTL', KEYS[1]), now_ms(), m, p}\n";
 
 /* clang-format on */
 
@@ -188,6 +224,8 @@ static const struct {
     [LC__RS_CHECKPOINT] = {"checkpoint", checkpoint_lua},
     [LC__RS_INSPECT] = {"inspect", inspect_lua},
     [LC__RS_START] = {"start", start_lua},
+    [LC__RS_PAUSE] = {"pause", pause_lua},
+    [LC__RS_RESUME] = {"resume", resume_lua},
 };
 
 const char *lc__rs_name(int script)
