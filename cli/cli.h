@@ -12,6 +12,7 @@
 /* The exit codes (stable; sysexits where one fits). What each means is
  * written once, in cli_exit_docs. */
 enum {
+    EXIT_CHECK = 1, /* status --check: a lock is not healthy */
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
     EXIT_INTERNAL = 70,

@@ -5,7 +5,9 @@
 
 const cli_exit_doc cli_exit_docs[] = {
     {0, NULL, "success (for run: the command's own exit code; sync: stopped by a signal)"},
-    {1, NULL, "sync --once: a job's run failed"},
+    {1, NULL,
+     "sync --once: a job's run failed; status --check: a lock is stale, failed, paused or "
+     "overdue"},
     {EXIT_USAGE, NULL, "usage error"},
     {EXIT_UNAVAILABLE, NULL, "backend unavailable (cannot connect, timed out, server error)"},
     {EXIT_INTERNAL, NULL, "internal error"},
