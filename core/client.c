@@ -440,6 +440,31 @@ lc_status lc_pause(lc_client *c, const char *name, const char *by, const char *r
     return c->ops->pause(c->state, name, by, reason, for_ms, err);
 }
 
+lc_status lc_history(lc_client *c, const char *name, size_t limit, int64_t since_ms,
+                     lc_run_entry **out, size_t *n, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    lc_run_entry *list = NULL;
+    size_t count = 0;
+    rc = c->ops->history(c->state, name, limit, since_ms < 0 ? 0 : since_ms, &list, &count, err);
+    if (rc != LC_OK)
+        return rc;
+    *out = list;
+    *n = count;
+    return LC_OK;
+}
+
+void lc_run_entries_free(lc_run_entry *list, size_t n)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i].error);
+    free(list);
+}
+
 lc_status lc_resume(lc_client *c, const char *name, int *was_paused, lc_error *err)
 {
     lc_status rc = check_name(name, err);

@@ -264,6 +264,7 @@ typedef struct lc_config {
         int64_t wait_ms;        /* default 0 */
         int64_t retry_min_ms;   /* default 50ms */
         int64_t retry_max_ms;   /* default 1s */
+        int history;            /* run history entries kept per lock; default 100 */
     } lock;
     lc_job *jobs;
     size_t n_jobs;
@@ -563,6 +564,34 @@ LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_resu
  * *prev (may be NULL) is its holder. */
 LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
                                   lc_holder *prev, lc_error *err);
+
+/* One finished run of a lock, as its history keeps it. Times are unix ms
+ * of the backend server, -1 when unknown. error is NULL when none. */
+typedef struct lc_run_entry {
+    uint64_t fence;
+    char owner[LC_OWNER_MAX + 1];
+    int64_t started_at_ms;
+    int64_t completed_at_ms;
+    int64_t duration_ms;
+    lc_outcome outcome;
+    int has_exit;
+    int exit_code;
+    int http_status; /* 0 when none */
+    int attempts;
+    char *error;
+} lc_run_entry;
+
+#define LC_HISTORY_DEFAULT 100 /* lock.history */
+
+/* The last runs of `name`, newest first: at most `limit` (0: all kept),
+ * completed at or after since_ms (0: any). Every release and every
+ * recorded run appends one entry in the same atomic step; each lock keeps
+ * its last lock.history. *out is a new array of *n entries
+ * (lc_run_entries_free); on error both are untouched. */
+LC_API lc_status lc_history(lc_client *c, const char *name, size_t limit, int64_t since_ms,
+                            lc_run_entry **out, size_t *n, lc_error *err);
+/* Frees list[0..n) and the array. NULL is fine. */
+LC_API void lc_run_entries_free(lc_run_entry *list, size_t n);
 
 /* Pauses `name` on every machine: until lc_resume (or for for_ms, when
  * positive, on the backend server's clock), every acquire of it fails with

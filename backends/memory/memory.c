@@ -40,6 +40,8 @@ typedef struct entry {
     char paused_by[LC_OWNER_MAX + 1];
     int64_t paused_until_ns; /* on the store's monotonic clock; 0: until resumed */
     int64_t paused_until_ms; /* the same on the wall clock; -1: until resumed */
+    lc_run_entry *runs;      /* oldest first */
+    size_t n_runs;
 } entry;
 
 struct lc_memstore {
@@ -53,6 +55,7 @@ struct lc_memstore {
 
 typedef struct mem_state {
     lc_memstore *store;
+    int history; /* lock.history */
     int owns_store;
     int watching;
     char watched[LC_NAME_MAX + 1];
@@ -78,6 +81,7 @@ void lc_memstore_free(lc_memstore *s)
         free(s->entries[i].last_error);
         free(s->entries[i].checkpoint);
         free(s->entries[i].paused_reason);
+        lc_run_entries_free(s->entries[i].runs, s->entries[i].n_runs);
     }
     free(s->entries);
     pthread_cond_destroy(&s->released);
@@ -160,7 +164,41 @@ static void drop_lease(lc_memstore *s, entry *e)
     pthread_cond_broadcast(&s->released);
 }
 
-static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_error *err)
+/* Appends the run just recorded to e's history, keeping the last `cap`. */
+static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err)
+{
+    char *error = NULL;
+    if (res->error && (error = strdup(res->error)) == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    size_t keep = cap > 0 ? (size_t)cap : 1;
+    while (e->n_runs >= keep) {
+        free(e->runs[0].error);
+        memmove(e->runs, e->runs + 1, (e->n_runs - 1) * sizeof(*e->runs));
+        e->n_runs--;
+    }
+    lc_run_entry *grown = realloc(e->runs, (e->n_runs + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        free(error);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    e->runs = grown;
+    lc_run_entry *r = &e->runs[e->n_runs++];
+    memset(r, 0, sizeof(*r));
+    r->fence = e->fence;
+    lc__strlcpy(r->owner, e->owner, sizeof(r->owner));
+    r->started_at_ms = e->last_started_at_ms;
+    r->completed_at_ms = e->last_completed_at_ms;
+    r->duration_ms = e->last_duration_ms;
+    r->outcome = res->outcome;
+    r->has_exit = res->has_exit;
+    r->exit_code = res->exit_code;
+    r->http_status = res->http_status;
+    r->attempts = res->attempts;
+    r->error = error;
+    return LC_OK;
+}
+
+static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, int cap, lc_error *err)
 {
     if (set_str(&e->last_error, res->error) != 0)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -182,17 +220,17 @@ static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_e
     } else {
         e->consecutive_failures++;
     }
-    return LC_OK;
+    return append_run(e, res, cap, err);
 }
 
 static lc_status mem_open(const lc_config *cfg, const lc_backend_env *env, void **state,
                           lc_error *err)
 {
-    (void)cfg;
     mem_state *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     m->store = env->shared;
+    m->history = cfg && cfg->lock.history > 0 ? cfg->lock.history : LC_HISTORY_DEFAULT;
     if (m->store == NULL) {
         m->store = lc_memstore_new(env->clock);
         m->owns_store = 1;
@@ -289,7 +327,8 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find(s, name);
-    lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : lc__err_not_yours(err, name);
+    lc_status rc = held_by(s, e, token) ? record(s, e, res, ((mem_state *)state)->history, err)
+                                        : lc__err_not_yours(err, name);
     if (rc == LC_OK)
         drop_lease(s, e);
     pthread_mutex_unlock(&s->mu);
@@ -352,7 +391,8 @@ static lc_status mem_record_run(void *state, const char *name, const lc_run_resu
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find_or_add(s, name);
-    lc_status rc = e ? record(s, e, res, err) : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_status rc = e ? record(s, e, res, ((mem_state *)state)->history, err)
+                     : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -389,6 +429,37 @@ static lc_status mem_pause(void *state, const char *name, const char *by, const 
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+static lc_status mem_history(void *state, const char *name, size_t limit, int64_t since_ms,
+                             lc_run_entry **out, size_t *n, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    size_t total = e ? e->n_runs : 0, k = 0;
+    lc_run_entry *list = calloc(total ? total : 1, sizeof(*list));
+    if (list == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = total; rc == LC_OK && i-- > 0 && (limit == 0 || k < limit);) {
+        const lc_run_entry *r = &e->runs[i];
+        if (since_ms > 0 && r->completed_at_ms < since_ms)
+            continue;
+        list[k] = *r;
+        list[k].error = lc__strdup(r->error);
+        if (r->error && list[k].error == NULL)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        k++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != LC_OK) {
+        lc_run_entries_free(list, k);
+        return rc;
+    }
+    *out = list;
+    *n = k;
+    return LC_OK;
 }
 
 static lc_status mem_resume(void *state, const char *name, int *was_paused, lc_error *err)
@@ -540,6 +611,7 @@ const lc_backend_ops lc__backend_memory = {
     .checkpoint = mem_checkpoint,
     .pause = mem_pause,
     .resume = mem_resume,
+    .history = mem_history,
     .inspect = mem_inspect,
     .list = mem_list,
     .migrate = mem_migrate,

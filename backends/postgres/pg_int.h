@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#define LC_PG_SCHEMA_VERSION 3
+#define LC_PG_SCHEMA_VERSION 4
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
@@ -32,6 +32,10 @@ typedef struct pg_sql {
     char *upgrade_v3;
     char *pause;
     char *resume;
+    char *create_runs;
+    char *create_runs_index;
+    char *history;
+    char *qruns; /* the run history table, quoted */
     char *create_table;
     char *create_version;
     char *read_version;

@@ -354,16 +354,70 @@ static void record_fill(const lc_run_result *res, record_params *rp, const char 
     p[8] = rp->duration;
 }
 
+/* lock.history as a parameter. */
+static const char *history_cap(const pg_state *s, char *buf, size_t size)
+{
+    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
+    snprintf(buf, size, "%d", cap);
+    return buf;
+}
+
+static lc_status pg_history(void *state, const char *name, size_t limit, int64_t since_ms,
+                            lc_run_entry **out, size_t *n, lc_error *err)
+{
+    pg_state *s = state;
+    char since[24], lim[24];
+    snprintf(since, sizeof(since), "%lld", (long long)since_ms);
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    const char *p[] = {name, since, lim};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "history", s->sql.history, 3, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    int rows = PQntuples(r);
+    lc_run_entry *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
+    if (list == NULL) {
+        PQclear(r);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        lc_run_entry *e = &list[i];
+        e->fence = (uint64_t)num(r, i, 0, 0);
+        lc__strlcpy(e->owner, PQgetvalue(r, i, 1), sizeof(e->owner));
+        e->started_at_ms = num(r, i, 2, -1);
+        e->completed_at_ms = num(r, i, 3, -1);
+        e->duration_ms = num(r, i, 4, -1);
+        e->outcome = lc__outcome_parse(PQgetisnull(r, i, 5) ? "" : PQgetvalue(r, i, 5));
+        e->has_exit = !PQgetisnull(r, i, 6);
+        e->exit_code = (int)num(r, i, 6, 0);
+        e->http_status = (int)num(r, i, 7, 0);
+        e->attempts = (int)num(r, i, 9, 1);
+        if (text_dup(r, i, 8, &e->error) != 0) {
+            PQclear(r);
+            lc_run_entries_free(list, (size_t)i);
+            return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        }
+    }
+    PQclear(r);
+    *out = list;
+    *n = (size_t)rows;
+    return LC_OK;
+}
+
 static lc_status pg_release(void *state, const char *name, const char *token,
                             const lc_run_result *res, lc_error *err)
 {
     pg_state *s = state;
     record_params rp;
-    const char *p[10] = {name, token};
+    char cap[16];
+    const char *p[11] = {name, token};
     record_fill(res, &rp, p);
     p[9] = s->channel;
+    p[10] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    lc_status rc = update_one(s, "release", s->sql.release, 10, p, &changed, err);
+    lc_status rc = update_one(s, "release", s->sql.release, 11, p, &changed, err);
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
     return rc;
@@ -429,11 +483,13 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
 {
     pg_state *s = state;
     record_params rp;
-    const char *p[9] = {name, NULL};
+    char cap[16];
+    const char *p[10] = {name, NULL};
     record_fill(res, &rp, p);
     p[1] = NULL;
+    p[9] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 9, p, &changed, err);
+    return update_one(s, "record run", s->sql.record_run, 10, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,
@@ -628,6 +684,7 @@ const lc_backend_ops lc__backend_postgres = {
     .checkpoint = pg_checkpoint,
     .pause = pg_pause,
     .resume = pg_resume,
+    .history = pg_history,
     .inspect = pg_inspect,
     .list = pg_list,
     .migrate = lc__pg_migrate,

@@ -1,6 +1,8 @@
 /* backends/postgres/schema.c -- the table, its version, and the texts of
  * every statement the backend sends. {T} in a template stands for the
- * quoted "schema"."table", {V} for its version table. */
+ * quoted "schema"."table", {V} for its version table, {R} for its run
+ * history table (the table's name with "_locks" turned into "_runs", or
+ * "_runs" added). */
 #include "backends/postgres/pg_int.h"
 #include "core/error_int.h"
 
@@ -39,6 +41,21 @@ static const char upgrade_v3_sql[] = "ALTER TABLE {T}"
                                      " ADD COLUMN IF NOT EXISTS paused_by text,"
                                      " ADD COLUMN IF NOT EXISTS paused_reason text,"
                                      " ADD COLUMN IF NOT EXISTS paused_until timestamptz";
+
+/* Version 4: the run history, one row per finished run, newest last. */
+static const char create_runs_sql[] = "CREATE TABLE IF NOT EXISTS {R} ("
+                                      " id bigserial PRIMARY KEY,"
+                                      " name text NOT NULL,"
+                                      " fence bigint NOT NULL DEFAULT 0,"
+                                      " owner text,"
+                                      " started_at timestamptz,"
+                                      " completed_at timestamptz,"
+                                      " duration_ms bigint,"
+                                      " outcome text,"
+                                      " exit integer,"
+                                      " http_status integer,"
+                                      " error text,"
+                                      " attempts integer)";
 
 /* Version 1 to 2: the same columns added to an existing table. */
 static const char upgrade_v2_sql[] =
@@ -151,11 +168,30 @@ static const char renew_many_sql[] =
     " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
     " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
 
+/* The run just recorded (the row `u` returns) appended to the history,
+ * and the lock's entries beyond the last `cap` (a parameter) trimmed, in
+ * the same statement. */
+#define RECORD_RETURNING                                                                       \
+    " RETURNING l.name, l.fence, l.owner, l.last_sync_started_at, l.last_sync_completed_at,"   \
+    "  l.last_duration_ms"
+#define HISTORY_CTES(cap)                                                                      \
+    " h AS ("                                                                                  \
+    "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"   \
+    "                   exit, http_status, error, attempts)"                                   \
+    "  SELECT name, fence, owner, last_sync_started_at, last_sync_completed_at,"               \
+    "         last_duration_ms, $5, $3::integer, NULLIF($6::integer, 0), $4, $7::integer"      \
+    "  FROM u),"                                                                               \
+    " t AS ("                                                                                  \
+    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM u) AND id <= ("               \
+    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"                                   \
+    "   OFFSET GREATEST(" cap "::integer - 1, 0) LIMIT 1))"
+
 static const char release_sql[] =
     "WITH u AS ("
     "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL," RECORD_SET
     "  WHERE name = $1 AND token = $2 AND " LIVE("")
-    "  RETURNING name)"
+    RECORD_RETURNING "),"
+    HISTORY_CTES("$11")
     " SELECT pg_notify($10, name) FROM u";
 
 /* Release without a record: a claim that found nothing to run. */
@@ -195,13 +231,25 @@ static const char force_release_sql[] =
 /* $2 stands where release has the token, so both share RECORD_SET's
  * numbering; it is always NULL. */
 static const char record_run_sql[] =
+    "WITH u AS ("
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count,"
     "                      last_outcome, last_http_status, last_attempts, last_missed_slots,"
     "                      last_duration_ms, last_success_at, consecutive_failures)"
     " VALUES ($1, now(), $3::integer, $4, 1, $5, $6::integer, $7::integer, $8::integer,"
     "         NULLIF($9::bigint, 0), CASE WHEN $5 = 'ok' THEN now() END,"
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
-    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL";
+    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL"
+    RECORD_RETURNING "),"
+    HISTORY_CTES("$10")
+    " SELECT name FROM u";
+
+/* $2: completed at or after (unix ms, 0: any); $3: at most (0: all). */
+static const char history_sql[] =
+    "SELECT fence, COALESCE(owner, ''), " MS("started_at") ", " MS("completed_at") ","
+    " duration_ms, outcome, exit, http_status, error, attempts FROM {R}"
+    " WHERE name = $1"
+    "   AND ($2::bigint = 0 OR completed_at >= to_timestamp($2::bigint / 1000.0))"
+    " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)";
 
 /* $4: milliseconds the pause lasts, 0 for until resumed. A never-seen
  * name gets a row. */
@@ -257,16 +305,21 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
 }
 
 /* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
-static char *expand(const char *tmpl, const char *t, const char *v)
+static char *expand(const char *tmpl, const char *t, const char *v, const char *r)
 {
-    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v);
+    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v), rl = strlen(r);
+    size_t most = tl > vl ? tl : vl;
+    most = most > rl ? most : rl;
     for (const char *p = tmpl; (p = strchr(p, '{')) != NULL; p++)
-        cap += tl > vl ? tl : vl;
+        cap += most;
     char *out = malloc(cap), *o = out;
     if (out == NULL)
         return NULL;
     for (const char *p = tmpl; *p;) {
-        const char *with = strncmp(p, "{T}", 3) == 0 ? t : strncmp(p, "{V}", 3) == 0 ? v : NULL;
+        const char *with = strncmp(p, "{T}", 3) == 0   ? t
+                           : strncmp(p, "{V}", 3) == 0 ? v
+                           : strncmp(p, "{R}", 3) == 0 ? r
+                                                       : NULL;
         if (with) {
             memcpy(o, with, strlen(with));
             o += strlen(with);
@@ -328,7 +381,24 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     snprintf(version, sizeof(version), "%s_schema", table);
     q->qtable = qualified(s->conn, schema, table);
     q->qversion = qualified(s->conn, schema, version);
-    if (q->qtable == NULL || q->qversion == NULL) {
+    char runs[LC_PG_IDENT_MAX + 8], index[LC_PG_IDENT_MAX + 16];
+    size_t tl = strlen(table);
+    if (tl > 6 && strcmp(table + tl - 6, "_locks") == 0)
+        snprintf(runs, sizeof(runs), "%.*s_runs", (int)(tl - 6), table);
+    else
+        snprintf(runs, sizeof(runs), "%s_runs", table);
+    snprintf(index, sizeof(index), "%s_by_name", runs);
+    q->qruns = qualified(s->conn, schema, runs);
+    char *qindex = quoted(s->conn, index);
+    if (q->qruns && qindex) {
+        size_t n = strlen(qindex) + strlen(q->qruns) + 64;
+        if ((q->create_runs_index = malloc(n)) != NULL)
+            snprintf(q->create_runs_index, n, "CREATE INDEX IF NOT EXISTS %s ON %s (name, id)",
+                     qindex, q->qruns);
+    }
+    free(qindex);
+    if (q->qtable == NULL || q->qversion == NULL || q->qruns == NULL ||
+        q->create_runs_index == NULL) {
         lc__pg_sql_free(q);
         return lc__err(err, LC_ERR_CONFIG, 0, "postgres: cannot quote %s: %s", s->table,
                        PQerrorMessage(s->conn));
@@ -354,6 +424,8 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         {&q->upgrade_v3, upgrade_v3_sql},
         {&q->pause, pause_sql},
         {&q->resume, resume_sql},
+        {&q->create_runs, create_runs_sql},
+        {&q->history, history_sql},
         {&q->create_table, create_table_sql},
         {&q->create_version, create_version_sql},
         {&q->read_version, read_version_sql},
@@ -361,7 +433,7 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion)) != NULL;
+        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion, q->qruns)) != NULL;
     ok &= (q->create_schema = create_schema_sql(s->conn, schema)) != NULL;
     ok &= (q->listen = listen_sql(s->conn, s->channel)) != NULL;
     if (!ok) {
@@ -373,13 +445,16 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
 
 void lc__pg_sql_free(pg_sql *q)
 {
-    char **all[] = {&q->start_run,    &q->abandon,       &q->now,           &q->upgrade_v2,
-                    &q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
-                    &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
-                    &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
-                    &q->read_version, &q->write_version, &q->create_schema, &q->listen,
-                    &q->qtable,       &q->qversion,      &q->upgrade_v3,    &q->pause,
-                    &q->resume};
+    char **all[] = {&q->start_run,      &q->abandon,      &q->now,
+                    &q->upgrade_v2,     &q->acquire,      &q->holder,
+                    &q->renew,          &q->renew_many,   &q->release,
+                    &q->force_release,  &q->record_run,   &q->checkpoint,
+                    &q->inspect,        &q->list,         &q->create_table,
+                    &q->create_version, &q->read_version, &q->write_version,
+                    &q->create_schema,  &q->listen,       &q->qtable,
+                    &q->qversion,       &q->upgrade_v3,   &q->pause,
+                    &q->resume,         &q->create_runs,  &q->create_runs_index,
+                    &q->history,        &q->qruns};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -449,6 +524,11 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
         return rc;
     if (*version < 3 &&
         (rc = lc__pg_run(s, "upgrade to version 3", s->sql.upgrade_v3, 0, NULL, err)) != LC_OK)
+        return rc;
+    if (*version < 4 &&
+        ((rc = lc__pg_run(s, "create run history", s->sql.create_runs, 0, NULL, err)) != LC_OK ||
+         (rc = lc__pg_run(s, "index run history", s->sql.create_runs_index, 0, NULL, err)) !=
+             LC_OK))
         return rc;
     char want[16];
     snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);

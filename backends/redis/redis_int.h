@@ -142,6 +142,7 @@ typedef struct lc__redis {
     lc__redis_conn main;
     lc__redis_conn sub;
     lc__redis_scripts scripts;
+    int history; /* lock.history: run entries kept per lock */
     char *prefix;
     int min_replicas_ack;
     int64_t command_timeout_ms;

@@ -33,16 +33,17 @@
     "end\n"                                                                                    \
     "local function num(v) return string.format('%d', v) end\n"
 
-/* A run record from a[i..i+8] = has_exit exit has_err error outcome
- * http_status attempts missed duration_ms: sync_count + 1, completed now,
- * each field set or removed; a duration of 0 is measured from the
- * recorded start; an ok run is the last success and ends a failure
- * streak. */
+/* A run record from a[i..i+9] = has_exit exit has_err error outcome
+ * http_status attempts missed duration_ms history: sync_count + 1,
+ * completed now, each field set or removed; a duration of 0 is measured
+ * from the recorded start; an ok run is the last success and ends a
+ * failure streak. The run is also pushed (as JSON) onto the history list
+ * `runs`, newest first, trimmed to `history` entries. */
 #define RECORD_FN                                                                              \
     "local function opt(meta, field, on, v)\n"                                                 \
     "  if on then redis.call('HSET', meta, field, v) else redis.call('HDEL', meta, field) end\n" \
     "end\n"                                                                                    \
-    "local function record(meta, a, i)\n"                                                      \
+    "local function record(meta, runs, a, i)\n"                                                \
     "  local now = now_ms()\n"                                                                 \
     "  redis.call('HINCRBY', meta, 'sync_count', 1)\n"                                         \
     "  redis.call('HSET', meta, 'last_completed_at_ms', num(now), 'last_outcome', a[i + 4],\n"  \
@@ -59,6 +60,15 @@
     "  if a[i + 4] == 'ok' then\n"                                                             \
     "    redis.call('HSET', meta, 'last_success_at_ms', num(now), 'consecutive_failures', '0')\n" \
     "  else redis.call('HINCRBY', meta, 'consecutive_failures', 1) end\n"                      \
+    "  local m = redis.call('HMGET', meta, 'fence', 'owner', 'last_started_at_ms')\n"          \
+    "  local e = {fence = tonumber(m[1]) or 0, owner = m[2] or '',\n"                           \
+    "    started = tonumber(m[3]) or -1, completed = now, duration = d, outcome = a[i + 4],\n"  \
+    "    attempts = tonumber(a[i + 6]) or 1}\n"                                                  \
+    "  if a[i] == '1' then e.exit = tonumber(a[i + 1]) end\n"                                  \
+    "  if a[i + 2] == '1' then e.error = a[i + 3] end\n"                                       \
+    "  if a[i + 5] ~= '0' then e.http = tonumber(a[i + 5]) end\n"                              \
+    "  redis.call('LPUSH', runs, cjson.encode(e))\n"                                           \
+    "  redis.call('LTRIM', runs, 0, math.max(1, tonumber(a[i + 9]) or 100) - 1)\n"            \
     "end\n"
 
 #define CHECK_LOCK_META                                                                        \
@@ -116,13 +126,15 @@ static const char renew_lua[] =
     "redis.call('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
     "return 1\n";
 
-/* KEYS lock meta; ARGV token channel retry record, then the record's nine
- * arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
+/* KEYS lock meta runs; ARGV token channel retry record, then the record's
+ * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
  * lease back unrecorded. The token that released is kept, so that a retry
  * (retry = 1: the reply to the first attempt was lost) can tell that the
  * first attempt did release it. */
 static const char release_lua[] =
     PRELUDE RECORD_FN CHECK_LOCK_META
+    "bad = kind(KEYS[3], 'list')\n"
+    "if bad then return bad end\n"
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
     "  if ARGV[3] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
     "    return 1\n"
@@ -130,7 +142,7 @@ static const char release_lua[] =
     "  return 0\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "if ARGV[4] == '1' then record(KEYS[2], ARGV, 5) end\n"
+    "if ARGV[4] == '1' then record(KEYS[2], KEYS[3], ARGV, 5) end\n"
     "redis.call('HSET', KEYS[2], 'status', 'idle', 'released_token', ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'released')\n"
     "return 1\n";
@@ -148,12 +160,12 @@ static const char force_lua[] =
     "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
     "        tonumber(m[3]) or 0, pttl}\n";
 
-/* KEYS meta; ARGV the record's nine arguments (RECORD_FN) -> 1. */
+/* KEYS meta runs; ARGV the record's ten arguments (RECORD_FN) -> 1. */
 static const char record_lua[] =
     PRELUDE RECORD_FN
-    "local bad = kind(KEYS[1], 'hash')\n"
+    "local bad = kind(KEYS[1], 'hash') or kind(KEYS[2], 'list')\n"
     "if bad then return bad end\n"
-    "record(KEYS[1], ARGV, 1)\n"
+    "record(KEYS[1], KEYS[2], ARGV, 1)\n"
     "return 1\n";
 
 /* KEYS lock meta; ARGV token -> {1, now_ms} started, {0} not yours. */

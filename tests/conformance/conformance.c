@@ -973,6 +973,108 @@ static void test_pause_bad_input_is_invalid(void **state)
     lc_lock_info_clear(&info);
 }
 
+static lc_run_entry *history(lc_client *c, const char *name, size_t limit, int64_t since, size_t *n)
+{
+    lc_run_entry *list = NULL;
+    lc_error err;
+    lct_assert_rc(lc_history(c, name, limit, since, &list, n, &err), LC_OK, &err);
+    return list;
+}
+
+static void test_history_entry_per_release_newest_first(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/history");
+    lc_error err;
+    size_t n = 9;
+    lc_run_entry *list = history(f->a, name, 0, 0, &n);
+    assert_int_equal(n, 0);
+    lc_run_entries_free(list, n);
+
+    uint64_t fences[3];
+    lc_lease *l = take(f->a, name, 5000);
+    fences[0] = lc_lease_fence(l);
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = "exit status 3", .attempts = 2};
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+    l = take(f->b, name, 5000);
+    fences[1] = lc_lease_fence(l);
+    lc_run_result ok = {.has_exit = 1, .exit_code = 0, .http_status = 204, .duration_ms = 42};
+    lct_assert_rc(lc_release(f->b, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+    /* A run recorded without its lease (lost before its release). */
+    l = take(f->a, name, 5000);
+    fences[2] = lc_lease_fence(l);
+    lc_run_result lost = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_run(f->a, name, &lost, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+
+    list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 4); /* the last release recorded a run too */
+    assert_int_equal(list[0].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[0].fence, fences[2]);
+    assert_int_equal(list[1].outcome, LC_OUTCOME_LOST);
+    assert_string_equal(list[1].error, "lease lost");
+    assert_int_equal(list[2].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[2].fence, fences[1]);
+    assert_string_equal(list[2].owner, "holder-b");
+    assert_true(list[2].has_exit);
+    assert_int_equal(list[2].exit_code, 0);
+    assert_int_equal(list[2].http_status, 204);
+    assert_int_equal(list[2].duration_ms, 42);
+    assert_null(list[2].error);
+    assert_int_equal(list[3].outcome, LC_OUTCOME_FAILED);
+    assert_int_equal(list[3].fence, fences[0]);
+    assert_string_equal(list[3].owner, "holder-a");
+    assert_int_equal(list[3].exit_code, 3);
+    assert_int_equal(list[3].attempts, 2);
+    assert_string_equal(list[3].error, "exit status 3");
+    assert_true(list[3].started_at_ms > 0);
+    assert_true(list[3].completed_at_ms >= list[3].started_at_ms);
+    assert_true(list[0].completed_at_ms >= list[3].completed_at_ms);
+    int64_t newest = list[0].completed_at_ms;
+    lc_run_entries_free(list, n);
+
+    list = history(f->b, name, 2, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].fence, fences[2]);
+    lc_run_entries_free(list, n);
+    list = history(f->b, name, 0, newest + 1, &n);
+    assert_int_equal(n, 0);
+    lc_run_entries_free(list, n);
+    list = history(f->b, name, 0, newest, &n);
+    assert_true(n >= 1);
+    lc_run_entries_free(list, n);
+}
+
+static void test_history_keeps_last_configured_entries(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/historycap");
+    lc_error err;
+    f->cfg->lock.history = 3;
+    lc_client *c = open_client(f, "capped");
+    uint64_t last = 0;
+    for (int i = 0; i < 5; i++) {
+        lc_lease *l = take(c, name, 5000);
+        last = lc_lease_fence(l);
+        lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
+        lc_lease_free(l);
+    }
+    size_t n = 0;
+    lc_run_entry *list = history(c, name, 0, 0, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(list[i].fence, last - i);
+    lc_run_entries_free(list, n);
+    lc_lock_info info;
+    inspect(c, name, &info);
+    assert_int_equal(info.sync_count, 5);
+    lc_lock_info_clear(&info);
+    lc_client_close(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int lc_conformance_run(const char *backend)
@@ -1011,6 +1113,8 @@ int lc_conformance_run(const char *backend)
         T(test_pause_for_lifts_itself_on_server_clock),
         T(test_pause_unknown_lock_is_listed),
         T(test_pause_bad_input_is_invalid),
+        T(test_history_entry_per_release_newest_first),
+        T(test_history_keeps_last_configured_entries),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance/%s", backend);
