@@ -29,16 +29,20 @@ const char *lc_health_text(lc_health h)
 const char *lc_outcome_name(lc_outcome o)
 {
     static const char *const names[] = {
-        [LC_OUTCOME_DEFAULT] = "",      [LC_OUTCOME_OK] = "ok",
-        [LC_OUTCOME_FAILED] = "failed", [LC_OUTCOME_TIMEOUT] = "timeout",
-        [LC_OUTCOME_LOST] = "lost",     [LC_OUTCOME_INTERRUPTED] = "interrupted",
+        [LC_OUTCOME_DEFAULT] = "",
+        [LC_OUTCOME_OK] = "ok",
+        [LC_OUTCOME_FAILED] = "failed",
+        [LC_OUTCOME_TIMEOUT] = "timeout",
+        [LC_OUTCOME_LOST] = "lost",
+        [LC_OUTCOME_INTERRUPTED] = "interrupted",
+        [LC_OUTCOME_ABANDONED] = "abandoned",
     };
-    return (unsigned)o <= LC_OUTCOME_INTERRUPTED ? names[o] : "";
+    return (unsigned)o <= LC_OUTCOME_ABANDONED ? names[o] : "";
 }
 
 lc_outcome lc__outcome_parse(const char *s)
 {
-    for (int o = LC_OUTCOME_OK; s && o <= LC_OUTCOME_INTERRUPTED; o++)
+    for (int o = LC_OUTCOME_OK; s && o <= LC_OUTCOME_ABANDONED; o++)
         if (strcmp(s, lc_outcome_name((lc_outcome)o)) == 0)
             return (lc_outcome)o;
     return LC_OUTCOME_DEFAULT;

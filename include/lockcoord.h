@@ -315,12 +315,14 @@ typedef enum lc_outcome {
     LC_OUTCOME_DEFAULT = 0, /* in an lc_run_result: ok without an error, else failed */
     LC_OUTCOME_OK,
     LC_OUTCOME_FAILED,
-    LC_OUTCOME_TIMEOUT,    /* stopped at its timeout */
-    LC_OUTCOME_LOST,       /* its lease was lost while it ran */
-    LC_OUTCOME_INTERRUPTED /* stopped by a shutdown */
+    LC_OUTCOME_TIMEOUT,     /* stopped at its timeout */
+    LC_OUTCOME_LOST,        /* its lease was lost while it ran */
+    LC_OUTCOME_INTERRUPTED, /* stopped by a shutdown */
+    LC_OUTCOME_ABANDONED    /* history only: its lease expired unreleased (holder killed),
+                               found by the next acquire; never recorded by a caller */
 } lc_outcome;
 
-/* "ok", "failed", "timeout", "lost", "interrupted"; "" for
+/* "ok", "failed", "timeout", "lost", "interrupted", "abandoned"; "" for
  * LC_OUTCOME_DEFAULT (and anything else). Never NULL. */
 LC_API const char *lc_outcome_name(lc_outcome o);
 

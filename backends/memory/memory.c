@@ -165,6 +165,22 @@ static void drop_lease(lc_memstore *s, entry *e)
 }
 
 /* Appends the run just recorded to e's history, keeping the last `cap`. */
+static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err);
+
+/* A stale lease being reclaimed: its run leaves an "abandoned" entry with
+ * its holder and fence. */
+static lc_status append_abandoned(entry *e, int cap, lc_error *err)
+{
+    lc_run_result r = {.outcome = LC_OUTCOME_ABANDONED, .attempts = 1};
+    int64_t completed = e->last_completed_at_ms, duration = e->last_duration_ms;
+    e->last_completed_at_ms = -1;
+    e->last_duration_ms = -1;
+    lc_status rc = append_run(e, &r, cap, err);
+    e->last_completed_at_ms = completed;
+    e->last_duration_ms = duration;
+    return rc;
+}
+
 static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err)
 {
     char *error = NULL;
@@ -266,6 +282,9 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     } else if (live(s, e)) {
         rc = lc__err_conflict(err, a->name, e->owner, e->fence, e->acquired_at_ms,
                               (e->expires_ns - lc__mono_ns(s->clock)) / 1000000);
+    } else if (e->running &&
+               (rc = append_abandoned(e, ((mem_state *)state)->history, err)) != LC_OK) {
+        /* out of memory: nothing taken */
     } else {
         lc__strlcpy(e->token, a->token, sizeof(e->token));
         lc__strlcpy(e->owner, a->owner, sizeof(e->owner));

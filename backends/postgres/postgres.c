@@ -116,6 +116,14 @@ static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void *
 /* Acquire                                                            */
 /* ------------------------------------------------------------------ */
 
+/* lock.history as a parameter. */
+static const char *history_cap(const pg_state *s, char *buf, size_t size)
+{
+    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
+    snprintf(buf, size, "%d", cap);
+    return buf;
+}
+
 /* Columns of the acquire and holder statements. */
 enum {
     A_GRANTED,
@@ -174,7 +182,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
                              lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 5, p, &r, err);
+    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 6, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
@@ -203,7 +211,13 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
     pg_state *s = state;
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    const char *p[] = {a->name, a->token, a->owner, ttl, a->claim ? "true" : "false"};
+    char cap[16];
+    const char *p[] = {a->name,
+                       a->token,
+                       a->owner,
+                       ttl,
+                       a->claim ? "true" : "false",
+                       history_cap(s, cap, sizeof(cap))};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
@@ -352,14 +366,6 @@ static void record_fill(const lc_run_result *res, record_params *rp, const char 
     p[6] = rp->attempts;
     p[7] = rp->missed;
     p[8] = rp->duration;
-}
-
-/* lock.history as a parameter. */
-static const char *history_cap(const pg_state *s, char *buf, size_t size)
-{
-    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
-    snprintf(buf, size, "%d", cap);
-    return buf;
 }
 
 static lc_status pg_history(void *state, const char *name, size_t limit, int64_t since_ms,

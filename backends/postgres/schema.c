@@ -106,7 +106,7 @@ static const char write_version_sql[] =
 #define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
 static const char acquire_sql[] =
     "WITH prev AS ("
-    "  SELECT owner, fence, status, lease_expires_at, acquired_at,"
+    "  SELECT owner, fence, status, lease_expires_at, acquired_at, last_sync_started_at,"
     "         " PAUSED("") " AS paused, paused_by, paused_reason"
     "  FROM {T} WHERE name = $1),"
     " up AS ("
@@ -125,7 +125,17 @@ static const char acquire_sql[] =
     "  WHERE (" RETRIED ")"
     "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"
     "         AND NOT " PAUSED("l.") ")"
-    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at)"
+    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at),"
+    /* A stale lease reclaimed: its run is history, "abandoned". */
+    " ab AS ("
+    "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"
+    "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"
+    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"
+    "  RETURNING id),"
+    " abt AS ("
+    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM ab) AND id <= ("
+    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"
+    "   OFFSET GREATEST($6::integer - 1, 0) LIMIT 1))"
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
     "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
     "        false, NULL, NULL"

@@ -388,15 +388,18 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc__rs_call call;
     keys_of(r, a->name, &k);
     snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
-    call_init(&call, LC__RS_ACQUIRE, 4);
+    snprintf(k.num[1], sizeof(k.num[1]), "%d", r->history);
+    call_init(&call, LC__RS_ACQUIRE, 5);
     lc__rs_arg(&call, k.lock);
     lc__rs_arg(&call, k.fence);
     lc__rs_arg(&call, k.meta);
     lc__rs_arg(&call, k.pause);
+    lc__rs_arg(&call, k.runs);
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
     lc__rs_arg(&call, a->claim ? "1" : "0");
+    lc__rs_arg(&call, k.num[1]);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)

@@ -75,16 +75,18 @@
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
     "if bad then return bad end\n"
 
-/* KEYS lock fence meta pause; ARGV token owner ttl_ms claim.
+/* KEYS lock fence meta pause runs; ARGV token owner ttl_ms claim history.
  * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms},
  * {0, owner, fence, acquired_at_ms, pttl} for the holder, or
  * {2, by, reason, until_ms, 0} while paused (the pause key lives as long
  * as the pause: PX for a timed one). A claim (claim = 1) leaves the last
- * run's start alone. */
+ * run's start alone. Taking a stale lock (meta says running, the lease key
+ * is gone: its holder died) pushes an "abandoned" entry with that holder
+ * and fence onto the history. */
 static const char acquire_lua[] =
     PRELUDE
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
-    "  or kind(KEYS[4], 'hash')\n"
+    "  or kind(KEYS[4], 'hash') or kind(KEYS[5], 'list')\n"
     "if bad then return bad end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur == ARGV[1] then\n"
@@ -101,6 +103,13 @@ static const char acquire_lua[] =
     "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
     "  return {0, m[1] or '', tonumber(m[2]) or 0, tonumber(m[3]) or 0,\n"
     "          redis.call('PTTL', KEYS[1])}\n"
+    "end\n"
+    "local st = redis.call('HMGET', KEYS[3], 'status', 'fence', 'owner', 'last_started_at_ms')\n"
+    "if st[1] == 'running' then\n"
+    "  redis.call('LPUSH', KEYS[5], cjson.encode({fence = tonumber(st[2]) or 0,\n"
+    "    owner = st[3] or '', started = tonumber(st[4]) or -1, completed = -1, duration = -1,\n"
+    "    outcome = 'abandoned', attempts = 1}))\n"
+    "  redis.call('LTRIM', KEYS[5], 0, math.max(1, tonumber(ARGV[5]) or 100) - 1)\n"
     "end\n"
     "local ok, fence = pcall(redis.call, 'INCR', KEYS[2])\n"
     "if not ok then\n"

@@ -1075,6 +1075,43 @@ static void test_history_keeps_last_configured_entries(void **state)
     lc_client_close(c);
 }
 
+/* A lease that expired unreleased (its holder was killed) is history the
+ * next time the lock is taken: "abandoned", with that holder and fence. A
+ * lease released normally leaves no such entry. */
+static void test_history_reclaimed_stale_lease_is_abandoned(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/abandoned");
+    lc_error err;
+    lc_lease *first = take(f->a, name, 300);
+    lct_assert_rc(lc_release(f->a, first, NULL, &err), LC_OK, &err);
+    lc_lease *l = take(f->a, name, 300);
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 310);
+    lc_lease *got = reclaim(f, name);
+    size_t n = 0;
+    lc_run_entry *list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].outcome, LC_OUTCOME_ABANDONED);
+    assert_string_equal(lc_outcome_name(list[0].outcome), "abandoned");
+    assert_int_equal(list[0].fence, lc_lease_fence(l));
+    assert_string_equal(list[0].owner, "holder-a");
+    assert_true(list[0].started_at_ms > 0);
+    assert_int_equal(list[0].completed_at_ms, -1);
+    assert_int_equal(list[1].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[1].fence, lc_lease_fence(first));
+    lc_run_entries_free(list, n);
+    lct_assert_rc(lc_release(f->b, got, NULL, &err), LC_OK, &err);
+    list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].fence, lc_lease_fence(got));
+    assert_int_equal(list[0].outcome, LC_OUTCOME_OK);
+    lc_run_entries_free(list, n);
+    lc_lease_free(got);
+    lc_lease_free(l);
+    lc_lease_free(first);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int lc_conformance_run(const char *backend)
@@ -1115,6 +1152,7 @@ int lc_conformance_run(const char *backend)
         T(test_pause_bad_input_is_invalid),
         T(test_history_entry_per_release_newest_first),
         T(test_history_keeps_last_configured_entries),
+        T(test_history_reclaimed_stale_lease_is_abandoned),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance/%s", backend);

@@ -42,6 +42,31 @@ case_history_five_runs() {
     assert_eq 6 "$(grep -c '' <<<"$OUT")" "table lines (header and 5 runs)"
 }
 
+case_history_killed_run_abandoned() {
+    local name holder killed_fence
+    name=$(lock_name historykill)
+    assert_exit 0 lc run "$name" -- true
+    assert_exit 3 lc run "$name" -- sh -c 'exit 3'
+    bg holder lc run "$name" --ttl 1s -- sh -c 'echo "$LOCKCOORD_FENCE" > fence; touch started; exec sleep 30'
+    assert_until 10000 file_exists started
+    killed_fence=$(cat fence)
+    kill -KILL "$holder"
+    bg_wait "$holder"
+    # The next run waits out the killed holder's ttl (1 s) and takes the lock.
+    assert_exit 0 lc run "$name" --wait 30s -- true
+    assert_exit 3 lc run "$name" -- sh -c 'exit 3'
+    assert_exit 0 lc --json history "$name"
+    assert_json "$OUT" '.runs | length' 5
+    assert_json "$OUT" '[.runs[].outcome] | join(" ")' "failed ok abandoned failed ok"
+    assert_json "$OUT" '.runs[2].fence' "$killed_fence"
+    assert_json "$OUT" '.runs[2].completed_at' null
+    assert_json "$OUT" '.runs[2].duration_ms' null
+    assert_ne null "$(json_get "$OUT" '.runs[2].started_at')" "abandoned run's start"
+    assert_json "$OUT" '[.runs[].fence] | . == (sort | reverse)' true
+    assert_exit 0 lc history "$name"
+    assert_contains "$OUT" "abandoned"
+}
+
 case_history_bounded() {
     local name i
     name=$(lock_name historycap)
@@ -99,6 +124,7 @@ case_history_bad_input() {
 e2e_init
 for b in redis postgres; do
     run_case "$b" "five runs, two failing: five entries newest first" case_history_five_runs
+    run_case "$b" "a run killed with kill -9 is 'abandoned' with its fence" case_history_killed_run_abandoned
     run_case "$b" "lock.history: 3 keeps the last three" case_history_bounded
     run_case "$b" "eight concurrent runners: every release has its entry" case_history_concurrent_runners_agree
     run_case "$b" "history bad input: usage errors" case_history_bad_input
