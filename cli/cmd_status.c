@@ -237,8 +237,10 @@ static size_t check(const cli *app, const lc_lock_info *list, size_t n, cJSON *o
     }
     if (c)
         cJSON_AddBoolToObject(c, "ok", bad == 0);
-    if (bad && !app->json)
+    if (bad && !app->json) {
+        fflush(stdout); /* after the status it summarises, also through a pipe */
         fprintf(stderr, "lockcoord: status --check: %zu of %zu not healthy: %s\n", bad, n, line);
+    }
     return bad;
 }
 
