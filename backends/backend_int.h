@@ -53,7 +53,8 @@ typedef struct lc_renew_item {
  * rule), but the tables are shared by every client.
  *
  * Required: name, open, close, acquire, renew, release, force_release,
- * record_run, start_run, abandon, checkpoint, inspect, list, migrate.
+ * record_run, start_run, abandon, checkpoint, pause, resume, history, inspect, list,
+ * migrate.
  * Optional (NULL): renew_many -- the core then renews one lease at a time
  * (lc__client_renew_many); watch, wait and unwatch -- all three or none;
  * without them a waiting acquire polls with backoff.
@@ -88,6 +89,16 @@ typedef struct lc_renew_item {
  * record_run: records `res` without touching the lease (a run whose
  *   release found the lease lost).
  * checkpoint: token-checked store of a progress marker.
+ * pause: marks the lock paused by `by` for `reason`, until resumed
+ *   (for_ms 0) or for for_ms on the server's clock; replaces a pause in
+ *   force; leaves a live lease alone. From then on acquire refuses with
+ *   LC_ERR_PAUSED through lc__err_paused (a retried acquire of a lease
+ *   already held is still granted). A never-seen name is created paused.
+ * resume: lifts the pause; *was_paused says whether one was in force.
+ * inspect and list fill the pause fields of lc_lock_info.
+ * history: the lock's run entries, newest first (lc_history's contract).
+ *   release and record_run append one entry each, in the same atomic
+ *   step, and keep the last lock.history of them.
  * inspect: state of one lock, server_now_ms included; a never-seen name is
  *   ready with fence 0.
  * list: all locks, *out malloc'd array (lc_lock_list_free).
@@ -122,6 +133,11 @@ typedef struct lc_backend_ops {
     lc_status (*abandon)(void *state, const char *name, const char *token, lc_error *err);
     lc_status (*checkpoint)(void *state, const char *name, const char *token, const char *value,
                             lc_error *err);
+    lc_status (*pause)(void *state, const char *name, const char *by, const char *reason,
+                       int64_t for_ms, lc_error *err);
+    lc_status (*resume)(void *state, const char *name, int *was_paused, lc_error *err);
+    lc_status (*history)(void *state, const char *name, size_t limit, int64_t since_ms,
+                         lc_run_entry **out, size_t *n, lc_error *err);
     lc_status (*inspect)(void *state, const char *name, lc_lock_info *out, lc_error *err);
     lc_status (*list)(void *state, lc_lock_info **out, size_t *n, lc_error *err);
     lc_status (*migrate)(void *state, char *what, size_t what_size, lc_error *err);

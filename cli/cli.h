@@ -12,6 +12,7 @@
 /* The exit codes (stable; sysexits where one fits). What each means is
  * written once, in cli_exit_docs. */
 enum {
+    EXIT_CHECK = 1, /* status --check: a lock is not healthy */
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
     EXIT_INTERNAL = 70,
@@ -55,7 +56,7 @@ typedef struct cli_command {
 
 extern const cli_command cli_cmd_acquire, cli_cmd_renew, cli_cmd_release, cli_cmd_status,
     cli_cmd_reset, cli_cmd_checkpoint, cli_cmd_migrate, cli_cmd_run, cli_cmd_config, cli_cmd_sync,
-    cli_cmd_bench;
+    cli_cmd_bench, cli_cmd_pause, cli_cmd_resume, cli_cmd_history;
 
 /* Loads the config and opens a client; on failure reports and returns the
  * exit code (0 on success). */

@@ -116,7 +116,7 @@ static int not_started(cli *app, const char *name, lc_status rc, const lc_run_re
     }
     int code = cli_fail(app, what, name, err);
     print_note(name, rep);
-    return rc == LC_ERR_CONFLICT ? conflict_exit : code;
+    return rc == LC_ERR_CONFLICT || rc == LC_ERR_PAUSED ? conflict_exit : code;
 }
 
 /* What the run says and exits with, CMD started: CMD's own code, but 76

@@ -38,8 +38,25 @@ static const lc_job *job_of(const cli *app, const char *name)
     return NULL;
 }
 
-/* When the job is next due and whether it is overdue: due for longer than
- * one interval (a whole slot went by) and not running. 0 when unknown. */
+/* Whether two of the job's slots went by since its last success (the run
+ * due after the success and the one after it both failed or never came):
+ * the slots as the engine computes them, on the backend's clock. A job
+ * that never succeeded is overdue after two failed runs. */
+static int two_slots_missed(const lc_job *job, const lc_lock_info *i)
+{
+    lc_error err;
+    int64_t first = 0, second = 0;
+    if (i->last_success_at_ms <= 0)
+        return i->consecutive_failures >= 2;
+    if (lc_job_next_due(job, i->last_success_at_ms, i->server_now_ms, &first, &err) != LC_OK ||
+        lc_job_next_due(job, first, i->server_now_ms, &second, &err) != LC_OK)
+        return 0;
+    return i->server_now_ms > second;
+}
+
+/* When the job is next due and whether it is overdue: not running, and
+ * either due for longer than one interval (a whole slot went by without a
+ * run) or no run succeeded for two slots. 0 when unknown. */
 static int next_due(const lc_job *job, const lc_lock_info *i, int64_t *due, int *overdue)
 {
     lc_error err;
@@ -52,8 +69,26 @@ static int next_due(const lc_job *job, const lc_lock_info *i, int64_t *due, int 
         if (lc_job_next_due(job, i->server_now_ms, i->server_now_ms, &after, &err) == LC_OK)
             period = after - i->server_now_ms;
     }
-    *overdue = !i->held && late > 0 && late > period;
+    *overdue = !i->held && ((late > 0 && late > period) || two_slots_missed(job, i));
     return 1;
+}
+
+/* What `status --check` holds against a lock, as "stale", "failed",
+ * "paused" and "overdue" joined by commas into buf; "" when it is ready
+ * or held. */
+static const char *problems(const cli *app, const lc_lock_info *i, char *buf, size_t size)
+{
+    const lc_job *job = job_of(app, i->name);
+    int64_t due = 0;
+    int overdue = 0;
+    buf[0] = '\0';
+    if (i->health == LC_HEALTH_STALE || i->health == LC_HEALTH_FAILED)
+        snprintf(buf, size, "%s", lc_health_name(i->health));
+    if (i->paused)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%spaused", buf[0] ? "," : "");
+    if (job && next_due(job, i, &due, &overdue) && overdue)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%soverdue", buf[0] ? "," : "");
+    return buf;
 }
 
 static void add_run_json(cJSON *o, const lc_lock_info *i)
@@ -93,6 +128,16 @@ static cJSON *info_json(const cli *app, const lc_lock_info *i)
         cJSON_AddNullToObject(o, "last_exit");
     add_str_or_null(o, "checkpoint", i->checkpoint);
     add_run_json(o, i);
+    if (i->paused) {
+        cJSON *p = cJSON_AddObjectToObject(o, "paused");
+        if (p) {
+            cJSON_AddStringToObject(p, "by", i->paused_by);
+            add_str_or_null(p, "reason", i->paused_reason);
+            add_time_or_null(p, "until", i->paused_until_ms);
+        }
+    } else {
+        cJSON_AddNullToObject(o, "paused");
+    }
     const lc_job *job = job_of(app, i->name);
     int64_t due = 0;
     int overdue = 0;
@@ -161,11 +206,47 @@ static void print_text(const cli *app, const lc_lock_info *i)
         printf("  last exit:      %d\n", i->last_exit);
     printf("  last error:     %s\n", i->last_error ? cli_safe(i->last_error) : "-");
     printf("  checkpoint:     %s\n", i->checkpoint ? cli_safe(i->checkpoint) : "-");
+    if (i->paused)
+        printf("  paused:         by %s until %s: %s\n", cli_safe(i->paused_by),
+               i->paused_until_ms > 0 ? cli_time(i->paused_until_ms, a, sizeof(a)) : "resumed",
+               cli_safe(i->paused_reason ? i->paused_reason : ""));
     print_run_text(app, i);
 }
 
-static int print_all(cli *app, const lc_lock_info *list, size_t n)
+/* --check: the locks with problems, in JSON (o non-NULL) and on stderr
+ * as one line; the number of them. */
+static size_t check(const cli *app, const lc_lock_info *list, size_t n, cJSON *o)
 {
+    char line[1024] = "", p[64];
+    size_t bad = 0, len = 0;
+    cJSON *c = o ? cJSON_AddObjectToObject(o, "check") : NULL;
+    cJSON *arr = c ? cJSON_AddArrayToObject(c, "offenders") : NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (problems(app, &list[k], p, sizeof(p))[0] == '\0')
+            continue;
+        bad++;
+        cJSON *item = arr ? cJSON_CreateObject() : NULL;
+        if (item) {
+            cJSON_AddStringToObject(item, "name", list[k].name);
+            cJSON_AddStringToObject(item, "problems", p);
+            cJSON_AddItemToArray(arr, item);
+        }
+        if (len < sizeof(line))
+            len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s (%s)",
+                                    bad > 1 ? ", " : "", cli_safe(list[k].name), p);
+    }
+    if (c)
+        cJSON_AddBoolToObject(c, "ok", bad == 0);
+    if (bad && !app->json) {
+        fflush(stdout); /* after the status it summarises, also through a pipe */
+        fprintf(stderr, "lockcoord: status --check: %zu of %zu not healthy: %s\n", bad, n, line);
+    }
+    return bad;
+}
+
+static int print_all(cli *app, const lc_lock_info *list, size_t n, int checking)
+{
+    size_t bad = 0;
     if (app->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = o ? cJSON_AddArrayToObject(o, "locks") : NULL;
@@ -174,12 +255,27 @@ static int print_all(cli *app, const lc_lock_info *list, size_t n)
             if (item)
                 cJSON_AddItemToArray(arr, item);
         }
-        return cli_print_json(o);
+        if (checking)
+            bad = check(app, list, n, o);
+        int rc = cli_print_json(o);
+        return rc ? rc : bad ? EXIT_CHECK : 0;
     }
     if (n == 0)
         printf("no locks\n");
     for (size_t k = 0; k < n; k++)
         print_text(app, &list[k]);
+    if (checking)
+        bad = check(app, list, n, NULL);
+    return bad ? EXIT_CHECK : 0;
+}
+
+static int on_opt(cli *app, void *ctx, int opt, const char *arg)
+{
+    (void)app;
+    (void)arg;
+    if (opt != 'k')
+        return EXIT_USAGE;
+    *(int *)ctx = 1;
     return 0;
 }
 
@@ -213,9 +309,14 @@ static int by_name(const void *a, const void *b)
 
 static int run(cli *app, int argc, char **argv)
 {
+    static const struct option opts[] = {{"check", no_argument, NULL, 'k'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *pos[256];
-    int npos, done;
-    int rc = cli_parse_plain(app, &cli_cmd_status, argc, argv, pos, 256, &npos, &done);
+    int npos, done, checking = 0;
+    int rc = cli_parse(app, &cli_cmd_status, argc, argv, "", opts, on_opt, &checking, pos, 256,
+                       &npos, NULL, &done);
     if (rc || done)
         return rc;
     for (int k = 0; k < npos; k++)
@@ -245,7 +346,7 @@ static int run(cli *app, int argc, char **argv)
             }
         }
     }
-    rc = print_all(app, list, n);
+    rc = print_all(app, list, n, checking);
     lc_lock_list_free(list, n);
     return rc;
 }
@@ -253,13 +354,17 @@ static int run(cli *app, int argc, char **argv)
 const cli_command cli_cmd_status = {
     "status",
     run,
-    "status [NAME ...]",
+    "status [NAME ...] [--check]",
     "Shows each lock's health -- ready (Ready to sync), held (Sync in progress),\n"
     "stale (lease expired, the next acquire reclaims it), failed (Last sync\n"
-    "failed) -- with owner, fence, held for, expires in, sync count, last\n"
+    "failed), paused (`lockcoord pause`; who, why and until when) -- with owner, fence, held for, "
+    "expires in, sync count, last\n"
     "started/completed, last error and checkpoint, and the last run's record\n"
     "(outcome, duration, attempts, HTTP status, missed slots, last success).\n"
     "For a job of the config, when it is next due (on the backend's clock)\n"
-    "and whether it is overdue. Without NAME, every lock and every job's\n"
-    "lock; at most 256 NAMEs at once.\n",
+    "and whether it is overdue (not running, and a whole slot went by without\n"
+    "a run, or no run succeeded for two slots). Without NAME, every lock and\n"
+    "every job's lock; at most 256 NAMEs at once.\n"
+    "--check: also exit 1 when any lock shown is stale, failed, paused or\n"
+    "overdue, naming them on stderr (JSON: \"check\":{\"ok\",\"offenders\"}).\n",
 };

@@ -10,7 +10,8 @@ int cli_exit_code(lc_status code)
 {
     switch (code) {
     case LC_OK: return 0;
-    case LC_ERR_CONFLICT: return EXIT_CONFLICT;
+    case LC_ERR_CONFLICT:
+    case LC_ERR_PAUSED: return EXIT_CONFLICT;
     case LC_ERR_LOST: return EXIT_LOST;
     case LC_ERR_TIMEOUT:
     case LC_ERR_UNAVAILABLE: return EXIT_UNAVAILABLE;

@@ -5,14 +5,16 @@
 
 const cli_exit_doc cli_exit_docs[] = {
     {0, NULL, "success (for run: the command's own exit code; sync: stopped by a signal)"},
-    {1, NULL, "sync --once: a job's run failed"},
+    {1, NULL,
+     "sync --once: a job's run failed; status --check: a lock is stale, failed, paused or "
+     "overdue"},
     {EXIT_USAGE, NULL, "usage error"},
     {EXIT_UNAVAILABLE, NULL, "backend unavailable (cannot connect, timed out, server error)"},
     {EXIT_INTERNAL, NULL, "internal error"},
     {EXIT_IOERR, NULL, "the output could not be written (acquire then gives its lease back)"},
     {EXIT_CONFLICT, NULL,
-     "lock held by another holder (run --conflict-exit-code N overrides; sync --once: a job "
-     "was held elsewhere)"},
+     "lock held by another holder, or paused (run --conflict-exit-code N overrides; sync "
+     "--once: a job was held elsewhere or paused)"},
     {EXIT_LOST, NULL, "lease lost while working"},
     {EXIT_CONFIG, NULL, "configuration error"},
     {EXIT_TIMEOUT, NULL, "run timed out"},

@@ -5,9 +5,9 @@
 #include <string.h>
 
 static const cli_command *const commands[] = {
-    &cli_cmd_acquire, &cli_cmd_renew,  &cli_cmd_release, &cli_cmd_status,
-    &cli_cmd_reset,   &cli_cmd_run,    &cli_cmd_sync,    &cli_cmd_checkpoint,
-    &cli_cmd_migrate, &cli_cmd_config, &cli_cmd_bench,
+    &cli_cmd_acquire, &cli_cmd_renew,   &cli_cmd_release,    &cli_cmd_status, &cli_cmd_reset,
+    &cli_cmd_run,     &cli_cmd_sync,    &cli_cmd_checkpoint, &cli_cmd_pause,  &cli_cmd_resume,
+    &cli_cmd_history, &cli_cmd_migrate, &cli_cmd_config,     &cli_cmd_bench,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -24,6 +24,7 @@ lc_config *lc_config_new(const char *backend)
     c->lock.wait_ms = 0;
     c->lock.retry_min_ms = 50;
     c->lock.retry_max_ms = 1000;
+    c->lock.history = LC_HISTORY_DEFAULT;
     c->sync.shutdown_grace_ms = 30000;
     c->log.level = LC_LOG_INFO;
     if ((backend && !c->backend) || !c->redis.key_prefix || !c->postgres.schema ||

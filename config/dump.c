@@ -214,6 +214,7 @@ char *lc_config_dump(const lc_config *c)
     sb_key_dur(&b, "  ", "wait", c->lock.wait_ms);
     sb_key_dur(&b, "  ", "retry_min", c->lock.retry_min_ms);
     sb_key_dur(&b, "  ", "retry_max", c->lock.retry_max_ms);
+    sb_printf(&b, "  history: %d\n", c->lock.history);
     sb_add(&b, "sync:\n", 6);
     sb_key_dur(&b, "  ", "shutdown_grace", c->sync.shutdown_grace_ms);
     sb_key_str(&b, "  ", "listen", c->sync.listen ? c->sync.listen : "");

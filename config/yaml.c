@@ -135,6 +135,7 @@ static const lc__field lock_fields[] = {
     {"wait", LC__F_DUR, CFG(lock.wait_ms), 0, NULL, NULL},
     {"retry_min", LC__F_DUR, CFG(lock.retry_min_ms), LC_PERIOD_MIN_MS, NULL, NULL},
     {"retry_max", LC__F_DUR, CFG(lock.retry_max_ms), LC_PERIOD_MIN_MS, NULL, NULL},
+    {"history", LC__F_INT, CFG(lock.history), 1, NULL, NULL},
 };
 static const lc__schema lock_schema = LC__FIELDS(lock_fields);
 

@@ -422,6 +422,61 @@ lc_status lc_force_release(lc_client *c, const char *name, const char *reason, i
     return rc;
 }
 
+lc_status lc_pause(lc_client *c, const char *name, const char *by, const char *reason,
+                   int64_t for_ms, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    if (reason == NULL || *reason == '\0')
+        return lc__err(err, LC_ERR_INVALID, 0, "a reason is required");
+    if (for_ms < 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "a pause cannot last a negative time");
+    if (by == NULL || *by == '\0')
+        by = c->owner;
+    if ((rc = check_text("reason", reason, err)) != LC_OK ||
+        (rc = check_text("paused by", by, err)) != LC_OK)
+        return rc;
+    return c->ops->pause(c->state, name, by, reason, for_ms, err);
+}
+
+lc_status lc_history(lc_client *c, const char *name, size_t limit, int64_t since_ms,
+                     lc_run_entry **out, size_t *n, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    lc_run_entry *list = NULL;
+    size_t count = 0;
+    rc = c->ops->history(c->state, name, limit, since_ms < 0 ? 0 : since_ms, &list, &count, err);
+    if (rc != LC_OK)
+        return rc;
+    *out = list;
+    *n = count;
+    return LC_OK;
+}
+
+void lc_run_entries_free(lc_run_entry *list, size_t n)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i].error);
+    free(list);
+}
+
+lc_status lc_resume(lc_client *c, const char *name, int *was_paused, lc_error *err)
+{
+    lc_status rc = check_name(name, err);
+    if (rc != LC_OK)
+        return rc;
+    int was = 0;
+    rc = c->ops->resume(c->state, name, &was, err);
+    if (rc == LC_OK && was_paused)
+        *was_paused = was;
+    return rc;
+}
+
 lc_status lc_inspect(lc_client *c, const char *name, lc_lock_info *out, lc_error *err)
 {
     lc_status rc = check_name(name, err);

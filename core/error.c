@@ -20,6 +20,7 @@ const char *lc_status_name(lc_status code)
     case LC_ERR_CONFIG: return "config";
     case LC_ERR_INTERNAL: return "internal";
     case LC_ERR_CANCELLED: return "cancelled";
+    case LC_ERR_PAUSED: return "paused";
     }
     return "internal";
 }
@@ -70,6 +71,15 @@ lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, u
     err->holder.acquired_at_ms = acquired_at_ms > 0 ? acquired_at_ms : 0;
     err->holder.expires_in_ms = expires_in_ms >= 0 ? expires_in_ms : -1;
     return LC_ERR_CONFLICT;
+}
+
+lc_status lc__err_paused(lc_error *err, const char *name, const char *by, const char *reason)
+{
+    lc__err(err, LC_ERR_PAUSED, 0, "lock '%s' is paused by %s: %s", name,
+            by && *by ? by : "an operator", reason && *reason ? reason : "no reason given");
+    if (err != NULL)
+        lc__strlcpy(err->holder.owner, by ? by : "", sizeof(err->holder.owner));
+    return LC_ERR_PAUSED;
 }
 
 void lc__err_clear(lc_error *err)

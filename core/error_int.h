@@ -29,6 +29,11 @@ lc_status lc__err_not_yours(lc_error *err, const char *name);
 lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, uint64_t fence,
                            int64_t acquired_at_ms, int64_t expires_in_ms);
 
+/* LC_ERR_PAUSED for `name`: the one way every backend refuses a paused
+ * lock. The message is "lock 'NAME' is paused by BY: REASON";
+ * err->holder.owner gets BY. */
+lc_status lc__err_paused(lc_error *err, const char *name, const char *by, const char *reason);
+
 /* Clears err to LC_OK with an empty message. */
 void lc__err_clear(lc_error *err);
 

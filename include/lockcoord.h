@@ -79,7 +79,8 @@ typedef enum lc_status {
     LC_ERR_NOMEM,       /* out of memory */
     LC_ERR_CONFIG,      /* bad configuration */
     LC_ERR_INTERNAL,    /* a bug or an impossible reply */
-    LC_ERR_CANCELLED    /* the caller cancelled the call (lc_acquire_opts.cancel_fd) */
+    LC_ERR_CANCELLED,   /* the caller cancelled the call (lc_acquire_opts.cancel_fd) */
+    LC_ERR_PAUSED       /* the lock is paused (lc_pause): nobody takes it until resumed */
 } lc_status;
 
 /* Who holds a lock, as a conflict or a reset reports it. Every backend
@@ -263,6 +264,7 @@ typedef struct lc_config {
         int64_t wait_ms;        /* default 0 */
         int64_t retry_min_ms;   /* default 50ms */
         int64_t retry_max_ms;   /* default 1s */
+        int history;            /* run history entries kept per lock; default 100 */
     } lock;
     lc_job *jobs;
     size_t n_jobs;
@@ -313,12 +315,14 @@ typedef enum lc_outcome {
     LC_OUTCOME_DEFAULT = 0, /* in an lc_run_result: ok without an error, else failed */
     LC_OUTCOME_OK,
     LC_OUTCOME_FAILED,
-    LC_OUTCOME_TIMEOUT,    /* stopped at its timeout */
-    LC_OUTCOME_LOST,       /* its lease was lost while it ran */
-    LC_OUTCOME_INTERRUPTED /* stopped by a shutdown */
+    LC_OUTCOME_TIMEOUT,     /* stopped at its timeout */
+    LC_OUTCOME_LOST,        /* its lease was lost while it ran */
+    LC_OUTCOME_INTERRUPTED, /* stopped by a shutdown */
+    LC_OUTCOME_ABANDONED    /* history only: its lease expired unreleased (holder killed),
+                               found by the next acquire; never recorded by a caller */
 } lc_outcome;
 
-/* "ok", "failed", "timeout", "lost", "interrupted"; "" for
+/* "ok", "failed", "timeout", "lost", "interrupted", "abandoned"; "" for
  * LC_OUTCOME_DEFAULT (and anything else). Never NULL. */
 LC_API const char *lc_outcome_name(lc_outcome o);
 
@@ -326,10 +330,12 @@ typedef enum lc_health {
     LC_HEALTH_READY = 0, /* "Ready to sync" */
     LC_HEALTH_HELD,      /* "Sync in progress" */
     LC_HEALTH_STALE,     /* "Stale lock: lease expired, the next acquire reclaims it" */
-    LC_HEALTH_FAILED     /* "Last sync failed" */
+    LC_HEALTH_FAILED,    /* "Last sync failed" */
+    LC_HEALTH_PAUSED     /* "Paused: not taken until resumed" (a held lease shows held) */
 } lc_health;
 
-/* "ready" | "held" | "stale" | "failed": the machine code. Never NULL. */
+/* "ready" | "held" | "stale" | "failed" | "paused": the machine code.
+ * Never NULL. */
 LC_API const char *lc_health_name(lc_health h);
 /* The human text of each value, as in the enum's comments. Never NULL. */
 LC_API const char *lc_health_text(lc_health h);
@@ -363,6 +369,12 @@ typedef struct lc_lock_info {
     int64_t last_success_at_ms;
     uint64_t consecutive_failures;
     int64_t server_now_ms; /* the backend server's clock when this was read */
+    /* A pause in force (lc_pause): who set it, why, and until when (-1:
+     * until lc_resume). paused_reason is NULL when not paused. */
+    int paused;
+    char paused_by[LC_OWNER_MAX + 1];
+    char *paused_reason;
+    int64_t paused_until_ms;
 } lc_lock_info;
 
 /* Frees the strings info owns and sets them to NULL; the struct itself is
@@ -554,6 +566,46 @@ LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_resu
  * *prev (may be NULL) is its holder. */
 LC_API lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,
                                   lc_holder *prev, lc_error *err);
+
+/* One finished run of a lock, as its history keeps it. Times are unix ms
+ * of the backend server, -1 when unknown. error is NULL when none. */
+typedef struct lc_run_entry {
+    uint64_t fence;
+    char owner[LC_OWNER_MAX + 1];
+    int64_t started_at_ms;
+    int64_t completed_at_ms;
+    int64_t duration_ms;
+    lc_outcome outcome;
+    int has_exit;
+    int exit_code;
+    int http_status; /* 0 when none */
+    int attempts;
+    char *error;
+} lc_run_entry;
+
+#define LC_HISTORY_DEFAULT 100 /* lock.history */
+
+/* The last runs of `name`, newest first: at most `limit` (0: all kept),
+ * completed at or after since_ms (0: any). Every release and every
+ * recorded run appends one entry in the same atomic step; each lock keeps
+ * its last lock.history. *out is a new array of *n entries
+ * (lc_run_entries_free); on error both are untouched. */
+LC_API lc_status lc_history(lc_client *c, const char *name, size_t limit, int64_t since_ms,
+                            lc_run_entry **out, size_t *n, lc_error *err);
+/* Frees list[0..n) and the array. NULL is fine. */
+LC_API void lc_run_entries_free(lc_run_entry *list, size_t n);
+
+/* Pauses `name` on every machine: until lc_resume (or for for_ms, when
+ * positive, on the backend server's clock), every acquire of it fails with
+ * LC_ERR_PAUSED, whose message names who paused it and why. A lease held
+ * now is left alone (lc_force_release ends it). `by` (NULL: the client's
+ * owner) and `reason` (required) must pass lc_text_check; pausing again
+ * replaces the pause. LC_ERR_INVALID for an empty reason or a negative
+ * for_ms. */
+LC_API lc_status lc_pause(lc_client *c, const char *name, const char *by, const char *reason,
+                          int64_t for_ms, lc_error *err);
+/* Lifts a pause. *was_paused (may be NULL) says whether one was in force. */
+LC_API lc_status lc_resume(lc_client *c, const char *name, int *was_paused, lc_error *err);
 
 /* One lock's state, health derived. A name never used is "ready" with
  * fence 0. On success *out owns strings: clear it with lc_lock_info_clear.
@@ -930,7 +982,8 @@ typedef struct lc_sync lc_sync;
 typedef enum lc_sync_event_kind {
     LC_SYNC_START = 0, /* a run started (fence, slot, missed) */
     LC_SYNC_FINISH,    /* a run ended (outcome, duration, attempts, message) */
-    LC_SYNC_SKIP,      /* a check ran nothing (reason: "held", "not due", "unavailable") */
+    LC_SYNC_SKIP,      /* a check ran nothing (reason: "held", "paused", "not due",
+                          "unavailable") */
     LC_SYNC_RETRY,     /* an attempt failed and another follows (message: why, delay_ms) */
     LC_SYNC_LOST,      /* a run's lease was lost (message: why) */
     LC_SYNC_STOPPING   /* shutdown began, or the grace ran out (message) */
@@ -950,7 +1003,7 @@ typedef struct lc_sync_event {
     int attempt;         /* START 1, RETRY: the attempt that failed, FINISH: attempts made */
     int missed;          /* START: slots missed before this one */
     int64_t delay_ms;    /* RETRY: until the next attempt; SKIP "not due": until due; else -1 */
-    const char *reason;  /* SKIP: "held", "not due", "unavailable", "error"; else "" */
+    const char *reason;  /* SKIP: "held", "paused", "not due", "unavailable", "error"; else "" */
     const char *message; /* the whole line for humans (job and fence included) */
 } lc_sync_event;
 
@@ -980,6 +1033,7 @@ typedef struct lc_sync_summary {
     unsigned held;       /* held elsewhere (or paused) when checked */
     unsigned not_due;
     unsigned unavailable; /* the backend could not be asked */
+    unsigned paused;      /* of held: the lock was paused (lc_pause) */
 } lc_sync_summary;
 
 /* Makes an engine for cfg's jobs: one client (opened with cfg and copts,

@@ -105,6 +105,16 @@ demo_backend() {
     step_expect 0 "The operator's fix, instead of UPDATE ... SET status = 'idle'" \
         lockcoord reset migration-lock --reason "alice's laptop went to sleep mid-migration"
     step_expect 0 "Every lock, with its health" lockcoord status
+
+    step_expect 0 "Operating: pause a job on every machine for an hour" \
+        lockcoord pause nightly-sync --reason "vendor API down, ticket 4711" --for 1h
+    step_expect 75 "A paused lock is refused everywhere, saying who and why" \
+        lockcoord run nightly-sync -- echo "never printed"
+    step_expect 0 "Lift the pause" lockcoord resume nightly-sync
+    step_expect 1 "For a monitor: exit 1 naming what is failed, stale, paused or overdue" \
+        lockcoord status --check report-job migration-lock nightly-sync
+    step_expect 0 "What ran, where, for how long (the killed holder is 'abandoned')" \
+        lockcoord history import-job
 }
 
 # The receiver's port (tests/tools/http_receiver.py), once started.

@@ -254,6 +254,17 @@ static void claim_failed(lc_sync *s, lc__sync_job *sj, lc_status rc, const lc_er
         sj->check_at_ns = now_ns + again * 1000000;
         return;
     }
+    if (rc == LC_ERR_PAUSED) {
+        int64_t again = recheck_ms(sj);
+        lc_sync_event ev = lc__sync_event(LC_SYNC_SKIP, LC_LOG_INFO, sj);
+        ev.reason = "paused";
+        count(s, &s->sum.held);
+        count(s, &s->sum.paused);
+        lc__sync_emit(s, &ev, "job %s: skipped: %s; next check in %s", sj->job->name, e->message,
+                      lc_duration_format(again, d, sizeof(d)));
+        sj->check_at_ns = now_ns + again * 1000000;
+        return;
+    }
     int64_t again = recheck_ms(sj);
     lc_sync_event ev = lc__sync_event(LC_SYNC_SKIP, LC_LOG_WARN, sj);
     ev.reason = rc == LC_ERR_UNAVAILABLE || rc == LC_ERR_TIMEOUT ? "unavailable" : "error";

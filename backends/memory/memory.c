@@ -36,6 +36,12 @@ typedef struct entry {
     int64_t last_duration_ms;
     int64_t last_success_at_ms;
     uint64_t consecutive_failures;
+    char *paused_reason; /* NULL when not paused */
+    char paused_by[LC_OWNER_MAX + 1];
+    int64_t paused_until_ns; /* on the store's monotonic clock; 0: until resumed */
+    int64_t paused_until_ms; /* the same on the wall clock; -1: until resumed */
+    lc_run_entry *runs;      /* oldest first */
+    size_t n_runs;
 } entry;
 
 struct lc_memstore {
@@ -49,6 +55,7 @@ struct lc_memstore {
 
 typedef struct mem_state {
     lc_memstore *store;
+    int history; /* lock.history */
     int owns_store;
     int watching;
     char watched[LC_NAME_MAX + 1];
@@ -73,6 +80,8 @@ void lc_memstore_free(lc_memstore *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->entries[i].last_error);
         free(s->entries[i].checkpoint);
+        free(s->entries[i].paused_reason);
+        lc_run_entries_free(s->entries[i].runs, s->entries[i].n_runs);
     }
     free(s->entries);
     pthread_cond_destroy(&s->released);
@@ -114,6 +123,16 @@ static int live(lc_memstore *s, const entry *e)
     return e->token[0] != '\0' && lc__mono_ns(s->clock) < e->expires_ns;
 }
 
+/* A pause whose time is up is lifted the first time anyone looks. */
+static int paused(lc_memstore *s, entry *e)
+{
+    if (e->paused_reason && e->paused_until_ns > 0 && lc__mono_ns(s->clock) >= e->paused_until_ns) {
+        free(e->paused_reason);
+        e->paused_reason = NULL;
+    }
+    return e->paused_reason != NULL;
+}
+
 static int held_by(lc_memstore *s, const entry *e, const char *token)
 {
     return e && live(s, e) && strcmp(e->token, token) == 0;
@@ -145,7 +164,57 @@ static void drop_lease(lc_memstore *s, entry *e)
     pthread_cond_broadcast(&s->released);
 }
 
-static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_error *err)
+/* Appends the run just recorded to e's history, keeping the last `cap`. */
+static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err);
+
+/* A stale lease being reclaimed: its run leaves an "abandoned" entry with
+ * its holder and fence. */
+static lc_status append_abandoned(entry *e, int cap, lc_error *err)
+{
+    lc_run_result r = {.outcome = LC_OUTCOME_ABANDONED, .attempts = 1};
+    int64_t completed = e->last_completed_at_ms, duration = e->last_duration_ms;
+    e->last_completed_at_ms = -1;
+    e->last_duration_ms = -1;
+    lc_status rc = append_run(e, &r, cap, err);
+    e->last_completed_at_ms = completed;
+    e->last_duration_ms = duration;
+    return rc;
+}
+
+static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err)
+{
+    char *error = NULL;
+    if (res->error && (error = strdup(res->error)) == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    size_t keep = cap > 0 ? (size_t)cap : 1;
+    while (e->n_runs >= keep) {
+        free(e->runs[0].error);
+        memmove(e->runs, e->runs + 1, (e->n_runs - 1) * sizeof(*e->runs));
+        e->n_runs--;
+    }
+    lc_run_entry *grown = realloc(e->runs, (e->n_runs + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        free(error);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    e->runs = grown;
+    lc_run_entry *r = &e->runs[e->n_runs++];
+    memset(r, 0, sizeof(*r));
+    r->fence = e->fence;
+    lc__strlcpy(r->owner, e->owner, sizeof(r->owner));
+    r->started_at_ms = e->last_started_at_ms;
+    r->completed_at_ms = e->last_completed_at_ms;
+    r->duration_ms = e->last_duration_ms;
+    r->outcome = res->outcome;
+    r->has_exit = res->has_exit;
+    r->exit_code = res->exit_code;
+    r->http_status = res->http_status;
+    r->attempts = res->attempts;
+    r->error = error;
+    return LC_OK;
+}
+
+static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, int cap, lc_error *err)
 {
     if (set_str(&e->last_error, res->error) != 0)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -167,17 +236,17 @@ static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, lc_e
     } else {
         e->consecutive_failures++;
     }
-    return LC_OK;
+    return append_run(e, res, cap, err);
 }
 
 static lc_status mem_open(const lc_config *cfg, const lc_backend_env *env, void **state,
                           lc_error *err)
 {
-    (void)cfg;
     mem_state *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     m->store = env->shared;
+    m->history = cfg && cfg->lock.history > 0 ? cfg->lock.history : LC_HISTORY_DEFAULT;
     if (m->store == NULL) {
         m->store = lc_memstore_new(env->clock);
         m->owns_store = 1;
@@ -208,9 +277,14 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     } else if (held_by(s, e, a->token)) {
         out->fence = e->fence; /* a retried acquire of our own lease */
+    } else if (paused(s, e)) {
+        rc = lc__err_paused(err, a->name, e->paused_by, e->paused_reason);
     } else if (live(s, e)) {
         rc = lc__err_conflict(err, a->name, e->owner, e->fence, e->acquired_at_ms,
                               (e->expires_ns - lc__mono_ns(s->clock)) / 1000000);
+    } else if (e->running &&
+               (rc = append_abandoned(e, ((mem_state *)state)->history, err)) != LC_OK) {
+        /* out of memory: nothing taken */
     } else {
         lc__strlcpy(e->token, a->token, sizeof(e->token));
         lc__strlcpy(e->owner, a->owner, sizeof(e->owner));
@@ -272,7 +346,8 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find(s, name);
-    lc_status rc = held_by(s, e, token) ? record(s, e, res, err) : lc__err_not_yours(err, name);
+    lc_status rc = held_by(s, e, token) ? record(s, e, res, ((mem_state *)state)->history, err)
+                                        : lc__err_not_yours(err, name);
     if (rc == LC_OK)
         drop_lease(s, e);
     pthread_mutex_unlock(&s->mu);
@@ -335,7 +410,8 @@ static lc_status mem_record_run(void *state, const char *name, const lc_run_resu
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find_or_add(s, name);
-    lc_status rc = e ? record(s, e, res, err) : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_status rc = e ? record(s, e, res, ((mem_state *)state)->history, err)
+                     : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -355,8 +431,73 @@ static lc_status mem_checkpoint(void *state, const char *name, const char *token
     return rc;
 }
 
+static lc_status mem_pause(void *state, const char *name, const char *by, const char *reason,
+                           int64_t for_ms, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find_or_add(s, name);
+    if (e == NULL || set_str(&e->paused_reason, reason) != 0) {
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    } else {
+        lc__strlcpy(e->paused_by, by, sizeof(e->paused_by));
+        e->paused_until_ns =
+            for_ms > 0 ? lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(for_ms)) : 0;
+        e->paused_until_ms = for_ms > 0 ? lc__wall_ms(s->clock) + for_ms : -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static lc_status mem_history(void *state, const char *name, size_t limit, int64_t since_ms,
+                             lc_run_entry **out, size_t *n, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    lc_status rc = LC_OK;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    size_t total = e ? e->n_runs : 0, k = 0;
+    lc_run_entry *list = calloc(total ? total : 1, sizeof(*list));
+    if (list == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = total; rc == LC_OK && i-- > 0 && (limit == 0 || k < limit);) {
+        const lc_run_entry *r = &e->runs[i];
+        if (since_ms > 0 && r->completed_at_ms < since_ms)
+            continue;
+        list[k] = *r;
+        list[k].error = lc__strdup(r->error);
+        if (r->error && list[k].error == NULL)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        k++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != LC_OK) {
+        lc_run_entries_free(list, k);
+        return rc;
+    }
+    *out = list;
+    *n = k;
+    return LC_OK;
+}
+
+static lc_status mem_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    lc_memstore *s = ((mem_state *)state)->store;
+    (void)err;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    *was_paused = e && paused(s, e);
+    if (e) {
+        free(e->paused_reason);
+        e->paused_reason = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return LC_OK;
+}
+
 /* Callers hold s->mu. */
-static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc_error *err)
+static lc_status fill_info(lc_memstore *s, entry *e, lc_lock_info *out, lc_error *err)
 {
     lc__lock_info_init(out, e->name);
     int64_t now_ns = lc__mono_ns(s->clock);
@@ -384,7 +525,13 @@ static lc_status fill_info(lc_memstore *s, const entry *e, lc_lock_info *out, lc
     out->last_success_at_ms = e->last_success_at_ms;
     out->consecutive_failures = e->consecutive_failures;
     out->server_now_ms = lc__wall_ms(s->clock);
-    if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint)) {
+    if ((out->paused = paused(s, e)) != 0) {
+        lc__strlcpy(out->paused_by, e->paused_by, sizeof(out->paused_by));
+        out->paused_until_ms = e->paused_until_ms;
+        out->paused_reason = lc__strdup(e->paused_reason);
+    }
+    if ((e->last_error && !out->last_error) || (e->checkpoint && !out->checkpoint) ||
+        (out->paused && !out->paused_reason)) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
@@ -481,6 +628,9 @@ const lc_backend_ops lc__backend_memory = {
     .start_run = mem_start_run,
     .abandon = mem_abandon,
     .checkpoint = mem_checkpoint,
+    .pause = mem_pause,
+    .resume = mem_resume,
+    .history = mem_history,
     .inspect = mem_inspect,
     .list = mem_list,
     .migrate = mem_migrate,

@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#define LC_PG_SCHEMA_VERSION 2
+#define LC_PG_SCHEMA_VERSION 4
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
@@ -29,6 +29,13 @@ typedef struct pg_sql {
     char *abandon;
     char *now;
     char *upgrade_v2;
+    char *upgrade_v3;
+    char *pause;
+    char *resume;
+    char *create_runs;
+    char *create_runs_index;
+    char *history;
+    char *qruns; /* the run history table, quoted */
     char *create_table;
     char *create_version;
     char *read_version;
@@ -102,7 +109,7 @@ lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
 
 /* The columns of a lock row as inspect and list read it (INFO_COLUMNS in
  * schema.c). */
-#define LC__PG_INFO_COLUMNS 22
+#define LC__PG_INFO_COLUMNS 26
 
 /* One lock row, its columns as text (v[i] NULL for SQL NULL), into out
  * (set up here; lc_lock_info_clear it). Apart from the PGresult so that

@@ -116,6 +116,14 @@ static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void *
 /* Acquire                                                            */
 /* ------------------------------------------------------------------ */
 
+/* lock.history as a parameter. */
+static const char *history_cap(const pg_state *s, char *buf, size_t size)
+{
+    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
+    snprintf(buf, size, "%d", cap);
+    return buf;
+}
+
 /* Columns of the acquire and holder statements. */
 enum {
     A_GRANTED,
@@ -126,8 +134,20 @@ enum {
     A_EXPIRES_MS,
     A_LIVE,
     A_NOW_MS,
-    A_STARTED_MS
+    A_STARTED_MS,
+    A_PAUSED,
+    A_PAUSED_BY,
+    A_PAUSED_REASON
 };
+
+/* Whether the row an acquire lost to is paused; then err says by whom. */
+static int paused_row(const PGresult *r, const char *name, lc_error *err)
+{
+    if (PQntuples(r) == 0 || PQnfields(r) <= A_PAUSED_REASON || !flag(r, 0, A_PAUSED))
+        return 0;
+    lc__err_paused(err, name, PQgetvalue(r, 0, A_PAUSED_BY), PQgetvalue(r, 0, A_PAUSED_REASON));
+    return 1;
+}
 
 static lc_status granted(const PGresult *r, lc_grant *out, lc_error *err)
 {
@@ -162,13 +182,17 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
                              lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 5, p, &r, err);
+    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 6, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
         rc = granted(r, out, err);
         PQclear(r);
         return rc;
+    }
+    if (paused_row(r, p[0], err)) {
+        PQclear(r);
+        return LC_ERR_PAUSED;
     }
     if (PQntuples(r) == 0 || !flag(r, 0, A_LIVE)) {
         PQclear(r);
@@ -177,7 +201,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
             return rc;
     }
     *live = PQntuples(r) > 0 && flag(r, 0, A_LIVE);
-    rc = conflict(r, p[0], err);
+    rc = paused_row(r, p[0], err) ? LC_ERR_PAUSED : conflict(r, p[0], err);
     PQclear(r);
     return rc;
 }
@@ -187,7 +211,13 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
     pg_state *s = state;
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    const char *p[] = {a->name, a->token, a->owner, ttl, a->claim ? "true" : "false"};
+    char cap[16];
+    const char *p[] = {a->name,
+                       a->token,
+                       a->owner,
+                       ttl,
+                       a->claim ? "true" : "false",
+                       history_cap(s, cap, sizeof(cap))};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
@@ -338,16 +368,62 @@ static void record_fill(const lc_run_result *res, record_params *rp, const char 
     p[8] = rp->duration;
 }
 
+static lc_status pg_history(void *state, const char *name, size_t limit, int64_t since_ms,
+                            lc_run_entry **out, size_t *n, lc_error *err)
+{
+    pg_state *s = state;
+    char since[24], lim[24];
+    snprintf(since, sizeof(since), "%lld", (long long)since_ms);
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    const char *p[] = {name, since, lim};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "history", s->sql.history, 3, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    int rows = PQntuples(r);
+    lc_run_entry *list = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*list));
+    if (list == NULL) {
+        PQclear(r);
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        lc_run_entry *e = &list[i];
+        e->fence = (uint64_t)num(r, i, 0, 0);
+        lc__strlcpy(e->owner, PQgetvalue(r, i, 1), sizeof(e->owner));
+        e->started_at_ms = num(r, i, 2, -1);
+        e->completed_at_ms = num(r, i, 3, -1);
+        e->duration_ms = num(r, i, 4, -1);
+        e->outcome = lc__outcome_parse(PQgetisnull(r, i, 5) ? "" : PQgetvalue(r, i, 5));
+        e->has_exit = !PQgetisnull(r, i, 6);
+        e->exit_code = (int)num(r, i, 6, 0);
+        e->http_status = (int)num(r, i, 7, 0);
+        e->attempts = (int)num(r, i, 9, 1);
+        if (text_dup(r, i, 8, &e->error) != 0) {
+            PQclear(r);
+            lc_run_entries_free(list, (size_t)i);
+            return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        }
+    }
+    PQclear(r);
+    *out = list;
+    *n = (size_t)rows;
+    return LC_OK;
+}
+
 static lc_status pg_release(void *state, const char *name, const char *token,
                             const lc_run_result *res, lc_error *err)
 {
     pg_state *s = state;
     record_params rp;
-    const char *p[10] = {name, token};
+    char cap[16];
+    const char *p[11] = {name, token};
     record_fill(res, &rp, p);
     p[9] = s->channel;
+    p[10] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    lc_status rc = update_one(s, "release", s->sql.release, 10, p, &changed, err);
+    lc_status rc = update_one(s, "release", s->sql.release, 11, p, &changed, err);
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
     return rc;
@@ -413,11 +489,13 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
 {
     pg_state *s = state;
     record_params rp;
-    const char *p[9] = {name, NULL};
+    char cap[16];
+    const char *p[10] = {name, NULL};
     record_fill(res, &rp, p);
     p[1] = NULL;
+    p[9] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 9, p, &changed, err);
+    return update_one(s, "record run", s->sql.record_run, 10, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,
@@ -430,6 +508,32 @@ static lc_status pg_checkpoint(void *state, const char *name, const char *token,
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
     return rc;
+}
+
+static lc_status pg_pause(void *state, const char *name, const char *by, const char *reason,
+                          int64_t for_ms, lc_error *err)
+{
+    pg_state *s = state;
+    char ms[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)for_ms);
+    const char *p[] = {name, by, reason, ms};
+    int changed = 0;
+    return update_one(s, "pause", s->sql.pause, 4, p, &changed, err);
+}
+
+static lc_status pg_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    pg_state *s = state;
+    const char *p[] = {name};
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, "resume", s->sql.resume, 1, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    *was_paused = PQntuples(r) > 0 && flag(r, 0, 0);
+    PQclear(r);
+    return LC_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -460,6 +564,10 @@ enum {
     I_SUCCESS_MS,
     I_FAILURES,
     I_NOW_MS,
+    I_PAUSED,
+    I_PAUSED_BY,
+    I_PAUSED_REASON,
+    I_PAUSED_UNTIL_MS,
     I_COUNT
 };
 _Static_assert(I_COUNT == LC__PG_INFO_COLUMNS, "LC__PG_INFO_COLUMNS is the column count");
@@ -489,8 +597,15 @@ lc_status lc__pg_info_from_values(const char *const *v, lc_lock_info *out, lc_er
     out->last_success_at_ms = num_of(v[I_SUCCESS_MS], -1);
     out->consecutive_failures = (uint64_t)num_of(v[I_FAILURES], 0);
     out->server_now_ms = num_of(v[I_NOW_MS], 0);
+    out->paused = flag_of(v[I_PAUSED]);
+    if (out->paused) {
+        lc__strlcpy(out->paused_by, v[I_PAUSED_BY] ? v[I_PAUSED_BY] : "", sizeof(out->paused_by));
+        out->paused_until_ms = num_of(v[I_PAUSED_UNTIL_MS], -1);
+    }
     if (dup_of(v[I_LAST_ERROR], &out->last_error) != 0 ||
-        dup_of(v[I_CHECKPOINT], &out->checkpoint) != 0) {
+        dup_of(v[I_CHECKPOINT], &out->checkpoint) != 0 ||
+        (out->paused &&
+         dup_of(v[I_PAUSED_REASON] ? v[I_PAUSED_REASON] : "", &out->paused_reason) != 0)) {
         lc_lock_info_clear(out);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
@@ -573,6 +688,9 @@ const lc_backend_ops lc__backend_postgres = {
     .start_run = pg_start_run,
     .abandon = pg_abandon,
     .checkpoint = pg_checkpoint,
+    .pause = pg_pause,
+    .resume = pg_resume,
+    .history = pg_history,
     .inspect = pg_inspect,
     .list = pg_list,
     .migrate = lc__pg_migrate,

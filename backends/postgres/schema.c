@@ -1,6 +1,8 @@
 /* backends/postgres/schema.c -- the table, its version, and the texts of
  * every statement the backend sends. {T} in a template stands for the
- * quoted "schema"."table", {V} for its version table. */
+ * quoted "schema"."table", {V} for its version table, {R} for its run
+ * history table (the table's name with "_locks" turned into "_runs", or
+ * "_runs" added). */
 #include "backends/postgres/pg_int.h"
 #include "core/error_int.h"
 
@@ -11,6 +13,9 @@
 /* Unix milliseconds of a timestamptz (or of an interval), NULL stays NULL. */
 #define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
 #define LIVE(t) "(" t "status = 'running' AND " t "lease_expires_at >= now())"
+/* A pause in force: set, and not timed out on the server's clock. */
+#define PAUSED(t)                                                                                  \
+    "(" t "paused_by IS NOT NULL AND (" t "paused_until IS NULL OR " t "paused_until > now()))"
 
 /* Version 2: the lease's own start (a claim takes a lease before its run
  * starts) and the last run's full record. */
@@ -22,7 +27,35 @@
     " last_missed_slots integer,"                                                                  \
     " last_duration_ms bigint,"                                                                    \
     " last_success_at timestamptz,"                                                                \
-    " consecutive_failures bigint NOT NULL DEFAULT 0"
+    " consecutive_failures bigint NOT NULL DEFAULT 0," PAUSE_COLUMNS
+
+/* Version 3: a pause (lockcoord pause): who, why, until when (NULL: until
+ * resumed). */
+#define PAUSE_COLUMNS                                                                              \
+    " paused_by text,"                                                                             \
+    " paused_reason text,"                                                                         \
+    " paused_until timestamptz"
+
+/* Version 2 to 3. */
+static const char upgrade_v3_sql[] = "ALTER TABLE {T}"
+                                     " ADD COLUMN IF NOT EXISTS paused_by text,"
+                                     " ADD COLUMN IF NOT EXISTS paused_reason text,"
+                                     " ADD COLUMN IF NOT EXISTS paused_until timestamptz";
+
+/* Version 4: the run history, one row per finished run, newest last. */
+static const char create_runs_sql[] = "CREATE TABLE IF NOT EXISTS {R} ("
+                                      " id bigserial PRIMARY KEY,"
+                                      " name text NOT NULL,"
+                                      " fence bigint NOT NULL DEFAULT 0,"
+                                      " owner text,"
+                                      " started_at timestamptz,"
+                                      " completed_at timestamptz,"
+                                      " duration_ms bigint,"
+                                      " outcome text,"
+                                      " exit integer,"
+                                      " http_status integer,"
+                                      " error text,"
+                                      " attempts integer)";
 
 /* Version 1 to 2: the same columns added to an existing table. */
 static const char upgrade_v2_sql[] =
@@ -73,7 +106,8 @@ static const char write_version_sql[] =
 #define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
 static const char acquire_sql[] =
     "WITH prev AS ("
-    "  SELECT owner, fence, status, lease_expires_at, acquired_at"
+    "  SELECT owner, fence, status, lease_expires_at, acquired_at, last_sync_started_at,"
+    "         " PAUSED("") " AS paused, paused_by, paused_reason"
     "  FROM {T} WHERE name = $1),"
     " up AS ("
     "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
@@ -88,16 +122,29 @@ static const char acquire_sql[] =
     "   last_sync_started_at = CASE WHEN " RETRIED " OR $5::boolean"
     "                               THEN l.last_sync_started_at ELSE now() END,"
     "   lease_expires_at = EXCLUDED.lease_expires_at"
-    "  WHERE l.status = 'idle' OR l.lease_expires_at < now()"
-    "     OR l.token = EXCLUDED.token"
-    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at)"
+    "  WHERE (" RETRIED ")"
+    "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"
+    "         AND NOT " PAUSED("l.") ")"
+    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at),"
+    /* A stale lease reclaimed: its run is history, "abandoned". */
+    " ab AS ("
+    "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"
+    "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"
+    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"
+    "  RETURNING id),"
+    " abt AS ("
+    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM ab) AND id <= ("
+    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"
+    "   OFFSET GREATEST($6::integer - 1, 0) LIMIT 1))"
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
-    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at")
+    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
+    "        false, NULL, NULL"
     " FROM up"
     " UNION ALL"
     " SELECT false, fence, " MS("acquired_at") ", NULL,"
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "        COALESCE(" LIVE("") ", false), NULL, NULL"
+    "        COALESCE(" LIVE("") ", false), NULL, NULL,"
+    "        COALESCE(paused, false), paused_by, paused_reason"
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
@@ -105,7 +152,8 @@ static const char acquire_sql[] =
 static const char holder_sql[] =
     "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "       COALESCE(" LIVE("") ", false), NULL, NULL"
+    "       COALESCE(" LIVE("") ", false), NULL, NULL,"
+    "       COALESCE(" PAUSED("") ", false), paused_by, paused_reason"
     " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
@@ -130,11 +178,30 @@ static const char renew_many_sql[] =
     " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
     " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
 
+/* The run just recorded (the row `u` returns) appended to the history,
+ * and the lock's entries beyond the last `cap` (a parameter) trimmed, in
+ * the same statement. */
+#define RECORD_RETURNING                                                                       \
+    " RETURNING l.name, l.fence, l.owner, l.last_sync_started_at, l.last_sync_completed_at,"   \
+    "  l.last_duration_ms"
+#define HISTORY_CTES(cap)                                                                      \
+    " h AS ("                                                                                  \
+    "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"   \
+    "                   exit, http_status, error, attempts)"                                   \
+    "  SELECT name, fence, owner, last_sync_started_at, last_sync_completed_at,"               \
+    "         last_duration_ms, $5, $3::integer, NULLIF($6::integer, 0), $4, $7::integer"      \
+    "  FROM u),"                                                                               \
+    " t AS ("                                                                                  \
+    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM u) AND id <= ("               \
+    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"                                   \
+    "   OFFSET GREATEST(" cap "::integer - 1, 0) LIMIT 1))"
+
 static const char release_sql[] =
     "WITH u AS ("
     "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL," RECORD_SET
     "  WHERE name = $1 AND token = $2 AND " LIVE("")
-    "  RETURNING name)"
+    RECORD_RETURNING "),"
+    HISTORY_CTES("$11")
     " SELECT pg_notify($10, name) FROM u";
 
 /* Release without a record: a claim that found nothing to run. */
@@ -174,13 +241,40 @@ static const char force_release_sql[] =
 /* $2 stands where release has the token, so both share RECORD_SET's
  * numbering; it is always NULL. */
 static const char record_run_sql[] =
+    "WITH u AS ("
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count,"
     "                      last_outcome, last_http_status, last_attempts, last_missed_slots,"
     "                      last_duration_ms, last_success_at, consecutive_failures)"
     " VALUES ($1, now(), $3::integer, $4, 1, $5, $6::integer, $7::integer, $8::integer,"
     "         NULLIF($9::bigint, 0), CASE WHEN $5 = 'ok' THEN now() END,"
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
-    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL";
+    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL"
+    RECORD_RETURNING "),"
+    HISTORY_CTES("$10")
+    " SELECT name FROM u";
+
+/* $2: completed at or after (unix ms, 0: any); $3: at most (0: all). */
+static const char history_sql[] =
+    "SELECT fence, COALESCE(owner, ''), " MS("started_at") ", " MS("completed_at") ","
+    " duration_ms, outcome, exit, http_status, error, attempts FROM {R}"
+    " WHERE name = $1"
+    "   AND ($2::bigint = 0 OR completed_at >= to_timestamp($2::bigint / 1000.0))"
+    " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)";
+
+/* $4: milliseconds the pause lasts, 0 for until resumed. A never-seen
+ * name gets a row. */
+static const char pause_sql[] =
+    "INSERT INTO {T} (name, paused_by, paused_reason, paused_until)"
+    " VALUES ($1, $2, $3, CASE WHEN $4::bigint > 0"
+    "                          THEN now() + $4::bigint * interval '1 millisecond' END)"
+    " ON CONFLICT (name) DO UPDATE SET paused_by = EXCLUDED.paused_by,"
+    "  paused_reason = EXCLUDED.paused_reason, paused_until = EXCLUDED.paused_until";
+
+/* Whether a pause was in force, read from the row as it was. */
+static const char resume_sql[] =
+    "UPDATE {T} AS l SET paused_by = NULL, paused_reason = NULL, paused_until = NULL"
+    " FROM (SELECT name, " PAUSED("") " AS was FROM {T} WHERE name = $1 FOR UPDATE) AS p"
+    " WHERE l.name = p.name RETURNING p.was";
 
 static const char checkpoint_sql[] =
     "UPDATE {T} SET checkpoint = $3 WHERE name = $1 AND token = $2 AND " LIVE("");
@@ -197,7 +291,8 @@ static const char checkpoint_sql[] =
     " last_exit, last_error, checkpoint, " MS("last_sync_started_at") ","      \
     " last_outcome, last_http_status, last_attempts, last_missed_slots,"       \
     " last_duration_ms, " MS("last_success_at") ", consecutive_failures,"      \
-    " " MS("now()") " FROM {T}"
+    " " MS("now()") ", COALESCE(" PAUSED("") ", false), paused_by, paused_reason,"  \
+    " " MS("paused_until") " FROM {T}"
 
 static const char inspect_sql[] = INFO_COLUMNS " WHERE name = $1";
 static const char list_sql[] = INFO_COLUMNS " ORDER BY name";
@@ -220,16 +315,21 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
 }
 
 /* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
-static char *expand(const char *tmpl, const char *t, const char *v)
+static char *expand(const char *tmpl, const char *t, const char *v, const char *r)
 {
-    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v);
+    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v), rl = strlen(r);
+    size_t most = tl > vl ? tl : vl;
+    most = most > rl ? most : rl;
     for (const char *p = tmpl; (p = strchr(p, '{')) != NULL; p++)
-        cap += tl > vl ? tl : vl;
+        cap += most;
     char *out = malloc(cap), *o = out;
     if (out == NULL)
         return NULL;
     for (const char *p = tmpl; *p;) {
-        const char *with = strncmp(p, "{T}", 3) == 0 ? t : strncmp(p, "{V}", 3) == 0 ? v : NULL;
+        const char *with = strncmp(p, "{T}", 3) == 0   ? t
+                           : strncmp(p, "{V}", 3) == 0 ? v
+                           : strncmp(p, "{R}", 3) == 0 ? r
+                                                       : NULL;
         if (with) {
             memcpy(o, with, strlen(with));
             o += strlen(with);
@@ -291,7 +391,24 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     snprintf(version, sizeof(version), "%s_schema", table);
     q->qtable = qualified(s->conn, schema, table);
     q->qversion = qualified(s->conn, schema, version);
-    if (q->qtable == NULL || q->qversion == NULL) {
+    char runs[LC_PG_IDENT_MAX + 8], index[LC_PG_IDENT_MAX + 16];
+    size_t tl = strlen(table);
+    if (tl > 6 && strcmp(table + tl - 6, "_locks") == 0)
+        snprintf(runs, sizeof(runs), "%.*s_runs", (int)(tl - 6), table);
+    else
+        snprintf(runs, sizeof(runs), "%s_runs", table);
+    snprintf(index, sizeof(index), "%s_by_name", runs);
+    q->qruns = qualified(s->conn, schema, runs);
+    char *qindex = quoted(s->conn, index);
+    if (q->qruns && qindex) {
+        size_t n = strlen(qindex) + strlen(q->qruns) + 64;
+        if ((q->create_runs_index = malloc(n)) != NULL)
+            snprintf(q->create_runs_index, n, "CREATE INDEX IF NOT EXISTS %s ON %s (name, id)",
+                     qindex, q->qruns);
+    }
+    free(qindex);
+    if (q->qtable == NULL || q->qversion == NULL || q->qruns == NULL ||
+        q->create_runs_index == NULL) {
         lc__pg_sql_free(q);
         return lc__err(err, LC_ERR_CONFIG, 0, "postgres: cannot quote %s: %s", s->table,
                        PQerrorMessage(s->conn));
@@ -314,6 +431,11 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         {&q->abandon, abandon_sql},
         {&q->now, now_sql},
         {&q->upgrade_v2, upgrade_v2_sql},
+        {&q->upgrade_v3, upgrade_v3_sql},
+        {&q->pause, pause_sql},
+        {&q->resume, resume_sql},
+        {&q->create_runs, create_runs_sql},
+        {&q->history, history_sql},
         {&q->create_table, create_table_sql},
         {&q->create_version, create_version_sql},
         {&q->read_version, read_version_sql},
@@ -321,7 +443,7 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion)) != NULL;
+        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion, q->qruns)) != NULL;
     ok &= (q->create_schema = create_schema_sql(s->conn, schema)) != NULL;
     ok &= (q->listen = listen_sql(s->conn, s->channel)) != NULL;
     if (!ok) {
@@ -333,12 +455,16 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
 
 void lc__pg_sql_free(pg_sql *q)
 {
-    char **all[] = {&q->start_run,    &q->abandon,       &q->now,           &q->upgrade_v2,
-                    &q->acquire,      &q->holder,        &q->renew,         &q->renew_many,
-                    &q->release,      &q->force_release, &q->record_run,    &q->checkpoint,
-                    &q->inspect,      &q->list,          &q->create_table,  &q->create_version,
-                    &q->read_version, &q->write_version, &q->create_schema, &q->listen,
-                    &q->qtable,       &q->qversion};
+    char **all[] = {&q->start_run,      &q->abandon,      &q->now,
+                    &q->upgrade_v2,     &q->acquire,      &q->holder,
+                    &q->renew,          &q->renew_many,   &q->release,
+                    &q->force_release,  &q->record_run,   &q->checkpoint,
+                    &q->inspect,        &q->list,         &q->create_table,
+                    &q->create_version, &q->read_version, &q->write_version,
+                    &q->create_schema,  &q->listen,       &q->qtable,
+                    &q->qversion,       &q->upgrade_v3,   &q->pause,
+                    &q->resume,         &q->create_runs,  &q->create_runs_index,
+                    &q->history,        &q->qruns};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -405,6 +531,14 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
      * safe on a table created at the current version). */
     if (*version < 2 &&
         (rc = lc__pg_run(s, "upgrade to version 2", s->sql.upgrade_v2, 0, NULL, err)) != LC_OK)
+        return rc;
+    if (*version < 3 &&
+        (rc = lc__pg_run(s, "upgrade to version 3", s->sql.upgrade_v3, 0, NULL, err)) != LC_OK)
+        return rc;
+    if (*version < 4 &&
+        ((rc = lc__pg_run(s, "create run history", s->sql.create_runs, 0, NULL, err)) != LC_OK ||
+         (rc = lc__pg_run(s, "index run history", s->sql.create_runs_index, 0, NULL, err)) !=
+             LC_OK))
         return rc;
     char want[16];
     snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);

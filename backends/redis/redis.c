@@ -5,6 +5,7 @@
 #include "core/client_int.h"
 #include "core/error_int.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
         return rc;
     }
     r->min_replicas_ack = cfg->redis.min_replicas_ack;
+    r->history = cfg->lock.history > 0 ? cfg->lock.history : LC_HISTORY_DEFAULT;
     r->command_timeout_ms =
         cfg->redis.command_timeout_ms > 0 ? cfg->redis.command_timeout_ms : 1000;
     lc__redis_conn base = {
@@ -126,7 +128,8 @@ static const char *str_at(const redisReply *rep, size_t i)
 static int repeatable(int script)
 {
     return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
-           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START;
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
+           script == LC__RS_PAUSE || script == LC__RS_RESUME;
 }
 
 /* After a call failed as unavailable: whether to send it again, saying so
@@ -195,6 +198,8 @@ typedef struct keys {
     char fence[LC__KEY_MAX];
     char meta[LC__KEY_MAX];
     char channel[LC__KEY_MAX];
+    char pause[LC__KEY_MAX];
+    char runs[LC__KEY_MAX];
     char num[6][24];
 } keys;
 
@@ -204,6 +209,8 @@ static void keys_of(const lc__redis *r, const char *name, keys *k)
     lc__redis_key(r, name, "fence", k->fence);
     lc__redis_key(r, name, "meta", k->meta);
     lc__redis_key(r, name, "released", k->channel);
+    lc__redis_key(r, name, "pause", k->pause);
+    lc__redis_key(r, name, "runs", k->runs);
 }
 
 static void call_init(lc__rs_call *call, int script, int nkeys)
@@ -228,9 +235,19 @@ static void op_init(const lc__redis *r, const char *name, int script, keys *k, l
     lock_meta_call(call, script, k);
 }
 
-/* The record function's nine arguments (scripts.c, RECORD_FN). */
-static void run_result_args(lc__rs_call *call, const lc_run_result *res, keys *k)
+/* The inspect script's call: lock, meta and pause keys. */
+static void inspect_call(const lc__redis *r, const char *name, keys *k, lc__rs_call *call)
 {
+    op_init(r, name, LC__RS_INSPECT, k, call);
+    call->nkeys = 3;
+    lc__rs_arg(call, k->pause);
+}
+
+/* The record function's ten arguments (scripts.c, RECORD_FN). */
+static void run_result_args(const lc__redis *r, lc__rs_call *call, const lc_run_result *res,
+                            keys *k)
+{
+    snprintf(k->num[0], sizeof(k->num[0]), "%d", r->history);
     snprintf(k->num[1], sizeof(k->num[1]), "%d", res->exit_code);
     snprintf(k->num[2], sizeof(k->num[2]), "%d", res->http_status);
     snprintf(k->num[3], sizeof(k->num[3]), "%d", res->attempts);
@@ -245,6 +262,7 @@ static void run_result_args(lc__rs_call *call, const lc_run_result *res, keys *k
     lc__rs_arg(call, k->num[3]);
     lc__rs_arg(call, k->num[4]);
     lc__rs_arg(call, k->num[5]);
+    lc__rs_arg(call, k->num[0]);
 }
 
 /* The release script, recording `res`, or with record = 0 (res NULL):
@@ -253,12 +271,14 @@ static void release_call(const lc__redis *r, const char *name, const char *token
                          const lc_run_result *res, keys *k, lc__rs_call *call)
 {
     op_init(r, name, LC__RS_RELEASE, k, call);
+    call->nkeys = 3;
+    lc__rs_arg(call, k->runs);
     lc__rs_arg(call, token);
     lc__rs_arg(call, k->channel);
     lc__rs_arg(call, "0"); /* not a retry */
     lc__rs_arg(call, res ? "1" : "0");
     if (res)
-        run_result_args(call, res, k);
+        run_result_args(r, call, res, k);
 }
 
 /* The release script with record = 0: gives a lease back unrecorded. */
@@ -354,6 +374,8 @@ lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisRep
         return bad_reply(r, "acquire", name, rep, err);
     if (rep->element[0]->integer == 0)
         return conflict(r, name, rep, err);
+    if (rep->element[0]->integer == 2)
+        return lc__err_paused(err, name, str_at(rep, 1), str_at(rep, 2));
     if (rep->element[0]->integer != 1 || !is_array(rep, 6))
         return bad_reply(r, "acquire", name, rep, err);
     return granted(name, rep, out, err);
@@ -366,14 +388,18 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc__rs_call call;
     keys_of(r, a->name, &k);
     snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
-    call_init(&call, LC__RS_ACQUIRE, 3);
+    snprintf(k.num[1], sizeof(k.num[1]), "%d", r->history);
+    call_init(&call, LC__RS_ACQUIRE, 5);
     lc__rs_arg(&call, k.lock);
     lc__rs_arg(&call, k.fence);
     lc__rs_arg(&call, k.meta);
+    lc__rs_arg(&call, k.pause);
+    lc__rs_arg(&call, k.runs);
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
     lc__rs_arg(&call, a->claim ? "1" : "0");
+    lc__rs_arg(&call, k.num[1]);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
@@ -540,10 +566,129 @@ static lc_status rds_record_run(void *state, const char *name, const lc_run_resu
     keys k;
     lc__rs_call call;
     keys_of(r, name, &k);
-    call_init(&call, LC__RS_RECORD, 1);
+    call_init(&call, LC__RS_RECORD, 2);
     lc__rs_arg(&call, k.meta);
-    run_result_args(&call, res, &k);
+    lc__rs_arg(&call, k.runs);
+    run_result_args(r, &call, res, &k);
     return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_pause(void *state, const char *name, const char *by, const char *reason,
+                           int64_t for_ms, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)for_ms);
+    call_init(&call, LC__RS_PAUSE, 2);
+    lc__rs_arg(&call, k.meta);
+    lc__rs_arg(&call, k.pause);
+    lc__rs_arg(&call, by);
+    lc__rs_arg(&call, reason);
+    lc__rs_arg(&call, k.num[0]);
+    return run_token_checked(r, &call, name, err);
+}
+
+static lc_status rds_resume(void *state, const char *name, int *was_paused, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    call_init(&call, LC__RS_RESUME, 1);
+    lc__rs_arg(&call, k.pause);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = bad_reply(r, "resume", name, rep, err);
+    else
+        *was_paused = rep->integer > 0;
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int64_t json_num(const cJSON *o, const char *key, int64_t if_missing)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : if_missing;
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* One entry of the runs list (the record function's JSON); 0 when it is
+ * not one (written by someone else): it is skipped. -1 when out of
+ * memory. */
+static int run_entry_of(const redisReply *e, lc_run_entry *out)
+{
+    if (e->type != REDIS_REPLY_STRING)
+        return 0;
+    cJSON *o = cJSON_ParseWithLength(e->str, e->len);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return 0;
+    }
+    memset(out, 0, sizeof(*out));
+    out->fence = (uint64_t)json_num(o, "fence", 0);
+    lc__strlcpy(out->owner, json_str(o, "owner"), sizeof(out->owner));
+    out->started_at_ms = json_num(o, "started", -1);
+    out->completed_at_ms = json_num(o, "completed", -1);
+    out->duration_ms = json_num(o, "duration", -1);
+    out->outcome = lc__outcome_parse(json_str(o, "outcome"));
+    out->has_exit = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "exit"));
+    out->exit_code = (int)json_num(o, "exit", 0);
+    out->http_status = (int)json_num(o, "http", 0);
+    out->attempts = (int)json_num(o, "attempts", 1);
+    const char *error = json_str(o, "error");
+    out->error = lc__strdup(error);
+    cJSON_Delete(o);
+    return error && !out->error ? -1 : 1;
+}
+
+static lc_status rds_history(void *state, const char *name, size_t limit, int64_t since_ms,
+                             lc_run_entry **out, size_t *n, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    keys_of(r, name, &k);
+    const char *argv[4] = {"LRANGE", k.runs, "0", "-1"};
+    size_t lens[4] = {6, strlen(k.runs), 1, 2};
+    redisReply *rep = NULL;
+    lc_status rc = lc__rconn_command(&r->main, 4, argv, lens, &rep, err);
+    if (rc != LC_OK)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        rc = bad_reply(r, "history", name, rep, err);
+        freeReplyObject(rep);
+        return rc;
+    }
+    lc_run_entry *list = calloc(rep->elements ? rep->elements : 1, sizeof(*list));
+    size_t got = 0;
+    if (list == NULL)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = 0; rc == LC_OK && i < rep->elements && (limit == 0 || got < limit); i++) {
+        int ok = run_entry_of(rep->element[i], &list[got]);
+        if (ok < 0)
+            rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+        else if (ok && since_ms > 0 && list[got].completed_at_ms < since_ms)
+            free(list[got].error);
+        else if (ok)
+            got++;
+    }
+    freeReplyObject(rep);
+    if (rc != LC_OK) {
+        lc_run_entries_free(list, got);
+        return rc;
+    }
+    *out = list;
+    *n = got;
+    return LC_OK;
 }
 
 static lc_status rds_checkpoint(void *state, const char *name, const char *token, const char *value,
@@ -673,7 +818,25 @@ static lc_status meta_strs(const redisReply *m, lc_lock_info *out, lc_error *err
     return LC_OK;
 }
 
-/* {pttl, now_ms, {meta fields}} into out (already initialised). */
+/* The pause part of an inspect reply: {by, reason, until_ms}, or {} (or
+ * nothing, from a server that ran an older script) when not paused. */
+static lc_status pause_info(const redisReply *rep, lc_lock_info *out, lc_error *err)
+{
+    if (!is_array(rep, 4) || !is_array(rep->element[3], 3))
+        return LC_OK;
+    const redisReply *p = rep->element[3];
+    const char *reason = str_at(p, 1);
+    out->paused = 1;
+    lc__strlcpy(out->paused_by, str_at(p, 0), sizeof(out->paused_by));
+    out->paused_reason = strdup(reason ? reason : "");
+    long long until = -1;
+    out->paused_until_ms = num_of(p->element[2], &until) == 0 && until > 0 ? until : -1;
+    if (out->paused_reason == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    return LC_OK;
+}
+
+/* {pttl, now_ms, {meta fields}, {pause}} into out (already initialised). */
 static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep, lc_lock_info *out,
                            lc_error *err)
 {
@@ -685,6 +848,10 @@ static lc_status fill_info(lc__redis *r, const char *name, const redisReply *rep
     if (rc == LC_OK)
         rc = meta_strs(m, out, err);
     if (rc != LC_OK) {
+        lc_lock_info_clear(out);
+        return rc;
+    }
+    if ((rc = pause_info(rep, out, err)) != LC_OK) {
         lc_lock_info_clear(out);
         return rc;
     }
@@ -707,7 +874,7 @@ static lc_status rds_inspect(void *state, const char *name, lc_lock_info *out, l
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
-    op_init(r, name, LC__RS_INSPECT, &k, &call);
+    inspect_call(r, name, &k, &call);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rc != LC_OK)
@@ -757,7 +924,7 @@ static lc_status inspect_batch(lc__redis *r, char **names, size_t n, lc_lock_inf
     if (k == NULL || calls == NULL || reps == NULL)
         rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     for (size_t i = 0; rc == LC_OK && i < n; i++)
-        op_init(r, names[i], LC__RS_INSPECT, &k[i], &calls[i]);
+        inspect_call(r, names[i], &k[i], &calls[i]);
     if (rc == LC_OK)
         rc = eval_many(r, calls, n, reps, err);
     size_t filled = 0;
@@ -870,6 +1037,9 @@ const lc_backend_ops lc__backend_redis = {
     .start_run = rds_start_run,
     .abandon = rds_abandon,
     .checkpoint = rds_checkpoint,
+    .pause = rds_pause,
+    .resume = rds_resume,
+    .history = rds_history,
     .inspect = rds_inspect,
     .list = rds_list,
     .migrate = rds_migrate,

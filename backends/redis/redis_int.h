@@ -90,6 +90,8 @@ enum {
     LC__RS_CHECKPOINT,
     LC__RS_INSPECT,
     LC__RS_START,
+    LC__RS_PAUSE,
+    LC__RS_RESUME,
     LC__RS_COUNT
 };
 
@@ -140,6 +142,7 @@ typedef struct lc__redis {
     lc__redis_conn main;
     lc__redis_conn sub;
     lc__redis_scripts scripts;
+    int history; /* lock.history: run entries kept per lock */
     char *prefix;
     int min_replicas_ack;
     int64_t command_timeout_ms;

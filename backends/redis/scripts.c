@@ -33,16 +33,17 @@
     "end\n"                                                                                    \
     "local function num(v) return string.format('%d', v) end\n"
 
-/* A run record from a[i..i+8] = has_exit exit has_err error outcome
- * http_status attempts missed duration_ms: sync_count + 1, completed now,
- * each field set or removed; a duration of 0 is measured from the
- * recorded start; an ok run is the last success and ends a failure
- * streak. */
+/* A run record from a[i..i+9] = has_exit exit has_err error outcome
+ * http_status attempts missed duration_ms history: sync_count + 1,
+ * completed now, each field set or removed; a duration of 0 is measured
+ * from the recorded start; an ok run is the last success and ends a
+ * failure streak. The run is also pushed (as JSON) onto the history list
+ * `runs`, newest first, trimmed to `history` entries. */
 #define RECORD_FN                                                                              \
     "local function opt(meta, field, on, v)\n"                                                 \
     "  if on then redis.call('HSET', meta, field, v) else redis.call('HDEL', meta, field) end\n" \
     "end\n"                                                                                    \
-    "local function record(meta, a, i)\n"                                                      \
+    "local function record(meta, runs, a, i)\n"                                                \
     "  local now = now_ms()\n"                                                                 \
     "  redis.call('HINCRBY', meta, 'sync_count', 1)\n"                                         \
     "  redis.call('HSET', meta, 'last_completed_at_ms', num(now), 'last_outcome', a[i + 4],\n"  \
@@ -59,19 +60,33 @@
     "  if a[i + 4] == 'ok' then\n"                                                             \
     "    redis.call('HSET', meta, 'last_success_at_ms', num(now), 'consecutive_failures', '0')\n" \
     "  else redis.call('HINCRBY', meta, 'consecutive_failures', 1) end\n"                      \
+    "  local m = redis.call('HMGET', meta, 'fence', 'owner', 'last_started_at_ms')\n"          \
+    "  local e = {fence = tonumber(m[1]) or 0, owner = m[2] or '',\n"                           \
+    "    started = tonumber(m[3]) or -1, completed = now, duration = d, outcome = a[i + 4],\n"  \
+    "    attempts = tonumber(a[i + 6]) or 1}\n"                                                  \
+    "  if a[i] == '1' then e.exit = tonumber(a[i + 1]) end\n"                                  \
+    "  if a[i + 2] == '1' then e.error = a[i + 3] end\n"                                       \
+    "  if a[i + 5] ~= '0' then e.http = tonumber(a[i + 5]) end\n"                              \
+    "  redis.call('LPUSH', runs, cjson.encode(e))\n"                                           \
+    "  redis.call('LTRIM', runs, 0, math.max(1, tonumber(a[i + 9]) or 100) - 1)\n"            \
     "end\n"
 
 #define CHECK_LOCK_META                                                                        \
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
     "if bad then return bad end\n"
 
-/* KEYS lock fence meta; ARGV token owner ttl_ms claim.
- * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms}
- * or {0, owner, fence, acquired_at_ms, pttl} for the holder. A claim
- * (claim = 1) leaves the last run's start alone. */
+/* KEYS lock fence meta pause runs; ARGV token owner ttl_ms claim history.
+ * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms},
+ * {0, owner, fence, acquired_at_ms, pttl} for the holder, or
+ * {2, by, reason, until_ms, 0} while paused (the pause key lives as long
+ * as the pause: PX for a timed one). A claim (claim = 1) leaves the last
+ * run's start alone. Taking a stale lock (meta says running, the lease key
+ * is gone: its holder died) pushes an "abandoned" entry with that holder
+ * and fence onto the history. */
 static const char acquire_lua[] =
     PRELUDE
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
+    "  or kind(KEYS[4], 'hash') or kind(KEYS[5], 'list')\n"
     "if bad then return bad end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur == ARGV[1] then\n"
@@ -80,10 +95,21 @@ static const char acquire_lua[] =
     "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3], now_ms(),\n"
     "          tonumber(m[4]) or -1}\n"
     "end\n"
+    "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
+    "  local p = redis.call('HMGET', KEYS[4], 'by', 'reason', 'until_ms')\n"
+    "  return {2, p[1] or '', p[2] or '', tonumber(p[3]) or -1, 0}\n"
+    "end\n"
     "if cur then\n"
     "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
     "  return {0, m[1] or '', tonumber(m[2]) or 0, tonumber(m[3]) or 0,\n"
     "          redis.call('PTTL', KEYS[1])}\n"
+    "end\n"
+    "local st = redis.call('HMGET', KEYS[3], 'status', 'fence', 'owner', 'last_started_at_ms')\n"
+    "if st[1] == 'running' then\n"
+    "  redis.call('LPUSH', KEYS[5], cjson.encode({fence = tonumber(st[2]) or 0,\n"
+    "    owner = st[3] or '', started = tonumber(st[4]) or -1, completed = -1, duration = -1,\n"
+    "    outcome = 'abandoned', attempts = 1}))\n"
+    "  redis.call('LTRIM', KEYS[5], 0, math.max(1, tonumber(ARGV[5]) or 100) - 1)\n"
     "end\n"
     "local ok, fence = pcall(redis.call, 'INCR', KEYS[2])\n"
     "if not ok then\n"
@@ -109,13 +135,15 @@ static const char renew_lua[] =
     "redis.call('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
     "return 1\n";
 
-/* KEYS lock meta; ARGV token channel retry record, then the record's nine
- * arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
+/* KEYS lock meta runs; ARGV token channel retry record, then the record's
+ * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
  * lease back unrecorded. The token that released is kept, so that a retry
  * (retry = 1: the reply to the first attempt was lost) can tell that the
  * first attempt did release it. */
 static const char release_lua[] =
     PRELUDE RECORD_FN CHECK_LOCK_META
+    "bad = kind(KEYS[3], 'list')\n"
+    "if bad then return bad end\n"
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
     "  if ARGV[3] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
     "    return 1\n"
@@ -123,7 +151,7 @@ static const char release_lua[] =
     "  return 0\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "if ARGV[4] == '1' then record(KEYS[2], ARGV, 5) end\n"
+    "if ARGV[4] == '1' then record(KEYS[2], KEYS[3], ARGV, 5) end\n"
     "redis.call('HSET', KEYS[2], 'status', 'idle', 'released_token', ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'released')\n"
     "return 1\n";
@@ -141,12 +169,12 @@ static const char force_lua[] =
     "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
     "        tonumber(m[3]) or 0, pttl}\n";
 
-/* KEYS meta; ARGV the record's nine arguments (RECORD_FN) -> 1. */
+/* KEYS meta runs; ARGV the record's ten arguments (RECORD_FN) -> 1. */
 static const char record_lua[] =
     PRELUDE RECORD_FN
-    "local bad = kind(KEYS[1], 'hash')\n"
+    "local bad = kind(KEYS[1], 'hash') or kind(KEYS[2], 'list')\n"
     "if bad then return bad end\n"
-    "record(KEYS[1], ARGV, 1)\n"
+    "record(KEYS[1], KEYS[2], ARGV, 1)\n"
     "return 1\n";
 
 /* KEYS lock meta; ARGV token -> {1, now_ms} started, {0} not yours. */
@@ -164,15 +192,44 @@ static const char checkpoint_lua[] =
     "redis.call('HSET', KEYS[2], 'checkpoint', ARGV[2])\n"
     "return 1\n";
 
-/* KEYS lock meta -> {pttl, now_ms, {meta fields in the order below}}. */
+/* KEYS meta pause; ARGV by reason for_ms -> 1. for_ms 0: until resumed.
+ * The meta hash is made when missing, so that a pause of a lock never
+ * taken shows in a listing. */
+static const char pause_lua[] =
+    PRELUDE
+    "local bad = kind(KEYS[1], 'hash') or kind(KEYS[2], 'hash')\n"
+    "if bad then return bad end\n"
+    "local ms = tonumber(ARGV[3])\n"
+    "local untl = ms > 0 and num(now_ms() + ms) or '-1'\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('HSET', KEYS[2], 'by', ARGV[1], 'reason', ARGV[2], 'until_ms', untl)\n"
+    "if ms > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end\n"
+    "redis.call('HSETNX', KEYS[1], 'status', 'idle')\n"
+    "return 1\n";
+
+/* KEYS pause -> 1 when a pause was lifted, 0 when there was none. */
+static const char resume_lua[] =
+    PRELUDE
+    "local bad = kind(KEYS[1], 'hash')\n"
+    "if bad then return bad end\n"
+    "return redis.call('DEL', KEYS[1])\n";
+
+/* KEYS lock meta pause -> {pttl, now_ms, {meta fields in the order below},
+ * {by, reason, until_ms} or {} when not paused}. */
 static const char inspect_lua[] =
     PRELUDE CHECK_LOCK_META
+    "bad = kind(KEYS[3], 'hash')\n"
+    "if bad then return bad end\n"
     "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms', 'status',\n"
     "  'last_started_at_ms', 'last_completed_at_ms', 'sync_count', 'last_error',\n"
     "  'last_exit', 'checkpoint', 'last_outcome', 'last_http_status', 'last_attempts',\n"
     "  'last_missed_slots', 'last_duration_ms', 'last_success_at_ms',\n"
     "  'consecutive_failures')\n"
-    "return {redis.call('PTTL', KEYS[1]), now_ms(), m}\n";
+    "local p = {}\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "  p = redis.call('HMGET', KEYS[3], 'by', 'reason', 'until_ms')\n"
+    "end\n"
+    "return {redis.call('PTTL', KEYS[1]), now_ms(), m, p}\n";
 
 /* clang-format on */
 
@@ -188,6 +245,8 @@ static const struct {
     [LC__RS_CHECKPOINT] = {"checkpoint", checkpoint_lua},
     [LC__RS_INSPECT] = {"inspect", inspect_lua},
     [LC__RS_START] = {"start", start_lua},
+    [LC__RS_PAUSE] = {"pause", pause_lua},
+    [LC__RS_RESUME] = {"resume", resume_lua},
 };
 
 const char *lc__rs_name(int script)

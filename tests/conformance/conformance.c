@@ -824,6 +824,294 @@ static void test_inspect_reports_server_clock(void **state)
     lc_lock_info_clear(&info);
 }
 
+static void test_pause_refuses_acquire_naming_who_and_why(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/pause");
+    lc_error err;
+    lct_assert_rc(lc_pause(f->a, name, NULL, "db upgrade", 0, &err), LC_OK, &err);
+    lc_lease *l = NULL;
+    assert_int_equal(try_take(f->b, name, 5000, &l, &err), LC_ERR_PAUSED);
+    assert_null(l);
+    assert_int_equal(err.code, LC_ERR_PAUSED);
+    assert_non_null(strstr(err.message, "paused by holder-a: db upgrade"));
+    assert_string_equal(err.holder.owner, "holder-a");
+    /* A wait does not wait out a pause. */
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 5000};
+    int64_t t0 = lct_now_ms();
+    assert_int_equal(lc_acquire(f->b, name, &o, &l, &err), LC_ERR_PAUSED);
+    assert_true(lct_now_ms() - t0 < 4000);
+
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_true(info.paused);
+    assert_int_equal(info.health, LC_HEALTH_PAUSED);
+    assert_string_equal(lc_health_name(info.health), "paused");
+    assert_string_equal(info.paused_by, "holder-a");
+    assert_string_equal(info.paused_reason, "db upgrade");
+    assert_int_equal(info.paused_until_ms, -1);
+    lc_lock_info_clear(&info);
+
+    int was = 0;
+    lct_assert_rc(lc_resume(f->b, name, &was, &err), LC_OK, &err);
+    assert_true(was);
+    lct_assert_rc(lc_resume(f->b, name, &was, &err), LC_OK, &err);
+    assert_false(was);
+    inspect(f->b, name, &info);
+    assert_false(info.paused);
+    assert_null(info.paused_reason);
+    assert_int_equal(info.health, LC_HEALTH_READY);
+    lc_lock_info_clear(&info);
+    l = take(f->b, name, 5000);
+    lct_assert_rc(lc_release(f->b, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+static void test_pause_leaves_live_lease_alone(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/pauseheld");
+    lc_error err;
+    lc_lease *l = take(f->a, name, 5000);
+    lct_assert_rc(lc_pause(f->b, name, "operator", "hold on", 0, &err), LC_OK, &err);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_true(info.paused);
+    assert_true(info.held);
+    assert_int_equal(info.health, LC_HEALTH_HELD); /* the run goes on */
+    assert_string_equal(info.paused_by, "operator");
+    lc_lock_info_clear(&info);
+    /* A retried acquire of the lease already held is still the holder's. */
+    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0};
+    lc_grant g = {0, 0, NULL, 0, -1};
+    lct_assert_rc(f->a->ops->acquire(f->a->state, &a, &g, &err), LC_OK, &err);
+    assert_int_equal(g.fence, lc_lease_fence(l));
+    free(g.checkpoint);
+    lct_assert_rc(lc_renew(f->a, l, 5000, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+    assert_int_equal(try_take(f->a, name, 5000, &l, &err), LC_ERR_PAUSED);
+    inspect(f->b, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_PAUSED);
+    assert_int_equal(info.sync_count, 1);
+    lc_lock_info_clear(&info);
+}
+
+typedef struct take_arg {
+    fixture *f;
+    const char *name;
+    lc_lease *got;
+} take_arg;
+
+static int taken(void *p)
+{
+    take_arg *a = p;
+    lc_error err;
+    return try_take(a->f->b, a->name, 5000, &a->got, &err) == LC_OK;
+}
+
+static void test_pause_for_lifts_itself_on_server_clock(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/pausefor");
+    lc_error err;
+    lct_assert_rc(lc_pause(f->a, name, NULL, "one moment", 300, &err), LC_OK, &err);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_true(info.paused);
+    assert_true(info.paused_until_ms > info.server_now_ms);
+    assert_true(info.paused_until_ms <= info.server_now_ms + 300);
+    lc_lock_info_clear(&info);
+    lc_lease *l = NULL;
+    assert_int_equal(try_take(f->b, name, 5000, &l, &err), LC_ERR_PAUSED);
+    take_arg a = {f, name, NULL};
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 310);
+    assert_true(lct_wait_for(taken, &a, 10000));
+    inspect(f->b, name, &info);
+    assert_false(info.paused);
+    assert_int_equal(info.health, LC_HEALTH_HELD);
+    lc_lock_info_clear(&info);
+    lct_assert_rc(lc_release(f->b, a.got, NULL, &err), LC_OK, &err);
+    lc_lease_free(a.got);
+}
+
+static void test_pause_unknown_lock_is_listed(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/pausenew");
+    lc_error err;
+    lct_assert_rc(lc_pause(f->a, name, NULL, "not yet", 0, &err), LC_OK, &err);
+    lc_lock_info *list = NULL;
+    size_t n = 0;
+    lct_assert_rc(lc_list(f->b, &list, &n, &err), LC_OK, &err);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0) {
+            found = 1;
+            assert_true(list[i].paused);
+            assert_string_equal(list[i].paused_reason, "not yet");
+            assert_int_equal(list[i].health, LC_HEALTH_PAUSED);
+        }
+    assert_true(found);
+    lc_lock_list_free(list, n);
+}
+
+static void test_pause_bad_input_is_invalid(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/pausebad");
+    lc_error err;
+    assert_int_equal(lc_pause(f->a, name, NULL, "", 0, &err), LC_ERR_INVALID);
+    assert_int_equal(lc_pause(f->a, name, NULL, NULL, 0, &err), LC_ERR_INVALID);
+    assert_int_equal(lc_pause(f->a, name, NULL, "why", -1, &err), LC_ERR_INVALID);
+    assert_int_equal(lc_pause(f->a, name, NULL, "bad\nline", 0, &err), LC_ERR_INVALID);
+    assert_int_equal(lc_pause(f->a, "bad name", NULL, "why", 0, &err), LC_ERR_INVALID);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_false(info.paused);
+    lc_lock_info_clear(&info);
+}
+
+static lc_run_entry *history(lc_client *c, const char *name, size_t limit, int64_t since, size_t *n)
+{
+    lc_run_entry *list = NULL;
+    lc_error err;
+    lct_assert_rc(lc_history(c, name, limit, since, &list, n, &err), LC_OK, &err);
+    return list;
+}
+
+static void test_history_entry_per_release_newest_first(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/history");
+    lc_error err;
+    size_t n = 9;
+    lc_run_entry *list = history(f->a, name, 0, 0, &n);
+    assert_int_equal(n, 0);
+    lc_run_entries_free(list, n);
+
+    uint64_t fences[3];
+    lc_lease *l = take(f->a, name, 5000);
+    fences[0] = lc_lease_fence(l);
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = "exit status 3", .attempts = 2};
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+    l = take(f->b, name, 5000);
+    fences[1] = lc_lease_fence(l);
+    lc_run_result ok = {.has_exit = 1, .exit_code = 0, .http_status = 204, .duration_ms = 42};
+    lct_assert_rc(lc_release(f->b, l, &ok, &err), LC_OK, &err);
+    lc_lease_free(l);
+    /* A run recorded without its lease (lost before its release). */
+    l = take(f->a, name, 5000);
+    fences[2] = lc_lease_fence(l);
+    lc_run_result lost = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_run(f->a, name, &lost, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+
+    list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 4); /* the last release recorded a run too */
+    assert_int_equal(list[0].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[0].fence, fences[2]);
+    assert_int_equal(list[1].outcome, LC_OUTCOME_LOST);
+    assert_string_equal(list[1].error, "lease lost");
+    assert_int_equal(list[2].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[2].fence, fences[1]);
+    assert_string_equal(list[2].owner, "holder-b");
+    assert_true(list[2].has_exit);
+    assert_int_equal(list[2].exit_code, 0);
+    assert_int_equal(list[2].http_status, 204);
+    assert_int_equal(list[2].duration_ms, 42);
+    assert_null(list[2].error);
+    assert_int_equal(list[3].outcome, LC_OUTCOME_FAILED);
+    assert_int_equal(list[3].fence, fences[0]);
+    assert_string_equal(list[3].owner, "holder-a");
+    assert_int_equal(list[3].exit_code, 3);
+    assert_int_equal(list[3].attempts, 2);
+    assert_string_equal(list[3].error, "exit status 3");
+    assert_true(list[3].started_at_ms > 0);
+    assert_true(list[3].completed_at_ms >= list[3].started_at_ms);
+    assert_true(list[0].completed_at_ms >= list[3].completed_at_ms);
+    int64_t newest = list[0].completed_at_ms;
+    lc_run_entries_free(list, n);
+
+    list = history(f->b, name, 2, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].fence, fences[2]);
+    lc_run_entries_free(list, n);
+    list = history(f->b, name, 0, newest + 1, &n);
+    assert_int_equal(n, 0);
+    lc_run_entries_free(list, n);
+    list = history(f->b, name, 0, newest, &n);
+    assert_true(n >= 1);
+    lc_run_entries_free(list, n);
+}
+
+static void test_history_keeps_last_configured_entries(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/historycap");
+    lc_error err;
+    f->cfg->lock.history = 3;
+    lc_client *c = open_client(f, "capped");
+    uint64_t last = 0;
+    for (int i = 0; i < 5; i++) {
+        lc_lease *l = take(c, name, 5000);
+        last = lc_lease_fence(l);
+        lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
+        lc_lease_free(l);
+    }
+    size_t n = 0;
+    lc_run_entry *list = history(c, name, 0, 0, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(list[i].fence, last - i);
+    lc_run_entries_free(list, n);
+    lc_lock_info info;
+    inspect(c, name, &info);
+    assert_int_equal(info.sync_count, 5);
+    lc_lock_info_clear(&info);
+    lc_client_close(c);
+}
+
+/* A lease that expired unreleased (its holder was killed) is history the
+ * next time the lock is taken: "abandoned", with that holder and fence. A
+ * lease released normally leaves no such entry. */
+static void test_history_reclaimed_stale_lease_is_abandoned(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/abandoned");
+    lc_error err;
+    lc_lease *first = take(f->a, name, 300);
+    lct_assert_rc(lc_release(f->a, first, NULL, &err), LC_OK, &err);
+    lc_lease *l = take(f->a, name, 300);
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 310);
+    lc_lease *got = reclaim(f, name);
+    size_t n = 0;
+    lc_run_entry *list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].outcome, LC_OUTCOME_ABANDONED);
+    assert_string_equal(lc_outcome_name(list[0].outcome), "abandoned");
+    assert_int_equal(list[0].fence, lc_lease_fence(l));
+    assert_string_equal(list[0].owner, "holder-a");
+    assert_true(list[0].started_at_ms > 0);
+    assert_int_equal(list[0].completed_at_ms, -1);
+    assert_int_equal(list[1].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[1].fence, lc_lease_fence(first));
+    lc_run_entries_free(list, n);
+    lct_assert_rc(lc_release(f->b, got, NULL, &err), LC_OK, &err);
+    list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(list[0].fence, lc_lease_fence(got));
+    assert_int_equal(list[0].outcome, LC_OUTCOME_OK);
+    lc_run_entries_free(list, n);
+    lc_lease_free(got);
+    lc_lease_free(l);
+    lc_lease_free(first);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int lc_conformance_run(const char *backend)
@@ -857,6 +1145,14 @@ int lc_conformance_run(const char *backend)
         T(test_abandon_releases_without_record),
         T(test_run_record_fields_round_trip),
         T(test_inspect_reports_server_clock),
+        T(test_pause_refuses_acquire_naming_who_and_why),
+        T(test_pause_leaves_live_lease_alone),
+        T(test_pause_for_lifts_itself_on_server_clock),
+        T(test_pause_unknown_lock_is_listed),
+        T(test_pause_bad_input_is_invalid),
+        T(test_history_entry_per_release_newest_first),
+        T(test_history_keeps_last_configured_entries),
+        T(test_history_reclaimed_stale_lease_is_abandoned),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance/%s", backend);

@@ -30,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!info.held)
         FUZZ_CHECK(info.expires_in_ms == -1 && info.held_for_ms == -1);
     FUZZ_CHECK((info.checkpoint != NULL) == (v[12] != NULL));
+    FUZZ_CHECK(info.paused ? info.paused_reason != NULL : info.paused_reason == NULL);
+    FUZZ_CHECK(memchr(info.paused_by, '\0', sizeof(info.paused_by)) != NULL);
     lc_lock_info_clear(&info);
     free(row);
     return 0;

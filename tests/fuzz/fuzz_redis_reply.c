@@ -18,13 +18,13 @@ static void acquire(lc__redis *r, const redisReply *rep)
     memset(&g, 0, sizeof(g));
     lc_error err;
     lc_status rc = lc__redis_acquire_reply(r, "build", rep, &g, &err);
-    FUZZ_CHECK(rc == LC_OK || rc == LC_ERR_CONFLICT || rc == LC_ERR_INTERNAL ||
-               rc == LC_ERR_UNAVAILABLE);
+    FUZZ_CHECK(rc == LC_OK || rc == LC_ERR_CONFLICT || rc == LC_ERR_PAUSED ||
+               rc == LC_ERR_INTERNAL || rc == LC_ERR_UNAVAILABLE);
     if (rc == LC_OK)
         free(g.checkpoint);
     else
         FUZZ_CHECK(g.checkpoint == NULL);
-    if (rc == LC_ERR_CONFLICT) {
+    if (rc == LC_ERR_CONFLICT || rc == LC_ERR_PAUSED) {
         FUZZ_CHECK(memchr(err.holder.owner, '\0', sizeof(err.holder.owner)) != NULL);
         FUZZ_CHECK(err.holder.acquired_at_ms >= 0 && err.holder.expires_in_ms >= -1);
     }
@@ -54,7 +54,8 @@ static void inspect(lc__redis *r, const redisReply *rep)
     FUZZ_CHECK(foreign == 0 || foreign == 1);
     FUZZ_CHECK(strcmp(info.name, "build") == 0);
     if (rc != LC_OK) {
-        FUZZ_CHECK(info.last_error == NULL && info.checkpoint == NULL);
+        FUZZ_CHECK(info.last_error == NULL && info.checkpoint == NULL &&
+                   info.paused_reason == NULL);
         return;
     }
     FUZZ_CHECK(!foreign);
@@ -63,6 +64,8 @@ static void inspect(lc__redis *r, const redisReply *rep)
         FUZZ_CHECK(info.expires_in_ms == -1 && info.held_for_ms == -1);
     FUZZ_CHECK(info.expires_in_ms >= -1);
     FUZZ_CHECK(!info.stale || !info.held);
+    FUZZ_CHECK(info.paused ? info.paused_reason != NULL : info.paused_reason == NULL);
+    FUZZ_CHECK(memchr(info.paused_by, '\0', sizeof(info.paused_by)) != NULL);
     lc_lock_info_clear(&info);
 }
 

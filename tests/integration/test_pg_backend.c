@@ -271,8 +271,8 @@ static void test_pg_two_migrates_at_once_both_succeed(void **st)
     PGconn *a = admin();
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_tables WHERE schemaname = '%s'", schema);
-    assert_int_equal(admin_count(a, sql), 2); /* the locks and the version table */
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 2", schema,
+    assert_int_equal(admin_count(a, sql), 3); /* the locks, the version table, the runs */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 4", schema,
              (long)getpid());
     assert_int_equal(admin_count(a, sql), 1);
     PQfinish(a);
@@ -300,7 +300,7 @@ static void test_pg_missing_table_without_auto_migrate_says_run_migrate(void **s
 
     char what[128];
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "at version 2 (created)"));
+    assert_non_null(strstr(what, "at version 4 (created)"));
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
     assert_non_null(strstr(what, "up to date"));
     lct_assert_rc(lc_acquire(c, name, NULL, &l, &err), LC_OK, &err);
@@ -347,9 +347,9 @@ static void test_pg_migrate_upgrades_a_version_1_table(void **st)
 
     char what[128];
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "at version 2 (upgraded)"));
+    assert_non_null(strstr(what, "at version 4 (upgraded)"));
     snprintf(sql, sizeof(sql), "SELECT version FROM %s_schema", cfg->postgres.table);
-    assert_int_equal(admin_count(a, sql), 2);
+    assert_int_equal(admin_count(a, sql), 4);
 
     lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_OK, &err);
     assert_int_equal(info.fence, 7);
@@ -374,6 +374,15 @@ static void test_pg_migrate_upgrades_a_version_1_table(void **st)
     assert_int_equal(info.sync_count, 4);
     assert_int_equal(info.last_outcome, LC_OUTCOME_OK);
     assert_true(info.last_success_at_ms > before);
+    assert_false(info.paused);
+    lc_lock_info_clear(&info);
+
+    /* Version 3's pause columns are there. */
+    lct_assert_rc(lc_pause(c, "old-lock", NULL, "after the upgrade", 0, &err), LC_OK, &err);
+    assert_int_equal(lc_acquire(c, "old-lock", &o, &l, &err), LC_ERR_PAUSED);
+    lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_OK, &err);
+    assert_true(info.paused);
+    assert_string_equal(info.paused_reason, "after the upgrade");
     lc_lock_info_clear(&info);
 
     lc_client_close(c);

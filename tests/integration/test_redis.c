@@ -646,7 +646,7 @@ static void test_redis_migrate_loads_scripts(void **state)
     char what[256];
     lc_error err;
     lct_assert_rc(lc_migrate(f->a, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "loaded 8 scripts"));
+    assert_non_null(strstr(what, "loaded 10 scripts"));
     assert_non_null(strstr(what, "redis "));
 }
 

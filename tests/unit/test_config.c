@@ -218,6 +218,7 @@ static void test_config_minimal_file_gets_defaults(void **state)
     assert_int_equal(c->lock.wait_ms, 0);
     assert_int_equal(c->lock.retry_min_ms, 50);
     assert_int_equal(c->lock.retry_max_ms, 1000);
+    assert_int_equal(c->lock.history, 100);
     assert_int_equal(c->log.level, LC_LOG_INFO);
     assert_int_equal(c->log.json, 0);
     assert_int_equal(c->sync.shutdown_grace_ms, 30000);
@@ -242,6 +243,19 @@ static void test_config_minimal_file_gets_defaults(void **state)
     assert_null(c->jobs[1].http->body);
     assert_null(c->jobs[1].http->checkpoint_from);
     lc_config_free(c);
+}
+
+static void test_config_lock_history_at_least_one(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok(BASE "lock:\n  history: 3\n");
+    assert_int_equal(c->lock.history, 3);
+    lc_config_free(c);
+    lc_config *bad = NULL;
+    lc_error err;
+    const char *zero = BASE "lock:\n  history: 0\n";
+    assert_int_equal(lc_config_parse(zero, strlen(zero), "t.yaml", &bad, &err), LC_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "history"));
 }
 
 static void test_config_yaml_syntax_error_reports_libyaml_problem(void **state)
@@ -801,6 +815,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_every_key_fills_every_field),
         cmocka_unit_test(test_config_minimal_file_gets_defaults),
+        cmocka_unit_test(test_config_lock_history_at_least_one),
         cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
         cmocka_unit_test(test_config_duplicate_key_is_refused),

@@ -163,6 +163,63 @@ static void test_engine_once_retries_then_not_due(void **state)
     lc_memstore_free(store);
 }
 
+/* --once on a paused job: skipped as paused (an event saying so), nothing
+ * run or recorded; after a resume it runs. */
+typedef struct skips {
+    int paused;
+    char message[512];
+} skips;
+
+static void on_event(void *ctx, const lc_sync_event *ev)
+{
+    skips *k = ctx;
+    if (ev->kind == LC_SYNC_SKIP && ev->reason && strcmp(ev->reason, "paused") == 0) {
+        k->paused++;
+        snprintf(k->message, sizeof(k->message), "%s", ev->message ? ev->message : "");
+    }
+}
+
+static void test_engine_paused_job_skipped_until_resumed(void **state)
+{
+    (void)state;
+    const char *name = lct_name("engine/paused");
+    lc_config *cfg = config_with_job(name, 60000, "exit 0");
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_client_opts co = {.memstore = store};
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &co, &c, &err), LC_OK, &err);
+    lct_assert_rc(lc_pause(c, name, "ops", "vendor outage", 0, &err), LC_OK, &err);
+
+    skips k = {0};
+    lc_sync_opts so = {.once = 1, .on_event = on_event, .event_ctx = &k};
+    node n;
+    open_node(&n, cfg, &co, &so);
+    node_main(&n);
+    assert_int_equal(n.rc, LC_OK);
+    assert_int_equal(n.sum.paused, 1);
+    assert_int_equal(n.sum.held, 1);
+    assert_int_equal(n.sum.ok + n.sum.failed, 0);
+    assert_int_equal(k.paused, 1);
+    assert_non_null(strstr(k.message, "paused by ops: vendor outage"));
+    lc_sync_close(n.s);
+    lc_lock_info info;
+    inspect(cfg, &co, name, &info);
+    assert_int_equal(info.sync_count, 0);
+    assert_int_equal(info.health, LC_HEALTH_PAUSED);
+    lc_lock_info_clear(&info);
+
+    lct_assert_rc(lc_resume(c, name, NULL, &err), LC_OK, &err);
+    open_node(&n, cfg, &co, &so);
+    node_main(&n);
+    assert_int_equal(n.sum.ok, 1);
+    assert_int_equal(n.sum.paused, 0);
+    lc_sync_close(n.s);
+    lc_client_close(c);
+    lc_config_free(cfg);
+    lc_memstore_free(store);
+}
+
 /* A stop during a run: the command gets the grace, then SIGTERM; the run
  * is recorded interrupted and the lease given back. */
 static void test_engine_stop_interrupts_after_grace(void **state)
@@ -218,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_engine_two_nodes_never_overlap),
         cmocka_unit_test(test_engine_once_retries_then_not_due),
         cmocka_unit_test(test_engine_stop_interrupts_after_grace),
+        cmocka_unit_test(test_engine_paused_job_skipped_until_resumed),
         cmocka_unit_test(test_engine_unknown_job_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

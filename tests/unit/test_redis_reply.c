@@ -140,6 +140,63 @@ static void test_redis_reply_acquire_grant_and_conflict(void **state)
     freeReplyObject(rep);
 }
 
+/* A paused lock: {2, by, reason, until_ms, 0} is a refusal naming who and
+ * why; odd element types give a refusal all the same, never a grant. */
+static void test_redis_reply_acquire_paused_is_refused(void **state)
+{
+    (void)state;
+    char prefix[] = "lockcoord";
+    lc__redis r;
+    state_init(&r, prefix);
+    lc_grant g;
+    lc_error err;
+    memset(&g, 0, sizeof(g));
+    redisReply *rep = reply_of("*5\r\n:2\r\n$4\r\nops1\r\n$10\r\ndb upgrade\r\n:-1\r\n:0\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_PAUSED, &err);
+    assert_string_equal(err.message, "lock 'build' is paused by ops1: db upgrade");
+    assert_string_equal(err.holder.owner, "ops1");
+    freeReplyObject(rep);
+    rep = reply_of("*5\r\n:2\r\n:7\r\n*0\r\n$-1\r\n:0\r\n");
+    lct_assert_rc(lc__redis_acquire_reply(&r, "build", rep, &g, &err), LC_ERR_PAUSED, &err);
+    assert_non_null(strstr(err.message, "paused by an operator"));
+    assert_null(g.checkpoint);
+    freeReplyObject(rep);
+}
+
+/* The inspect reply's fourth element: the pause, or {} when none. */
+static void test_redis_reply_inspect_pause_fills_info(void **state)
+{
+    (void)state;
+    lc_lock_info info;
+    info_of(
+        "*4\r\n:-2\r\n:1700000030000\r\n" META(
+            OWNER, "$1\r\n7\r\n", "$-1\r\n",
+            "$4\r\nidle\r\n") "*3\r\n$4\r\nops1\r\n$10\r\ndb upgrade\r\n$13\r\n1700000090000\r\n",
+        &info, LC_OK);
+    assert_true(info.paused);
+    assert_string_equal(info.paused_by, "ops1");
+    assert_string_equal(info.paused_reason, "db upgrade");
+    assert_int_equal(info.paused_until_ms, 1700000090000);
+    lc_lock_info_clear(&info);
+    assert_null(info.paused_reason);
+    info_of("*4\r\n:-2\r\n:1700000030000\r\n" META(OWNER, "$1\r\n7\r\n", "$-1\r\n",
+                                                   "$4\r\nidle\r\n") "*0\r\n",
+            &info, LC_OK);
+    assert_false(info.paused);
+    assert_int_equal(info.paused_until_ms, -1);
+    lc_lock_info_clear(&info);
+    /* Types another tool could leave: until resumed, no crash. */
+    info_of(
+        "*4\r\n:-2\r\n:1700000030000\r\n" META(OWNER, "$1\r\n7\r\n", "$-1\r\n",
+                                               "$4\r\nidle\r\n") "*3\r\n:1\r\n$-1\r\n$2\r\nxx\r\n",
+        &info, LC_OK);
+    assert_true(info.paused);
+    assert_string_equal(info.paused_by, "");
+    assert_string_equal(info.paused_reason, "");
+    assert_int_equal(info.paused_until_ms, -1);
+    lc_lock_info_clear(&info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +204,8 @@ int main(void)
         cmocka_unit_test(test_redis_reply_inspect_extreme_times_give_unknown_held_for),
         cmocka_unit_test(test_redis_reply_inspect_foreign_or_malformed_is_refused),
         cmocka_unit_test(test_redis_reply_acquire_grant_and_conflict),
+        cmocka_unit_test(test_redis_reply_acquire_paused_is_refused),
+        cmocka_unit_test(test_redis_reply_inspect_pause_fills_info),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
