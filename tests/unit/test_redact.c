@@ -151,6 +151,10 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
     assert_string_equal(buf, "got ***");
     redact(buf, sizeof(buf), "said pw&Hunter2pw", "host=h password=pw&Hunter2pw");
     assert_string_equal(buf, "said ***");
+    /* A quote opening a value in a query does not hide the password
+     * after it (a URL has no quoting: libcurl reads ?password= as is). */
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "redis://h/0?pass='x&password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");
