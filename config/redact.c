@@ -140,10 +140,9 @@ static void each_userinfo(const char *t, const char *end, int stop_at_space, spa
 
 /* The end of a value starting at v: a 'quoted' value (when `quotes`) runs
  * to its closing quote (backslash escapes inside), anything else to
- * whitespace, the end or, in a URL's query, '&' (a backslash escapes the
- * next byte, as libpq reads it). In a key=value conninfo '&' is a byte of
- * the value. */
-static const char *value_end(const char *v, const char *end, int in_query, int quotes)
+ * whitespace, the end or, when `amp_ends`, '&' (a backslash escapes the
+ * next byte, as libpq reads it). */
+static const char *value_end(const char *v, const char *end, int amp_ends, int quotes)
 {
     const char *p = v;
     if (quotes && p < end && *p == '\'') {
@@ -152,7 +151,7 @@ static const char *value_end(const char *v, const char *end, int in_query, int q
                 p++;
         return p < end ? p + 1 : end;
     }
-    for (; p < end && !is_space(*p) && !(in_query && *p == '&'); p++)
+    for (; p < end && !is_space(*p) && !(amp_ends && *p == '&'); p++)
         if (*p == '\\' && p + 1 < end)
             p++;
     return p;
@@ -160,10 +159,12 @@ static const char *value_end(const char *v, const char *end, int in_query, int q
 
 /* Every NAME=VALUE in t..end whose NAME looks secret (password,
  * sslpassword, api_key, token, ...): the VALUE. Whitespace may surround
- * the '=' (libpq allows it). `quotes`: a value may be 'quoted' (libpq's
- * reading). An '=' that `skip` (NULL, or a byte per byte of t) marks is
- * passed over: see redact_text. */
-static void each_assignment(const char *t, const char *end, int quotes, const unsigned char *skip,
+ * the '=' (libpq allows it). Read as libpq reads a conninfo, a value may
+ * be 'quoted' and holds any '&' unless it is in a URL's query (its NAME
+ * follows '?' or '&'); read as a URL (`as_url`), quotes are bytes like any
+ * other and '&' ends every value. An '=' that `skip` (NULL, or a byte per
+ * byte of t) marks is passed over: see redact_text. */
+static void each_assignment(const char *t, const char *end, int as_url, const unsigned char *skip,
                             span_fn fn, void *arg)
 {
     for (const char *eq = t; eq < end; eq++) {
@@ -180,7 +181,7 @@ static void each_assignment(const char *t, const char *end, int quotes, const un
         while (v < end && is_space(*v))
             v++;
         int in_query = nb > t && (nb[-1] == '?' || nb[-1] == '&');
-        const char *ve = value_end(v, end, in_query, quotes);
+        const char *ve = value_end(v, end, as_url || in_query, !as_url);
         if (ve > v) {
             fn(arg, v, ve);
             eq = ve - 1; /* an '=' inside the value is part of it */
@@ -239,7 +240,7 @@ static char *redact_text(const char *text, int stop_at_space)
     if (mk.m == NULL)
         return NULL;
     each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, 1, mk.m, mark, &mk);
+    each_assignment(text, text + len, 0, mk.m, mark, &mk);
     char *out = masked(text, len, mk.m);
     free(mk.m);
     return out;
@@ -365,10 +366,11 @@ static void collect(secrets *sc, const char *src)
     const char *end = src + strlen(src);
     each_userinfo(src, end, 0, add_userinfo_forms, sc);
     each_userinfo(src, end, 1, add_userinfo_forms, sc);
-    each_assignment(src, end, 1, NULL, add_forms, sc);
-    /* A quote in a URL is a byte like any other: a value read as quoted
-     * may hold the real assignments after it ("?a='x&password=SECRET"). */
+    /* Both readings: a value libpq's reading takes whole may hold the
+     * assignments a URL parser reads ("?a='x&password=SECRET",
+     * "/key=x?password=SECRET"). */
     each_assignment(src, end, 0, NULL, add_forms, sc);
+    each_assignment(src, end, 1, NULL, add_forms, sc);
     const char *url = strstr(src, "://");
     const char *colon = url ? strchr(url + 3, ':') : NULL, *at = strrchr(src, '@');
     if (colon && at && colon + 1 < at)
@@ -450,7 +452,7 @@ void lc__redact_msg(char *msg, size_t size, const char *source)
     if (mk.m && !sc.nomem) {
         mark_secrets(&sc, msg, len, len == size - 1, &mk);
         each_userinfo(msg, msg + len, 1, mark, &mk);
-        each_assignment(msg, msg + len, 1, NULL, mark, &mk);
+        each_assignment(msg, msg + len, 0, NULL, mark, &mk);
         out = masked(msg, len, mk.m);
     }
     secrets_free(&sc);

@@ -155,6 +155,8 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
      * after it (a URL has no quoting: libcurl reads ?password= as is). */
     redact(buf, sizeof(buf), "denied for Hunter2pw", "redis://h/0?pass='x&password=Hunter2pw");
     assert_string_equal(buf, "denied for ***");
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "unix:///tmp/key=a?db=0&password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");
