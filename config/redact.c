@@ -138,21 +138,20 @@ static void each_userinfo(const char *t, const char *end, int stop_at_space, spa
     }
 }
 
-/* The end of a value starting at v: a 'quoted' value (when `quotes`) runs
- * to its closing quote (backslash escapes inside), anything else to
- * whitespace, the end or, when `amp_ends`, '&' (a backslash escapes the
- * next byte, as libpq reads it). */
-static const char *value_end(const char *v, const char *end, int amp_ends, int quotes)
+/* The end of a value starting at v: whitespace, the end, or a byte of
+ * `stops`. As libpq reads (`libpq`), a 'quoted' value runs to its closing
+ * quote and a backslash escapes the next byte. */
+static const char *value_end(const char *v, const char *end, const char *stops, int libpq)
 {
     const char *p = v;
-    if (quotes && p < end && *p == '\'') {
+    if (libpq && p < end && *p == '\'') {
         for (p++; p < end && *p != '\''; p++)
             if (*p == '\\' && p + 1 < end)
                 p++;
         return p < end ? p + 1 : end;
     }
-    for (; p < end && !is_space(*p) && !(amp_ends && *p == '&'); p++)
-        if (*p == '\\' && p + 1 < end)
+    for (; p < end && !is_space(*p) && !(*p && strchr(stops, *p)); p++)
+        if (libpq && *p == '\\' && p + 1 < end)
             p++;
     return p;
 }
@@ -161,9 +160,10 @@ static const char *value_end(const char *v, const char *end, int amp_ends, int q
  * sslpassword, api_key, token, ...): the VALUE. Whitespace may surround
  * the '=' (libpq allows it). Read as libpq reads a conninfo, a value may
  * be 'quoted' and holds any '&' unless it is in a URL's query (its NAME
- * follows '?' or '&'); read as a URL (`as_url`), quotes are bytes like any
- * other and '&' ends every value. An '=' that `skip` (NULL, or a byte per
- * byte of t) marks is passed over: see redact_text. */
+ * follows '?' or '&'); read as a URL (`as_url`), quotes and backslashes
+ * are bytes like any other and '&', '?' and '#' end every value. An '='
+ * that `skip` (NULL, or a byte per byte of t) marks is passed over: see
+ * redact_text. */
 static void each_assignment(const char *t, const char *end, int as_url, const unsigned char *skip,
                             span_fn fn, void *arg)
 {
@@ -181,7 +181,7 @@ static void each_assignment(const char *t, const char *end, int as_url, const un
         while (v < end && is_space(*v))
             v++;
         int in_query = nb > t && (nb[-1] == '?' || nb[-1] == '&');
-        const char *ve = value_end(v, end, as_url || in_query, !as_url);
+        const char *ve = value_end(v, end, as_url ? "&?#" : in_query ? "&" : "", !as_url);
         if (ve > v) {
             fn(arg, v, ve);
             eq = ve - 1; /* an '=' inside the value is part of it */

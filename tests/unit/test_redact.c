@@ -157,6 +157,8 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
     assert_string_equal(buf, "denied for ***");
     redact(buf, sizeof(buf), "denied for Hunter2pw", "unix:///tmp/key=a?db=0&password=Hunter2pw");
     assert_string_equal(buf, "denied for ***");
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "unix:///tmp/key=a?password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");
