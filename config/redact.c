@@ -223,26 +223,39 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
     return out;
 }
 
+/* A span_fn for each_userinfo: marks the whole user info, from the "://"
+ * before the password (the user name holds no ':') to the password's end. */
+static void mark_userinfo(void *arg, const char *b, const char *e)
+{
+    marks *mk = arg;
+    const char *s = b - 1;
+    while (s - mk->base >= 3 && !(s[-3] == ':' && s[-2] == '/' && s[-1] == '/'))
+        s--;
+    mark(arg, s, e);
+}
+
 /* Secrets of a URL or conninfo: user info passwords and secret values.
  * In a key=value conninfo a value ends at whitespace, so does a URI in it.
- * A NAME=VALUE whose '=' lies in a password marked already
- * ("redis://:mykey=x@host/0") is part of that password, masked whole in
- * its widest reading: taken for an assignment, its value would run on
- * over the host and path (which no reading takes for secret, and the
- * redacted URL would no longer name its server), and over any real
- * assignment after it. */
+ * A NAME=VALUE whose '=' lies in a URL's user info ("redis://:mykey=x@h/0",
+ * "redis://mykey=u:x@h/0") is no assignment: the password is masked whole
+ * in its widest reading, the user name is no secret, and a value running
+ * on over the host and path (which no reading takes for secret) would
+ * leave a redacted URL that no longer names its server. */
 static char *redact_text(const char *text, int stop_at_space)
 {
     if (text == NULL)
         return NULL;
     size_t len = strlen(text);
-    marks mk = {text, calloc(len + 1, 1)};
-    if (mk.m == NULL)
-        return NULL;
-    each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, 0, mk.m, mark, &mk);
-    char *out = masked(text, len, mk.m);
+    marks mk = {text, calloc(len + 1, 1)}, user = {text, calloc(len + 1, 1)};
+    char *out = NULL;
+    if (mk.m && user.m) {
+        each_userinfo(text, text + len, stop_at_space, mark, &mk);
+        each_userinfo(text, text + len, stop_at_space, mark_userinfo, &user);
+        each_assignment(text, text + len, 0, user.m, mark, &mk);
+        out = masked(text, len, mk.m);
+    }
     free(mk.m);
+    free(user.m);
     return out;
 }
 
