@@ -224,10 +224,14 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
 }
 
 /* A span_fn for each_userinfo: marks the whole user info, from the "://"
- * before the password (the user name holds no ':') to the password's end. */
+ * before the password (the user name holds no ':') to the '@' after it. A
+ * password read without an '@' (cut at the end of the URL) is no user
+ * info: an assignment in it may run on past that end. */
 static void mark_userinfo(void *arg, const char *b, const char *e)
 {
     marks *mk = arg;
+    if (*e != '@')
+        return;
     const char *s = b - 1;
     while (s - mk->base >= 3 && !(s[-3] == ':' && s[-2] == '/' && s[-1] == '/'))
         s--;

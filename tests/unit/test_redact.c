@@ -56,6 +56,9 @@ static void test_redact_url_assignment_inside_password_keeps_host(void **state)
     (void)state;
     expect_url("redis://:mykey=" PW "@h:6379/1", "redis://:***@h:6379/1");
     expect_url("redis://8aKey=:" PW "@6380/1", "redis://8aKey=:***@6380/1"); /* in the user */
+    /* A password read without an '@' is cut where the next "://" starts:
+     * an assignment in it still counts, its value runs on past the cut. */
+    expect_url("redis://h:x/0?password=://" PW, NULL);
     expect_url("redis://u:x" PW "/token=" PW "@h/1", "redis://u:***@h/1");
     expect_url("redis://:pw@h/0?password=" PW "@x&db=1", "redis://:***@h/0?password=***&db=1");
     expect_conninfo("postgresql://u:authkey=" PW "@db:5432/app", "postgresql://u:***@db:5432/app");
