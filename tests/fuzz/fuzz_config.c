@@ -3,7 +3,8 @@
  *
  * Properties: a load either succeeds or fails with LC_ERR_CONFIG and a
  * message; a loaded config dumps, and the dump loads again (as dump.c
- * promises) and dumps to the same text (but see redaction_may_reshape). */
+ * promises) and dumps to the same text, redacted lines aside (but see
+ * redaction_may_reshape). */
 #include "fuzz.h"
 
 #include "lockcoord.h"
@@ -25,6 +26,24 @@ static int redaction_may_reshape(const lc_config *c)
     for (size_t i = 0; i < c->n_jobs; i++)
         any |= c->jobs[i].http && in_pieces(c->jobs[i].http->url);
     return any;
+}
+
+/* The two dumps line by line: equal, except that a line with a mask may
+ * be masked more the second time (the mask of a 'quoted' value drops its
+ * quotes, so what followed it joins the value: the redactor is not
+ * idempotent, and need not be). */
+static int same_dump(const char *a, const char *b)
+{
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        int masked = memmem(a, la, "***", 3) && memmem(b, lb, "***", 3);
+        size_t key = strcspn(a, ":\n");
+        if (masked ? key > lb || memcmp(a, b, key) != 0 : la != lb || memcmp(a, b, la) != 0)
+            return 0;
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -51,9 +70,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == LC_OK);
     char *dump2 = lc_config_dump(again);
     FUZZ_CHECK(dump2 != NULL);
-    if (strcmp(dump, dump2) != 0 && !redaction_may_reshape(cfg))
+    int same = same_dump(dump, dump2) || redaction_may_reshape(cfg);
+    if (!same)
         fprintf(stderr, "--- dump ---\n%s\n--- dump of the dump ---\n%s\n", dump, dump2);
-    FUZZ_CHECK(strcmp(dump, dump2) == 0 || redaction_may_reshape(cfg));
+    FUZZ_CHECK(same);
     free(dump2);
     lc_config_free(again);
     free(dump);
