@@ -77,8 +77,9 @@ static size_t sb_quote_utf8(sb *b, const char *s)
     return n ? n : 1;
 }
 
-/* A YAML double-quoted string, or ~ for NULL. */
-static void sb_quote(sb *b, const char *s)
+/* A YAML double-quoted string, or ~ for NULL. A value's '$' is written
+ * "$$" (values are expanded on loading); a key's is not (keys are not). */
+static void sb_quote_as(sb *b, const char *s, int expanded)
 {
     if (s == NULL) {
         sb_add(b, "~", 1);
@@ -93,7 +94,7 @@ static void sb_quote(sb *b, const char *s)
         }
         if (c == '"' || c == '\\')
             sb_printf(b, "\\%c", c);
-        else if (c == '$')
+        else if (c == '$' && expanded)
             sb_add(b, "$$", 2);
         else if (c == '\n')
             sb_add(b, "\\n", 2);
@@ -106,6 +107,11 @@ static void sb_quote(sb *b, const char *s)
         s++;
     }
     sb_add(b, "\"", 1);
+}
+
+static void sb_quote(sb *b, const char *s)
+{
+    sb_quote_as(b, s, 1);
 }
 
 static void sb_key_str(sb *b, const char *indent, const char *key, const char *val)
@@ -158,7 +164,7 @@ static void dump_http(sb *b, const lc_http_job *h)
     sb_printf(b, "%sheaders:%s\n", in, h->n_headers ? "" : " {}");
     for (size_t i = 0; i < h->n_headers; i++) {
         sb_printf(b, "%s  ", in);
-        sb_quote(b, h->headers[i].name);
+        sb_quote_as(b, h->headers[i].name, 0); /* a key */
         sb_add(b, ": \"***\"\n", 8);
     }
     sb_key_str(b, in, "body", h->body);

@@ -138,31 +138,34 @@ static void each_userinfo(const char *t, const char *end, int stop_at_space, spa
     }
 }
 
-/* The end of a value starting at v: a 'quoted' value runs to its closing
- * quote (backslash escapes inside), anything else to whitespace, the end
- * or, in a URL's query, '&' (a backslash escapes the next byte, as libpq
- * reads it). In a key=value conninfo '&' is a byte of the value. */
-static const char *value_end(const char *v, const char *end, int in_query)
+/* The end of a value starting at v: whitespace, the end, or a byte of
+ * `stops`. As libpq reads (`libpq`), a 'quoted' value runs to its closing
+ * quote and a backslash escapes the next byte. */
+static const char *value_end(const char *v, const char *end, const char *stops, int libpq)
 {
     const char *p = v;
-    if (p < end && *p == '\'') {
+    if (libpq && p < end && *p == '\'') {
         for (p++; p < end && *p != '\''; p++)
             if (*p == '\\' && p + 1 < end)
                 p++;
         return p < end ? p + 1 : end;
     }
-    for (; p < end && !is_space(*p) && !(in_query && *p == '&'); p++)
-        if (*p == '\\' && p + 1 < end)
+    for (; p < end && !is_space(*p) && !(*p && strchr(stops, *p)); p++)
+        if (libpq && *p == '\\' && p + 1 < end)
             p++;
     return p;
 }
 
 /* Every NAME=VALUE in t..end whose NAME looks secret (password,
  * sslpassword, api_key, token, ...): the VALUE. Whitespace may surround
- * the '=' (libpq allows it). An '=' that `skip` (NULL, or a byte per byte
- * of t) marks is passed over: see redact_text. */
-static void each_assignment(const char *t, const char *end, const unsigned char *skip, span_fn fn,
-                            void *arg)
+ * the '=' (libpq allows it). Read as libpq reads a conninfo, a value may
+ * be 'quoted' and holds any '&' unless it is in a URL's query (its NAME
+ * follows '?' or '&'); read as a URL (`as_url`), quotes and backslashes
+ * are bytes like any other and '&', '?' and '#' end every value. An '='
+ * that `skip` (NULL, or a byte per byte of t) marks is passed over: see
+ * redact_text. */
+static void each_assignment(const char *t, const char *end, int as_url, const unsigned char *skip,
+                            span_fn fn, void *arg)
 {
     for (const char *eq = t; eq < end; eq++) {
         if (*eq != '=' || (skip && skip[eq - t]))
@@ -178,7 +181,7 @@ static void each_assignment(const char *t, const char *end, const unsigned char 
         while (v < end && is_space(*v))
             v++;
         int in_query = nb > t && (nb[-1] == '?' || nb[-1] == '&');
-        const char *ve = value_end(v, end, in_query);
+        const char *ve = value_end(v, end, as_url ? "&?#" : in_query ? "&" : "", !as_url);
         if (ve > v) {
             fn(arg, v, ve);
             eq = ve - 1; /* an '=' inside the value is part of it */
@@ -220,26 +223,43 @@ static char *masked(const char *text, size_t len, const unsigned char *m)
     return out;
 }
 
+/* A span_fn for each_userinfo: marks the whole user info, from the "://"
+ * before the password (the user name holds no ':') to the '@' after it. A
+ * password read without an '@' (cut at the end of the URL) is no user
+ * info: an assignment in it may run on past that end. */
+static void mark_userinfo(void *arg, const char *b, const char *e)
+{
+    marks *mk = arg;
+    if (*e != '@')
+        return;
+    const char *s = b - 1;
+    while (s - mk->base >= 3 && !(s[-3] == ':' && s[-2] == '/' && s[-1] == '/'))
+        s--;
+    mark(arg, s, e);
+}
+
 /* Secrets of a URL or conninfo: user info passwords and secret values.
  * In a key=value conninfo a value ends at whitespace, so does a URI in it.
- * A NAME=VALUE whose '=' lies in a password marked already
- * ("redis://:mykey=x@host/0") is part of that password, masked whole in
- * its widest reading: taken for an assignment, its value would run on
- * over the host and path (which no reading takes for secret, and the
- * redacted URL would no longer name its server), and over any real
- * assignment after it. */
+ * A NAME=VALUE whose '=' lies in a URL's user info ("redis://:mykey=x@h/0",
+ * "redis://mykey=u:x@h/0") is no assignment: the password is masked whole
+ * in its widest reading, the user name is no secret, and a value running
+ * on over the host and path (which no reading takes for secret) would
+ * leave a redacted URL that no longer names its server. */
 static char *redact_text(const char *text, int stop_at_space)
 {
     if (text == NULL)
         return NULL;
     size_t len = strlen(text);
-    marks mk = {text, calloc(len + 1, 1)};
-    if (mk.m == NULL)
-        return NULL;
-    each_userinfo(text, text + len, stop_at_space, mark, &mk);
-    each_assignment(text, text + len, mk.m, mark, &mk);
-    char *out = masked(text, len, mk.m);
+    marks mk = {text, calloc(len + 1, 1)}, user = {text, calloc(len + 1, 1)};
+    char *out = NULL;
+    if (mk.m && user.m) {
+        each_userinfo(text, text + len, stop_at_space, mark, &mk);
+        each_userinfo(text, text + len, stop_at_space, mark_userinfo, &user);
+        each_assignment(text, text + len, 0, user.m, mark, &mk);
+        out = masked(text, len, mk.m);
+    }
     free(mk.m);
+    free(user.m);
     return out;
 }
 
@@ -363,7 +383,11 @@ static void collect(secrets *sc, const char *src)
     const char *end = src + strlen(src);
     each_userinfo(src, end, 0, add_userinfo_forms, sc);
     each_userinfo(src, end, 1, add_userinfo_forms, sc);
-    each_assignment(src, end, NULL, add_forms, sc);
+    /* Both readings: a value libpq's reading takes whole may hold the
+     * assignments a URL parser reads ("?a='x&password=SECRET",
+     * "/key=x?password=SECRET"). */
+    each_assignment(src, end, 0, NULL, add_forms, sc);
+    each_assignment(src, end, 1, NULL, add_forms, sc);
     const char *url = strstr(src, "://");
     const char *colon = url ? strchr(url + 3, ':') : NULL, *at = strrchr(src, '@');
     if (colon && at && colon + 1 < at)
@@ -445,7 +469,7 @@ void lc__redact_msg(char *msg, size_t size, const char *source)
     if (mk.m && !sc.nomem) {
         mark_secrets(&sc, msg, len, len == size - 1, &mk);
         each_userinfo(msg, msg + len, 1, mark, &mk);
-        each_assignment(msg, msg + len, NULL, mark, &mk);
+        each_assignment(msg, msg + len, 0, NULL, mark, &mk);
         out = masked(msg, len, mk.m);
     }
     secrets_free(&sc);

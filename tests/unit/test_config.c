@@ -771,6 +771,25 @@ static void test_config_dump_escapes_unicode_breaks_and_controls(void **state)
     lc_config_free(c);
 }
 
+/* A header name is a key, never expanded: its '$' stays one '$' in the
+ * dump (a value's is doubled), so the dump loads to the same name. */
+static void test_config_dump_header_name_with_dollar_reloads_same(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok("backend: redis\nredis:\n  url: redis://h/0\njobs:\n"
+                            "  - name: w\n    every: 1h\n    http:\n      url: http://h/\n"
+                            "      headers: {X-$Key: \"a$$b\"}\n");
+    assert_string_equal(c->jobs[0].http->headers[0].name, "X-$Key");
+    char *out = lc_config_dump(c);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"X-$Key\": \"***\"\n"));
+    lc_config *again = parse_ok(out);
+    assert_string_equal(again->jobs[0].http->headers[0].name, "X-$Key");
+    lc_config_free(again);
+    free(out);
+    lc_config_free(c);
+}
+
 static void load_example(const char *name)
 {
     const char *src = getenv("LOCKCOORD_SRC");
@@ -846,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_config_dump_prints_defaults_and_reloads),
         cmocka_unit_test(test_config_dump_password_with_assignment_reloads),
         cmocka_unit_test(test_config_dump_escapes_unicode_breaks_and_controls),
+        cmocka_unit_test(test_config_dump_header_name_with_dollar_reloads_same),
         cmocka_unit_test(test_config_examples_load_cleanly),
         cmocka_unit_test(test_config_load_missing_file_names_it),
     };

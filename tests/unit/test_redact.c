@@ -56,6 +56,10 @@ static void test_redact_url_assignment_inside_password_keeps_host(void **state)
 {
     (void)state;
     expect_url("redis://:mykey=" PW "@h:6379/1", "redis://:***@h:6379/1");
+    expect_url("redis://8aKey=:" PW "@6380/1", "redis://8aKey=:***@6380/1"); /* in the user */
+    /* A password read without an '@' is cut where the next "://" starts:
+     * an assignment in it still counts, its value runs on past the cut. */
+    expect_url("redis://h:x/0?password=://" PW, NULL);
     expect_url("redis://u:x" PW "/token=" PW "@h/1", "redis://u:***@h/1");
     expect_url("redis://:pw@h/0?password=" PW "@x&db=1", "redis://:***@h/0?password=***&db=1");
     expect_conninfo("postgresql://u:authkey=" PW "@db:5432/app", "postgresql://u:***@db:5432/app");
@@ -152,6 +156,14 @@ static void test_redact_msg_hides_what_libpq_quotes(void **state)
     assert_string_equal(buf, "got ***");
     redact(buf, sizeof(buf), "said pw&Hunter2pw", "host=h password=pw&Hunter2pw");
     assert_string_equal(buf, "said ***");
+    /* A quote opening a value in a query does not hide the password
+     * after it (a URL has no quoting: libcurl reads ?password= as is). */
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "redis://h/0?pass='x&password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "unix:///tmp/key=a?db=0&password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
+    redact(buf, sizeof(buf), "denied for Hunter2pw", "unix:///tmp/key=a?password=Hunter2pw");
+    assert_string_equal(buf, "denied for ***");
     /* A password libpq misread as a port. */
     redact(buf, sizeof(buf), "invalid integer value \"Hun\" for connection option \"port\"",
            "postgresql://u:Hun/ter@h/db");

@@ -103,7 +103,7 @@ static void test_redis_reply_inspect_foreign_or_malformed_is_refused(void **stat
     info_of("*2\r\n:1\r\n:2\r\n", &info, LC_ERR_INTERNAL);
 }
 
-static void test_redis_reply_acquire_grant_and_conflict(void **state)
+static void test_redis_reply_acquire_grant_and_conflict_are_decoded(void **state)
 {
     (void)state;
     char prefix[] = "lockcoord";
@@ -203,7 +203,7 @@ int main(void)
         cmocka_unit_test(test_redis_reply_inspect_held_fills_info),
         cmocka_unit_test(test_redis_reply_inspect_extreme_times_give_unknown_held_for),
         cmocka_unit_test(test_redis_reply_inspect_foreign_or_malformed_is_refused),
-        cmocka_unit_test(test_redis_reply_acquire_grant_and_conflict),
+        cmocka_unit_test(test_redis_reply_acquire_grant_and_conflict_are_decoded),
         cmocka_unit_test(test_redis_reply_acquire_paused_is_refused),
         cmocka_unit_test(test_redis_reply_inspect_pause_fills_info),
     };
