@@ -184,7 +184,14 @@ static void each_assignment(const char *t, const char *end, int as_url, const un
         const char *ve = value_end(v, end, as_url ? "&?#" : in_query ? "&" : "", !as_url);
         if (ve > v) {
             fn(arg, v, ve);
-            eq = ve - 1; /* an '=' inside the value is part of it */
+            /* An '=' inside the value is part of it, unless whitespace
+             * came before the value: then the NAME may stand inside
+             * another value ("host=x?api_key= password=SECRET", which
+             * libpq reads as host and password), and what follows is
+             * read again as assignments of its own. Linear still: the
+             * value ends at whitespace, so a nested one is no wider. */
+            if (v == eq + 1)
+                eq = ve - 1;
         }
     }
 }
