@@ -14,14 +14,19 @@
 #   scripts/test.sh [CTEST ARGS...]     e.g. scripts/test.sh -R config
 #
 # Then the fuzz step: build-fuzz (clang, LC_FUZZ=ON) and each libFuzzer
-# harness of tests/fuzz for LOCKCOORD_FUZZ_SECONDS (default 20; 0 skips
-# the step), as many at once as there are cores, each on a copy of its
-# seed corpus. A crash fails the run; its input is kept in
-# build-fuzz/crashes/ and the path printed. The seed is fixed
-# (LOCKCOORD_FUZZ_SEED, default 1; 0 lets libFuzzer pick one), so a run
-# explores the same inputs in the same order on every machine -- a slower
-# one only fewer of them -- and CI's verdict does not depend on luck;
-# exploring further is a longer run or another seed.
+# harness of tests/fuzz for a fixed number of inputs (FUZZ_RUNS below,
+# about 20 s each on a 2-core machine; LOCKCOORD_FUZZ_RUNS=N sets every
+# harness's, 0 skips the step), as many at once as there are cores, each
+# on a copy of its seed corpus. A crash fails the run; its input is kept
+# in build-fuzz/crashes/ and the path printed. The step is deterministic:
+# the seed is fixed (LOCKCOORD_FUZZ_SEED, default 1), the count of inputs
+# too, address randomization is off for the fuzzer (libFuzzer's choices
+# follow pointer values) and the binary does not depend on the checkout's
+# path -- so CI explores exactly the inputs a developer's run explored,
+# and its verdict does not depend on luck. LOCKCOORD_FUZZ_SECONDS (default
+# 300) caps each harness's time on a slow machine: it then explores a
+# prefix of the same inputs. Exploring further is a larger count or
+# another seed (0 lets libFuzzer pick one).
 #
 # Stress mode, to find timing-fragile tests before CI does:
 #   LOCKCOORD_TEST_REPEAT=N   runs the tests of every build N times (one
@@ -81,18 +86,34 @@ run_round() {
     return "$failed"
 }
 
-# fuzz_one BIN SECS WORK: one harness for SECS seconds on a copy of its
-# corpus under WORK; the log goes to build-fuzz/fuzz-NAME.log, a crashing
-# input to build-fuzz/crashes/, and WORK/NAME.failed marks a failure.
+# Inputs each harness runs in the fuzz step, sized for about 20 s each on
+# a 2-core machine (two harnesses at once); LOCKCOORD_FUZZ_RUNS overrides.
+declare -A FUZZ_RUNS=([config]=380000 [cron]=4400000 [duration]=6000000 [name]=7500000
+    [pg_row]=5600000 [redact]=350000 [redis_reply]=4800000 [redis_url]=550000 [text]=1300000)
+FUZZ_RUNS_OTHER=300000
+
+# fuzz_one BIN SECS WORK: one harness on a copy of its corpus under WORK,
+# for its count of inputs or SECS seconds, whichever comes first; the log
+# goes to build-fuzz/fuzz-NAME.log, a crashing input to
+# build-fuzz/crashes/, and WORK/NAME.failed marks a failure. It runs as
+# the same bytes on every machine: a copy of the binary under a fixed
+# name, relative paths, an empty environment, no address randomization
+# (what lies on its stack and where would change libFuzzer's choices).
 fuzz_one() {
-    local bin=$1 secs=$2 work=$3 t
+    local bin=$1 secs=$2 work=$3 t runs f
     t=$(basename "$bin")
     t=${t#fuzz_}
-    mkdir -p "$work/$t"
-    cp -R "$LC_ROOT/tests/fuzz/corpus/$t/." "$work/$t/" || true
-    env -C "$work" "$bin" -seed="$LC_FUZZ_SEED" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$LC_ROOT/build-fuzz/crashes/$t-" "$work/$t" \
+    runs=${LOCKCOORD_FUZZ_RUNS:-${FUZZ_RUNS[$t]:-$FUZZ_RUNS_OTHER}}
+    mkdir -p "$work/$t/corpus"
+    cp -R "$LC_ROOT/tests/fuzz/corpus/$t/." "$work/$t/corpus/" || true
+    cp "$bin" "$work/$t/fuzz"
+    env -C "$work/$t" -i PATH=/usr/bin:/bin "${FUZZ_NORAND[@]}" ./fuzz -seed="$LC_FUZZ_SEED" -runs="$runs" \
+        -max_total_time="$secs" -reload=0 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=found- corpus \
         >"$LC_ROOT/build-fuzz/fuzz-$t.log" 2>&1 || touch "$work/$t.failed"
+    for f in "$work/$t"/found-*; do
+        [[ -e $f ]] && mv "$f" "$LC_ROOT/build-fuzz/crashes/$t-${f##*/found-}"
+    done
+    return 0
 }
 
 # fuzz_all SECS WORK BIN...: fuzz_one for each, as many at once as cores.
@@ -110,9 +131,14 @@ LC_FUZZ_SEED=${LOCKCOORD_FUZZ_SEED:-1}
 
 # run_fuzz: the fuzz step (see the top of this file). Adds its summary.
 run_fuzz() {
-    local secs=${LOCKCOORD_FUZZ_SECONDS:-20} dir="$LC_ROOT/build-fuzz" work bin t f
+    local secs=${LOCKCOORD_FUZZ_SECONDS:-300} dir="$LC_ROOT/build-fuzz" work bin t f
     local bins=() broken=()
-    ((secs > 0)) || return 0
+    [[ ${LOCKCOORD_FUZZ_RUNS:-1} != 0 && $secs != 0 ]] || return 0
+    FUZZ_NORAND=(setarch "$(uname -m)" -R)
+    if ! "${FUZZ_NORAND[@]}" true 2>/dev/null; then
+        lc_say "setarch -R is not permitted here: the fuzz step explores differently on each run"
+        FUZZ_NORAND=()
+    fi
     lc_say "Building build-fuzz (clang, libFuzzer)"
     cmake -S "$LC_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLC_WERROR=ON \
         -DCMAKE_C_COMPILER=clang -DLC_FUZZ=ON >/dev/null
@@ -122,7 +148,7 @@ run_fuzz() {
     rm -rf "$dir/crashes"
     mkdir -p "$dir/crashes"
     bins=("$dir"/tests/fuzz/fuzz_*)
-    lc_say "Fuzzing: ${#bins[@]} harnesses for ${secs}s each, $(nproc) at a time"
+    lc_say "Fuzzing: ${#bins[@]} harnesses, seed $LC_FUZZ_SEED, ${LOCKCOORD_FUZZ_RUNS:-the usual} inputs each (at most ${secs}s), $(nproc) at a time"
     lc_run_killable fuzz_all "$secs" "$work" "${bins[@]}" || true
     for bin in "${bins[@]}"; do
         t=$(basename "$bin")
@@ -138,20 +164,24 @@ run_fuzz() {
         done
     done
     if ((${#broken[@]})); then
-        SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, ${secs}s each: FAILED" "${broken[@]}")
+        SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, seed $LC_FUZZ_SEED: FAILED" "${broken[@]}")
         return 1
     fi
-    SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, ${secs}s each: no crash")
+    SUMMARY+=("build-fuzz: ${#bins[@]} harnesses, seed $LC_FUZZ_SEED: no crash")
 }
 
 main() {
     local failed=0 b dir type args round
     [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || lc_die "LOCKCOORD_TEST_REPEAT must be a positive whole number, got '$REPEAT'"
     [[ $LOAD == 0 || $LOAD == 1 ]] || lc_die "LOCKCOORD_TEST_LOAD must be 0 or 1, got '$LOAD'"
-    [[ ${LOCKCOORD_FUZZ_SECONDS:-20} =~ ^(0|[1-9][0-9]*)$ ]] ||
+    [[ ${LOCKCOORD_FUZZ_SECONDS:-300} =~ ^(0|[1-9][0-9]*)$ ]] ||
         lc_die "LOCKCOORD_FUZZ_SECONDS must be a whole number of seconds, got '$LOCKCOORD_FUZZ_SECONDS'"
+    [[ ${LOCKCOORD_FUZZ_RUNS:-1} =~ ^(0|[1-9][0-9]*)$ ]] ||
+        lc_die "LOCKCOORD_FUZZ_RUNS must be a whole number of inputs, got '$LOCKCOORD_FUZZ_RUNS'"
+    [[ $LC_FUZZ_SEED =~ ^[0-9]+$ ]] || lc_die "LOCKCOORD_FUZZ_SEED must be a whole number, got '$LC_FUZZ_SEED'"
     ((LOAD == 0)) || LC_PACKAGES+=(stress-ng)
-    ((${LOCKCOORD_FUZZ_SECONDS:-20} == 0)) || LC_PACKAGES+=("${LC_FUZZ_PACKAGES[@]}")
+    [[ ${LOCKCOORD_FUZZ_SECONDS:-300} == 0 || ${LOCKCOORD_FUZZ_RUNS:-1} == 0 ]] ||
+        LC_PACKAGES+=("${LC_FUZZ_PACKAGES[@]}")
     lc_cleanup_on_exit
     lc_install_deps
     for b in "${BUILDS[@]}"; do
