@@ -146,6 +146,7 @@ static void dump_backends(sb *b, const lc_config *c)
     sb_key_dur(b, "  ", "command_timeout", c->redis.command_timeout_ms);
     sb_key_str(b, "  ", "key_prefix", c->redis.key_prefix);
     sb_printf(b, "  min_replicas_ack: %d\n", c->redis.min_replicas_ack);
+    sb_printf(b, "  cluster: %s\n", c->redis.cluster ? "true" : "false");
     sb_add(b, "postgres:\n", 10);
     sb_key_redacted(b, "  ", "conninfo", c->postgres.conninfo, lc__redact_conninfo);
     sb_key_str(b, "  ", "schema", c->postgres.schema);

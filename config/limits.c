@@ -67,7 +67,17 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
         lc_error e;
         if (lc__redis_url_parse(u, &addr, &e) != LC_OK)
             return fail_with(cx, at, &e);
+        int unix_socket = addr.path != NULL, db = addr.db;
         lc__redis_addr_free(&addr);
+        /* A cluster's nodes are found by address and only have database 0. */
+        if (cfg->redis.cluster && unix_socket)
+            return lc__cfg_fail(cx, at->line, at->col,
+                                "redis.url: with redis.cluster, a redis:// URL of one node is "
+                                "needed (cluster nodes are reached over TCP)");
+        if (cfg->redis.cluster && db != 0)
+            return lc__cfg_fail(cx, at->line, at->col,
+                                "redis.url: with redis.cluster, the database must be 0 (a Redis "
+                                "Cluster has no other)");
 #endif
     }
     if (cfg->redis.key_prefix && strlen(cfg->redis.key_prefix) > LC__PREFIX_MAX)

@@ -116,6 +116,7 @@ static const lc__field redis_fields[] = {
     {"command_timeout", LC__F_DUR, CFG(redis.command_timeout_ms), 1, NULL, NULL},
     {"key_prefix", LC__F_NONEMPTY, CFG(redis.key_prefix), 0, NULL, NULL},
     {"min_replicas_ack", LC__F_INT, CFG(redis.min_replicas_ack), 0, NULL, NULL},
+    {"cluster", LC__F_BOOL, CFG(redis.cluster), 0, NULL, NULL},
 };
 static const lc__schema redis_schema = LC__FIELDS(redis_fields);
 

@@ -249,6 +249,7 @@ typedef struct lc_config {
         int64_t command_timeout_ms; /* default 1s */
         char *key_prefix;           /* default "lockcoord" */
         int min_replicas_ack;       /* default 0 */
+        int cluster;                /* 1: url is a seed node of a Redis Cluster; default 0 */
     } redis;
     struct {
         char *conninfo;

@@ -5,6 +5,9 @@
 #
 #   servers.sh redis-start DIR [redis-server args...]   prints redis://127.0.0.1:PORT/0
 #   servers.sh redis-stop  DIR
+#   servers.sh redis-cluster-start DIR [N]   3 masters + N replicas each (default 1);
+#                                            prints the seed redis://127.0.0.1:PORT/0
+#   servers.sh redis-cluster-stop  DIR
 #   servers.sh pg-start    DIR [postgres args...]       prints a libpq conninfo
 #   servers.sh pg-stop     DIR
 #   servers.sh pg-pid      DIR                          prints the postmaster pid
@@ -176,6 +179,69 @@ redis_stop() {
     rm -f "$dir/redis.pid"
 }
 
+# ---------------------------------------------------------------- redis cluster
+
+CLUSTER_MASTERS=3
+
+# cluster_info PORT: the node's CLUSTER INFO.
+cluster_info() {
+    timeout 2 redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null </dev/null | tr -d '\r' || true
+}
+
+# Waits until every node of the cluster in DIR says cluster_state:ok and
+# knows every node (the gossip has converged).
+cluster_wait_ok() {
+    local dir=$1 total=$2 deadline=$((SECONDS + 30)) port info ok
+    while ((SECONDS < deadline)); do
+        ok=1
+        for port in $(cat "$dir/cluster.ports"); do
+            info=$(cluster_info "$port")
+            [[ $info == *cluster_state:ok* && $info == *"cluster_known_nodes:$total"* ]] || ok=0
+        done
+        ((ok)) && return 0
+        sleep 0.1
+    done
+    die "redis-cluster-start: cluster in $dir not ok within 30s (see $dir/node*/redis.log)"
+}
+
+# Nodes node1..node(3 + 3 * replicas) in DIR, each a cluster-enabled
+# redis-server (its port + 10000 is the cluster bus); the first start
+# creates the cluster, a start again in the same DIR reuses it.
+redis_cluster_start() {
+    local dir replicas total i url port addrs=() ports=()
+    dir=$(abs_dir "${1:-}")
+    replicas=${2:-1}
+    [[ $replicas =~ ^[0-9]$ ]] || die "redis-cluster-start: replicas must be 0-9"
+    total=$((CLUSTER_MASTERS * (1 + replicas)))
+    [[ -f $dir/cluster.ports ]] && total=$(wc -w <"$dir/cluster.ports")
+    for ((i = 1; i <= total; i++)); do
+        url=$(redis_start "$dir/node$i" --cluster-enabled yes \
+            --cluster-config-file "$dir/node$i/nodes.conf" --cluster-node-timeout 2000) ||
+            die "redis-cluster-start: node $i did not start"
+        port=${url##*:}
+        port=${port%%/*}
+        ports+=("$port")
+        addrs+=("127.0.0.1:$port")
+    done
+    if [[ ! -f $dir/cluster.ports ]]; then
+        echo "${ports[*]}" >"$dir/cluster.ports"
+        redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+            </dev/null >"$dir/create.log" 2>&1 ||
+            die "redis-cluster-start: redis-cli --cluster create failed (see $dir/create.log)"
+    fi
+    cluster_wait_ok "$dir" "$total"
+    echo "redis://127.0.0.1:${ports[0]}/0"
+}
+
+redis_cluster_stop() {
+    local dir node
+    dir=$(abs_dir "${1:-}")
+    for node in "$dir"/node*; do
+        [[ -d $node ]] && redis_stop "$node"
+    done
+    return 0
+}
+
 # ---------------------------------------------------------------- postgres
 
 # PostgreSQL refuses to run as root: then it runs as the postgres user.
@@ -293,7 +359,7 @@ pg_stop() {
 }
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 64
 }
 
@@ -303,11 +369,13 @@ main() {
     case $cmd in
     redis-start) redis_start "$@" ;;
     redis-stop) redis_stop "$@" ;;
+    redis-cluster-start) redis_cluster_start "$@" ;;
+    redis-cluster-stop) redis_cluster_stop "$@" ;;
     pg-start) pg_start "$@" ;;
     pg-stop) pg_stop "$@" ;;
     pg-pid) pg_pid "$@" ;;
     -h | --help | help | "") usage ;;
-    *) die "unknown command '$cmd' (redis-start, redis-stop, pg-start, pg-stop, pg-pid)" ;;
+    *) die "unknown command '$cmd' (redis-start, redis-stop, redis-cluster-start, redis-cluster-stop, pg-start, pg-stop, pg-pid)" ;;
     esac
 }
 

@@ -189,6 +189,7 @@ main() {
         # shellcheck disable=SC2086 # args are words for cmake
         lc_build "$dir" "$type" $args
     done
+    LC_WITH_CLUSTER=1 # the cluster tests fail without one
     lc_start_servers
     ((LOAD == 0)) || lc_start_cpu_load
 

@@ -1,6 +1,7 @@
 /* backends/redis/redis.c -- the Redis backend's table: leases as
  * SET NX PX keys, fences as INCR counters, run records in a hash, each
  * operation one Lua script (backends/redis/scripts.c). */
+#include "backends/redis/cluster_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/client_int.h"
 #include "core/error_int.h"
@@ -55,7 +56,9 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
     r->main = base;
     r->sub = base;
     r->sub.check_persistence = 0;
-    if ((rc = lc__rconn_ensure(&r->main, err)) != LC_OK) {
+    r->last = &r->main;
+    if ((rc = lc__rconn_ensure(&r->main, err)) != LC_OK ||
+        (cfg->redis.cluster && (rc = lc__cluster_open(r, err)) != LC_OK)) {
         rds_close(r);
         return rc;
     }
@@ -68,6 +71,7 @@ static void rds_close(void *state)
     lc__redis *r = state;
     lc__rconn_drop(&r->main);
     lc__rconn_drop(&r->sub);
+    lc__cluster_free(r->cluster);
     lc__redis_addr_free(&r->addr);
     free(r->prefix);
     free(r);
@@ -136,7 +140,7 @@ static int repeatable(int script)
  * in the log. The connection is gone by then; the next call makes one. */
 static int retry_after(lc__redis *r, int repeatable_call, const char *what, const lc_error *err)
 {
-    if (!lc__rconn_may_retry(&r->main, repeatable_call))
+    if (!lc__rconn_may_retry(r->last, repeatable_call))
         return 0;
     lc__log(r->main.log, r->main.log_ctx, LC_LOG_DEBUG, "%s: %s; sending it again", what,
             err ? err->message : "connection lost");
@@ -145,6 +149,15 @@ static int retry_after(lc__redis *r, int repeatable_call, const char *what, cons
 
 /* The release script's third argument (ARGV[3]): "1" when it is a retry. */
 #define RELEASE_RETRY_ARG 2
+
+/* One script call on the server of its lock: the one server, or the
+ * cluster master of its slot. */
+static lc_status eval_one(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
+{
+    if (r->cluster)
+        return lc__cluster_eval(r, call, out, err);
+    return lc__rs_eval(&r->main, &r->scripts, call, out, err);
+}
 
 /* Runs a script once more after retry_after said so. */
 static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
@@ -155,7 +168,7 @@ static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **
         again.args[retry] = "1";
         again.lens[retry] = 1;
     }
-    return lc__rs_eval(&r->main, &r->scripts, &again, out, err);
+    return eval_one(r, &again, out, err);
 }
 
 /* Runs a script (again on a new connection when the first broke and that
@@ -163,7 +176,7 @@ static lc_status eval_again(lc__redis *r, const lc__rs_call *call, redisReply **
 static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, redisReply **out,
                      lc_error *err)
 {
-    lc_status rc = lc__rs_eval(&r->main, &r->scripts, call, out, err);
+    lc_status rc = eval_one(r, call, out, err);
     if (rc == LC_ERR_UNAVAILABLE &&
         retry_after(r, repeatable(call->script), lc__rs_name(call->script), err))
         rc = eval_again(r, call, out, err);
@@ -298,14 +311,14 @@ static lc_status give_back(lc__redis *r, const char *name, const char *token, lc
  * `epoch`. WAIT counts what this connection wrote, so it is never sent
  * on another one (it would confirm at once). The WAIT timeout is half
  * the command timeout so its reply arrives before the socket gives up. */
-static lc_status wait_replicas(lc__redis *r, uint64_t epoch, lc_error *err)
+lc_status lc__redis_wait_replicas(lc__redis *r, lc__redis_conn *c, uint64_t epoch, lc_error *err)
 {
     if (r->min_replicas_ack <= 0)
         return LC_OK;
-    lc_status rc = lc__rconn_ensure(&r->main, err);
-    if (rc == LC_OK && r->main.epoch != epoch)
+    lc_status rc = lc__rconn_ensure(c, err);
+    if (rc == LC_OK && c->epoch != epoch)
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
-                     "redis %s: connection lost before %d replicas acknowledged", r->addr.label,
+                     "redis %s: connection lost before %d replicas acknowledged", c->addr->label,
                      r->min_replicas_ack);
     if (rc != LC_OK)
         return rc;
@@ -316,15 +329,15 @@ static lc_status wait_replicas(lc__redis *r, uint64_t epoch, lc_error *err)
     const char *argv[3] = {"WAIT", n, t};
     size_t lens[3] = {4, strlen(n), strlen(t)};
     redisReply *rep = NULL;
-    rc = lc__rconn_command(&r->main, 3, argv, lens, &rep, err);
+    rc = lc__rconn_command(c, 3, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type != REDIS_REPLY_INTEGER)
         rc = bad_reply(r, "WAIT", n, rep, err);
     else if (rep->integer < r->min_replicas_ack)
         rc = lc__err(err, LC_ERR_UNAVAILABLE, 0,
-                     "redis %s: only %lld of %d replicas acknowledged within %lldms", r->addr.label,
-                     rep->integer, r->min_replicas_ack, (long long)timeout);
+                     "redis %s: only %lld of %d replicas acknowledged within %lldms",
+                     c->addr->label, rep->integer, r->min_replicas_ack, (long long)timeout);
     freeReplyObject(rep);
     return rc;
 }
@@ -334,8 +347,8 @@ static lc_status wait_replicas(lc__redis *r, uint64_t epoch, lc_error *err)
 static lc_status confirm_replicas(lc__redis *r, const char *name, const char *token, uint64_t epoch,
                                   lc_error *err)
 {
-    lc_status rc = wait_replicas(r, epoch, err);
-    if (rc == LC_OK || r->main.ctx == NULL)
+    lc_status rc = lc__redis_wait_replicas(r, r->last, epoch, err);
+    if (rc == LC_OK || r->last->ctx == NULL)
         return rc; /* connection gone: the lease expires by its ttl */
     lc_error gerr;
     if (give_back(r, name, token, &gerr) == LC_OK)
@@ -404,7 +417,7 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
         return rc;
-    uint64_t epoch = r->main.epoch; /* the connection the lock was written on */
+    uint64_t epoch = r->last->epoch; /* the connection the lock was written on */
     rc = lc__redis_acquire_reply(r, a->name, rep, out, err);
     freeReplyObject(rep);
     if (rc == LC_OK && (rc = confirm_replicas(r, a->name, a->token, epoch, err)) != LC_OK) {
@@ -426,7 +439,7 @@ static lc_status rds_renew(void *state, const char *name, const char *token, int
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.num[0]);
     lc_status rc = run_token_checked(r, &call, name, err);
-    return rc == LC_OK ? confirm_replicas(r, name, token, r->main.epoch, err) : rc;
+    return rc == LC_OK ? confirm_replicas(r, name, token, r->last->epoch, err) : rc;
 }
 
 typedef struct renew_slot {
@@ -439,6 +452,8 @@ typedef struct renew_slot {
 static lc_status eval_many(lc__redis *r, const lc__rs_call *calls, size_t n, redisReply **out,
                            lc_error *err)
 {
+    if (r->cluster)
+        return lc__cluster_eval_many(r, calls, n, out, 0, err);
     lc_status rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
     if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, lc__rs_name(calls[0].script), err))
         rc = lc__rs_eval_many(&r->main, &r->scripts, calls, n, out, err);
@@ -467,7 +482,9 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
         lc__rs_arg(&calls[i], items[i].token);
         lc__rs_arg(&calls[i], k->num[0]);
     }
-    if (rc == LC_OK)
+    if (rc == LC_OK && r->cluster) /* one pipeline and WAIT per master */
+        rc = lc__cluster_eval_many(r, calls, n, reps, 1, err);
+    else if (rc == LC_OK)
         rc = eval_many(r, calls, n, reps, err);
     for (size_t i = 0; rc == LC_OK && i < n; i++) {
         const redisReply *rep = reps[i];
@@ -482,7 +499,9 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
     free(reps);
     free(calls);
     free(slots);
-    return rc == LC_OK ? wait_replicas(r, r->main.epoch, err) : rc;
+    if (rc != LC_OK || r->cluster)
+        return rc;
+    return lc__redis_wait_replicas(r, &r->main, r->main.epoch, err);
 }
 
 static lc_status rds_release(void *state, const char *name, const char *token,
@@ -660,7 +679,8 @@ static lc_status rds_history(void *state, const char *name, size_t limit, int64_
     const char *argv[4] = {"LRANGE", k.runs, "0", "-1"};
     size_t lens[4] = {6, strlen(k.runs), 1, 2};
     redisReply *rep = NULL;
-    lc_status rc = lc__rconn_command(&r->main, 4, argv, lens, &rep, err);
+    lc_status rc = r->cluster ? lc__cluster_command(r, k.runs, 4, argv, lens, &rep, err)
+                              : lc__rconn_command(&r->main, 4, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY) {
@@ -1006,10 +1026,28 @@ static lc_status rds_list(void *state, lc_lock_info **out, size_t *n, lc_error *
     return LC_OK;
 }
 
+/* The scripts on every master of a cluster. */
+static lc_status cluster_migrate(lc__redis *r, char *what, size_t what_size, lc_error *err)
+{
+    lc__redis_conn **conns = NULL;
+    size_t n = 0;
+    int loaded = 0;
+    lc_status rc = lc__cluster_masters(r, &conns, &n, err);
+    for (size_t i = 0; rc == LC_OK && i < n; i++)
+        rc = lc__rs_load_all(conns[i], &r->scripts, &loaded, err);
+    free(conns);
+    if (rc == LC_OK && what && what_size)
+        snprintf(what, what_size, "redis cluster %s: loaded %d scripts on %zu masters",
+                 r->addr.label, loaded, n);
+    return rc;
+}
+
 static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error *err)
 {
     lc__redis *r = state;
     int loaded = 0;
+    if (r->cluster)
+        return cluster_migrate(r, what, what_size, err);
     lc_status rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
     if (rc == LC_ERR_UNAVAILABLE && retry_after(r, 1, "SCRIPT LOAD", err))
         rc = lc__rs_load_all(&r->main, &r->scripts, &loaded, err);
@@ -1021,7 +1059,7 @@ static lc_status rds_migrate(void *state, char *what, size_t what_size, lc_error
 static uint64_t rds_requests(void *state)
 {
     const lc__redis *r = state;
-    return r->main.requests;
+    return r->cluster ? lc__cluster_requests(r) : r->main.requests;
 }
 
 const lc_backend_ops lc__backend_redis = {

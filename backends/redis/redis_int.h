@@ -136,7 +136,9 @@ int lc__reply_is_error(const redisReply *r, const char *prefix);
 
 #define LC__KEY_MAX (LC__PREFIX_MAX + LC_NAME_MAX + 16)
 
-/* The backend's state: one connection for commands, one for SUBSCRIBE. */
+/* The backend's state: one connection for commands, one for SUBSCRIBE;
+ * with redis.cluster, `main` is the seed and `cluster` holds a connection
+ * per node (backends/redis/cluster_int.h). */
 typedef struct lc__redis {
     lc__redis_addr addr;
     lc__redis_conn main;
@@ -149,7 +151,14 @@ typedef struct lc__redis {
     int persistence_warned;
     int watching;                    /* subscribed on r->sub */
     char watch_channel[LC__KEY_MAX]; /* the channel watched, "" if none */
+    struct lc__cluster *cluster;     /* NULL unless redis.cluster */
+    lc__redis_conn *last;            /* the connection the last script ran on */
 } lc__redis;
+
+/* WAIT on connection c for redis.min_replicas_ack replicas of the writes
+ * made while c->epoch was `epoch` (a connection made since would confirm
+ * nothing). LC_OK at once when none are asked for. */
+lc_status lc__redis_wait_replicas(lc__redis *r, lc__redis_conn *c, uint64_t epoch, lc_error *err);
 
 /* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);

@@ -1,6 +1,7 @@
 /* backends/redis/scan.c -- finding every lock under the prefix with SCAN,
  * which walks the keyspace in steps instead of blocking the server like
  * KEYS. */
+#include "backends/redis/cluster_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/error_int.h"
 
@@ -110,8 +111,8 @@ static lc_status take_page(lc__redis *r, const redisReply *rep, name_list *l, ch
     return LC_OK;
 }
 
-static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, size_t *skipped,
-                          lc_error *err)
+static lc_status scan_all(lc__redis *r, lc__redis_conn *c, const char *pattern, name_list *l,
+                          size_t *skipped, lc_error *err)
 {
     char cursor[32] = "0";
     lc_status rc = LC_OK;
@@ -121,15 +122,31 @@ static lc_status scan_all(lc__redis *r, const char *pattern, name_list *l, size_
         for (int i = 0; i < 6; i++)
             lens[i] = strlen(argv[i]);
         redisReply *rep = NULL;
-        rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
+        rc = lc__rconn_command(c, 6, argv, lens, &rep, err);
         /* A cursor stays valid on another connection: a page is read again. */
-        if (rc == LC_ERR_UNAVAILABLE && lc__rconn_may_retry(&r->main, 1))
-            rc = lc__rconn_command(&r->main, 6, argv, lens, &rep, err);
+        if (rc == LC_ERR_UNAVAILABLE && lc__rconn_may_retry(c, 1))
+            rc = lc__rconn_command(c, 6, argv, lens, &rep, err);
         if (rc == LC_OK) {
             rc = take_page(r, rep, l, cursor, sizeof(cursor), skipped, err);
             freeReplyObject(rep);
         }
     } while (rc == LC_OK && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+/* The one server, or each master of a cluster: a master's SCAN sees only
+ * the keys of its own slots. */
+static lc_status scan_every_master(lc__redis *r, const char *pattern, name_list *l, size_t *skipped,
+                                   lc_error *err)
+{
+    if (r->cluster == NULL)
+        return scan_all(r, &r->main, pattern, l, skipped, err);
+    lc__redis_conn **conns = NULL;
+    size_t n = 0;
+    lc_status rc = lc__cluster_masters(r, &conns, &n, err);
+    for (size_t i = 0; rc == LC_OK && i < n; i++)
+        rc = scan_all(r, conns[i], pattern, l, skipped, err);
+    free(conns);
     return rc;
 }
 
@@ -168,7 +185,7 @@ lc_status lc__redis_scan_names(lc__redis *r, char ***names, size_t *n, size_t *s
     char *pattern = meta_pattern(r->prefix);
     if (pattern == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
-    lc_status rc = scan_all(r, pattern, &l, skipped, err);
+    lc_status rc = scan_every_master(r, pattern, &l, skipped, err);
     free(pattern);
     if (rc != LC_OK) {
         lc__redis_names_free(l.v, l.n);

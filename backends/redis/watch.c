@@ -1,5 +1,6 @@
 /* backends/redis/watch.c -- release notifications: a second connection
  * SUBSCRIBEs to P:{NAME}:released, and wait polls its socket. */
+#include "backends/redis/cluster_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
@@ -35,10 +36,16 @@ void lc__redis_unwatch(void *state)
     r->watch_channel[0] = '\0';
 }
 
-/* SUBSCRIBE to the watched channel on a new connection. */
-static lc_status subscribe(lc__redis *r, lc_error *err)
+/* SUBSCRIBE to the watched channel on a new connection. In a cluster,
+ * that is to the master of the channel's slot (`again`: after losing a
+ * subscription, with the slot map read afresh); the scripts' PUBLISH
+ * reaches every node of a cluster. */
+static lc_status subscribe(lc__redis *r, int again, lc_error *err)
 {
     drop_subscription(r);
+    lc_status rc0 = r->cluster ? lc__cluster_route_sub(r, r->watch_channel, again, err) : LC_OK;
+    if (rc0 != LC_OK)
+        return rc0;
     const char *argv[2] = {"SUBSCRIBE", r->watch_channel};
     size_t lens[2] = {9, strlen(r->watch_channel)};
     redisReply *rep = NULL;
@@ -61,7 +68,7 @@ lc_status lc__redis_watch(void *state, const char *name, lc_error *err)
 {
     lc__redis *r = state;
     lc__redis_key(r, name, "released", r->watch_channel);
-    return subscribe(r, err);
+    return subscribe(r, 0, err);
 }
 
 /* The subscription was lost (the server closed its connection): make it
@@ -71,7 +78,7 @@ static lc_status resubscribe(lc__redis *r, int *notified, lc_error *err)
 {
     lc__log(r->sub.log, r->sub.log_ctx, LC_LOG_DEBUG, "redis %s: subscribing to %s again",
             r->addr.label, r->watch_channel);
-    lc_status rc = subscribe(r, err);
+    lc_status rc = subscribe(r, 1, err);
     if (rc == LC_OK)
         *notified = 1;
     return rc;

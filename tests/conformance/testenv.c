@@ -14,6 +14,8 @@ static const char *server_var(const char *backend)
 {
     if (strcmp(backend, "redis") == 0)
         return "LOCKCOORD_TEST_REDIS_URL";
+    if (strcmp(backend, "redis-cluster") == 0)
+        return "LOCKCOORD_TEST_REDIS_CLUSTER_URL";
     if (strcmp(backend, "postgres") == 0)
         return "LOCKCOORD_TEST_PG_CONNINFO";
     return NULL;
@@ -49,11 +51,24 @@ static uint32_t rand32(void)
     return r;
 }
 
-lc_config *lct_config(const char *backend)
+/* "redis-cluster" is the Redis backend with redis.cluster set. */
+static int is_cluster(const char *backend)
 {
-    lc_config *cfg = lc_config_new(backend);
+    return strcmp(backend, "redis-cluster") == 0;
+}
+
+static lc_config *config_new(const char *backend)
+{
+    lc_config *cfg = lc_config_new(is_cluster(backend) ? "redis" : backend);
     if (cfg == NULL)
         fail_msg("out of memory");
+    cfg->redis.cluster = is_cluster(backend);
+    return cfg;
+}
+
+lc_config *lct_config(const char *backend)
+{
+    lc_config *cfg = config_new(backend);
     cfg->lock.retry_min_ms = 20;
     cfg->lock.retry_max_ms = 200;
     const char *var = server_var(backend);
@@ -62,7 +77,7 @@ lc_config *lct_config(const char *backend)
     const char *val = getenv(var);
     if (val == NULL || *val == '\0')
         fail_msg("%s is not set", var);
-    if (strcmp(backend, "redis") == 0) {
+    if (strcmp(cfg->backend, "redis") == 0) {
         static char prefix[64];
         if (prefix[0] == '\0')
             snprintf(prefix, sizeof(prefix), "lctest-%ld-%08x", (long)getpid(), rand32());
@@ -98,12 +113,10 @@ lc_config *lct_config_down(const char *backend)
 {
     if (server_var(backend) == NULL)
         return NULL;
-    lc_config *cfg = lc_config_new(backend);
-    if (cfg == NULL)
-        fail_msg("out of memory");
+    lc_config *cfg = config_new(backend);
     char addr[256];
     int port = free_port();
-    if (strcmp(backend, "redis") == 0) {
+    if (strcmp(cfg->backend, "redis") == 0) {
         snprintf(addr, sizeof(addr), "redis://:%s@127.0.0.1:%d/0", LCT_DOWN_SECRET, port);
         cfg->redis.url = xstrdup(addr);
     } else {

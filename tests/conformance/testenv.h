@@ -12,12 +12,13 @@
 
 #include "lockcoord.h"
 
-/* A config for `backend` ("memory", "redis", "postgres"), with every
- * default, pointed at the test servers of LOCKCOORD_TEST_REDIS_URL /
- * LOCKCOORD_TEST_PG_CONNINFO. Redis gets a key prefix unique to this
- * process, so runs never see each other's keys. A missing variable fails
- * the test (fail_msg), unless LOCKCOORD_SKIP_INTEGRATION=1, which skips it.
- * Never returns NULL. Free with lc_config_free. */
+/* A config for `backend` ("memory", "redis", "postgres", or
+ * "redis-cluster": Redis with redis.cluster), with every default, pointed
+ * at the test servers of LOCKCOORD_TEST_REDIS_URL /
+ * LOCKCOORD_TEST_PG_CONNINFO / LOCKCOORD_TEST_REDIS_CLUSTER_URL. Redis gets a key prefix unique to
+ * this process, so runs never see each other's keys. A missing variable fails the test (fail_msg),
+ * unless LOCKCOORD_SKIP_INTEGRATION=1, which skips it. Never returns NULL. Free with
+ * lc_config_free. */
 lc_config *lct_config(const char *backend);
 
 /* The password lct_config_down puts in its configs; it must never show

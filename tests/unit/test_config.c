@@ -197,6 +197,27 @@ static void test_config_every_key_fills_every_field(void **state)
     unlink(ca);
 }
 
+static void test_config_redis_cluster_seed_url_is_accepted(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok(BASE "  cluster: true\n");
+    assert_int_equal(c->redis.cluster, 1);
+    lc_config_free(c);
+}
+
+static void test_config_redis_cluster_needs_tcp_and_db_zero(void **state)
+{
+    (void)state;
+    expect_error("backend: redis\nredis:\n  url: unix:///tmp/r.sock\n  cluster: true\n",
+                 "t.yaml:3:8: redis.url: with redis.cluster, a redis:// URL of one node is "
+                 "needed (cluster nodes are reached over TCP)");
+    expect_error("backend: redis\nredis:\n  url: redis://127.0.0.1:7000/3\n  cluster: true\n",
+                 "t.yaml:3:8: redis.url: with redis.cluster, the database must be 0 (a Redis "
+                 "Cluster has no other)");
+    expect_error(BASE "  cluster: yes please\n",
+                 "t.yaml:4:12: redis.cluster: expected true or false, got 'yes please'");
+}
+
 static void test_config_minimal_file_gets_defaults(void **state)
 {
     (void)state;
@@ -209,6 +230,7 @@ static void test_config_minimal_file_gets_defaults(void **state)
     assert_int_equal(c->redis.command_timeout_ms, 1000);
     assert_string_equal(c->redis.key_prefix, "lockcoord");
     assert_int_equal(c->redis.min_replicas_ack, 0);
+    assert_int_equal(c->redis.cluster, 0);
     assert_null(c->postgres.conninfo);
     assert_string_equal(c->postgres.schema, "public");
     assert_string_equal(c->postgres.table, "lockcoord_locks");
@@ -834,6 +856,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_every_key_fills_every_field),
         cmocka_unit_test(test_config_minimal_file_gets_defaults),
+        cmocka_unit_test(test_config_redis_cluster_seed_url_is_accepted),
+        cmocka_unit_test(test_config_redis_cluster_needs_tcp_and_db_zero),
         cmocka_unit_test(test_config_lock_history_at_least_one),
         cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),
