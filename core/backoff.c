@@ -23,6 +23,11 @@ void lc__backoff_init(lc__backoff *b, int64_t min_ms, int64_t max_ms)
     b->min_ms = min_ms;
     b->max_ms = max_ms;
     b->cur_ms = min_ms;
+    b->rng = 0; /* seeded by the first delay: most acquires never wait */
+}
+
+static void seed(lc__backoff *b)
+{
     if (getrandom(&b->rng, sizeof(b->rng), GRND_NONBLOCK) != sizeof(b->rng))
         b->rng = (uint64_t)time(NULL) * 2654435761u;
     if (b->rng == 0)
@@ -31,6 +36,8 @@ void lc__backoff_init(lc__backoff *b, int64_t min_ms, int64_t max_ms)
 
 int64_t lc__backoff_next(lc__backoff *b)
 {
+    if (b->rng == 0)
+        seed(b);
     int64_t ceil = b->cur_ms;
     int64_t half = ceil / 2;
     int64_t span = ceil - half;

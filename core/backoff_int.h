@@ -11,7 +11,8 @@ typedef struct lc__backoff {
     uint64_t rng;   /* xorshift state */
 } lc__backoff;
 
-/* min_ms >= 1, max_ms >= min_ms (clamped if not). Seeded from getrandom. */
+/* min_ms >= 1, max_ms >= min_ms (clamped if not). Seeded from getrandom
+ * by the first lc__backoff_next, so an unused backoff costs no system call. */
 void lc__backoff_init(lc__backoff *b, int64_t min_ms, int64_t max_ms);
 
 /* The next delay: uniform in [cur/2, cur], then cur doubles up to max.

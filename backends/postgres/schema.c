@@ -99,6 +99,25 @@ static const char write_version_sql[] =
  * it around the macros. */
 /* clang-format off */
 
+/* The history of lock $1 trimmed to its last `cap` entries once `when`
+ * (a CTE) has a row, by the CTEs x, t and tt; the entry this statement
+ * inserts is not seen by them, so they keep cap - 1 of the older ones.
+ * Only the one entry that falls off is deleted, by its key: x finds it
+ * walking back from the newest, past live rows only. Deleting "every
+ * entry up to it" instead walked the entries deleted before, which stay
+ * in the index until a vacuum: with a few thousand releases a minute
+ * that made each release slower than the last (1.2 ms after 45,000).
+ * Entries left over the cap (the cap lowered, a racing record) go in a
+ * sweep that runs for one id in 64. */
+#define TRIM_CTES(when, cap)                                                                   \
+    " x AS ("                                                                                  \
+    "  SELECT id FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM " when ")"                 \
+    "  ORDER BY id DESC OFFSET GREATEST(" cap "::integer - 1, 0) LIMIT 1),"                    \
+    " t AS (DELETE FROM {R} WHERE id = (SELECT id FROM x)),"                                   \
+    " tt AS ("                                                                                 \
+    "  DELETE FROM {R} WHERE name = $1 AND id < (SELECT id FROM x)"                            \
+    "  AND (SELECT id FROM x) % 64 = 0)"
+
 /* One statement. `prev` is the row as it was (for the holder on conflict);
  * `up` takes the lock when it is idle or expired, or when it is already
  * ours (a retried acquire keeps its fence and start time). A claim ($5)
@@ -132,10 +151,7 @@ static const char acquire_sql[] =
     "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"
     "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"
     "  RETURNING id),"
-    " abt AS ("
-    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM ab) AND id <= ("
-    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"
-    "   OFFSET GREATEST($6::integer - 1, 0) LIMIT 1))"
+    TRIM_CTES("ab", "$6")
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
     "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
     "        false, NULL, NULL"
@@ -190,11 +206,7 @@ static const char renew_many_sql[] =
     "                   exit, http_status, error, attempts)"                                   \
     "  SELECT name, fence, owner, last_sync_started_at, last_sync_completed_at,"               \
     "         last_duration_ms, $5, $3::integer, NULLIF($6::integer, 0), $4, $7::integer"      \
-    "  FROM u),"                                                                               \
-    " t AS ("                                                                                  \
-    "  DELETE FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM u) AND id <= ("               \
-    "   SELECT id FROM {R} WHERE name = $1 ORDER BY id DESC"                                   \
-    "   OFFSET GREATEST(" cap "::integer - 1, 0) LIMIT 1))"
+    "  FROM u)," TRIM_CTES("u", cap)
 
 static const char release_sql[] =
     "WITH u AS ("

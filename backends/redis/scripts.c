@@ -14,8 +14,12 @@
 /* Lua reads better laid out as Lua than as clang-format would fold it. */
 /* clang-format off */
 
-/* Checks key types first so that a foreign value gives an error naming
- * the key instead of a half-applied script. */
+/* Key types are not checked up front: a command meeting a key of another
+ * type fails by itself, through redis.pcall, before the script has written
+ * anything (reads go first, and a write that can meet a foreign key is
+ * either the first write or undone). Only then does failed() run TYPE over
+ * the script's keys, so that the error names the key instead of being
+ * Redis's anonymous WRONGTYPE; the good path pays nothing for it. */
 #define PRELUDE                                                                                \
     "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"                   \
     "local function kind(k, want)\n"                                                           \
@@ -26,6 +30,14 @@
     "      ', expected a ' .. want)\n"                                                         \
     "  end\n"                                                                                  \
     "  return nil\n"                                                                           \
+    "end\n"                                                                                    \
+    "local function err(r) return type(r) == 'table' and r.err ~= nil end\n"                   \
+    "local function failed(r, wants)\n"                                                        \
+    "  for i = 1, #wants do\n"                                                                 \
+    "    local bad = kind(KEYS[i], wants[i])\n"                                                \
+    "    if bad then return bad end\n"                                                         \
+    "  end\n"                                                                                  \
+    "  return r\n"                                                                             \
     "end\n"                                                                                    \
     "local function now_ms()\n"                                                                \
     "  local t = redis.call('TIME')\n"                                                         \
@@ -38,42 +50,68 @@
  * completed now, each field set or removed; a duration of 0 is measured
  * from the recorded start; an ok run is the last success and ends a
  * failure streak. The run is also pushed (as JSON) onto the history list
- * `runs`, newest first, trimmed to `history` entries. */
+ * `runs`, newest first, trimmed to `history` entries. `f` holds more
+ * field-value pairs for the same HSET. One read, one TIME, one LPUSH, one
+ * HSET (and an HDEL only for optional fields the last run had and this
+ * one has not). Returns an error reply, with nothing written, when meta
+ * or runs is not lockcoord's; nil when recorded. */
 #define RECORD_FN                                                                              \
-    "local function opt(meta, field, on, v)\n"                                                 \
-    "  if on then redis.call('HSET', meta, field, v) else redis.call('HDEL', meta, field) end\n" \
-    "end\n"                                                                                    \
-    "local function record(meta, runs, a, i)\n"                                                \
+    "local function record(meta, runs, a, i, f)\n"                                             \
+    "  local m = redis.pcall('HMGET', meta, 'fence', 'owner', 'last_started_at_ms',\n"         \
+    "    'sync_count', 'consecutive_failures', 'last_exit', 'last_error', 'last_http_status',\n" \
+    "    'last_duration_ms')\n"                                                                \
+    "  if err(m) then return m end\n"                                                          \
     "  local now = now_ms()\n"                                                                 \
-    "  redis.call('HINCRBY', meta, 'sync_count', 1)\n"                                         \
-    "  redis.call('HSET', meta, 'last_completed_at_ms', num(now), 'last_outcome', a[i + 4],\n"  \
-    "    'last_attempts', a[i + 6], 'last_missed_slots', a[i + 7])\n"                           \
-    "  opt(meta, 'last_exit', a[i] == '1', a[i + 1])\n"                                        \
-    "  opt(meta, 'last_error', a[i + 2] == '1', a[i + 3])\n"                                   \
-    "  opt(meta, 'last_http_status', a[i + 5] ~= '0', a[i + 5])\n"                             \
     "  local d = tonumber(a[i + 8]) or 0\n"                                                    \
     "  if d <= 0 then\n"                                                                       \
-    "    local s = tonumber(redis.call('HGET', meta, 'last_started_at_ms'))\n"                 \
+    "    local s = tonumber(m[3])\n"                                                           \
     "    d = s and math.max(0, now - s) or -1\n"                                               \
     "  end\n"                                                                                  \
-    "  opt(meta, 'last_duration_ms', d >= 0, num(d))\n"                                        \
-    "  if a[i + 4] == 'ok' then\n"                                                             \
-    "    redis.call('HSET', meta, 'last_success_at_ms', num(now), 'consecutive_failures', '0')\n" \
-    "  else redis.call('HINCRBY', meta, 'consecutive_failures', 1) end\n"                      \
-    "  local m = redis.call('HMGET', meta, 'fence', 'owner', 'last_started_at_ms')\n"          \
     "  local e = {fence = tonumber(m[1]) or 0, owner = m[2] or '',\n"                           \
     "    started = tonumber(m[3]) or -1, completed = now, duration = d, outcome = a[i + 4],\n"  \
     "    attempts = tonumber(a[i + 6]) or 1}\n"                                                  \
     "  if a[i] == '1' then e.exit = tonumber(a[i + 1]) end\n"                                  \
     "  if a[i + 2] == '1' then e.error = a[i + 3] end\n"                                       \
     "  if a[i + 5] ~= '0' then e.http = tonumber(a[i + 5]) end\n"                              \
-    "  redis.call('LPUSH', runs, cjson.encode(e))\n"                                           \
-    "  redis.call('LTRIM', runs, 0, math.max(1, tonumber(a[i + 9]) or 100) - 1)\n"            \
+    "  local n = redis.pcall('LPUSH', runs, cjson.encode(e))\n"                                \
+    "  if err(n) then return n end\n"                                                          \
+    "  local cap = math.max(1, tonumber(a[i + 9]) or 100)\n"                                   \
+    "  if n > cap then redis.call('LTRIM', runs, 0, cap - 1) end\n"                            \
+    "  local gone = {}\n"                                                                      \
+    "  local function put(k, v) f[#f + 1] = k; f[#f + 1] = v end\n"                            \
+    "  local function opt(k, on, v, had)\n"                                                    \
+    "    if on then put(k, v) elseif had then gone[#gone + 1] = k end\n"                       \
+    "  end\n"                                                                                  \
+    "  put('sync_count', num((tonumber(m[4]) or 0) + 1))\n"                                    \
+    "  put('last_completed_at_ms', num(now))\n"                                                \
+    "  put('last_outcome', a[i + 4])\n"                                                        \
+    "  put('last_attempts', a[i + 6])\n"                                                       \
+    "  put('last_missed_slots', a[i + 7])\n"                                                   \
+    "  opt('last_exit', a[i] == '1', a[i + 1], m[6])\n"                                        \
+    "  opt('last_error', a[i + 2] == '1', a[i + 3], m[7])\n"                                   \
+    "  opt('last_http_status', a[i + 5] ~= '0', a[i + 5], m[8])\n"                             \
+    "  opt('last_duration_ms', d >= 0, num(d), m[9])\n"                                        \
+    "  if a[i + 4] == 'ok' then\n"                                                             \
+    "    put('last_success_at_ms', num(now))\n"                                                \
+    "    put('consecutive_failures', '0')\n"                                                   \
+    "  else put('consecutive_failures', num((tonumber(m[5]) or 0) + 1)) end\n"                 \
+    "  redis.call('HSET', meta, unpack(f))\n"                                                  \
+    "  if #gone > 0 then redis.call('HDEL', meta, unpack(gone)) end\n"                         \
+    "  return nil\n"                                                                           \
     "end\n"
 
 #define CHECK_LOCK_META                                                                        \
     "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'hash')\n"                           \
     "if bad then return bad end\n"
+
+/* The lock's own key checked against a token: 1 when it holds the token,
+ * 0 when not, or an error reply naming a foreign key (KEYS lock meta). */
+#define TOKEN_FN                                                                               \
+    "local function mine(token)\n"                                                             \
+    "  local cur = redis.pcall('GET', KEYS[1])\n"                                              \
+    "  if err(cur) then return failed(cur, {'string', 'hash'}) end\n"                          \
+    "  return cur == token and 1 or 0\n"                                                       \
+    "end\n"
 
 /* KEYS lock fence meta pause runs; ARGV token owner ttl_ms claim history.
  * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms},
@@ -82,77 +120,105 @@
  * as the pause: PX for a timed one). A claim (claim = 1) leaves the last
  * run's start alone. Taking a stale lock (meta says running, the lease key
  * is gone: its holder died) pushes an "abandoned" entry with that holder
- * and fence onto the history. */
+ * and fence onto the history.
+ *
+ * The good path: one HMGET, EXISTS, SET NX PX, INCR, TIME and one HSET.
+ * A lock already held with this token (a retried acquire) is granted
+ * again with its fence, paused or not. */
 static const char acquire_lua[] =
     PRELUDE
-    "local bad = kind(KEYS[1], 'string') or kind(KEYS[2], 'string') or kind(KEYS[3], 'hash')\n"
-    "  or kind(KEYS[4], 'hash') or kind(KEYS[5], 'list')\n"
-    "if bad then return bad end\n"
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur == ARGV[1] then\n"
-    "  local m = redis.call('HMGET', KEYS[3], 'fence', 'acquired_at_ms', 'checkpoint',\n"
-    "    'last_started_at_ms')\n"
-    "  return {1, tonumber(m[1]) or 0, tonumber(m[2]) or 0, m[3], now_ms(),\n"
-    "          tonumber(m[4]) or -1}\n"
+    "local want = {'string', 'string', 'hash', 'hash', 'list'}\n"
+    "local m = redis.pcall('HMGET', KEYS[3], 'fence', 'owner', 'acquired_at_ms', 'status',\n"
+    "  'last_started_at_ms', 'checkpoint')\n"
+    "if err(m) then return failed(m, want) end\n"
+    "local function again()\n"
+    "  return {1, tonumber(m[1]) or 0, tonumber(m[3]) or 0, m[6], now_ms(),\n"
+    "          tonumber(m[5]) or -1}\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
-    "  local p = redis.call('HMGET', KEYS[4], 'by', 'reason', 'until_ms')\n"
+    "  local cur = redis.pcall('GET', KEYS[1])\n"
+    "  if err(cur) then return failed(cur, want) end\n"
+    "  if cur == ARGV[1] then return again() end\n"
+    "  local p = redis.pcall('HMGET', KEYS[4], 'by', 'reason', 'until_ms')\n"
+    "  if err(p) then return failed(p, want) end\n"
     "  return {2, p[1] or '', p[2] or '', tonumber(p[3]) or -1, 0}\n"
     "end\n"
-    "if cur then\n"
-    "  local m = redis.call('HMGET', KEYS[3], 'owner', 'fence', 'acquired_at_ms')\n"
-    "  return {0, m[1] or '', tonumber(m[2]) or 0, tonumber(m[3]) or 0,\n"
+    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then\n"
+    "  local cur = redis.pcall('GET', KEYS[1])\n"
+    "  if err(cur) then return failed(cur, want) end\n"
+    "  if cur == ARGV[1] then return again() end\n"
+    "  return {0, m[2] or '', tonumber(m[1]) or 0, tonumber(m[3]) or 0,\n"
     "          redis.call('PTTL', KEYS[1])}\n"
     "end\n"
-    "local st = redis.call('HMGET', KEYS[3], 'status', 'fence', 'owner', 'last_started_at_ms')\n"
-    "if st[1] == 'running' then\n"
-    "  redis.call('LPUSH', KEYS[5], cjson.encode({fence = tonumber(st[2]) or 0,\n"
-    "    owner = st[3] or '', started = tonumber(st[4]) or -1, completed = -1, duration = -1,\n"
-    "    outcome = 'abandoned', attempts = 1}))\n"
-    "  redis.call('LTRIM', KEYS[5], 0, math.max(1, tonumber(ARGV[5]) or 100) - 1)\n"
-    "end\n"
+    /* From here on the lock is set: a failure gives it back. */
     "local ok, fence = pcall(redis.call, 'INCR', KEYS[2])\n"
     "if not ok then\n"
-    "  return redis.error_reply('ERR key ' .. KEYS[2] .. ' does not hold a fence counter')\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return kind(KEYS[2], 'string') or\n"
+    "    redis.error_reply('ERR key ' .. KEYS[2] .. ' does not hold a fence counter')\n"
+    "end\n"
+    "if m[4] == 'running' then\n"
+    "  local bad = kind(KEYS[5], 'list')\n"
+    "  if bad then redis.call('DEL', KEYS[1]); return bad end\n"
+    "  local n = redis.call('LPUSH', KEYS[5], cjson.encode({fence = tonumber(m[1]) or 0,\n"
+    "    owner = m[2] or '', started = tonumber(m[5]) or -1, completed = -1, duration = -1,\n"
+    "    outcome = 'abandoned', attempts = 1}))\n"
+    "  local cap = math.max(1, tonumber(ARGV[5]) or 100)\n"
+    "  if n > cap then redis.call('LTRIM', KEYS[5], 0, cap - 1) end\n"
     "end\n"
     /* A fence key lost by hand must not let fences go back. */
-    "local last = tonumber(redis.call('HGET', KEYS[3], 'fence')) or 0\n"
+    "local last = tonumber(m[1]) or 0\n"
     "if fence <= last then fence = last + 1; redis.call('SET', KEYS[2], num(fence)) end\n"
     "local now = now_ms()\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"
-    "redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'fence', num(fence),\n"
-    "  'acquired_at_ms', num(now), 'expires_at_ms', num(now + tonumber(ARGV[3])),\n"
-    "  'status', 'running')\n"
-    "if ARGV[4] ~= '1' then redis.call('HSET', KEYS[3], 'last_started_at_ms', num(now)) end\n"
-    "local m = redis.call('HMGET', KEYS[3], 'checkpoint', 'last_started_at_ms')\n"
-    "return {1, fence, now, m[1], now, tonumber(m[2]) or -1}\n";
+    "local started = tonumber(m[5]) or -1\n"
+    "if ARGV[4] ~= '1' then\n"
+    "  started = now\n"
+    "  redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'fence', num(fence),\n"
+    "    'acquired_at_ms', num(now), 'expires_at_ms', num(now + tonumber(ARGV[3])),\n"
+    "    'status', 'running', 'last_started_at_ms', num(now))\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'fence', num(fence),\n"
+    "    'acquired_at_ms', num(now), 'expires_at_ms', num(now + tonumber(ARGV[3])),\n"
+    "    'status', 'running')\n"
+    "end\n"
+    "return {1, fence, now, m[6], now, started}\n";
 
 /* KEYS lock meta; ARGV token ttl_ms -> 1 renewed, 0 not yours. */
 static const char renew_lua[] =
-    PRELUDE CHECK_LOCK_META
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    PRELUDE TOKEN_FN
+    "local own = mine(ARGV[1])\n"
+    "if own ~= 1 then return own end\n"
+    "local r = redis.pcall('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
+    "if err(r) then return failed(r, {'string', 'hash'}) end\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "redis.call('HSET', KEYS[2], 'expires_at_ms', num(now_ms() + tonumber(ARGV[2])))\n"
     "return 1\n";
 
 /* KEYS lock meta runs; ARGV token channel retry record, then the record's
  * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
  * lease back unrecorded. The token that released is kept, so that a retry
  * (retry = 1: the reply to the first attempt was lost) can tell that the
- * first attempt did release it. */
+ * first attempt did release it. The lock is deleted last, after the
+ * writes that can meet a foreign key. */
 static const char release_lua[] =
-    PRELUDE RECORD_FN CHECK_LOCK_META
-    "bad = kind(KEYS[3], 'list')\n"
-    "if bad then return bad end\n"
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
-    "  if ARGV[3] == '1' and redis.call('HGET', KEYS[2], 'released_token') == ARGV[1] then\n"
-    "    return 1\n"
-    "  end\n"
-    "  return 0\n"
+    PRELUDE RECORD_FN
+    "local want = {'string', 'hash', 'list'}\n"
+    "local cur = redis.pcall('GET', KEYS[1])\n"
+    "if err(cur) then return failed(cur, want) end\n"
+    "if cur ~= ARGV[1] then\n"
+    "  if ARGV[3] ~= '1' then return 0 end\n"
+    "  local t = redis.pcall('HGET', KEYS[2], 'released_token')\n"
+    "  if err(t) then return failed(t, want) end\n"
+    "  return t == ARGV[1] and 1 or 0\n"
     "end\n"
+    "local f = {'status', 'idle', 'released_token', ARGV[1]}\n"
+    "local bad\n"
+    "if ARGV[4] == '1' then bad = record(KEYS[2], KEYS[3], ARGV, 5, f)\n"
+    "else\n"
+    "  local r = redis.pcall('HSET', KEYS[2], unpack(f))\n"
+    "  if err(r) then bad = r end\n"
+    "end\n"
+    "if bad then return failed(bad, want) end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "if ARGV[4] == '1' then record(KEYS[2], KEYS[3], ARGV, 5) end\n"
-    "redis.call('HSET', KEYS[2], 'status', 'idle', 'released_token', ARGV[1])\n"
     "redis.call('PUBLISH', ARGV[2], 'released')\n"
     "return 1\n";
 
@@ -172,24 +238,27 @@ static const char force_lua[] =
 /* KEYS meta runs; ARGV the record's ten arguments (RECORD_FN) -> 1. */
 static const char record_lua[] =
     PRELUDE RECORD_FN
-    "local bad = kind(KEYS[1], 'hash') or kind(KEYS[2], 'list')\n"
-    "if bad then return bad end\n"
-    "record(KEYS[1], KEYS[2], ARGV, 1)\n"
+    "local bad = record(KEYS[1], KEYS[2], ARGV, 1, {})\n"
+    "if bad then return failed(bad, {'hash', 'list'}) end\n"
     "return 1\n";
 
 /* KEYS lock meta; ARGV token -> {1, now_ms} started, {0} not yours. */
 static const char start_lua[] =
-    PRELUDE CHECK_LOCK_META
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end\n"
+    PRELUDE TOKEN_FN
+    "local own = mine(ARGV[1])\n"
+    "if own ~= 1 then return err(own) and own or {0} end\n"
     "local now = now_ms()\n"
-    "redis.call('HSET', KEYS[2], 'last_started_at_ms', num(now))\n"
+    "local r = redis.pcall('HSET', KEYS[2], 'last_started_at_ms', num(now))\n"
+    "if err(r) then return failed(r, {'string', 'hash'}) end\n"
     "return {1, now}\n";
 
 /* KEYS lock meta; ARGV token value -> 1 stored, 0 not yours. */
 static const char checkpoint_lua[] =
-    PRELUDE CHECK_LOCK_META
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[2], 'checkpoint', ARGV[2])\n"
+    PRELUDE TOKEN_FN
+    "local own = mine(ARGV[1])\n"
+    "if own ~= 1 then return own end\n"
+    "local r = redis.pcall('HSET', KEYS[2], 'checkpoint', ARGV[2])\n"
+    "if err(r) then return failed(r, {'string', 'hash'}) end\n"
     "return 1\n";
 
 /* KEYS meta pause; ARGV by reason for_ms -> 1. for_ms 0: until resumed.
