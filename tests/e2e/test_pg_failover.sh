@@ -178,6 +178,44 @@ case_failover_async_lost_acquire() {
     assert_eq 0 "$BG_RC" "second holder's exit (stderr: $(cat second.err))"
 }
 
+# The old primary is frozen (SIGSTOP), not stopped: its connection stays
+# open and it still accepts TCP connections, but never answers. The
+# keeper's renewal there gives up at the statement deadline, its reconnect
+# skips the frozen host after connect_timeout and reaches the new primary
+# well inside the ttl: the lease is kept. The final release, on the run's
+# other connection (to the frozen server), gets no answer: the lease is
+# left to expire.
+case_failover_frozen_primary() {
+    local name pids t0 exp
+    ha_start sync
+    use_ha "  statement_timeout: 500ms
+  connect_timeout: 1s"
+    name=$(lock_name ha-frozen)
+    bg holder lc run "$name" --ttl 15s --renew-every 500ms -- sh -c "$HOLD" sh 1
+    assert_until 10000 file_written started1
+    assert_until 10000 has_status "$P2" "$name" running
+    pids="$("$SERVERS" pg-pid "$CASE_DIR/ha/primary") $(ps -o pid= --ppid "$("$SERVERS" pg-pid "$CASE_DIR/ha/primary")")"
+    # shellcheck disable=SC2086 # a list of pids
+    register_frozen $pids
+    # shellcheck disable=SC2086
+    kill -STOP $pids
+    t0=$(now_ms)
+    "$SERVERS" pg-promote "$CASE_DIR/ha" || fail "pg-promote"
+    exp=$(sql_at "$P2" "SELECT lease_expires_at FROM lockcoord_locks WHERE name = '$name'")
+    # statement deadline (1.5 s) + connect_timeout (libpq: 2 s at least)
+    # + a renewal interval, with room to spare inside the 15 s ttl.
+    assert_until 12000 renewed_at "$P2" "$name" "$exp"
+    echo "    a renewal reached the new primary $(($(now_ms) - t0)) ms after the freeze"
+    touch go1
+    bg_wait_within 15000 "$holder"
+    assert_eq 0 "$BG_RC" "holder's exit (stderr: $(cat holder.err))"
+    assert_file finished1 "the command's end"
+    [[ ! -e stopped1 ]] || fail "the command was stopped"
+    # The run's own connection still went to the frozen server: its
+    # release got no answer, and is not sent twice (it may have run there).
+    assert_contains "$(cat holder.err)" "the lease expires by itself" "holder's stderr"
+}
+
 # The warning: once per process, with the setting that fixes it; silenced
 # by postgres.warn_async_replication: false; not on a server with no
 # standby (the shared test server).
@@ -226,6 +264,7 @@ e2e_init
 run_case postgres "failover with a synchronous standby: lease kept, renewed on the new primary" case_failover_sync
 run_case postgres "failover with a caught-up asynchronous standby: lease kept" case_failover_async_replicated
 run_case postgres "failover losing an unreplicated acquire: holder stopped before its ttl" case_failover_async_lost_acquire
+run_case postgres "failover from a frozen primary: reconnect bounded, lease kept" case_failover_frozen_primary
 run_case postgres "asynchronous standby: one warning per process, silenced by config" case_warning
 run_case postgres "synchronous_commit local: the warning names it" case_warning_sync_commit_local
 e2e_finish
