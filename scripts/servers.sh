@@ -398,10 +398,11 @@ pg_wait_streaming() {
 pg_set_sync() {
     local port=$1 mode=$2 names=""
     [[ $mode == sync ]] && names=$PG_STANDBY_NAME
-    pg_sql "$port" "ALTER SYSTEM SET synchronous_standby_names = '$names'" >/dev/null &&
-        pg_sql "$port" "ALTER SYSTEM SET synchronous_commit = on" >/dev/null &&
-        pg_sql "$port" "SELECT pg_reload_conf()" >/dev/null ||
+    if ! pg_sql "$port" "ALTER SYSTEM SET synchronous_standby_names = '$names'" >/dev/null ||
+        ! pg_sql "$port" "ALTER SYSTEM SET synchronous_commit = on" >/dev/null ||
+        ! pg_sql "$port" "SELECT pg_reload_conf()" >/dev/null; then
         die "pg-standby-start: cannot configure synchronous replication on port $port"
+    fi
 }
 
 # A primary in DIR/primary and a standby in DIR/standby, cloned from it with
