@@ -121,7 +121,7 @@ static void check_every_key_jobs(const lc_config *c)
     assert_string_equal(a->exec[1], "--incremental");
     assert_null(a->exec[2]);
     assert_null(a->http);
-    assert_int_equal(a->line, 26);
+    assert_int_equal(a->line, 27);
     assert_int_equal(a->col, 5);
     assert_string_equal(b->name, "nightly-webhook");
     assert_string_equal(b->lock, "nightly-webhook");
@@ -133,7 +133,7 @@ static void check_every_key_jobs(const lc_config *c)
     assert_int_equal(b->ttl_ms, 60000);
     assert_int_equal(b->renew_every_ms, 20000);
     assert_null(b->exec);
-    assert_int_equal(b->line, 37);
+    assert_int_equal(b->line, 38);
     const lc_http_job *h = b->http;
     assert_non_null(h);
     assert_string_equal(h->url, "https://example.invalid/sync");
