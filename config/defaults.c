@@ -19,6 +19,7 @@ lc_config *lc_config_new(const char *backend)
     c->postgres.auto_migrate = 1;
     c->postgres.statement_timeout_ms = 2000;
     c->postgres.connect_timeout_ms = 2000;
+    c->postgres.warn_async_replication = 1;
     c->lock.ttl_ms = 30000;
     c->lock.renew_every_ms = lc__timing_renew_default(c->lock.ttl_ms);
     c->lock.wait_ms = 0;

@@ -154,6 +154,8 @@ static void dump_backends(sb *b, const lc_config *c)
     sb_printf(b, "  auto_migrate: %s\n", c->postgres.auto_migrate ? "true" : "false");
     sb_key_dur(b, "  ", "statement_timeout", c->postgres.statement_timeout_ms);
     sb_key_dur(b, "  ", "connect_timeout", c->postgres.connect_timeout_ms);
+    sb_printf(b, "  warn_async_replication: %s\n",
+              c->postgres.warn_async_replication ? "true" : "false");
 }
 
 static void dump_http(sb *b, const lc_http_job *h)

@@ -127,6 +127,7 @@ static const lc__field postgres_fields[] = {
     {"auto_migrate", LC__F_BOOL, CFG(postgres.auto_migrate), 0, NULL, NULL},
     {"statement_timeout", LC__F_DUR, CFG(postgres.statement_timeout_ms), 1, NULL, NULL},
     {"connect_timeout", LC__F_DUR, CFG(postgres.connect_timeout_ms), 1, NULL, NULL},
+    {"warn_async_replication", LC__F_BOOL, CFG(postgres.warn_async_replication), 0, NULL, NULL},
 };
 static const lc__schema postgres_schema = LC__FIELDS(postgres_fields);
 

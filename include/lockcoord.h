@@ -258,6 +258,8 @@ typedef struct lc_config {
         int auto_migrate;             /* default 1 */
         int64_t statement_timeout_ms; /* default 2s */
         int64_t connect_timeout_ms;   /* default 2s */
+        int warn_async_replication;   /* 1: warn on a primary whose standbys are all
+                                         asynchronous; default 1 */
     } postgres;
     struct {
         int64_t ttl_ms;         /* default 30s */

@@ -11,6 +11,11 @@
 #   servers.sh pg-start    DIR [postgres args...]       prints a libpq conninfo
 #   servers.sh pg-stop     DIR
 #   servers.sh pg-pid      DIR                          prints the postmaster pid
+#   servers.sh pg-standby-start DIR [sync|async]   a primary (DIR/primary) and a
+#                                            streaming standby (DIR/standby);
+#                                            prints a multi-host conninfo
+#   servers.sh pg-standby-stop  DIR
+#   servers.sh pg-promote       DIR          promotes DIR/standby (pg_ctl promote)
 #
 # Starting again in a DIR used before reuses its port (and its data), so a
 # test can stop and restart "the same" server. The caller removes DIR.
@@ -253,9 +258,9 @@ as_pg() {
     fi
 }
 
-pg_init() {
+# Hands DIR to the postgres user when we are root.
+pg_own_dir() {
     local dir=$1
-    [[ -x $PG_BIN/initdb ]] || die "pg-start: $PG_BIN/initdb not found (install postgresql-15)"
     if ((EUID == 0)); then
         chown postgres: "$dir"
         # mktemp -d makes 0700 dirs: let postgres traverse DIR's parent
@@ -265,6 +270,12 @@ pg_init() {
         fi
         as_pg test -w "$dir" || die "pg-start: user postgres cannot write $dir (a parent is not traversable?)"
     fi
+}
+
+pg_init() {
+    local dir=$1
+    [[ -x $PG_BIN/initdb ]] || die "pg-start: $PG_BIN/initdb not found (install postgresql-15)"
+    pg_own_dir "$dir"
     as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 \
         --locale=C >"$dir/initdb.log" 2>&1 ||
         die "pg-start: initdb failed (see $dir/initdb.log)"
@@ -358,8 +369,91 @@ pg_stop() {
     fi
 }
 
+# ---------------------------------------------------------------- postgres primary + standby
+
+PG_STANDBY_NAME=lockcoord_standby
+
+# pg_sql PORT SQL: one value from the server on PORT.
+pg_sql() {
+    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$1" -U postgres -d postgres -XAtq -c "$2" 2>/dev/null </dev/null
+}
+
+# Waits until the primary on PORT streams to the standby, in MODE (sync:
+# it is the synchronous standby; async: it is not).
+pg_wait_streaming() {
+    local port=$1 mode=$2 want=async deadline=$((SECONDS + 30)) got=""
+    [[ $mode == sync ]] && want=sync
+    while ((SECONDS < deadline)); do
+        got=$(pg_sql "$port" "SELECT state || '/' || sync_state FROM pg_stat_replication WHERE application_name = '$PG_STANDBY_NAME'") || true
+        [[ $got == "streaming/$want" ]] && return 0
+        sleep 0.1
+    done
+    die "pg-standby-start: the standby does not stream ($want) within 30s (pg_stat_replication says '${got}')"
+}
+
+# Sets the primary's synchronous_standby_names for MODE, with ALTER SYSTEM
+# so that it lives in the primary's own postgresql.auto.conf (taken after
+# the base backup): a promoted standby does not inherit it, and does not
+# wait for a standby it does not have.
+pg_set_sync() {
+    local port=$1 mode=$2 names=""
+    [[ $mode == sync ]] && names=$PG_STANDBY_NAME
+    if ! pg_sql "$port" "ALTER SYSTEM SET synchronous_standby_names = '$names'" >/dev/null ||
+        ! pg_sql "$port" "ALTER SYSTEM SET synchronous_commit = on" >/dev/null ||
+        ! pg_sql "$port" "SELECT pg_reload_conf()" >/dev/null; then
+        die "pg-standby-start: cannot configure synchronous replication on port $port"
+    fi
+}
+
+# A primary in DIR/primary and a standby in DIR/standby, cloned from it with
+# pg_basebackup -R and streaming from it. MODE (argument, else
+# $LOCKCOORD_PG_SYNC, else async): sync makes the standby synchronous.
+pg_standby_start() {
+    local dir mode p1 p2
+    dir=$(abs_dir "${1:-}")
+    mode=${2:-${LOCKCOORD_PG_SYNC:-async}}
+    [[ $mode == sync || $mode == async ]] || die "pg-standby-start: mode must be sync or async, not '$mode'"
+    pg_own_dir "$dir" # the servers' directories are inside it
+    pg_start "$dir/primary" -c wal_level=replica -c max_wal_senders=5 >/dev/null
+    p1=$(cat "$dir/primary/pg.port")
+    if [[ ! -f $dir/standby/data/PG_VERSION ]]; then
+        mkdir -p "$dir/standby"
+        pg_own_dir "$dir/standby"
+        as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$p1" -U postgres -D "$dir/standby/data" \
+            -R -X stream -c fast --no-sync >"$dir/standby/basebackup.log" 2>&1 ||
+            die "pg-standby-start: pg_basebackup failed (see $dir/standby/basebackup.log)"
+    fi
+    # cluster_name is the name the standby's walreceiver gives the primary.
+    pg_start "$dir/standby" -c cluster_name=$PG_STANDBY_NAME -c hot_standby=on >/dev/null
+    p2=$(cat "$dir/standby/pg.port")
+    pg_set_sync "$p1" "$mode"
+    pg_wait_streaming "$p1" "$mode"
+    echo "host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=lockcoord_test user=postgres target_session_attrs=read-write"
+}
+
+pg_standby_stop() {
+    local dir
+    dir=$(abs_dir "${1:-}")
+    pg_stop "$dir/standby"
+    pg_stop "$dir/primary"
+}
+
+# Promotes DIR/standby to a primary and waits until it takes writes.
+pg_promote() {
+    local dir port deadline=$((SECONDS + START_DEADLINE_S))
+    dir=$(abs_dir "${1:-}")
+    [[ -f $dir/standby/pg.port ]] || die "pg-promote: no standby in $dir"
+    port=$(cat "$dir/standby/pg.port")
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/standby/data" -w -t "$START_DEADLINE_S" promote \
+        >>"$dir/standby/pg.log" 2>&1 || die "pg-promote: pg_ctl promote failed (see $dir/standby/pg.log)"
+    while [[ $(pg_sql "$port" "SELECT pg_is_in_recovery()") != f ]]; do
+        ((SECONDS < deadline)) || die "pg-promote: still in recovery after ${START_DEADLINE_S}s"
+        sleep 0.05
+    done
+}
+
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 64
 }
 
@@ -374,8 +468,11 @@ main() {
     pg-start) pg_start "$@" ;;
     pg-stop) pg_stop "$@" ;;
     pg-pid) pg_pid "$@" ;;
+    pg-standby-start) pg_standby_start "$@" ;;
+    pg-standby-stop) pg_standby_stop "$@" ;;
+    pg-promote) pg_promote "$@" ;;
     -h | --help | help | "") usage ;;
-    *) die "unknown command '$cmd' (redis-start, redis-stop, redis-cluster-start, redis-cluster-stop, pg-start, pg-stop, pg-pid)" ;;
+    *) die "unknown command '$cmd' (redis-start, redis-stop, redis-cluster-start, redis-cluster-stop, pg-start, pg-stop, pg-pid, pg-standby-start, pg-standby-stop, pg-promote)" ;;
     esac
 }
 

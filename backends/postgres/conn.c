@@ -204,6 +204,8 @@ static lc_status open_conn(pg_state *s, lc_error *err)
     rc = s->sql.acquire ? LC_OK : lc__pg_sql_build(s, err);
     if (rc == LC_OK)
         rc = set_session(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_check_replication(s, err);
     if (rc != LC_OK)
         lc__pg_drop(s);
     return rc;

@@ -105,6 +105,15 @@ int64_t lc__pg_deadline_ms(const lc_config *cfg);
 lc_status lc__pg_run(pg_state *s, const char *what, const char *sql, int n,
                      const char *const *params, lc_error *err);
 
+/* replication.c */
+
+/* On a primary with streaming standbys none of which its commits wait for
+ * (synchronous_standby_names empty, or synchronous_commit off or local),
+ * logs one warning per process, unless postgres.warn_async_replication is
+ * off. One query, on the connection just opened; a refused query says
+ * nothing. Fails only when the connection is lost meanwhile (then dropped). */
+lc_status lc__pg_check_replication(pg_state *s, lc_error *err);
+
 /* postgres.c */
 
 /* The columns of a lock row as inspect and list read it (INFO_COLUMNS in

@@ -65,6 +65,7 @@ static const char *every_key = "backend: redis\n"
                                "  auto_migrate: false\n"
                                "  statement_timeout: 4s\n"
                                "  connect_timeout: 5s\n"
+                               "  warn_async_replication: false\n"
                                "lock:\n"
                                "  ttl: 1m\n"
                                "  renew_every: 20s\n"
@@ -75,7 +76,7 @@ static const char *every_key = "backend: redis\n"
                                "  shutdown_grace: 45s\n"
                                "  listen: \"127.0.0.1:9187\"\n"
                                "jobs:\n"
-                               "  - name: smartsuite-sync\n" /* line 26 */
+                               "  - name: smartsuite-sync\n" /* line 27 */
                                "    lock: sync/main\n"
                                "    timeout: 50s\n"
                                "    every: 5m\n"
@@ -120,7 +121,7 @@ static void check_every_key_jobs(const lc_config *c)
     assert_string_equal(a->exec[1], "--incremental");
     assert_null(a->exec[2]);
     assert_null(a->http);
-    assert_int_equal(a->line, 26);
+    assert_int_equal(a->line, 27);
     assert_int_equal(a->col, 5);
     assert_string_equal(b->name, "nightly-webhook");
     assert_string_equal(b->lock, "nightly-webhook");
@@ -132,7 +133,7 @@ static void check_every_key_jobs(const lc_config *c)
     assert_int_equal(b->ttl_ms, 60000);
     assert_int_equal(b->renew_every_ms, 20000);
     assert_null(b->exec);
-    assert_int_equal(b->line, 37);
+    assert_int_equal(b->line, 38);
     const lc_http_job *h = b->http;
     assert_non_null(h);
     assert_string_equal(h->url, "https://example.invalid/sync");
@@ -183,6 +184,7 @@ static void test_config_every_key_fills_every_field(void **state)
     assert_int_equal(c->postgres.auto_migrate, 0);
     assert_int_equal(c->postgres.statement_timeout_ms, 4000);
     assert_int_equal(c->postgres.connect_timeout_ms, 5000);
+    assert_int_equal(c->postgres.warn_async_replication, 0);
     assert_int_equal(c->lock.ttl_ms, 60000);
     assert_int_equal(c->lock.renew_every_ms, 20000);
     assert_int_equal(c->lock.wait_ms, 2000);
@@ -235,6 +237,7 @@ static void test_config_minimal_file_gets_defaults(void **state)
     assert_string_equal(c->postgres.schema, "public");
     assert_string_equal(c->postgres.table, "lockcoord_locks");
     assert_int_equal(c->postgres.auto_migrate, 1);
+    assert_int_equal(c->postgres.warn_async_replication, 1);
     assert_int_equal(c->lock.ttl_ms, 9000);
     assert_int_equal(c->lock.renew_every_ms, 3000); /* ttl/3 */
     assert_int_equal(c->lock.wait_ms, 0);
