@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <hiredis/sds.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -181,8 +182,33 @@ static const char *config_value(const redisReply *r)
     return NULL;
 }
 
-/* Warns once per state when writes are not persisted on every write. A
- * refused CONFIG (ACL, renamed command) says nothing either way. */
+/* Once per server per process as well as per state: one process opens
+ * several clients of the same server (`lockcoord run`: its own and the
+ * keeper's), and the warning is about the server. The servers warned
+ * about, by their address's hash; past the table's size, a server warns
+ * again (harmless). */
+static pthread_mutex_t warned_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long warned_servers[16];
+static size_t n_warned_servers;
+
+/* 1 if this server was not warned about yet in this process (and now is). */
+static int first_warning_for(const char *label)
+{
+    unsigned long h = 5381;
+    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+        h = h * 33 + *p;
+    int first = 1;
+    pthread_mutex_lock(&warned_mu);
+    for (size_t i = 0; i < n_warned_servers && first; i++)
+        first = warned_servers[i] != h;
+    if (first && n_warned_servers < sizeof(warned_servers) / sizeof(warned_servers[0]))
+        warned_servers[n_warned_servers++] = h;
+    pthread_mutex_unlock(&warned_mu);
+    return first;
+}
+
+/* Warns once when writes are not persisted on every write. A refused
+ * CONFIG (ACL, renamed command) says nothing either way. */
 static void check_persistence(lc__redis_conn *c, redisReply *aof, redisReply *fsync)
 {
     const char *ao = config_value(aof), *fs = config_value(fsync);
@@ -191,6 +217,8 @@ static void check_persistence(lc__redis_conn *c, redisReply *aof, redisReply *fs
     if (strcmp(ao, "yes") == 0 && strcmp(fs, "always") == 0)
         return;
     *c->persistence_warned = 1;
+    if (!first_warning_for(c->addr->label))
+        return;
     lc__log(c->log, c->log_ctx, LC_LOG_WARN,
             "redis %s: appendonly is %s, appendfsync is %s: leases and fences do not "
             "survive a server restart (set appendonly yes and appendfsync always)",
