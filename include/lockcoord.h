@@ -977,6 +977,24 @@ LC_API lc_status lc_run_under(lc_keeper *k, lc_lease *lease, char *const argv[],
 LC_API lc_status lc_job_next_due(const lc_job *job, int64_t last_started_at_ms, int64_t now_ms,
                                  int64_t *due_at_ms, lc_error *err);
 
+/* A job's place in its schedule, judged from its lock as lc_inspect read
+ * it: what `status` shows and `status --check` and the engine's health
+ * check hold against it. Times are the backend server's unix ms. */
+typedef struct lc_job_due {
+    int64_t due_at_ms; /* when it is next due; at or before now: due now */
+    /* 1: not held, and either due for longer than one interval (a whole
+     * slot went by without a run) or no run succeeded for two slots (a
+     * job that never succeeded: after two failed runs). */
+    int overdue;
+    int64_t overdue_since_ms; /* when it became overdue; -1 when it is not */
+} lc_job_due;
+
+/* Fills *out for `job` from its lock's `info` (lc_inspect). LC_ERR_CONFIG
+ * for a job without a usable schedule, LC_ERR_INVALID when info carries
+ * no server time. */
+LC_API lc_status lc_job_check_due(const lc_job *job, const lc_lock_info *info, lc_job_due *out,
+                                  lc_error *err);
+
 typedef struct lc_sync lc_sync;
 
 typedef enum lc_sync_event_kind {
