@@ -1084,6 +1084,42 @@ LC_API void lc_sync_stop(lc_sync *s, int at_once);
  * lc_sync_run runs. */
 LC_API void lc_sync_close(lc_sync *s);
 
+/* The engine's metrics as text in the Prometheus exposition format 0.0.4
+ * (what `sync --listen` serves at /metrics; the names and labels are in
+ * README.md): runs by job and outcome, run durations, last success,
+ * skipped checks by reason, lease renewals and their latency, leases lost
+ * by reason, backend errors, runs under way. Counted since lc_sync_open,
+ * by this engine only. *out is a new string (free()), *len (may be NULL)
+ * its length. Any thread, while the engine is open (lc_sync_run running
+ * or not). LC_ERR_NOMEM, and *out untouched, when out of memory. */
+LC_API lc_status lc_sync_metrics(lc_sync *s, char **out, size_t *len, lc_error *err);
+
+/* What lc_sync_check_health found. */
+typedef struct lc_sync_health_report {
+    int ok;                /* 1: backend_ok and no job overdue */
+    int backend_ok;        /* 1: the backend answered for every job */
+    size_t jobs;           /* the engine's jobs */
+    size_t overdue;        /* how many of them are overdue (lc_job_check_due; a paused job
+                              is not counted: its pause is on purpose) */
+    int64_t checked_at_ms; /* the backend server's clock at the check, -1 when unknown */
+    /* Why not ok, one line: "backend unavailable: WHY", or "job NAME
+     * overdue since RFC3339" for each overdue job, joined by "; " (cut to
+     * fit). "" when ok. */
+    char reason[512];
+} lc_sync_health_report;
+
+/* Checks the engine's health: reads each job's lock from the backend, on a
+ * client of the check's own (opened at the first check with the engine's
+ * config and client options, and made again as needed), and judges it
+ * against the engine's schedule. A check runs at most once a second:
+ * calls within a second of the last one get its result, and calls during
+ * a check wait for it and share it. A call blocks for at most the
+ * backend's timeouts (connect, command or statement timeout) per job.
+ * Any thread, concurrently, while the engine is open. Returns LC_OK with
+ * *out filled (a backend that does not answer is a finding, not an
+ * error). */
+LC_API lc_status lc_sync_check_health(lc_sync *s, lc_sync_health_report *out, lc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* The backend's floor, for benchmarks (`lockcoord bench --reference`)      */
 /* ------------------------------------------------------------------------ */
