@@ -285,6 +285,14 @@ typedef struct lc_config {
  * lc_config_free then frees. */
 LC_API lc_config *lc_config_new(const char *backend);
 
+/* Splits a listen address (sync.listen, `sync --listen`), "HOST:PORT"
+ * with a host name, an IPv4 address, or an IPv6 address in brackets
+ * ("[::1]:9187"), and a port 1..65535, into host[size] (brackets removed;
+ * may be NULL) and *port (may be NULL). LC_ERR_INVALID, saying what is
+ * expected, for anything else (or a host longer than size - 1). */
+LC_API lc_status lc_listen_parse(const char *text, char *host, size_t size, int *port,
+                                 lc_error *err);
+
 /* Loads and validates a YAML file (the format is in README.md). `${VAR}`
  * and `${VAR:-default}` are expanded from the environment. On success *out
  * is a new config (lc_config_free). On error returns LC_ERR_CONFIG with
