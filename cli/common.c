@@ -175,6 +175,28 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
     return code;
 }
 
+int cli_fail_os(cli *app, const char *what, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (app->json) {
+        cJSON *o = cJSON_CreateObject();
+        if (o) {
+            cJSON_AddStringToObject(o, "error", "os");
+            char line[sizeof(msg) + 128];
+            snprintf(line, sizeof(line), "%s: %s", what, msg);
+            cJSON_AddStringToObject(o, "message", line);
+            cli_print_json(o);
+        }
+    } else {
+        fprintf(stderr, "lockcoord: %s: %s\n", cli_safe(what), cli_safe(msg));
+    }
+    return EXIT_OSERR;
+}
+
 int cli_usage(cli *app, const char *fmt, ...)
 {
     char msg[512];
