@@ -178,13 +178,14 @@ static int run(cli *app, int argc, char **argv)
         cli_server_stop(srv);
         return cli_fail(app, "sync", NULL, &err);
     }
+    g_engine = engine;
+    handle_signals();
     if (srv && (rc = cli_server_start(srv, engine)) != 0) {
+        g_engine = NULL;
         cli_server_stop(srv);
         lc_sync_close(engine);
         return rc;
     }
-    g_engine = engine;
-    handle_signals();
     lc_sync_summary sum;
     lc_status st = lc_sync_run(engine, &sum, &err);
     g_engine = NULL;
