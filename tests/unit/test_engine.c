@@ -5,6 +5,7 @@
 #include "testenv.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,14 +256,14 @@ static void test_engine_stop_interrupts_after_grace(void **state)
  * as the /metrics and /healthz server does (run under TSan). */
 typedef struct scraper {
     lc_sync *s;
-    volatile int stop;
+    atomic_int stop;
     int scrapes;
 } scraper;
 
 static void *scrape_main(void *arg)
 {
     scraper *sc = arg;
-    while (!sc->stop) {
+    while (!atomic_load(&sc->stop)) {
         char *text = NULL;
         lc_sync_health_report h;
         lc_error err;
@@ -300,7 +301,7 @@ static void test_engine_failing_job_counted_and_overdue(void **state)
     assert_int_equal(pthread_create(&n.t, NULL, node_main, &n), 0);
     assert_int_equal(pthread_create(&st, NULL, scrape_main, &sc), 0);
     lct_sleep_ms(1500); /* ~10 runs; the health result is reused for 1 s */
-    sc.stop = 1;
+    atomic_store(&sc.stop, 1);
     pthread_join(st, NULL);
     lc_sync_stop(n.s, 0);
     pthread_join(n.t, NULL);
