@@ -6,9 +6,9 @@
 #include "sync/metrics_int.h"
 
 #include "core/error_int.h"
+#include "core/strbuf_int.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,96 +179,53 @@ void lc__metrics_renewal(lc__metrics *m, size_t leases, int64_t took_ns)
 /* Rendering                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* A growing text buffer; `failed` sticks once an allocation failed. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    int failed;
-} text;
-
-static void grow(text *t, size_t need)
-{
-    if (t->failed || t->len + need + 1 <= t->cap)
-        return;
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + need + 1)
-        cap *= 2;
-    char *s = realloc(t->s, cap);
-    if (s == NULL) {
-        t->failed = 1;
-        return;
-    }
-    t->s = s;
-    t->cap = cap;
-}
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->failed = 1;
-        return;
-    }
-    grow(t, (size_t)n);
-    if (t->failed)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
 /* A label value, escaped: \ as \\, " as \", newline as \n. */
-static void put_value(text *t, const char *v)
+static void put_value(lc__sb *t, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\')
-            put(t, "\\\\");
+            lc__sb_printf(t, "\\\\");
         else if (*v == '"')
-            put(t, "\\\"");
+            lc__sb_printf(t, "\\\"");
         else if (*v == '\n')
-            put(t, "\\n");
+            lc__sb_printf(t, "\\n");
         else
-            put(t, "%c", *v);
+            lc__sb_add(t, v, 1);
     }
 }
 
-static void head(text *t, const char *name, const char *type, const char *help)
+static void head(lc__sb *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    lc__sb_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{k1="v1",k2="v2"} with k2 optional (NULL). */
-static void series(text *t, const char *name, const char *k1, const char *v1, const char *k2,
+static void series(lc__sb *t, const char *name, const char *k1, const char *v1, const char *k2,
                    const char *v2)
 {
-    put(t, "%s", name);
+    lc__sb_printf(t, "%s", name);
     if (k1) {
-        put(t, "{%s=\"", k1);
+        lc__sb_printf(t, "{%s=\"", k1);
         put_value(t, v1);
-        put(t, "\"");
+        lc__sb_printf(t, "\"");
         if (k2) {
-            put(t, ",%s=\"", k2);
+            lc__sb_printf(t, ",%s=\"", k2);
             put_value(t, v2);
-            put(t, "\"");
+            lc__sb_printf(t, "\"");
         }
-        put(t, "}");
+        lc__sb_printf(t, "}");
     }
 }
 
-static void counter(text *t, const char *name, const char *k1, const char *v1, const char *k2,
+static void counter(lc__sb *t, const char *name, const char *k1, const char *v1, const char *k2,
                     const char *v2, uint64_t v)
 {
     series(t, name, k1, v1, k2, v2);
-    put(t, " %llu\n", (unsigned long long)v);
+    lc__sb_printf(t, " %llu\n", (unsigned long long)v);
 }
 
 /* One histogram's lines; `job` NULL for one without labels. */
-static void histogram(text *t, const char *name, const char *job, const hist *h,
+static void histogram(lc__sb *t, const char *name, const char *job, const hist *h,
                       const double *bounds, size_t n)
 {
     char le[32], line[128];
@@ -280,23 +237,23 @@ static void histogram(text *t, const char *name, const char *job, const hist *h,
         else
             snprintf(le, sizeof(le), "+Inf");
         snprintf(line, sizeof(line), "%s_bucket", name);
-        put(t, "%s{", line);
+        lc__sb_printf(t, "%s{", line);
         if (job) {
-            put(t, "job=\"");
+            lc__sb_printf(t, "job=\"");
             put_value(t, job);
-            put(t, "\",");
+            lc__sb_printf(t, "\",");
         }
-        put(t, "le=\"%s\"} %llu\n", le, (unsigned long long)cum);
+        lc__sb_printf(t, "le=\"%s\"} %llu\n", le, (unsigned long long)cum);
     }
     snprintf(line, sizeof(line), "%s_sum", name);
     series(t, line, job ? "job" : NULL, job, NULL, NULL);
-    put(t, " %lld.%09lld\n", (long long)(h->sum_ns / 1000000000),
-        (long long)(h->sum_ns % 1000000000));
+    lc__sb_printf(t, " %lld.%09lld\n", (long long)(h->sum_ns / 1000000000),
+                  (long long)(h->sum_ns % 1000000000));
     snprintf(line, sizeof(line), "%s_count", name);
     counter(t, line, job ? "job" : NULL, job, NULL, NULL, h->count);
 }
 
-static void render_runs(text *t, const lc__metrics *m)
+static void render_runs(lc__sb *t, const lc__metrics *m)
 {
     head(t, "lockcoord_runs_total", "counter", "Runs of a job that ended, by outcome.");
     for (size_t i = 0; i < m->n; i++)
@@ -315,7 +272,7 @@ static void render_runs(text *t, const lc__metrics *m)
         if (ms < 0)
             continue;
         series(t, "lockcoord_last_success_timestamp_seconds", "job", m->jobs[i].name, NULL, NULL);
-        put(t, " %lld.%03lld\n", (long long)(ms / 1000), (long long)(ms % 1000));
+        lc__sb_printf(t, " %lld.%03lld\n", (long long)(ms / 1000), (long long)(ms % 1000));
     }
     head(t, "lockcoord_runs_skipped_total", "counter",
          "Checks of a job that ran nothing, by reason.");
@@ -327,10 +284,10 @@ static void render_runs(text *t, const lc__metrics *m)
     for (size_t i = 0; i < m->n; i++)
         running += m->jobs[i].running;
     head(t, "lockcoord_jobs_running", "gauge", "Runs under way now.");
-    put(t, "lockcoord_jobs_running %d\n", running);
+    lc__sb_printf(t, "lockcoord_jobs_running %d\n", running);
 }
 
-static void render_leases(text *t, const lc__metrics *m)
+static void render_leases(lc__sb *t, const lc__metrics *m)
 {
     head(t, "lockcoord_lease_renewals_total", "counter",
          "Lease renewals sent by the keeper (one round renews every kept lease at once).");
@@ -355,16 +312,16 @@ static void render_leases(text *t, const lc__metrics *m)
 
 lc_status lc__metrics_render(lc__metrics *m, char **out, size_t *len, lc_error *err)
 {
-    text t = {0};
+    lc__sb t = {0};
     pthread_mutex_lock(&m->mu);
     render_runs(&t, m);
     render_leases(&t, m);
     pthread_mutex_unlock(&m->mu);
-    if (t.failed || t.s == NULL) {
-        free(t.s);
+    if (t.failed || t.p == NULL) {
+        free(t.p);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
-    *out = t.s;
+    *out = t.p;
     if (len)
         *len = t.len;
     return LC_OK;
