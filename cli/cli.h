@@ -16,6 +16,7 @@ enum {
     EXIT_USAGE = 64,
     EXIT_UNAVAILABLE = 69,
     EXIT_INTERNAL = 70,
+    EXIT_OSERR = 71, /* sync --listen: the address could not be bound */
     EXIT_IOERR = 74, /* the output could not be written */
     EXIT_CONFLICT = 75,
     EXIT_LOST = 76,
@@ -72,6 +73,11 @@ void cli_log(void *ctx, lc_log_level level, const char *msg);
  * why"), or the JSON error object on stdout; returns the exit code. For a
  * conflict, `lock` names the lock and the holder is shown. */
 int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err);
+
+/* Reports a failure of the system (exit 71, JSON error "os"): one line,
+ * "lockcoord: what: message". */
+int cli_fail_os(cli *app, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Reports a usage error (exit 64) with a hint to --help. */
 int cli_usage(cli *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -134,5 +140,26 @@ const char *cli_safe(const char *s);
 
 /* The lock-name rule, reported as a usage error (exit 64). */
 int cli_check_name(cli *app, const char *name);
+
+/* The /metrics and /healthz server of `sync --listen` (cli/serve.c, or
+ * cli/serve_none.c in a build without libmicrohttpd). */
+typedef struct cli_server cli_server;
+
+/* Checks addr ("HOST:PORT", lc_listen_parse) and binds and listens on it
+ * now, before anything else starts. On failure reports it in one line and
+ * returns the exit code: a malformed address or a host that does not
+ * resolve is a usage error (64) from --listen (from_flag) and a
+ * configuration error (78) from sync.listen; a port in use, an address
+ * not of this host or a port not allowed is 71. */
+int cli_server_bind(cli *app, const char *addr, int from_flag, cli_server **out);
+
+/* Serves the engine's /metrics and /healthz on the bound socket, on
+ * threads of its own, until cli_server_stop. Returns 0 or the exit code,
+ * reported. */
+int cli_server_start(cli_server *srv, lc_sync *engine);
+
+/* Stops serving (waiting for requests under way), closes the socket and
+ * frees srv. NULL is fine. */
+void cli_server_stop(cli_server *srv);
 
 #endif

@@ -38,38 +38,16 @@ static const lc_job *job_of(const cli *app, const char *name)
     return NULL;
 }
 
-/* Whether two of the job's slots went by since its last success (the run
- * due after the success and the one after it both failed or never came):
- * the slots as the engine computes them, on the backend's clock. A job
- * that never succeeded is overdue after two failed runs. */
-static int two_slots_missed(const lc_job *job, const lc_lock_info *i)
-{
-    lc_error err;
-    int64_t first = 0, second = 0;
-    if (i->last_success_at_ms <= 0)
-        return i->consecutive_failures >= 2;
-    if (lc_job_next_due(job, i->last_success_at_ms, i->server_now_ms, &first, &err) != LC_OK ||
-        lc_job_next_due(job, first, i->server_now_ms, &second, &err) != LC_OK)
-        return 0;
-    return i->server_now_ms > second;
-}
-
-/* When the job is next due and whether it is overdue: not running, and
- * either due for longer than one interval (a whole slot went by without a
- * run) or no run succeeded for two slots. 0 when unknown. */
+/* When the job is next due and whether it is overdue (lc_job_check_due).
+ * 0 when unknown. */
 static int next_due(const lc_job *job, const lc_lock_info *i, int64_t *due, int *overdue)
 {
     lc_error err;
-    if (job == NULL || i->server_now_ms <= 0 ||
-        lc_job_next_due(job, i->last_started_at_ms, i->server_now_ms, due, &err) != LC_OK)
+    lc_job_due d;
+    if (job == NULL || lc_job_check_due(job, i, &d, &err) != LC_OK)
         return 0;
-    int64_t late = i->server_now_ms - *due, period = job->every_ms;
-    if (period <= 0) {
-        int64_t after = 0;
-        if (lc_job_next_due(job, i->server_now_ms, i->server_now_ms, &after, &err) == LC_OK)
-            period = after - i->server_now_ms;
-    }
-    *overdue = !i->held && ((late > 0 && late > period) || two_slots_missed(job, i));
+    *due = d.due_at_ms;
+    *overdue = d.overdue;
     return 1;
 }
 

@@ -1,6 +1,7 @@
 /* cli/cmd_sync.c -- `sync [--once] [--job NAME ...] [--now]
- * [--shutdown-grace D]`: the job engine (lc_sync_*) as a daemon until
- * SIGTERM/SIGINT, or one pass with --once. This file only parses, turns
+ * [--shutdown-grace D] [--listen ADDR]`: the job engine (lc_sync_*) as a
+ * daemon until SIGTERM/SIGINT, or one pass with --once, with /metrics and
+ * /healthz served on ADDR (cli/serve.c). This file only parses, turns
  * signals into lc_sync_stop, prints the engine's events and picks the
  * exit code. */
 #include "cli.h"
@@ -15,6 +16,7 @@
 typedef struct sync_args {
     lc_sync_opts opts;
     const char *jobs[MAX_JOBS];
+    const char *listen; /* --listen, NULL: sync.listen */
 } sync_args;
 
 static int on_opt(cli *app, void *ctx, int opt, const char *arg)
@@ -31,6 +33,7 @@ static int on_opt(cli *app, void *ctx, int opt, const char *arg)
     case 'g':
         a->opts.shutdown_grace_set = 1;
         return cli_duration_opt(app, "shutdown-grace", arg, &a->opts.shutdown_grace_ms);
+    case 'l': a->listen = arg; return 0;
     }
     return EXIT_USAGE;
 }
@@ -142,13 +145,10 @@ static int test_minute(cli *app, lc_sync_opts *o)
 static int run(cli *app, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"once", no_argument, NULL, 'o'},
-        {"now", no_argument, NULL, 'n'},
-        {"job", required_argument, NULL, 'j'},
-        {"shutdown-grace", required_argument, NULL, 'g'},
-        {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"once", no_argument, NULL, 'o'},         {"now", no_argument, NULL, 'n'},
+        {"job", required_argument, NULL, 'j'},    {"shutdown-grace", required_argument, NULL, 'g'},
+        {"listen", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     sync_args a;
     memset(&a, 0, sizeof(a));
@@ -160,6 +160,11 @@ static int run(cli *app, int argc, char **argv)
         return rc;
     if ((rc = test_minute(app, &a.opts)) != 0 || (rc = cli_load_config(app)) != 0)
         return rc;
+    /* The listener first: a busy port stops everything before it starts. */
+    const char *listen = a.listen ? a.listen : app->cfg->sync.listen;
+    cli_server *srv = NULL;
+    if (listen && *listen && (rc = cli_server_bind(app, listen, a.listen != NULL, &srv)) != 0)
+        return rc;
     a.opts.jobs = a.opts.n_jobs ? a.jobs : NULL;
     a.opts.on_event = on_event;
     a.opts.event_ctx = app;
@@ -169,13 +174,23 @@ static int run(cli *app, int argc, char **argv)
     co.log_ctx = app;
     lc_sync *engine = NULL;
     lc_error err;
-    if (lc_sync_open(app->cfg, &co, &a.opts, &engine, &err) != LC_OK)
+    if (lc_sync_open(app->cfg, &co, &a.opts, &engine, &err) != LC_OK) {
+        cli_server_stop(srv);
         return cli_fail(app, "sync", NULL, &err);
+    }
     g_engine = engine;
     handle_signals();
+    if (srv && (rc = cli_server_start(srv, engine)) != 0) {
+        g_engine = NULL;
+        cli_server_stop(srv);
+        lc_sync_close(engine);
+        return rc;
+    }
     lc_sync_summary sum;
     lc_status st = lc_sync_run(engine, &sum, &err);
     g_engine = NULL;
+    /* The server uses the engine: it stops first. */
+    cli_server_stop(srv);
     lc_sync_close(engine);
     if (st != LC_OK)
         return cli_fail(app, "sync", NULL, &err);
@@ -185,7 +200,7 @@ static int run(cli *app, int argc, char **argv)
 const cli_command cli_cmd_sync = {
     "sync",
     run,
-    "sync [--once] [--job NAME ...] [--now] [--shutdown-grace D]",
+    "sync [--once] [--job NAME ...] [--now] [--shutdown-grace D] [--listen ADDR]",
     "Runs the config's jobs on their schedules, each under its lease, until\n"
     "SIGTERM or SIGINT. Every node may run the same config: a job runs on one\n"
     "node at a time, at most once per slot, judged on the backend's clock.\n"
@@ -200,6 +215,12 @@ const cli_command cli_cmd_sync = {
     "  --shutdown-grace D  on SIGTERM/SIGINT, how long running jobs may finish\n"
     "                      before they are stopped (default sync.shutdown_grace,\n"
     "                      30s); a second signal stops them at once\n"
+    "  --listen ADDR       serve /metrics (Prometheus) and /healthz on ADDR,\n"
+    "                      HOST:PORT such as 127.0.0.1:9187 or [::1]:9187\n"
+    "                      (default sync.listen; none when empty). Bound before\n"
+    "                      anything starts: a bad address is exit 64 (78 from\n"
+    "                      the config), a port in use exit 71. 0.0.0.0 exposes\n"
+    "                      the metrics to the whole network\n"
     "\n"
     "One line per job start, finish, skip, retry and lease loss goes to stderr\n"
     "(log.format json: one JSON object per line).\n",

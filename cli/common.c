@@ -175,25 +175,47 @@ int cli_fail(cli *app, const char *what, const char *lock, const lc_error *err)
     return code;
 }
 
-int cli_usage(cli *app, const char *fmt, ...)
+/* An error as JSON {"error": code, "message": json_msg} on stdout, or as
+ * the line `text` on stderr. */
+static void report(cli *app, const char *code, const char *json_msg, const char *text)
 {
-    char msg[512];
+    if (!app->json) {
+        fprintf(stderr, "%s\n", text);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "error", code);
+        cJSON_AddStringToObject(o, "message", json_msg);
+        cli_print_json(o);
+    }
+}
+
+int cli_fail_os(cli *app, const char *what, const char *fmt, ...)
+{
+    char msg[512], json_msg[640], text[700];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (app->json) {
-        cJSON *o = cJSON_CreateObject();
-        if (o) {
-            cJSON_AddStringToObject(o, "error", "usage");
-            cJSON_AddStringToObject(o, "message", msg);
-            cli_print_json(o);
-        }
-    } else {
-        int top = strcmp(app->command, "lockcoord") == 0;
-        fprintf(stderr, "lockcoord: %s%s%s (see 'lockcoord %s%s--help')\n", top ? "" : app->command,
-                top ? "" : ": ", cli_safe(msg), top ? "" : app->command, top ? "" : " ");
-    }
+    snprintf(json_msg, sizeof(json_msg), "%s: %s", what, msg);
+    snprintf(text, sizeof(text), "lockcoord: %s: %s", cli_safe(what), cli_safe(msg));
+    report(app, "os", json_msg, text);
+    return EXIT_OSERR;
+}
+
+int cli_usage(cli *app, const char *fmt, ...)
+{
+    char msg[512], text[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int top = strcmp(app->command, "lockcoord") == 0;
+    snprintf(text, sizeof(text), "lockcoord: %s%s%s (see 'lockcoord %s%s--help')",
+             top ? "" : app->command, top ? "" : ": ", cli_safe(msg), top ? "" : app->command,
+             top ? "" : " ");
+    report(app, "usage", msg, text);
     return EXIT_USAGE;
 }
 

@@ -11,6 +11,9 @@ const cli_exit_doc cli_exit_docs[] = {
     {EXIT_USAGE, NULL, "usage error"},
     {EXIT_UNAVAILABLE, NULL, "backend unavailable (cannot connect, timed out, server error)"},
     {EXIT_INTERNAL, NULL, "internal error"},
+    {EXIT_OSERR, NULL,
+     "sync --listen: the address could not be bound (port in use, not an address of this "
+     "host, port not allowed)"},
     {EXIT_IOERR, NULL, "the output could not be written (acquire then gives its lease back)"},
     {EXIT_CONFLICT, NULL,
      "lock held by another holder, or paused (run --conflict-exit-code N overrides; sync "

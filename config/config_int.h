@@ -86,11 +86,6 @@ lc_status lc__cfg_jobs_finish(const lc__cfgctx *cx, const lc__ynode *seq, lc_con
 /* The sync section's keys (job.c). */
 extern const struct lc__schema lc__cfg_sync_schema;
 
-/* LC_OK when text is "HOST:PORT" (a host name, an IPv4 address or an IPv6
- * address in brackets; a port 1..65535), else LC_ERR_CONFIG saying what is
- * expected. */
-lc_status lc__cfg_listen_check(const char *text, lc_error *err);
-
 /* The rules of the redis and postgres sections that the backends would
  * otherwise find only at open: redis.url parses, key_prefix, schema and
  * table lengths, the conninfo parses, statement_timeout (limits.c). */

@@ -580,11 +580,12 @@ static int is_port(const char *p)
     return v >= 1 && v <= 65535;
 }
 
-lc_status lc__cfg_listen_check(const char *text, lc_error *err)
+lc_status lc_listen_parse(const char *text, char *host, size_t size, int *port, lc_error *err)
 {
     const char *colon = strrchr(text, ':');
     int ok = colon != NULL && colon > text && is_port(colon + 1);
     size_t hn = ok ? (size_t)(colon - text) : 0;
+    const char *h = text;
     if (ok && text[0] == '[') {
         char v6[INET6_ADDRSTRLEN + 1];
         struct in6_addr a;
@@ -593,18 +594,28 @@ lc_status lc__cfg_listen_check(const char *text, lc_error *err)
             memcpy(v6, text + 1, hn - 2);
             v6[hn - 2] = '\0';
             ok = inet_pton(AF_INET6, v6, &a) == 1;
+            h = text + 1;
+            hn -= 2;
         }
     } else if (ok) {
         /* A host name or an IPv4 address: letters, digits, '.', '-'. */
         for (size_t i = 0; i < hn && ok; i++)
             ok = isalnum((unsigned char)text[i]) || text[i] == '.' || text[i] == '-';
     }
-    if (ok)
-        return LC_OK;
-    return lc__err(err, LC_ERR_CONFIG, 0,
-                   "expected HOST:PORT like 127.0.0.1:9187 (an IPv6 address in brackets: "
-                   "[::1]:9187), got '%.100s'",
-                   text);
+    if (ok && host && hn >= size)
+        ok = 0;
+    if (!ok)
+        return lc__err(err, LC_ERR_INVALID, 0,
+                       "expected HOST:PORT like 127.0.0.1:9187 (an IPv6 address in brackets: "
+                       "[::1]:9187), got '%.100s'",
+                       text);
+    if (host) {
+        memcpy(host, h, hn);
+        host[hn] = '\0';
+    }
+    if (port)
+        *port = (int)strtol(colon + 1, NULL, 10);
+    return LC_OK;
 }
 
 /* "" (or nothing) means no listener. */
@@ -617,7 +628,7 @@ static lc_status set_listen(const lc__cfgctx *cx, const lc__ynode *val, void *ba
     if (rc != LC_OK)
         return rc;
     lc_error lerr;
-    if (*s != '\0' && lc__cfg_listen_check(s, &lerr) != LC_OK) {
+    if (*s != '\0' && lc_listen_parse(s, NULL, 0, NULL, &lerr) != LC_OK) {
         free(s);
         return lc__cfg_fail(cx, val->line, val->col, "%s: %s", path, lerr.message);
     }

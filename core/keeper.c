@@ -70,6 +70,8 @@ struct lc_keeper {
     int in_callback;   /* on_loss calls under way: stop waits for them */
     int64_t round_sent_ns;
     lc_keeper_stats stats;
+    lc__round_fn on_round; /* lc__keeper_on_round */
+    void *round_ctx;
     char last_err[REASON_MAX]; /* why the last round failed, "" if it did not */
     int stopping;
     int threads;
@@ -436,6 +438,8 @@ static lc_status keeper_round(lc_keeper *k)
 
     pthread_mutex_lock(&k->mu);
     count_round(&k->stats, r.n, requests, took);
+    if (k->on_round)
+        k->on_round(k->round_ctx, r.n, took, rc);
     round_finish(k, &r, rc, &err);
     pthread_mutex_unlock(&k->mu);
     if (r.n > 0)
@@ -775,6 +779,14 @@ lc_status lc_keeper_hook(lc_keeper *k, const lc_lease *lease, const lc_lease_hoo
     if (kl == NULL)
         return lc__err(err, LC_ERR_INVALID, 0, "keeper: lease on '%s' is not kept", lease->name);
     return LC_OK;
+}
+
+void lc__keeper_on_round(lc_keeper *k, lc__round_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&k->mu);
+    k->on_round = fn;
+    k->round_ctx = ctx;
+    pthread_mutex_unlock(&k->mu);
 }
 
 void lc_keeper_read_stats(lc_keeper *k, lc_keeper_stats *out)

@@ -38,6 +38,17 @@ int64_t lc__keeper_now_ns(const lc_keeper *k);
 /* Logs through the keeper's client's hook. */
 void lc__keeper_log(const lc_keeper *k, lc_log_level level, const char *msg);
 
+/* Called after every renewal round (one backend call) with how many
+ * leases it sent, how long the call took (CLOCK_MONOTONIC ns) and its
+ * status: for the job engine's metrics. It runs on the renewer thread
+ * under the keeper's lock: it must be quick, must not block, and must not
+ * call any lc_keeper_* function. */
+typedef void (*lc__round_fn)(void *ctx, size_t leases, int64_t took_ns, lc_status rc);
+
+/* Sets (or with NULL clears) the round hook. Any thread, any time before
+ * lc_keeper_stop. */
+void lc__keeper_on_round(lc_keeper *k, lc__round_fn fn, void *ctx);
+
 /* How many stopped keepers still have a renewer finishing a round (see
  * lc_keeper_stop). A test that lent its client waits for 0 before closing
  * it. */

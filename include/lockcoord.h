@@ -288,6 +288,14 @@ typedef struct lc_config {
  * lc_config_free then frees. */
 LC_API lc_config *lc_config_new(const char *backend);
 
+/* Splits a listen address (sync.listen, `sync --listen`), "HOST:PORT"
+ * with a host name, an IPv4 address, or an IPv6 address in brackets
+ * ("[::1]:9187"), and a port 1..65535, into host[size] (brackets removed;
+ * may be NULL) and *port (may be NULL). LC_ERR_INVALID, saying what is
+ * expected, for anything else (or a host longer than size - 1). */
+LC_API lc_status lc_listen_parse(const char *text, char *host, size_t size, int *port,
+                                 lc_error *err);
+
 /* Loads and validates a YAML file (the format is in README.md). `${VAR}`
  * and `${VAR:-default}` are expanded from the environment. On success *out
  * is a new config (lc_config_free). On error returns LC_ERR_CONFIG with
@@ -980,6 +988,24 @@ LC_API lc_status lc_run_under(lc_keeper *k, lc_lease *lease, char *const argv[],
 LC_API lc_status lc_job_next_due(const lc_job *job, int64_t last_started_at_ms, int64_t now_ms,
                                  int64_t *due_at_ms, lc_error *err);
 
+/* A job's place in its schedule, judged from its lock as lc_inspect read
+ * it: what `status` shows and `status --check` and the engine's health
+ * check hold against it. Times are the backend server's unix ms. */
+typedef struct lc_job_due {
+    int64_t due_at_ms; /* when it is next due; at or before now: due now */
+    /* 1: not held, and either due for longer than one interval (a whole
+     * slot went by without a run) or no run succeeded for two slots (a
+     * job that never succeeded: after two failed runs). */
+    int overdue;
+    int64_t overdue_since_ms; /* when it became overdue; -1 when it is not */
+} lc_job_due;
+
+/* Fills *out for `job` from its lock's `info` (lc_inspect). LC_ERR_CONFIG
+ * for a job without a usable schedule, LC_ERR_INVALID when info carries
+ * no server time. */
+LC_API lc_status lc_job_check_due(const lc_job *job, const lc_lock_info *info, lc_job_due *out,
+                                  lc_error *err);
+
 typedef struct lc_sync lc_sync;
 
 typedef enum lc_sync_event_kind {
@@ -1068,6 +1094,42 @@ LC_API void lc_sync_stop(lc_sync *s, int at_once);
 /* Frees the engine: the keeper and the client. NULL is fine. Not while
  * lc_sync_run runs. */
 LC_API void lc_sync_close(lc_sync *s);
+
+/* The engine's metrics as text in the Prometheus exposition format 0.0.4
+ * (what `sync --listen` serves at /metrics; the names and labels are in
+ * README.md): runs by job and outcome, run durations, last success,
+ * skipped checks by reason, lease renewals and their latency, leases lost
+ * by reason, backend errors, runs under way. Counted since lc_sync_open,
+ * by this engine only. *out is a new string (free()), *len (may be NULL)
+ * its length. Any thread, while the engine is open (lc_sync_run running
+ * or not). LC_ERR_NOMEM, and *out untouched, when out of memory. */
+LC_API lc_status lc_sync_metrics(lc_sync *s, char **out, size_t *len, lc_error *err);
+
+/* What lc_sync_check_health found. */
+typedef struct lc_sync_health_report {
+    int ok;                /* 1: backend_ok and no job overdue */
+    int backend_ok;        /* 1: the backend answered for every job */
+    size_t jobs;           /* the engine's jobs */
+    size_t overdue;        /* how many of them are overdue (lc_job_check_due; a paused job
+                              is not counted: its pause is on purpose) */
+    int64_t checked_at_ms; /* the backend server's clock at the check, -1 when unknown */
+    /* Why not ok, one line: "backend unavailable: WHY", or "job NAME
+     * overdue since RFC3339" for each overdue job, joined by "; " (cut to
+     * fit). "" when ok. */
+    char reason[512];
+} lc_sync_health_report;
+
+/* Checks the engine's health: reads each job's lock from the backend, on a
+ * client of the check's own (opened at the first check with the engine's
+ * config and client options, and made again as needed), and judges it
+ * against the engine's schedule. A check runs at most once a second:
+ * calls within a second of the last one get its result, and calls during
+ * a check wait for it and share it. A call blocks for at most the
+ * backend's timeouts (connect, command or statement timeout) per job.
+ * Any thread, concurrently, while the engine is open. Returns LC_OK with
+ * *out filled (a backend that does not answer is a finding, not an
+ * error). */
+LC_API lc_status lc_sync_check_health(lc_sync *s, lc_sync_health_report *out, lc_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* The backend's floor, for benchmarks (`lockcoord bench --reference`)      */

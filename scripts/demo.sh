@@ -192,6 +192,29 @@ demo_sync() {
     wait "$a" "$b" 2>/dev/null || true
 }
 
+# The daemon's metrics and health over HTTP: the Postgres sync config's
+# job on one node with `sync --listen`, scraped once it has run.
+demo_metrics() {
+    local cfg="$DEMO_DIR/postgres-sync.yaml" port d i
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    lc_say "lockcoord sync --listen 127.0.0.1:$port: /metrics for Prometheus, /healthz for monitors"
+    NODE=node-a lockcoord -c "$cfg" sync --listen "127.0.0.1:$port" 2>"$DEMO_DIR/metrics.log" &
+    d=$!
+    LC_BG_PIDS+=("$d")
+    for ((i = 0; i < 200; i++)); do
+        curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null |
+            grep -q '^lockcoord_runs_total{job="demo-sync",outcome="ok"} [1-9]' && break
+        sleep 0.05
+    done
+    printf '\n$ curl -s 127.0.0.1:%s/metrics | grep ...\n' "$port"
+    curl -s "http://127.0.0.1:$port/metrics" |
+        grep -E '^lockcoord_(runs_total\{.*outcome="(ok|failed)"|runs_skipped_total\{.*reason="(held|not_due)"|lease_renewals_total|jobs_running|run_duration_seconds_count)'
+    printf '\n$ curl -s 127.0.0.1:%s/healthz\n' "$port"
+    curl -s -w '  (HTTP %{http_code})\n' "http://127.0.0.1:$port/healthz"
+    kill -TERM "$d" 2>/dev/null || true
+    wait "$d" 2>/dev/null || true
+}
+
 # wait_held NAME: until NAME is held (a background contender has started).
 wait_held() {
     local i
@@ -223,6 +246,7 @@ main() {
     demo_sync postgres
     demo_backend redis
     demo_backend postgres
+    demo_metrics
 
     lc_say "Demo done"
 }

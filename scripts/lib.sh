@@ -18,11 +18,13 @@ LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by 
 # postgresql-15 are needed even with external servers: fault tests start
 # private instances of their own. python3-croniter is the oracle the cron
 # parser is tested against (tests/unit/cron_oracle.py); faketime runs a
-# `sync` daemon with its clock 2 minutes ahead (tests/e2e/test_sync_clock_skew.sh).
+# `sync` daemon with its clock 2 minutes ahead (tests/e2e/test_sync_clock_skew.sh);
+# libmicrohttpd serves `sync --listen`, and python3-prometheus-client's
+# parser reads what it serves (tests/e2e/test_sync_metrics.sh).
 LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
-    libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev
+    libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev libmicrohttpd-dev
     redis-server redis-tools postgresql-15 procps curl ca-certificates jq
-    python3-croniter faketime)
+    python3-croniter python3-prometheus-client faketime)
 # The fuzz step of test.sh adds these: clang and its libFuzzer runtime.
 # shellcheck disable=SC2034 # used by test.sh
 LC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -16,6 +16,7 @@
 
 #include "core/clock_int.h"
 #include "core/error_int.h"
+#include "core/keeper_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -71,6 +72,17 @@ void lc__sync_emit(lc_sync *s, lc_sync_event *ev, const char *fmt, ...)
 /* Open, stop, close                                                        */
 /* ------------------------------------------------------------------------ */
 
+void lc__sync_count_loss(lc__sync_run *run, lc_status how)
+{
+    if (run->loss_counted)
+        return;
+    run->loss_counted = 1;
+    lc__loss why = how == LC_ERR_UNAVAILABLE ? LC__LOSS_BACKEND_UNREACHABLE
+                   : how == LC_ERR_TIMEOUT   ? LC__LOSS_PROCESS_STALLED
+                                             : LC__LOSS_NOT_HELD;
+    lc__metrics_lost(run->s->metrics, run->sj->index, why);
+}
+
 /* The keeper's loss callback: the run of that lock stops at once. */
 static void on_loss(void *ctx, const char *lock_name, const char *reason)
 {
@@ -84,6 +96,7 @@ static void on_loss(void *ctx, const char *lock_name, const char *reason)
             run->stop_why = LC__STOP_LOST;
             lc__strlcpy(run->lost_why, reason, sizeof(run->lost_why));
         }
+        lc__sync_count_loss(run, lc_keeper_lost(s->keeper, run->lease, NULL, 0));
         uint64_t one = 1;
         ssize_t w = write(run->stop_fd, &one, sizeof(one));
         (void)w;
@@ -127,6 +140,7 @@ static lc_status pick_jobs(lc_sync *s, const lc_sync_opts *o, int64_t minute_ms,
             continue;
         lc__sync_job *sj = &s->jobs[s->n];
         sj->job = job;
+        sj->index = s->n;
         lc_status rc = lc__schedule_init(&sj->sched, job, minute_ms, err);
         if (rc != LC_OK)
             return rc;
@@ -148,14 +162,38 @@ static int64_t keeper_period(const lc_sync *s)
     return p;
 }
 
+/* The keeper's round hook: renewals and their latency. */
+static void on_round(void *ctx, size_t leases, int64_t took_ns, lc_status rc)
+{
+    lc_sync *s = ctx;
+    lc__metrics_renewal(s->metrics, leases, took_ns);
+    if (rc != LC_OK)
+        lc__metrics_backend_error(s->metrics, LC__OP_RENEW, rc);
+}
+
+/* The metrics registry, with a series for each job. */
+static lc_status open_metrics(lc_sync *s, lc_error *err)
+{
+    const char **names = calloc(s->n ? s->n : 1, sizeof(*names));
+    if (names)
+        for (size_t i = 0; i < s->n; i++)
+            names[i] = s->jobs[i].job->name;
+    s->metrics = names ? lc__metrics_new(names, s->n) : NULL;
+    free(names);
+    return s->metrics ? LC_OK : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+}
+
 static void sync_free(lc_sync *s)
 {
     lc_keeper_stop(s->keeper);
     lc_client_close(s->client);
+    lc__sync_health_close(s);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->cmu);
+    pthread_mutex_destroy(&s->hmu);
+    lc__metrics_free(s->metrics);
     free(s->jobs);
     free(s);
 }
@@ -179,19 +217,25 @@ lc_status lc_sync_open(const lc_config *cfg, const lc_client_opts *copts, const 
         s->grace_ms = 0;
     s->on_event = opts->on_event;
     s->event_ctx = opts->event_ctx;
+    s->copts = copts;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->cmu, NULL);
+    pthread_mutex_init(&s->hmu, NULL);
     atomic_init(&s->stop_req, 0);
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     lc_status rc = s->wake_fd < 0
                        ? lc__err(err, LC_ERR_INTERNAL, errno, "eventfd: %s", strerror(errno))
                        : pick_jobs(s, opts, opts->test_minute_ms, err);
     if (rc == LC_OK)
+        rc = open_metrics(s, err);
+    if (rc == LC_OK)
         rc = lc_client_open(cfg, copts, &s->client, err);
     if (rc == LC_OK) {
         lc_keeper_opts ko = {.renew_every_ms = keeper_period(s), .on_loss = on_loss, .loss_ctx = s};
         rc = lc_keeper_start(cfg, copts, &ko, &s->keeper, err);
     }
+    if (rc == LC_OK)
+        lc__keeper_on_round(s->keeper, on_round, s);
     if (rc != LC_OK) {
         sync_free(s);
         return rc;
@@ -237,8 +281,10 @@ static void count(lc_sync *s, unsigned *counter)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* A check that ran nothing: `op` is the backend call that failed
+ * (LC__OP_N: none did). */
 static void claim_failed(lc_sync *s, lc__sync_job *sj, lc_status rc, const lc_error *e,
-                         int64_t now_ns)
+                         int64_t now_ns, lc__op op)
 {
     char d[32];
     if (rc == LC_ERR_CONFLICT) {
@@ -247,6 +293,7 @@ static void claim_failed(lc_sync *s, lc__sync_job *sj, lc_status rc, const lc_er
         ev.reason = "held";
         ev.fence = e->holder.fence;
         count(s, &s->sum.held);
+        lc__metrics_skip(s->metrics, sj->index, LC__SKIP_HELD);
         lc__sync_emit(s, &ev,
                       "job %s: skipped: held elsewhere by %s (fence %llu); next check in %s",
                       sj->job->name, e->holder.owner[0] ? e->holder.owner : "another holder",
@@ -260,6 +307,7 @@ static void claim_failed(lc_sync *s, lc__sync_job *sj, lc_status rc, const lc_er
         ev.reason = "paused";
         count(s, &s->sum.held);
         count(s, &s->sum.paused);
+        lc__metrics_skip(s->metrics, sj->index, LC__SKIP_PAUSED);
         lc__sync_emit(s, &ev, "job %s: skipped: %s; next check in %s", sj->job->name, e->message,
                       lc_duration_format(again, d, sizeof(d)));
         sj->check_at_ns = now_ns + again * 1000000;
@@ -267,8 +315,12 @@ static void claim_failed(lc_sync *s, lc__sync_job *sj, lc_status rc, const lc_er
     }
     int64_t again = recheck_ms(sj);
     lc_sync_event ev = lc__sync_event(LC_SYNC_SKIP, LC_LOG_WARN, sj);
-    ev.reason = rc == LC_ERR_UNAVAILABLE || rc == LC_ERR_TIMEOUT ? "unavailable" : "error";
+    int unavailable = rc == LC_ERR_UNAVAILABLE || rc == LC_ERR_TIMEOUT;
+    ev.reason = unavailable ? "unavailable" : "error";
     count(s, &s->sum.unavailable);
+    lc__metrics_skip(s->metrics, sj->index, unavailable ? LC__SKIP_UNAVAILABLE : LC__SKIP_ERROR);
+    if (op < LC__OP_N)
+        lc__metrics_backend_error(s->metrics, op, rc);
     lc__sync_emit(s, &ev, "job %s: skipped: %s; next check in %s", sj->job->name, e->message,
                   lc_duration_format(again, d, sizeof(d)));
     sj->check_at_ns = now_ns + again * 1000000;
@@ -282,6 +334,7 @@ static void give_back(lc_sync *s, lc__sync_job *sj, lc_lease *l)
     lc_status rc = lc_abandon(s->client, l, &e);
     pthread_mutex_unlock(&s->cmu);
     if (rc != LC_OK && rc != LC_ERR_LOST) {
+        lc__metrics_backend_error(s->metrics, LC__OP_GIVE_BACK, rc);
         lc_sync_event ev = lc__sync_event(LC_SYNC_SKIP, LC_LOG_WARN, sj);
         ev.reason = "error";
         lc__sync_emit(s, &ev, "job %s: giving the lease back failed (%s); it lapses in %lldms",
@@ -301,6 +354,7 @@ static void not_due(lc_sync *s, lc__sync_job *sj, lc_lease *l, const lc__due *d,
     ev.reason = "not due";
     ev.delay_ms = wait;
     count(s, &s->sum.not_due);
+    lc__metrics_skip(s->metrics, sj->index, LC__SKIP_NOT_DUE);
     lc__sync_emit(s, &ev, "job %s: skipped: not due for %s", sj->job->name,
                   lc_duration_format(wait, t, sizeof(t)));
     /* A millisecond late rather than early: early would only find it not
@@ -330,12 +384,15 @@ static void begin_run(lc_sync *s, lc__sync_job *sj, lc_lease *l, const lc__due *
     if (rc == LC_OK)
         rc = lc_keeper_add(s->keeper, l, &e);
     int64_t started = 0;
+    lc__op op = LC__OP_N;
     if (rc == LC_OK) {
         pthread_mutex_lock(&s->cmu);
         rc = lc_start_run(s->client, l, &started, &e);
         pthread_mutex_unlock(&s->cmu);
-        if (rc != LC_OK)
+        if (rc != LC_OK) {
+            op = LC__OP_START;
             lc_keeper_remove(s->keeper, l);
+        }
     }
     /* An interval counts from the recorded start, a moment after the claim. */
     if (rc == LC_OK && sj->sched.every_ms > 0)
@@ -345,7 +402,9 @@ static void begin_run(lc_sync *s, lc__sync_job *sj, lc_lease *l, const lc__due *
         pthread_mutex_lock(&s->mu);
         sj->run = run;
         pthread_mutex_unlock(&s->mu);
+        lc__metrics_running(s->metrics, sj->index, 1);
         if ((rc = lc__sync_run_start(run, &e)) != LC_OK) {
+            lc__metrics_running(s->metrics, sj->index, -1);
             pthread_mutex_lock(&s->mu);
             sj->run = NULL;
             pthread_mutex_unlock(&s->mu);
@@ -360,7 +419,7 @@ static void begin_run(lc_sync *s, lc__sync_job *sj, lc_lease *l, const lc__due *
         close(run->stop_fd);
     free(run);
     give_back(s, sj, l);
-    claim_failed(s, sj, rc == LC_ERR_CONFLICT ? LC_ERR_INTERNAL : rc, &e, now_ns);
+    claim_failed(s, sj, rc == LC_ERR_CONFLICT ? LC_ERR_INTERNAL : rc, &e, now_ns, op);
 }
 
 static void claim(lc_sync *s, lc__sync_job *sj)
@@ -376,7 +435,7 @@ static void claim(lc_sync *s, lc__sync_job *sj)
     int force = s->now && !sj->checked; /* --now: the first check only */
     sj->checked = 1;
     if (rc != LC_OK) {
-        claim_failed(s, sj, rc, &e, now_ns);
+        claim_failed(s, sj, rc, &e, now_ns, LC__OP_CLAIM);
         return;
     }
     lc__due d;

@@ -12,6 +12,7 @@
 #define LC_ENGINE_INT_H
 
 #include "lockcoord.h"
+#include "sync/metrics_int.h"
 #include "sync/schedule_int.h"
 
 #include <pthread.h>
@@ -35,6 +36,7 @@ typedef struct lc__sync_run {
     int stop_fd;        /* eventfd, written once when the run must stop */
     int stop_why;       /* LC__STOP_*, under s->mu */
     char lost_why[256]; /* the keeper's reason, under s->mu */
+    int loss_counted;   /* the loss is in the metrics (under s->mu) */
     lc__due due;
     char slot[40];           /* due.slot_ms as RFC 3339 */
     int64_t claim_mono_ns;   /* when the claim's reply came (system monotonic) */
@@ -45,6 +47,7 @@ typedef struct lc__sync_run {
 
 struct lc__sync_job {
     const lc_job *job;
+    size_t index; /* in lc_sync.jobs, and the job's index in the metrics */
     lc__schedule sched;
     int64_t check_at_ns; /* when to claim it next (system monotonic) */
     int checked;         /* claimed at least once */
@@ -66,6 +69,14 @@ struct lc_sync {
     int wake_fd;         /* eventfd: a run ended, or a stop was asked for */
     atomic_int stop_req; /* 0, 1 (graceful) or 2 (at once) */
     lc_sync_summary sum; /* under mu */
+    lc__metrics *metrics;
+    /* The health check (sync/health.c): its own client, opened at the
+     * first check, and the last result, under hmu. */
+    const lc_client_opts *copts;
+    pthread_mutex_t hmu;
+    lc_client *hclient;
+    lc_sync_health_report health;
+    int64_t health_at_ns; /* when the last check ended (system monotonic), 0: never */
 };
 
 /* sync/run.c */
@@ -88,5 +99,15 @@ lc_sync_event lc__sync_event(lc_sync_event_kind kind, lc_log_level level, const 
 
 /* Wakes the scheduler. */
 void lc__sync_wake(lc_sync *s);
+
+/* Counts the loss of run's lease in the metrics, once per run, by how it
+ * was lost (lc_keeper_lost's status; LC_ERR_LOST: the backend said it is
+ * not held). Callers hold s->mu. */
+void lc__sync_count_loss(lc__sync_run *run, lc_status how);
+
+/* sync/health.c */
+
+/* Frees what the health check keeps (its client). */
+void lc__sync_health_close(lc_sync *s);
 
 #endif

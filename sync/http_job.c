@@ -11,6 +11,7 @@
 
 #include "config/redact_int.h"
 #include "core/error_int.h"
+#include "core/strbuf_int.h"
 #include "core/text_int.h"
 
 #include <cjson/cJSON.h>
@@ -38,36 +39,12 @@ static const int default_status[] = {200, 201, 202, 204};
 /* A growing string                                                         */
 /* ------------------------------------------------------------------------ */
 
-typedef struct buf {
-    char *p; /* NUL-terminated once anything was added */
-    size_t len, cap;
-    int nomem;
-} buf;
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->nomem)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->nomem = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
+/* Header lines and URLs may hold API keys: see buf_wipe. */
+typedef lc__sb buf;
 
 static void buf_str(buf *b, const char *s)
 {
-    buf_add(b, s, strlen(s));
+    lc__sb_add(b, s, strlen(s));
 }
 
 /* Header lines hold API keys: they are wiped before they are freed. */
@@ -111,11 +88,11 @@ static void add_encoded(buf *b, const char *s, encoding enc)
 {
     size_t len = strlen(s);
     if (enc == ENC_RAW) {
-        buf_add(b, s, len);
+        lc__sb_add(b, s, len);
     } else if (enc == ENC_URL) {
         char *q = len <= INT_MAX ? curl_easy_escape(NULL, s, (int)len) : NULL;
         if (q == NULL)
-            b->nomem = 1;
+            b->failed = 1;
         else
             buf_str(b, q);
         curl_free(q);
@@ -125,9 +102,9 @@ static void add_encoded(buf *b, const char *s, encoding enc)
         char *json = str ? cJSON_PrintUnformatted(str) : NULL;
         size_t n = json ? strlen(json) : 0;
         if (n < 2)
-            b->nomem = 1;
+            b->failed = 1;
         else
-            buf_add(b, json + 1, n - 2);
+            lc__sb_add(b, json + 1, n - 2);
         cJSON_free(json);
         cJSON_Delete(str);
     }
@@ -138,7 +115,7 @@ static void add_encoded(buf *b, const char *s, encoding enc)
  * as written. */
 static void expand(buf *b, const char *t, const lc__http_vars *v, encoding enc)
 {
-    buf_add(b, "", 0);
+    lc__sb_add(b, "", 0);
     for (;;) {
         const char *open = strstr(t, "{{");
         const char *close = open ? strstr(open + 2, "}}") : NULL;
@@ -151,11 +128,11 @@ static void expand(buf *b, const char *t, const lc__http_vars *v, encoding enc)
         if (val == NULL) {
             /* Not ours: keep one brace and look again after it, so that
              * "{{{lock}}}" still finds "{{lock}}". */
-            buf_add(b, t, (size_t)(open - t) + 1);
+            lc__sb_add(b, t, (size_t)(open - t) + 1);
             t = open + 1;
             continue;
         }
-        buf_add(b, t, (size_t)(open - t));
+        lc__sb_add(b, t, (size_t)(open - t));
         add_encoded(b, val, enc);
         t = close + 2;
     }
@@ -347,7 +324,7 @@ static int add_header(request *rq, const char *name, const char *value, lc__http
     buf_str(&line, name);
     buf_str(&line, *value ? ": " : ";");
     buf_str(&line, value);
-    int rc = line.nomem ? -1 : append_line(rq, line.p);
+    int rc = line.failed ? -1 : append_line(rq, line.p);
     buf_wipe(&line);
     return rc;
 }
@@ -364,7 +341,7 @@ static int add_job_headers(request *rq, const lc_http_job *job, const lc__http_v
     for (size_t i = 0; i < job->n_headers && rc == 0; i++) {
         buf val = {0};
         expand(&val, job->headers[i].value, v, ENC_RAW);
-        rc = val.nomem ? -1 : add_header(rq, job->headers[i].name, val.p, out);
+        rc = val.failed ? -1 : add_header(rq, job->headers[i].name, val.p, out);
         buf_wipe(&val);
     }
     return rc;
@@ -385,7 +362,7 @@ static int add_lockcoord_headers(request *rq, const lc_http_job *job, const lc__
     if (rc == 0)
         rc = add_header(rq, "Lockcoord-Fence", fence, out);
     if (rc == 0)
-        rc = key.nomem ? -1 : add_header(rq, "Idempotency-Key", key.p, out);
+        rc = key.failed ? -1 : add_header(rq, "Idempotency-Key", key.p, out);
     buf_wipe(&key);
     /* No "Expect: 100-continue" round trip before a larger body. */
     if (rc == 0)
@@ -403,7 +380,7 @@ static int build_request(request *rq, const lc_http_job *job, const lc__http_var
     expand(&rq->url, job->url, v, ENC_URL);
     if (job->body)
         expand(&rq->body, job->body, v, ENC_JSON);
-    if (rq->url.nomem || rq->body.nomem)
+    if (rq->url.failed || rq->body.failed)
         return -1;
     int rc = add_job_headers(rq, job, v, out);
     if (rc == 0)
@@ -428,8 +405,8 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
         r->too_big = 1;
         return 0; /* anything but len aborts the transfer */
     }
-    buf_add(&r->body, data, len);
-    return r->body.nomem ? 0 : len;
+    lc__sb_add(&r->body, data, len);
+    return r->body.failed ? 0 : len;
 }
 
 static void set_method(CURL *e, const lc_http_job *job, const request *rq)
@@ -683,7 +660,7 @@ static int judge(CURL *e, CURLcode res, const char *errbuf, const lc_http_job *j
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     out->http_status = status > 0 && status < 1000 ? (int)status : 0;
-    if (resp->body.nomem)
+    if (resp->body.failed)
         return -1;
     if (resp->too_big || res == CURLE_FILESIZE_EXCEEDED) {
         out->outcome = LC__HTTP_FAILED;

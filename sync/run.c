@@ -197,14 +197,17 @@ static void store_checkpoint(lc__sync_run *run, attempt *a)
         return;
     a->outcome = LC_OUTCOME_FAILED;
     snprintf(a->error, sizeof(a->error), "the checkpoint was not stored: %s", e.message);
-    if (rc == LC_ERR_LOST) {
-        pthread_mutex_lock(&s->mu);
-        if (run->stop_why == LC__STOP_NONE) {
-            run->stop_why = LC__STOP_LOST;
-            lc__strlcpy(run->lost_why, e.message, sizeof(run->lost_why));
-        }
-        pthread_mutex_unlock(&s->mu);
+    if (rc != LC_ERR_LOST) {
+        lc__metrics_backend_error(s->metrics, LC__OP_CHECKPOINT, rc);
+        return;
     }
+    pthread_mutex_lock(&s->mu);
+    if (run->stop_why == LC__STOP_NONE) {
+        run->stop_why = LC__STOP_LOST;
+        lc__strlcpy(run->lost_why, e.message, sizeof(run->lost_why));
+    }
+    lc__sync_count_loss(run, LC_ERR_LOST);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* The run's outcome once the lease's fate is known. */
@@ -216,6 +219,11 @@ static void settle(lc__sync_run *run, attempt *a, lc_status kept)
     lc__strlcpy(lost, run->lost_why, sizeof(lost));
     pthread_mutex_unlock(&run->s->mu);
     if (why == LC__STOP_LOST || kept != LC_OK) {
+        if (kept != LC_OK) {
+            pthread_mutex_lock(&run->s->mu);
+            lc__sync_count_loss(run, kept);
+            pthread_mutex_unlock(&run->s->mu);
+        }
         a->outcome = LC_OUTCOME_LOST;
         snprintf(a->error, sizeof(a->error), "lease lost: %s",
                  lost[0] ? lost : "not renewed in time");
@@ -250,15 +258,22 @@ static void finish(lc__sync_run *run, attempt *a, int n, int64_t duration)
             res.error = clean;
         rc = lc_release(s->client, run->lease, &res, &e);
         free(clean);
+        if (rc != LC_OK && rc != LC_ERR_LOST)
+            lc__metrics_backend_error(s->metrics, LC__OP_RELEASE, rc);
     }
     if (rc == LC_ERR_LOST) {
         if (a->outcome != LC_OUTCOME_LOST) {
+            pthread_mutex_lock(&s->mu);
+            lc__sync_count_loss(run, LC_ERR_LOST);
+            pthread_mutex_unlock(&s->mu);
             a->outcome = LC_OUTCOME_LOST;
             snprintf(a->error, sizeof(a->error), "lease lost before the release: %s", e.message);
             res.outcome = LC_OUTCOME_LOST;
             res.error = a->error;
         }
         rc = lc_record_run(s->client, run->sj->job->lock, &res, &e);
+        if (rc != LC_OK)
+            lc__metrics_backend_error(s->metrics, LC__OP_RECORD, rc);
     }
     pthread_mutex_unlock(&s->cmu);
     if (rc != LC_OK) {
@@ -299,6 +314,9 @@ static void *run_main(void *arg)
     int64_t duration = (lc__sync_now_ns() - run->started_ns) / 1000000;
     finish(run, &a, n, duration);
     emit_finish(run, &a, n, duration);
+    lc__metrics_run(s->metrics, run->sj->index, a.outcome, duration,
+                    a.outcome == LC_OUTCOME_OK ? lc__sync_server_now(run) : -1);
+    lc__metrics_running(s->metrics, run->sj->index, -1);
     free(a.new_checkpoint);
     pthread_mutex_lock(&s->mu);
     if (a.outcome == LC_OUTCOME_OK)

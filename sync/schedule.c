@@ -147,6 +147,63 @@ void lc__schedule_check(const lc__schedule *s, int64_t last, int64_t now, int fo
         check_cron(s, last, now, force, out);
 }
 
+/* When a job whose last run started at `last` is next due at `now`. */
+static int64_t next_due(const lc__schedule *s, int64_t last, int64_t now)
+{
+    lc__due d;
+    lc__schedule_check(s, last, now, 0, &d);
+    return d.due ? d.due_at_ms : d.next_ms;
+}
+
+/* Since when no run succeeded for two slots (the run due after the last
+ * success and the one after it both failed or never came), or -1. A job
+ * that never succeeded counts from its second failure, known only as its
+ * last completed run. */
+static int64_t two_slots_missed_since(const lc__schedule *s, const lc_lock_info *i)
+{
+    int64_t now = i->server_now_ms;
+    if (i->last_success_at_ms <= 0) {
+        if (i->consecutive_failures < 2)
+            return -1;
+        return i->last_completed_at_ms > 0 ? i->last_completed_at_ms : now;
+    }
+    int64_t first = next_due(s, i->last_success_at_ms, now);
+    int64_t second = first >= 0 ? next_due(s, first, now) : -1;
+    return second >= 0 && now > second ? second : -1;
+}
+
+void lc__schedule_due(const lc__schedule *s, const lc_lock_info *i, lc_job_due *out)
+{
+    int64_t now = i->server_now_ms;
+    out->due_at_ms = next_due(s, i->last_started_at_ms, now);
+    out->overdue = 0;
+    out->overdue_since_ms = -1;
+    if (i->held)
+        return;
+    int64_t period = s->every_ms > 0 ? s->every_ms : next_due(s, now, now) - now;
+    int64_t late = now - out->due_at_ms, since = -1;
+    if (late > 0 && late > period)
+        since = out->due_at_ms + period;
+    int64_t missed = two_slots_missed_since(s, i);
+    if (missed >= 0 && (since < 0 || missed < since))
+        since = missed;
+    out->overdue = since >= 0;
+    out->overdue_since_ms = since;
+}
+
+lc_status lc_job_check_due(const lc_job *job, const lc_lock_info *info, lc_job_due *out,
+                           lc_error *err)
+{
+    if (info->server_now_ms <= 0)
+        return lc__err(err, LC_ERR_INVALID, 0, "lock '%s': the backend's time is not known",
+                       info->name);
+    lc__schedule s;
+    lc_status rc = lc__schedule_init(&s, job, 0, err);
+    if (rc == LC_OK)
+        lc__schedule_due(&s, info, out);
+    return rc;
+}
+
 lc_status lc_job_next_due(const lc_job *job, int64_t last_started_at_ms, int64_t now_ms,
                           int64_t *due_at_ms, lc_error *err)
 {

@@ -64,4 +64,8 @@ typedef struct lc__due {
  * (-1: never). `force` (--now) makes it due whatever the record says. */
 void lc__schedule_check(const lc__schedule *s, int64_t last, int64_t now, int force, lc__due *out);
 
+/* lc_job_check_due on a schedule made already (the engine's, which may be
+ * in test mode). info->server_now_ms must be positive. */
+void lc__schedule_due(const lc__schedule *s, const lc_lock_info *info, lc_job_due *out);
+
 #endif

@@ -5,6 +5,7 @@
 #include "testenv.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,86 @@ static void test_engine_stop_interrupts_after_grace(void **state)
     lc_memstore_free(store);
 }
 
+/* Scrapes metrics and health from another thread while the engine runs,
+ * as the /metrics and /healthz server does (run under TSan). */
+typedef struct scraper {
+    lc_sync *s;
+    atomic_int stop;
+    int scrapes;
+} scraper;
+
+static void *scrape_main(void *arg)
+{
+    scraper *sc = arg;
+    while (!atomic_load(&sc->stop)) {
+        char *text = NULL;
+        lc_sync_health_report h;
+        lc_error err;
+        assert_int_equal(lc_sync_metrics(sc->s, &text, NULL, &err), LC_OK);
+        free(text);
+        assert_int_equal(lc_sync_check_health(sc->s, &h, &err), LC_OK);
+        sc->scrapes++;
+        lct_sleep_ms(5);
+    }
+    return NULL;
+}
+
+/* A job every 100 ms whose runs all fail: the metrics count the runs, and
+ * after two failures the health check finds it overdue (the rule of
+ * status --check) and says since when. */
+static void test_engine_failing_job_counted_and_overdue(void **state)
+{
+    (void)state;
+    const char *name = lct_name("engine/overdue");
+    lc_config *cfg = config_with_job(name, 100, "exit 3");
+    lc_memstore *store = lc_memstore_new(NULL);
+    lc_client_opts co = {.memstore = store};
+    node n;
+    open_node(&n, cfg, &co, NULL);
+    lc_sync_health_report h;
+    lc_error err;
+    lct_assert_rc(lc_sync_check_health(n.s, &h, &err), LC_OK, &err);
+    assert_true(h.ok); /* never ran: due, not overdue */
+    assert_true(h.backend_ok);
+    assert_int_equal(h.jobs, 1);
+    assert_string_equal(h.reason, "");
+
+    scraper sc = {.s = n.s};
+    pthread_t st;
+    assert_int_equal(pthread_create(&n.t, NULL, node_main, &n), 0);
+    assert_int_equal(pthread_create(&st, NULL, scrape_main, &sc), 0);
+    lct_sleep_ms(1500); /* ~10 runs; the health result is reused for 1 s */
+    atomic_store(&sc.stop, 1);
+    pthread_join(st, NULL);
+    lc_sync_stop(n.s, 0);
+    pthread_join(n.t, NULL);
+    assert_true(sc.scrapes > 0);
+    assert_true(n.sum.failed >= 2);
+
+    char *text = NULL;
+    lct_assert_rc(lc_sync_metrics(n.s, &text, NULL, &err), LC_OK, &err);
+    char want[512];
+    snprintf(want, sizeof(want), "lockcoord_runs_total{job=\"%s\",outcome=\"failed\"} %u\n", name,
+             n.sum.failed);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof(want), "lockcoord_runs_total{job=\"%s\",outcome=\"ok\"} 0\n", name);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "lockcoord_jobs_running 0\n"));
+    free(text);
+
+    lct_sleep_ms(1100); /* past the reuse of the last check */
+    lct_assert_rc(lc_sync_check_health(n.s, &h, &err), LC_OK, &err);
+    assert_false(h.ok);
+    assert_true(h.backend_ok);
+    assert_int_equal(h.overdue, 1);
+    snprintf(want, sizeof(want), "job %s overdue since 20", name);
+    assert_non_null(strstr(h.reason, want));
+    assert_true(h.checked_at_ms > 0);
+    lc_sync_close(n.s);
+    lc_config_free(cfg);
+    lc_memstore_free(store);
+}
+
 static void test_engine_unknown_job_refused(void **state)
 {
     (void)state;
@@ -277,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_engine_stop_interrupts_after_grace),
         cmocka_unit_test(test_engine_paused_job_skipped_until_resumed),
         cmocka_unit_test(test_engine_unknown_job_refused),
+        cmocka_unit_test(test_engine_failing_job_counted_and_overdue),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rmdir(g_dir);

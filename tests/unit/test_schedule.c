@@ -236,9 +236,63 @@ static void test_next_due_public_matches_check(void **state)
     assert_int_equal(lc_job_next_due(&bad, T0, T0, &due, &err), LC_ERR_CONFIG);
 }
 
+static lc_lock_info lock_at(int64_t now, int64_t started, int64_t success)
+{
+    lc_lock_info i;
+    memset(&i, 0, sizeof(i));
+    i.server_now_ms = now;
+    i.last_started_at_ms = started;
+    i.last_completed_at_ms = started;
+    i.last_success_at_ms = success;
+    return i;
+}
+
+/* The overdue rule: a whole slot late, or two slots without a success;
+ * never while held; since when. */
+static void test_check_due_overdue_since_the_slot_that_went_by(void **state)
+{
+    (void)state;
+    lc_job j = job_every(MIN, 0);
+    lc_job_due d;
+    lc_error err;
+    lc_lock_info i = lock_at(T0 + 90000, T0, T0); /* due at +60 s, 30 s late */
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_int_equal(d.due_at_ms, T0 + MIN);
+    assert_false(d.overdue);
+    assert_int_equal(d.overdue_since_ms, -1);
+
+    i = lock_at(T0 + 200000, T0, T0); /* due at +60 s: the slot to +120 s went by */
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_true(d.overdue);
+    assert_int_equal(d.overdue_since_ms, T0 + 2 * MIN);
+    i.held = 1; /* a run under way is not overdue */
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_false(d.overdue);
+
+    /* Runs on time, but none succeeded since T0: two slots later. */
+    i = lock_at(T0 + 150000, T0 + 2 * MIN, T0);
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_true(d.overdue);
+    assert_int_equal(d.overdue_since_ms, T0 + 2 * MIN);
+
+    /* Never succeeded: overdue from the second failure on. */
+    i = lock_at(T0 + 1000, T0, -1);
+    i.consecutive_failures = 1;
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_false(d.overdue);
+    i.consecutive_failures = 2;
+    lct_assert_rc(lc_job_check_due(&j, &i, &d, &err), LC_OK, &err);
+    assert_true(d.overdue);
+    assert_int_equal(d.overdue_since_ms, T0);
+
+    i.server_now_ms = 0; /* no server time: refused */
+    assert_int_equal(lc_job_check_due(&j, &i, &d, &err), LC_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_due_overdue_since_the_slot_that_went_by),
         cmocka_unit_test(test_every_never_ran_is_due_now),
         cmocka_unit_test(test_every_before_interval_is_not_due_until_last_plus_every),
         cmocka_unit_test(test_every_after_downtime_runs_once_and_counts_missed),

@@ -1,0 +1,249 @@
+/* cli/serve.c -- the HTTP side of `sync --listen ADDR`: /metrics (the
+ * engine's lc_sync_metrics, Prometheus text 0.0.4) and /healthz
+ * (lc_sync_check_health as JSON, 200 or 503), served by libmicrohttpd.
+ *
+ * The socket is bound before the engine opens (a busy port is reported
+ * before anything starts) and handed to libmicrohttpd, which serves each
+ * connection on a thread of its own, at most CONN_LIMIT at once, each
+ * closed after CONN_TIMEOUT_S idle seconds; request headers (the URL
+ * included) beyond libmicrohttpd's memory limit get 414/431 from it.
+ * Only GET and HEAD are served. A health check that waits on a frozen
+ * backend holds its connection's thread only. */
+#include "cli.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_LIMIT     64
+#define CONN_TIMEOUT_S 10
+#define BACKLOG        64
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct cli_server {
+    cli *app;
+    int fd;
+    int ipv6;
+    char addr[300];
+    lc_sync *engine;
+    struct MHD_Daemon *daemon;
+};
+
+/* A bad address from --listen is a usage error, from the config a
+ * configuration error. */
+static int addr_error(cli *app, int from_flag, const char *addr, const char *why)
+{
+    if (from_flag)
+        return cli_usage(app, "--listen '%s': %s", addr, why);
+    lc_error e;
+    memset(&e, 0, sizeof(e));
+    e.code = LC_ERR_CONFIG;
+    snprintf(e.message, sizeof(e.message), "sync.listen '%s': %s", addr, why);
+    return cli_fail(app, "sync", NULL, &e);
+}
+
+/* A socket listening on the first address `host` names. */
+static int listen_on(cli_server *srv, const char *host, int port, int from_flag)
+{
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, service, &hints, &ai);
+    if (g != 0)
+        return addr_error(srv->app, from_flag, srv->addr, gai_strerror(g));
+    int one = 1;
+    srv->ipv6 = ai->ai_family == AF_INET6;
+    srv->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok =
+        srv->fd >= 0 && setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        (!srv->ipv6 || setsockopt(srv->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0) &&
+        bind(srv->fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(srv->fd, BACKLOG) == 0;
+    int e = errno;
+    freeaddrinfo(ai);
+    if (ok)
+        return 0;
+    return cli_fail_os(srv->app, "sync", "cannot listen on %s: %s", srv->addr, strerror(e));
+}
+
+int cli_server_bind(cli *app, const char *addr, int from_flag, cli_server **out)
+{
+    char host[256];
+    int port = 0;
+    lc_error e;
+    if (lc_listen_parse(addr, host, sizeof(host), &port, &e) != LC_OK)
+        return addr_error(app, from_flag, addr, e.message);
+    cli_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        fprintf(stderr, "lockcoord: sync: out of memory\n");
+        return EXIT_INTERNAL;
+    }
+    srv->app = app;
+    srv->fd = -1;
+    snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
+    int rc = listen_on(srv, host, port, from_flag);
+    if (rc != 0) {
+        cli_server_stop(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    return reply(c, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static enum MHD_Result serve_metrics(cli_server *srv, struct MHD_Connection *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    lc_error e;
+    if (lc_sync_metrics(srv->engine, &text, &len, &e) != LC_OK)
+        return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    enum MHD_Result ret = reply(c, MHD_HTTP_OK, METRICS_TYPE, text, len);
+    free(text);
+    return ret;
+}
+
+/* {"status":"ok"|"unhealthy","backend":"ok"|"unavailable","jobs":N,
+ * "overdue":N,"checked_at":RFC3339|null[,"reason":".."]} */
+static char *health_json(const lc_sync_health_report *h)
+{
+    char t[40];
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "status", h->ok ? "ok" : "unhealthy");
+    cJSON_AddStringToObject(o, "backend", h->backend_ok ? "ok" : "unavailable");
+    cJSON_AddNumberToObject(o, "jobs", (double)h->jobs);
+    cJSON_AddNumberToObject(o, "overdue", (double)h->overdue);
+    if (h->checked_at_ms > 0)
+        cJSON_AddStringToObject(o, "checked_at", lc_time_format(h->checked_at_ms, t, sizeof(t)));
+    else
+        cJSON_AddNullToObject(o, "checked_at");
+    if (!h->ok)
+        cJSON_AddStringToObject(o, "reason", h->reason);
+    char *raw = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    /* The reason quotes the backend's messages: valid UTF-8 only. */
+    char *s = raw ? lc_text_utf8(raw) : NULL;
+    free(raw);
+    return s;
+}
+
+static enum MHD_Result serve_health(cli_server *srv, struct MHD_Connection *c)
+{
+    lc_sync_health_report h;
+    lc_error e;
+    char *body = NULL;
+    if (lc_sync_check_health(srv->engine, &h, &e) != LC_OK || (body = health_json(&h)) == NULL)
+        return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    size_t n = strlen(body);
+    char *line = realloc(body, n + 2); /* a newline, for curl on a terminal */
+    if (line) {
+        body = line;
+        memcpy(body + n, "\n", 2);
+        n++;
+    }
+    enum MHD_Result ret =
+        reply(c, h.ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body, n);
+    free(body);
+    return ret;
+}
+
+/* The whole request is answered at its first call: a GET needs no body,
+ * and for anything else libmicrohttpd closes the connection instead of
+ * reading what the client sends. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    cli_server *srv = cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD\n");
+    if (strcmp(url, "/metrics") == 0)
+        return serve_metrics(srv, c);
+    if (strcmp(url, "/healthz") == 0)
+        return serve_health(srv, c);
+    return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
+}
+
+/* libmicrohttpd's own complaints (a client that went away, a connection
+ * over the limit), at debug level. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    char line[600];
+    snprintf(line, sizeof(line), "http: %s", msg);
+    cli_log(cls, LC_LOG_DEBUG, line);
+}
+
+int cli_server_start(cli_server *srv, lc_sync *engine)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | (srv->ipv6 ? MHD_USE_IPv6 : 0);
+    srv->engine = engine;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv->app, MHD_OPTION_END);
+    if (srv->daemon == NULL)
+        return cli_fail_os(srv->app, "sync", "cannot serve on %s: libmicrohttpd did not start",
+                           srv->addr);
+    srv->fd = -1; /* the daemon's now: it closes it */
+    char msg[400];
+    snprintf(msg, sizeof(msg), "serving /metrics and /healthz on %s", srv->addr);
+    cli_log(srv->app, LC_LOG_INFO, msg);
+    return 0;
+}
+
+void cli_server_stop(cli_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    if (srv->fd >= 0)
+        close(srv->fd);
+    free(srv);
+}
