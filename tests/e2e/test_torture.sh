@@ -13,6 +13,9 @@
 #                              how long, which holder); default: a new seed,
 #                              printed. Only the choices replay: how the
 #                              processes interleave is up to the machine.
+#   LOCKCOORD_TORTURE_KEEP     a directory: a failed case's logs are copied
+#                              there (the resource's log, every run's
+#                              output, the servers' logs).
 #
 # What lockcoord guarantees, and so what is asserted:
 #
@@ -137,7 +140,7 @@ worker() { # I
 # What a failed case leaves: frozen holders, lockcoord processes of the
 # workers (the guard takes each one's command along).
 torture_cleanup() {
-    local f p
+    local rc=$? f p keep
     touch stop
     for f in w*.lc; do
         [[ -f $f ]] || continue
@@ -146,6 +149,11 @@ torture_cleanup() {
         for c in $(descendants "$p"); do kill -CONT "$c" 2>/dev/null; done
         kill -KILL "$p" 2>/dev/null
     done
+    if ((rc != 0)) && [[ -n ${LOCKCOORD_TORTURE_KEEP:-} ]]; then
+        keep="$LOCKCOORD_TORTURE_KEEP/$BACKEND-$SEED-$$"
+        mkdir -p "$keep" && tar -C "$CASE_DIR" --exclude=./pg/data --exclude=./redis/appendonlydir \
+            -cf - . 2>/dev/null | tar -C "$keep" -xf - && echo "    kept in $keep" >&2
+    fi
     return 0
 }
 
@@ -254,15 +262,17 @@ fault_kill9() {
 fault_server_pause() {
     local pids
     pids=$(server_pids | tr '\n' ' ')
+    kill -STOP "${pids%% *}" || fail "could not freeze the server"
+    # Postgres backends that ended meanwhile are gone already.
     # shellcheck disable=SC2086
-    kill -STOP $pids || fail "could not freeze the server"
+    kill -STOP $pids 2>/dev/null
     # shellcheck disable=SC2086
     register_frozen $pids
     res F server-pause "$pids"
     sleep_ms "$(rnd 100 $((3 * TTL_MS)))"
     # The children first, the postmaster last.
     # shellcheck disable=SC2046,SC2086
-    kill -CONT $(printf '%s\n' $pids | tac)
+    kill -CONT $(printf '%s\n' $pids | tac) 2>/dev/null
     res G server-pause
 }
 

@@ -239,6 +239,24 @@ def load_runs(path):
     return runs
 
 
+def rc_of(runs, run):
+    r = runs.get(run)
+    return "unknown" if r is None else str(r["rc"])
+
+
+def context(evs, lo, hi):
+    """The events of seq lo..hi, for a violation's report."""
+    t0 = None
+    out = []
+    for e in evs:
+        if lo <= e["seq"] <= hi:
+            t0 = e["t"] if t0 is None else t0
+            rest = {k: v for k, v in e.items() if k not in ("seq", "t")}
+            out.append("      seq %d %+9.1f ms %s" % (e["seq"], (e["t"] - t0) / 1e6,
+                                                     json.dumps(rest, separators=(",", ":"))))
+    return "\n".join(out)
+
+
 def check(args):
     evs = load_log(args.log)
     runs = load_runs(args.runs)
@@ -316,9 +334,12 @@ def check(args):
             until = "never closed" if oend is None else "closed at seq %d, %.1f ms later" % (
                 oend["seq"], (oend["t"] - st["t"]) / 1e6)
             problems.append(
-                "overlap of holders neither paused nor reset: run %s (fence %d, started at seq %d) "
-                "was still in its section when run %s (fence %d) started at seq %d; it %s"
-                % (ost["run"], ost["fence"], ost["seq"], st["run"], st["fence"], st["seq"], until))
+                "overlap of holders neither paused nor reset: run %s (fence %d, started at seq %d, "
+                "exit %s) was still in its section when run %s (fence %d, exit %s) started at seq "
+                "%d; it %s\n%s"
+                % (ost["run"], ost["fence"], ost["seq"], rc_of(runs, ost["run"]), st["run"],
+                   st["fence"], rc_of(runs, st["run"]), st["seq"], until,
+                   context(evs, ost["seq"] - 8, (oend or st)["seq"] + 4)))
         live.append((st, end))
 
     # 3. Every refused write came from a holder whose lease was lost: its
