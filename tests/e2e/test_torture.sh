@@ -138,9 +138,14 @@ worker() { # I
 }
 
 # What a failed case leaves: frozen holders, lockcoord processes of the
-# workers (the guard takes each one's command along).
+# workers (the guard takes each one's command along). Only in the case's
+# own shell: bash may run an EXIT trap in a subshell forked from it that
+# gets a signal before it has set up its own traps (bg_wait_within's
+# timer, killed right after it started, does), which must not stop the
+# workers.
 torture_cleanup() {
     local rc=$? f p keep
+    [[ $BASHPID == "$CASE_PID" ]] || return 0
     touch stop
     for f in w*.lc; do
         [[ -f $f ]] || continue
@@ -387,6 +392,7 @@ assert_not_stuck() {
 case_torture() {
     local w v pids=() a0 st
     BACKEND=$1
+    CASE_PID=$BASHPID
     trap torture_cleanup EXIT
     NAME=$(lock_name torture)
     echo "    seed $SEED (replay: LOCKCOORD_TORTURE_SEED=$SEED), ${SECS}s of faults, $K runs looping on one lock"
