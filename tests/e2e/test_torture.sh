@@ -9,10 +9,12 @@
 #
 #   LOCKCOORD_TORTURE_SECONDS  how long faults are injected per backend
 #                              (default 30)
-#   LOCKCOORD_TORTURE_SEED     replays a run's choices (which fault, when,
-#                              how long, which holder); default: a new seed,
-#                              printed. Only the choices replay: how the
-#                              processes interleave is up to the machine.
+#   LOCKCOORD_TORTURE_SEED     replays a run's choices: which fault, after
+#                              what pause, for how long, which holder (by
+#                              its place among those there are); default:
+#                              a new seed, printed. Only the choices replay:
+#                              how the processes interleave is up to the
+#                              machine.
 #   LOCKCOORD_TORTURE_KEEP     a directory: a failed case's logs are copied
 #                              there (the resource's log, every run's
 #                              output, the servers' logs).
@@ -69,8 +71,9 @@ sleep_ms() {
     sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"
 }
 
-rnd() { # LO HI: a number in [LO, HI] from the seeded $RANDOM
-    echo $(($1 + RANDOM % ($2 - $1 + 1)))
+# in_range N LO HI: N (a planned random number) mapped into [LO, HI].
+in_range() {
+    echo $(($2 + $1 % ($3 - $2 + 1)))
 }
 
 # res LINE: one line to the resource server, its reply in RES_REPLY. A
@@ -213,18 +216,18 @@ server_pids() { # the server's processes: Redis; Postgres's postmaster, then its
 # holder at the moment, nothing to kill or reset): inject tries again.
 
 # Pick a holder: one inside its critical section (from the resource: its
-# command runs, before or after its write), or with PICK_ANY set and a
-# coin's say, any worker's current run (it may be waiting, acquiring, or
-# starting its command). Sets T_RUN, T_PID.
+# command runs, before or after its write), or with PICK_ANY set and the
+# plan's coin saying so, any worker's current run (it may be waiting,
+# acquiring, or starting its command). Sets T_RUN, T_PID.
 pick_target() {
-    local h w
+    local h w pick=${PLAN_PICK[F]}
     query
-    if ((${#HOLDERS[@]})) && { [[ -z ${PICK_ANY:-} ]] || ((RANDOM % 2)); }; then
-        h=${HOLDERS[RANDOM % ${#HOLDERS[@]}]}
+    if ((${#HOLDERS[@]})) && { [[ -z ${PICK_ANY:-} ]] || ((pick % 2)); }; then
+        h=${HOLDERS[(pick >> 1) % ${#HOLDERS[@]}]}
         T_RUN=${h%%:*}
         T_PID=${h##*:}
     elif [[ -n ${PICK_ANY:-} ]]; then
-        w=$((RANDOM % K))
+        w=$(((pick >> 1) % K))
         [[ -f w$w.lc ]] || return 1
         read -r T_RUN T_PID <"w$w.lc"
     else
@@ -248,7 +251,7 @@ fault_pause() {
     # shellcheck disable=SC2086
     register_frozen $pids
     res F pause "$T_RUN" "$T_PID"
-    sleep_ms "$(rnd $((TTL_MS + 100)) $((3 * TTL_MS)))"
+    sleep_ms "$(in_range "${PLAN_DUR[F]}" $((TTL_MS + 100)) $((3 * TTL_MS)))"
     for p in $g; do kill -CONT -- "-$p" 2>/dev/null; done
     # shellcheck disable=SC2086
     kill -CONT $pids 2>/dev/null
@@ -274,7 +277,7 @@ fault_server_pause() {
     # shellcheck disable=SC2086
     register_frozen $pids
     res F server-pause "$pids"
-    sleep_ms "$(rnd 100 $((3 * TTL_MS)))"
+    sleep_ms "$(in_range "${PLAN_DUR[F]}" 100 $((3 * TTL_MS)))"
     # The children first, the postmaster last.
     # shellcheck disable=SC2046,SC2086
     kill -CONT $(printf '%s\n' $pids | tac) 2>/dev/null
@@ -286,7 +289,7 @@ fault_server_pause() {
 fault_server_restart() {
     local how=clean pid
     if [[ $BACKEND == redis ]]; then
-        ((RANDOM % 2)) && how=crash
+        ((PLAN_PICK[F] % 2)) && how=crash
         res F server-restart "$how"
         pid=$(cat "$CASE_DIR/redis/redis.pid")
         if [[ $how == crash ]]; then
@@ -338,14 +341,21 @@ inject() {
     done
 }
 
-# Faults in rounds, each round every kind once in a shuffled order, with
-# a random pause before each, until SECS have passed and every kind was
-# injected at least once.
-inject_faults() {
-    local end=$(($(now_ms) + SECS * 1000)) order i j t k
-    local -A injected=()
+# The plan: every random choice of the injector, drawn from the seed up
+# front (in this shell: a subshell would reseed $RANDOM), so that a replay
+# makes the same choices however the runs' timing differs. Faults come in
+# rounds, each round every kind once in a shuffled order; fault F is
+# PLAN_KIND[F] after a pause of PLAN_GAP[F] ms, with PLAN_DUR[F] and
+# PLAN_PICK[F] for its duration and its choices.
+PLAN_KIND=()
+PLAN_GAP=()
+PLAN_DUR=()
+PLAN_PICK=()
+F=0
+plan_faults() {
+    local r i j t order
     RANDOM=$SEED
-    while :; do
+    for ((r = 0; r < SECS + 60; r++)); do
         order=("${KINDS[@]}")
         for ((i = ${#order[@]} - 1; i > 0; i--)); do
             j=$((RANDOM % (i + 1)))
@@ -353,16 +363,32 @@ inject_faults() {
             order[i]=${order[j]}
             order[j]=$t
         done
-        for k in "${order[@]}"; do
-            sleep_ms "$(rnd 100 800)"
-            inject "$k" && injected[$k]=1
-            if (($(now_ms) >= end)); then
-                ((${#injected[@]} == ${#KINDS[@]})) && return 0
-                (($(now_ms) < end + 60000)) ||
-                    fail "after 60 s more, these kinds were injected: ${!injected[*]} (of ${KINDS[*]})"
-            fi
+        for t in "${order[@]}"; do
+            PLAN_KIND+=("$t")
+            PLAN_GAP+=($((100 + RANDOM % 701)))
+            PLAN_DUR+=("$RANDOM")
+            PLAN_PICK+=("$RANDOM")
         done
     done
+}
+
+# Faults as planned until SECS have passed and every kind was injected at
+# least once.
+inject_faults() {
+    local end=$(($(now_ms) + SECS * 1000)) k
+    local -A injected=()
+    plan_faults
+    for ((F = 0; F < ${#PLAN_KIND[@]}; F++)); do
+        k=${PLAN_KIND[F]}
+        sleep_ms "${PLAN_GAP[F]}"
+        inject "$k" && injected[$k]=1
+        if (($(now_ms) >= end)); then
+            ((${#injected[@]} == ${#KINDS[@]})) && return 0
+            (($(now_ms) < end + 60000)) ||
+                fail "after 60 s more, these kinds were injected: ${!injected[*]} (of ${KINDS[*]})"
+        fi
+    done
+    fail "the plan ran out of faults"
 }
 
 # ------------------------------------------------------------ checks
