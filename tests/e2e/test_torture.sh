@@ -141,14 +141,12 @@ worker() { # I
 }
 
 # What a failed case leaves: frozen holders, lockcoord processes of the
-# workers (the guard takes each one's command along). Only in the case's
-# own shell: bash may run an EXIT trap in a subshell forked from it that
-# gets a signal before it has set up its own traps (bg_wait_within's
-# timer, killed right after it started, does), which must not stop the
-# workers.
-torture_cleanup() {
-    local rc=$? f p keep
-    [[ $BASHPID == "$CASE_PID" ]] || return 0
+# workers (the guard takes each one's command along). Not an EXIT trap:
+# bash may run one in a subshell forked from the shell that set it, when
+# a signal reaches it before it has set up its own traps (bg_wait_within's
+# timer, killed right after it started, does).
+torture_cleanup() { # EXIT_STATUS
+    local rc=$1 f p keep
     touch stop
     for f in w*.lc; do
         [[ -f $f ]] || continue
@@ -284,6 +282,19 @@ fault_server_pause() {
     res G server-pause
 }
 
+port_free() { # PORT
+    ! (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The stopped server's port is free again (the restart takes the same
+# one); if not, what holds it.
+wait_port_free() { # PORT_FILE
+    local port
+    port=$(cat "$1")
+    wait_until 5000 port_free "$port" ||
+        fail "port $port still answers after the server stopped: $(ss -Hltnp "sport = :$port" 2>&1)"
+}
+
 # Stopped and started again on the same port and data: Redis cleanly
 # (SIGTERM) or by kill -9, Postgres by an immediate stop (a crash to it).
 fault_server_restart() {
@@ -297,11 +308,13 @@ fault_server_restart() {
             wait_until 10000 pid_gone "$pid" || fail "redis $pid survived kill -9"
         fi
         "$SERVERS" redis-stop "$CASE_DIR/redis" || fail "redis-stop"
+        wait_port_free "$CASE_DIR/redis/redis.port"
         "$SERVERS" redis-start "$CASE_DIR/redis" "${REDIS_ARGS[@]}" >/dev/null || fail "redis did not restart"
     else
         how=immediate
         res F server-restart "$how"
         "$SERVERS" pg-stop "$CASE_DIR/pg" || fail "pg-stop"
+        wait_port_free "$CASE_DIR/pg/pg.port"
         "$SERVERS" pg-start "$CASE_DIR/pg" >/dev/null || fail "postgres did not restart"
     fi
     res G server-restart "$how"
@@ -416,10 +429,15 @@ assert_not_stuck() {
 }
 
 case_torture() {
-    local w v pids=() a0 st
+    local rc=0
     BACKEND=$1
-    CASE_PID=$BASHPID
-    trap torture_cleanup EXIT
+    (torture "$1") || rc=$?
+    torture_cleanup "$rc"
+    return "$rc"
+}
+
+torture() {
+    local w v pids=() a0 st
     NAME=$(lock_name torture)
     echo "    seed $SEED (replay: LOCKCOORD_TORTURE_SEED=$SEED), ${SECS}s of faults, $K runs looping on one lock"
     start_backend "$BACKEND"
