@@ -470,7 +470,7 @@ static void test_config_missing_backend_section_is_refused(void **state)
                  "t.yaml:1:1: backend is redis but the redis section is missing (it needs "
                  "redis.url)");
     expect_error("backend: redis\nredis:\n  key_prefix: x\n",
-                 "t.yaml:2:1: redis: missing required key 'url'");
+                 "t.yaml:2:1: redis: missing required key 'url' (or 'quorum')");
     expect_error("backend: postgres\nredis:\n  url: redis://h/\n",
                  "t.yaml:1:1: backend is postgres but the postgres section is missing (it "
                  "needs postgres.conninfo)");
