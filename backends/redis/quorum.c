@@ -3,14 +3,19 @@
  * single-node Redis backend (its scripts, connections and reconnects).
  *
  * Every master has a worker thread of its own that owns that master's
- * backend state; a call hands the same request to every idle worker and
- * waits until the answers decide it (a majority agreed, or a majority can
- * no longer agree), so a frozen master costs nothing while the others
- * answer. A worker still busy with an earlier request (a master that does
- * not answer) is counted as unavailable, never waited for. The request
- * owns copies of its arguments and is freed by whoever lets go of it
- * last, so a late answer lands in memory that is still there; a late
- * acquire of a call that failed gives its lease back by itself.
+ * backend state and runs its requests in order from a queue; a call
+ * queues the same request for every master and waits until the answers
+ * decide it: a majority agreed and every master not under suspicion has
+ * answered (so healthy masters stay in step), or a majority can no longer
+ * agree. A master is under suspicion from a request that found it
+ * unavailable until one that did not: a frozen master costs one command
+ * timeout, after that nothing while the others answer. A master whose
+ * queue is full (LC__QUORUM_QUEUE requests behind) is counted as
+ * unavailable at once. The request owns copies of its arguments and is
+ * freed by whoever lets go of it last, so a late answer lands in memory
+ * that is still there; a late acquire of a call that failed gives its
+ * lease back by itself, and the release of a lease always queues behind
+ * its acquire.
  *
  * Concurrency: one mutex guards every worker's slot and every request's
  * done[] flags; results are written by a worker before it sets done[] and
@@ -124,8 +129,12 @@ typedef struct qcall {
     lc_renew_item *items; /* renew_many: copies, names and tokens owned */
     size_t n_items;
     unsigned char done[LC__QUORUM_MAX];
+    struct qcall *next[LC__QUORUM_MAX]; /* each master's queue */
     qres r[LC__QUORUM_MAX];
 } qcall;
+
+/* The most requests waiting for one master. */
+#define LC__QUORUM_QUEUE 8
 
 typedef struct lc__quorum lc__quorum;
 
@@ -136,7 +145,9 @@ typedef struct qmaster {
     void *st;      /* the single-node state, NULL until it opened (worker only) */
     pthread_t thread;
     int started;
-    qcall *call; /* the request in hand, NULL when idle */
+    qcall *head, *tail; /* the queue, head first (the one in hand while it runs) */
+    size_t depth;
+    int suspect; /* the last answer was "unavailable" */
     uint64_t requests;
     int watched; /* watch succeeded on it (caller only) */
     char label[300];
@@ -323,11 +334,11 @@ static void *worker(void *arg)
     lc__quorum *q = m->q;
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->stop && m->call == NULL)
+        while (!q->stop && m->head == NULL)
             pthread_cond_wait(&q->work, &q->mu);
-        if (m->call == NULL)
+        if (q->stop)
             break;
-        qcall *c = m->call;
+        qcall *c = m->head;
         pthread_mutex_unlock(&q->mu);
         qres *r = &c->r[m->i];
         lc__err_clear(&r->err);
@@ -335,6 +346,7 @@ static void *worker(void *arg)
         uint64_t reqs = m->st ? lc__backend_redis.requests(m->st) : 0;
         pthread_mutex_lock(&q->mu);
         m->requests = reqs;
+        m->suspect = r->rc == LC_ERR_UNAVAILABLE;
         if (c->closed) {
             int undo = c->undo;
             pthread_mutex_unlock(&q->mu);
@@ -342,11 +354,25 @@ static void *worker(void *arg)
             pthread_mutex_lock(&q->mu);
         }
         c->done[m->i] = 1;
-        m->call = NULL;
+        m->head = c->next[m->i];
+        if (m->head == NULL)
+            m->tail = NULL;
+        m->depth--;
         if (--c->refs == 0)
             call_free(c);
         pthread_cond_broadcast(&q->done);
     }
+    /* Closing: what is still queued was let go of by its caller; it is
+     * not sent (a queued acquire then took nothing to give back). */
+    while (m->head) {
+        qcall *c = m->head;
+        m->head = c->next[m->i];
+        c->done[m->i] = 1;
+        if (--c->refs == 0)
+            call_free(c);
+    }
+    m->tail = NULL;
+    m->depth = 0;
     pthread_mutex_unlock(&q->mu);
     return NULL;
 }
@@ -356,13 +382,14 @@ static void *worker(void *arg)
 static void mark_busy(lc__quorum *q, qcall *c, size_t i)
 {
     lc__err(&c->r[i].err, LC_ERR_UNAVAILABLE, 0,
-            "redis %s: still busy with an earlier request (not answering?)", q->m[i].label);
+            "redis %s: %d earlier requests still waiting (not answering?)", q->m[i].label,
+            LC__QUORUM_QUEUE);
     c->r[i].rc = LC_ERR_UNAVAILABLE;
     c->done[i] = 1;
 }
 
-/* Hands c to the workers of the masters in `which` (NULL: all); a worker
- * still busy counts as an unavailable answer at once. */
+/* Queues c for the masters in `which` (NULL: all); a full queue counts
+ * as an unavailable answer at once. */
 static void post(lc__quorum *q, qcall *c, const unsigned char *which)
 {
     pthread_mutex_lock(&q->mu);
@@ -372,11 +399,17 @@ static void post(lc__quorum *q, qcall *c, const unsigned char *which)
             c->r[i].rc = LC_ERR_CANCELLED; /* not asked: counts for nothing */
             continue;
         }
-        if (q->m[i].call != NULL) {
+        qmaster *m = &q->m[i];
+        if (m->depth >= LC__QUORUM_QUEUE) {
             mark_busy(q, c, i);
             continue;
         }
-        q->m[i].call = c;
+        if (m->tail)
+            m->tail->next[i] = c;
+        else
+            m->head = c;
+        m->tail = c;
+        m->depth++;
         c->refs++;
     }
     pthread_cond_broadcast(&q->work);
@@ -392,8 +425,9 @@ typedef enum {
 
 static int decided(const lc__quorum *q, const qcall *c, decide_rule rule)
 {
-    size_t ok = 0, failed = 0, done = 0;
+    size_t ok = 0, failed = 0, done = 0, awaited = 0;
     for (size_t i = 0; i < q->n; i++) {
+        awaited += !c->done[i] && !q->m[i].suspect;
         if (!c->done[i])
             continue;
         done++;
@@ -408,7 +442,7 @@ static int decided(const lc__quorum *q, const qcall *c, decide_rule rule)
         return ok > 0;
     if (rule == D_ALL)
         return 0;
-    return ok >= q->maj || q->n - failed < q->maj;
+    return (ok >= q->maj && awaited == 0) || q->n - failed < q->maj;
 }
 
 /* Waits until the answers decide c or deadline_ns (monotonic) passes;
