@@ -108,6 +108,7 @@ typedef struct qres {
     size_t n;
     lc_renew_item *items; /* renew_many: this master's copy, with its statuses */
     int flag;             /* was_held, was_paused, notified; a fence raised under our lease */
+    int unsent;           /* never handed to the master (its queue was full) */
     lc_holder prev;
     int64_t num; /* start_run's started_at_ms */
     char what[160];
@@ -134,7 +135,7 @@ typedef struct qcall {
 } qcall;
 
 /* The most requests waiting for one master. */
-#define LC__QUORUM_QUEUE 8
+#define LC__QUORUM_QUEUE 16
 
 typedef struct lc__quorum lc__quorum;
 
@@ -328,6 +329,18 @@ static void late_answer(qmaster *m, qcall *c, qres *r, int undo)
     res_clear(r);
 }
 
+/* Whether a request whose caller has let go before it was sent may be
+ * left unsent: reads, renewals (a later one or the ttl decides) and
+ * acquires (unsent, they took nothing). Releases, resets, records, pauses
+ * and fence write-backs are sent late rather than never, so that a master
+ * that was behind catches up with what the majority did. */
+static int skippable(int op)
+{
+    return op == Q_ACQUIRE || op == Q_RENEW || op == Q_RENEW_MANY || op == Q_START ||
+           op == Q_CHECKPOINT || op == Q_HISTORY || op == Q_INSPECT || op == Q_LIST ||
+           op == Q_MIGRATE || op == Q_WATCH || op == Q_WAIT;
+}
+
 static void *worker(void *arg)
 {
     qmaster *m = arg;
@@ -339,14 +352,16 @@ static void *worker(void *arg)
         if (q->stop)
             break;
         qcall *c = m->head;
+        int skip = c->closed && skippable(c->op);
         pthread_mutex_unlock(&q->mu);
         qres *r = &c->r[m->i];
         lc__err_clear(&r->err);
-        r->rc = run_on(m, c, r);
+        r->rc = skip ? LC_ERR_CANCELLED : run_on(m, c, r);
         uint64_t reqs = m->st ? lc__backend_redis.requests(m->st) : 0;
         pthread_mutex_lock(&q->mu);
         m->requests = reqs;
-        m->suspect = r->rc == LC_ERR_UNAVAILABLE;
+        if (!skip)
+            m->suspect = r->rc == LC_ERR_UNAVAILABLE;
         if (c->closed) {
             int undo = c->undo;
             pthread_mutex_unlock(&q->mu);
@@ -385,6 +400,7 @@ static void mark_busy(lc__quorum *q, qcall *c, size_t i)
             "redis %s: %d earlier requests still waiting (not answering?)", q->m[i].label,
             LC__QUORUM_QUEUE);
     c->r[i].rc = LC_ERR_UNAVAILABLE;
+    c->r[i].unsent = 1;
     c->done[i] = 1;
 }
 
@@ -416,10 +432,13 @@ static void post(lc__quorum *q, qcall *c, const unsigned char *which)
     pthread_mutex_unlock(&q->mu);
 }
 
-/* How the answers so far decide a call. */
+/* How the answers so far decide a call: a majority (or none possible)
+ * with every master not under suspicion heard; one answer; every master
+ * not under suspicion heard; every master heard. */
 typedef enum {
     D_MAJORITY,
     D_ANY,
+    D_HEALTHY,
     D_ALL
 } decide_rule;
 
@@ -440,6 +459,8 @@ static int decided(const lc__quorum *q, const qcall *c, decide_rule rule)
         return 1;
     if (rule == D_ANY)
         return ok > 0;
+    if (rule == D_HEALTHY)
+        return awaited == 0;
     if (rule == D_ALL)
         return 0;
     return (ok >= q->maj && awaited == 0) || q->n - failed < q->maj;
@@ -691,7 +712,10 @@ static size_t write_back(lc__quorum *q, const qcall *a, const unsigned char *lag
     return confirmed;
 }
 
-/* Gives back, on the masters in `which`, the leases an acquire took. */
+/* Gives back, on the masters in `which`, the leases an acquire took or
+ * may have taken (one whose answer was lost may have run). Masters under
+ * suspicion are not waited for: their give-back stays queued and is sent
+ * when they answer again; if it comes too late, the lease's ttl ends it. */
 static void give_back(lc__quorum *q, const qcall *a, const unsigned char *which)
 {
     size_t any = 0;
@@ -702,7 +726,7 @@ static void give_back(lc__quorum *q, const qcall *a, const unsigned char *which)
         return;
     unsigned char have[LC__QUORUM_MAX];
     post(q, c, which);
-    await(q, c, D_ALL, bound_ns(q, 0), have);
+    await(q, c, D_HEALTHY, bound_ns(q, 0), have);
     finish(q, c, 0);
 }
 
@@ -776,7 +800,8 @@ static lc_status q_acquire(void *state, const lc_acquire_args *a, lc_grant *out,
         c->undo = 1;
         c->closed = 1;
         for (size_t i = 0; i < q->n; i++)
-            took[i] = c->done[i] && c->r[i].rc == LC_OK;
+            took[i] = c->done[i] && (c->r[i].rc == LC_OK ||
+                                     (c->r[i].rc == LC_ERR_UNAVAILABLE && !c->r[i].unsent));
         pthread_mutex_unlock(&q->mu);
         give_back(q, c, took);
     }
@@ -1247,7 +1272,7 @@ static void q_unwatch(void *state)
     if (c == NULL)
         return;
     post(q, c, which);
-    await(q, c, D_ALL, bound_ns(q, 0), have);
+    await(q, c, D_HEALTHY, bound_ns(q, 0), have);
     finish(q, c, 0);
 }
 
