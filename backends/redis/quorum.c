@@ -518,8 +518,10 @@ static void count(const lc__quorum *q, const qcall *c, const unsigned char *have
     memset(t, 0, sizeof(*t));
     t->first_fail = t->first_lost = -1;
     for (size_t i = 0; i < q->n; i++) {
-        lc_status rc = c->r[i].rc;
-        if (rc == LC_ERR_CANCELLED && have[i])
+        /* Only answers in `have` may be read: the others are still being
+         * written. */
+        lc_status rc = have[i] ? c->r[i].rc : LC_ERR_UNAVAILABLE;
+        if (rc == LC_ERR_CANCELLED)
             continue;
         t->asked++;
         if (!have[i])
@@ -1246,7 +1248,10 @@ static lc_status q_wait(void *state, int64_t timeout_ms, int *notified, lc_error
     if (rc == LC_OK)
         *notified = c->r[w].flag;
     else {
-        if (err)
+        if (!have[w])
+            lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: no answer to the wait in time",
+                    q->m[w].label);
+        else if (err)
             *err = c->r[w].err;
         /* Read another master next time. */
         q->m[w].watched = 0;
