@@ -569,16 +569,38 @@ static lc_status verdict(const lc__quorum *q, const qcall *c, const unsigned cha
     return no_majority(q, c, &t, what, err);
 }
 
-/* A call asked of every master, judged by verdict. */
+/* A call asked of every master and judged by verdict; have[] says which
+ * answers the caller may read. */
+static lc_status ask_verdict(lc__quorum *q, qcall *c, const char *what, unsigned char *have,
+                             lc_error *err)
+{
+    ask(q, c, D_MAJORITY, NULL, have);
+    return verdict(q, c, have, what, err);
+}
+
+/* ask_verdict for a call whose answers carry nothing more. */
 static lc_status simple(lc__quorum *q, qcall *c, const char *what, lc_error *err)
 {
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    lc_status rc = verdict(q, c, have, what, err);
+    lc_status rc = ask_verdict(q, c, what, have, err);
     finish(q, c, 0);
     return rc;
+}
+
+/* A read (or a call whose answers all count): asked of every master, done
+ * when a majority answered it successfully; *ok (may be NULL) says how
+ * many did. */
+static lc_status ask_majority(lc__quorum *q, qcall *c, decide_rule rule, const char *what,
+                              unsigned char *have, size_t *ok, lc_error *err)
+{
+    ask(q, c, rule, NULL, have);
+    tally t;
+    count(q, c, have, &t);
+    if (ok)
+        *ok = t.ok;
+    return t.ok >= q->maj ? LC_OK : no_majority(q, c, &t, what, err);
 }
 
 /* ---- open and close ----------------------------------------------------- */
@@ -938,8 +960,7 @@ static lc_status q_start_run(void *state, const char *name, const char *token,
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    lc_status rc = verdict(q, c, have, "start", err);
+    lc_status rc = ask_verdict(q, c, "start", have, err);
     int64_t at = -1;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++)
         if (have[i] && c->r[i].rc == LC_OK && c->r[i].num > at)
@@ -966,8 +987,7 @@ static lc_status q_force_release(void *state, const char *name, const char *reas
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    lc_status rc = verdict(q, c, have, "reset", err);
+    lc_status rc = ask_verdict(q, c, "reset", have, err);
     /* The holder: the held one with the highest fence, else the last. */
     int best = -1;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++) {
@@ -1007,8 +1027,7 @@ static lc_status q_resume(void *state, const char *name, int *was_paused, lc_err
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    lc_status rc = verdict(q, c, have, "resume", err);
+    lc_status rc = ask_verdict(q, c, "resume", have, err);
     *was_paused = 0;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++)
         *was_paused |= have[i] && c->r[i].rc == LC_OK && c->r[i].flag;
@@ -1023,12 +1042,10 @@ static lc_status q_migrate(void *state, char *what, size_t what_size, lc_error *
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_ALL, NULL, have);
-    tally t;
-    count(q, c, have, &t);
-    lc_status rc = t.ok >= q->maj ? LC_OK : no_majority(q, c, &t, "loading scripts", err);
+    size_t ok = 0;
+    lc_status rc = ask_majority(q, c, D_ALL, "loading scripts", have, &ok, err);
     if (rc == LC_OK && what && what_size)
-        snprintf(what, what_size, "redis quorum: loaded the scripts on %zu of %zu masters", t.ok,
+        snprintf(what, what_size, "redis quorum: loaded the scripts on %zu of %zu masters", ok,
                  q->n);
     finish(q, c, 0);
     return rc;
@@ -1061,10 +1078,7 @@ static lc_status q_history(void *state, const char *name, size_t limit, int64_t 
     c->limit = limit;
     c->num = since_ms;
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    tally t;
-    count(q, c, have, &t);
-    lc_status rc = t.ok >= q->maj ? LC_OK : no_majority(q, c, &t, "history", err);
+    lc_status rc = ask_majority(q, c, D_MAJORITY, "history", have, NULL, err);
     int best = -1;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++)
         if (have[i] && c->r[i].rc == LC_OK && (best < 0 || better_history(&c->r[i], &c->r[best])))
@@ -1100,10 +1114,7 @@ static lc_status q_inspect(void *state, const char *name, lc_lock_info *out, lc_
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    tally t;
-    count(q, c, have, &t);
-    lc_status rc = t.ok >= q->maj ? LC_OK : no_majority(q, c, &t, "inspect", err);
+    lc_status rc = ask_majority(q, c, D_MAJORITY, "inspect", have, NULL, err);
     lc_lock_info *views[LC__QUORUM_MAX];
     size_t k = 0;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++)
@@ -1178,10 +1189,7 @@ static lc_status q_list(void *state, lc_lock_info **out, size_t *n, lc_error *er
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX], ok[LC__QUORUM_MAX];
-    ask(q, c, D_MAJORITY, NULL, have);
-    tally t;
-    count(q, c, have, &t);
-    lc_status rc = t.ok >= q->maj ? LC_OK : no_majority(q, c, &t, "list", err);
+    lc_status rc = ask_majority(q, c, D_MAJORITY, "list", have, NULL, err);
     for (size_t i = 0; i < q->n; i++) {
         ok[i] = rc == LC_OK && have[i] && c->r[i].rc == LC_OK;
         if (ok[i])
