@@ -112,7 +112,10 @@ typedef struct lc_renew_item {
  *   counted, a new connection's session settings may be. The keeper's
  *   statistics count with it.
  * bench (optional): the backend's own floor for `lockcoord bench
- *   --reference` (lc_bench_ops below). */
+ *   --reference` (lc_bench_ops below).
+ * variant (optional): the table that serves a given config instead of
+ *   this one (the Redis table hands a redis.quorum config to quorum
+ *   mode); the client asks it once, before open. */
 typedef struct lc_bench_ops lc_bench_ops;
 
 typedef struct lc_backend_ops {
@@ -146,6 +149,7 @@ typedef struct lc_backend_ops {
     void (*unwatch)(void *state);
     uint64_t (*requests)(void *state);
     const lc_bench_ops *bench;
+    const struct lc_backend_ops *(*variant)(const lc_config *cfg);
 } lc_backend_ops;
 
 /* The floor a backend is measured against (backends/redis/bench.c,

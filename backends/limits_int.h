@@ -6,6 +6,8 @@
 
 /* Redis: the longest key prefix. */
 #define LC__PREFIX_MAX 256
+/* Redis: the most masters of redis.quorum. */
+#define LC__QUORUM_MAX 9
 
 /* Postgres: identifiers are cut at 63 bytes; the table name leaves room
  * for the suffixes of the version table and the notification channel. */

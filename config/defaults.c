@@ -74,6 +74,9 @@ void lc_config_free(lc_config *c)
     free(c->owner);
     /* Wiped, not just freed: these may hold passwords. */
     lc__cfg_wipe(c->redis.url);
+    for (size_t i = 0; c->redis.quorum && i < c->redis.n_quorum; i++)
+        lc__cfg_wipe(c->redis.quorum[i]);
+    free(c->redis.quorum);
     free(c->redis.key_prefix);
     lc__cfg_wipe(c->postgres.conninfo);
     free(c->postgres.schema);

@@ -106,6 +106,16 @@ static void dump_backends(lc__sb *b, const lc_config *c)
     sb_key_str(b, "  ", "key_prefix", c->redis.key_prefix);
     lc__sb_printf(b, "  min_replicas_ack: %d\n", c->redis.min_replicas_ack);
     lc__sb_printf(b, "  cluster: %s\n", c->redis.cluster ? "true" : "false");
+    if (c->redis.n_quorum > 0)
+        lc__sb_add(b, "  quorum:\n", 10);
+    for (size_t i = 0; i < c->redis.n_quorum; i++) {
+        char *r = lc__redact_url(c->redis.quorum[i]);
+        b->failed |= r == NULL;
+        lc__sb_add(b, "    - ", 6);
+        sb_quote(b, r);
+        lc__sb_add(b, "\n", 1);
+        free(r);
+    }
     lc__sb_add(b, "postgres:\n", 10);
     sb_key_redacted(b, "  ", "conninfo", c->postgres.conninfo, lc__redact_conninfo);
     sb_key_str(b, "  ", "schema", c->postgres.schema);

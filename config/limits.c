@@ -19,6 +19,7 @@
 #include "backends/redis/redis_int.h"
 #endif
 
+#include <stdio.h>
 #include <string.h>
 
 /* The position of section.key's value, or of the section (a default
@@ -48,27 +49,85 @@ static lc_status too_long(const lc__cfgctx *cx, const lc__ynode *root, const cha
                         why);
 }
 
-static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+/* One redis:// or unix:// URL, as the Redis backend will parse it;
+ * *unix_socket and *db say what it names. */
+static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *at, const char *key,
+                                 const char *u, int *unix_socket, int *db)
 {
     /* No rediss://: hiredis 0.14 has no TLS. */
     static const char *const schemes[] = {"redis://", "unix://"};
-    const char *u = cfg->redis.url;
-    if (u != NULL) {
-        int known = 0;
-        for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-            known |= strncmp(u, schemes[i], strlen(schemes[i])) == 0;
-        const lc__ynode *at = value_at(root, "redis", "url");
-        if (!known)
-            return lc__cfg_fail(
-                cx, at->line, at->col,
-                "redis.url: expected a redis:// or unix:// URL (TLS is not supported)");
+    int known = 0;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+        known |= strncmp(u, schemes[i], strlen(schemes[i])) == 0;
+    if (!known)
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "%s: expected a redis:// or unix:// URL (TLS is not supported)", key);
+    *unix_socket = strncmp(u, "unix://", 7) == 0;
+    *db = 0;
 #ifdef LC_HAVE_REDIS
-        lc__redis_addr addr;
-        lc_error e;
-        if (lc__redis_url_parse(u, &addr, &e) != LC_OK)
-            return fail_with(cx, at, &e);
-        int unix_socket = addr.path != NULL, db = addr.db;
-        lc__redis_addr_free(&addr);
+    lc__redis_addr addr;
+    lc_error e;
+    if (lc__redis_url_parse(u, &addr, &e) != LC_OK) {
+        /* The parser names redis.url; a quorum's URL is named by its place. */
+        if (e.code != LC_ERR_NOMEM && strncmp(e.message, "redis.url:", 10) == 0)
+            return lc__cfg_fail(cx, at->line, at->col, "%s:%s", key, e.message + 10);
+        return fail_with(cx, at, &e);
+    }
+    *db = addr.db;
+    lc__redis_addr_free(&addr);
+#endif
+    return LC_OK;
+}
+
+/* redis.quorum: an odd number (at least 3) of masters, instead of url
+ * and not with cluster. Each URL is checked like redis.url. */
+static lc_status check_quorum(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+{
+    const lc__ynode *sec = lc__ymap_get(root, "redis", NULL), *key = NULL;
+    const lc__ynode *seq = lc__ymap_get(sec, "quorum", &key);
+    const lc__ynode *at = key ? key : value_at(root, "redis", "quorum");
+    size_t n = cfg->redis.n_quorum;
+    if (cfg->redis.url != NULL)
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "redis.quorum: give either redis.url or redis.quorum, not both");
+    if (cfg->redis.cluster)
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "redis.quorum: not with redis.cluster (quorum mode is for "
+                            "independent masters)");
+    if (n < 3 || n % 2 == 0)
+        return lc__cfg_fail(cx, at->line, at->col,
+                            "redis.quorum: an odd number of at least 3 URLs is needed (got %zu), "
+                            "so that a majority is well defined",
+                            n);
+    if (n > LC__QUORUM_MAX)
+        return lc__cfg_fail(cx, at->line, at->col, "redis.quorum: at most %d URLs (got %zu)",
+                            LC__QUORUM_MAX, n);
+    for (size_t i = 0; i < n; i++) {
+        const lc__ynode *item = seq && seq->kind == LC__YSEQ && i < seq->n ? seq->kids[i] : at;
+        char path[32];
+        snprintf(path, sizeof(path), "redis.quorum[%zu]", i);
+        int unix_socket, db;
+        lc_status rc = check_redis_url(cx, item, path, cfg->redis.quorum[i], &unix_socket, &db);
+        if (rc != LC_OK)
+            return rc;
+    }
+    return LC_OK;
+}
+
+static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
+{
+    const char *u = cfg->redis.url;
+    if (cfg->redis.n_quorum > 0) {
+        lc_status rc = check_quorum(cx, root, cfg);
+        if (rc != LC_OK)
+            return rc;
+    }
+    if (u != NULL) {
+        const lc__ynode *at = value_at(root, "redis", "url");
+        int unix_socket, db;
+        lc_status rc = check_redis_url(cx, at, "redis.url", u, &unix_socket, &db);
+        if (rc != LC_OK)
+            return rc;
         /* A cluster's nodes are found by address and only have database 0. */
         if (cfg->redis.cluster && unix_socket)
             return lc__cfg_fail(cx, at->line, at->col,
@@ -78,7 +137,6 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
             return lc__cfg_fail(cx, at->line, at->col,
                                 "redis.url: with redis.cluster, the database must be 0 (a Redis "
                                 "Cluster has no other)");
-#endif
     }
     if (cfg->redis.key_prefix && strlen(cfg->redis.key_prefix) > LC__PREFIX_MAX)
         return too_long(cx, root, "redis", "key_prefix", LC__PREFIX_MAX, "");

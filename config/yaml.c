@@ -102,6 +102,31 @@ static lc_status set_format(const lc__cfgctx *cx, const lc__ynode *val, void *ba
     return rc;
 }
 
+/* redis.quorum: a list of URLs (checked with the other rules of the
+ * section, limits.c). */
+static lc_status set_quorum(const lc__cfgctx *cx, const lc__ynode *val, void *base,
+                            const char *path)
+{
+    lc_config *cfg = base;
+    if (val->kind != LC__YSEQ)
+        return lc__cfg_expected(cx, val, path, "a list of redis:// URLs");
+    char **urls = calloc(val->n + 1, sizeof(char *));
+    if (urls == NULL)
+        return lc__cfg_nomem(cx);
+    lc_status rc = LC_OK;
+    for (size_t i = 0; rc == LC_OK && i < val->n; i++) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+        rc = lc__cfg_string(cx, val->kids[i], sub, &urls[i]);
+    }
+    for (size_t j = 0; cfg->redis.quorum && j < cfg->redis.n_quorum; j++)
+        lc__cfg_wipe(cfg->redis.quorum[j]);
+    free(cfg->redis.quorum);
+    cfg->redis.quorum = urls;
+    cfg->redis.n_quorum = val->n; /* NULL where not read: freeing skips them */
+    return rc;
+}
+
 static lc_status set_jobs(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     (void)path;
@@ -117,6 +142,7 @@ static const lc__field redis_fields[] = {
     {"key_prefix", LC__F_NONEMPTY, CFG(redis.key_prefix), 0, NULL, NULL},
     {"min_replicas_ack", LC__F_INT, CFG(redis.min_replicas_ack), 0, NULL, NULL},
     {"cluster", LC__F_BOOL, CFG(redis.cluster), 0, NULL, NULL},
+    {"quorum", LC__F_FN, 0, 0, NULL, set_quorum},
 };
 static const lc__schema redis_schema = LC__FIELDS(redis_fields);
 
@@ -189,12 +215,15 @@ static lc_status check_backend(const lc__cfgctx *cx, const lc__ynode *root, lc_c
     int redis = strcmp(cfg->backend, "redis") == 0;
     const char *section = redis ? "redis" : "postgres", *need = redis ? "url" : "conninfo";
     const char *have = redis ? cfg->redis.url : cfg->postgres.conninfo;
+    if (redis && cfg->redis.n_quorum > 0)
+        have = "quorum";
     if (lc__ymap_get(root, section, &ks) == NULL)
         return lc__cfg_fail(cx, kb->line, kb->col,
                             "backend is %s but the %s section is missing (it needs %s.%s)", section,
                             section, section, need);
     if (have == NULL)
-        return lc__cfg_fail(cx, ks->line, ks->col, "%s: missing required key '%s'", section, need);
+        return lc__cfg_fail(cx, ks->line, ks->col, "%s: missing required key '%s'%s", section, need,
+                            redis ? " (or 'quorum')" : "");
     return LC_OK;
 }
 

@@ -37,6 +37,8 @@ lc_status lc_client_open(const lc_config *cfg, const lc_client_opts *opts, lc_cl
     if (cfg == NULL || cfg->backend == NULL)
         return lc__err(err, LC_ERR_CONFIG, 0, "no backend configured");
     const lc_backend_ops *ops = lc__backend_find(cfg->backend);
+    if (ops != NULL && ops->variant != NULL)
+        ops = ops->variant(cfg);
     if (ops == NULL) {
         char built[64] = "";
         for (size_t i = 0, used = 0; lc_backend_name(i) && used < sizeof(built); i++) {

@@ -250,6 +250,9 @@ typedef struct lc_config {
         char *key_prefix;           /* default "lockcoord" */
         int min_replicas_ack;       /* default 0 */
         int cluster;                /* 1: url is a seed node of a Redis Cluster; default 0 */
+        char **quorum; /* instead of url: n_quorum (odd, >= 3) redis:// URLs of independent
+                          masters, a lease held on a majority of them; NULL: none */
+        size_t n_quorum;
     } redis;
     struct {
         char *conninfo;

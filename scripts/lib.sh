@@ -10,6 +10,7 @@ LC_SERVER_DIR=""
 LC_CHILD=""
 LC_REDIS_ARGS=()  # extra redis-server arguments for lc_start_servers
 LC_WITH_CLUSTER=0 # 1: lc_start_servers starts a Redis Cluster too (test.sh)
+LC_WITH_QUORUM=0  # 1: lc_start_servers starts 3 independent Redis masters too (test.sh)
 LC_TEMP_DIRS=()   # removed by lc_cleanup
 LC_LOAD_PIDS=()   # CPU hogs of lc_start_cpu_load, stopped by lc_cleanup
 LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by lc_cleanup
@@ -91,17 +92,20 @@ lc_build() {
 }
 
 # Starts a throwaway Redis, PostgreSQL and, with LC_WITH_CLUSTER=1, a Redis
-# Cluster (3 masters, 3 replicas) unless LOCKCOORD_TEST_REDIS_URL / LOCKCOORD_TEST_PG_CONNINFO /
-# LOCKCOORD_TEST_REDIS_CLUSTER_URL already name servers (each is started
+# Cluster (3 masters, 3 replicas) and, with LC_WITH_QUORUM=1, 3 independent
+# Redis masters for quorum mode, unless LOCKCOORD_TEST_REDIS_URL /
+# LOCKCOORD_TEST_PG_CONNINFO / LOCKCOORD_TEST_REDIS_CLUSTER_URL /
+# LOCKCOORD_TEST_REDIS_QUORUM_URLS (space-separated) already name servers (each is started
 # only when its variable is unset; with LOCKCOORD_SKIP_INTEGRATION=1 none
 # is started). Exports the variables; the servers are stopped and their
 # directory removed on every exit path. Call it from the main shell, not a
 # subshell.
 lc_start_servers() {
     if [[ -n ${LOCKCOORD_TEST_REDIS_URL:-} && -n ${LOCKCOORD_TEST_PG_CONNINFO:-} &&
-        ($LC_WITH_CLUSTER == 0 || -n ${LOCKCOORD_TEST_REDIS_CLUSTER_URL:-}) ]]; then
-        lc_say "Using the servers of LOCKCOORD_TEST_REDIS_URL, LOCKCOORD_TEST_PG_CONNINFO" \
-            "and LOCKCOORD_TEST_REDIS_CLUSTER_URL"
+        ($LC_WITH_CLUSTER == 0 || -n ${LOCKCOORD_TEST_REDIS_CLUSTER_URL:-}) &&
+        ($LC_WITH_QUORUM == 0 || -n ${LOCKCOORD_TEST_REDIS_QUORUM_URLS:-}) ]]; then
+        lc_say "Using the servers of LOCKCOORD_TEST_REDIS_URL, LOCKCOORD_TEST_PG_CONNINFO," \
+            "LOCKCOORD_TEST_REDIS_CLUSTER_URL and LOCKCOORD_TEST_REDIS_QUORUM_URLS"
         return 0
     fi
     if [[ ${LOCKCOORD_SKIP_INTEGRATION:-} == 1 ]]; then
@@ -124,11 +128,19 @@ lc_start_servers() {
             "$LC_SERVER_DIR/redis-cluster") || exit 1
         export LOCKCOORD_TEST_REDIS_CLUSTER_URL
     fi
+    if [[ $LC_WITH_QUORUM == 1 && -z ${LOCKCOORD_TEST_REDIS_QUORUM_URLS:-} ]]; then
+        LOCKCOORD_TEST_REDIS_QUORUM_URLS=$("$LC_SERVERS" redis-quorum-start \
+            "$LC_SERVER_DIR/redis-quorum") || exit 1
+        LOCKCOORD_TEST_REDIS_QUORUM_URLS=${LOCKCOORD_TEST_REDIS_QUORUM_URLS//$'\n'/ }
+        export LOCKCOORD_TEST_REDIS_QUORUM_URLS
+    fi
     lc_say "Throwaway servers in $LC_SERVER_DIR"
     echo "LOCKCOORD_TEST_REDIS_URL=$LOCKCOORD_TEST_REDIS_URL"
     echo "LOCKCOORD_TEST_PG_CONNINFO=$LOCKCOORD_TEST_PG_CONNINFO"
     [[ -z ${LOCKCOORD_TEST_REDIS_CLUSTER_URL:-} ]] ||
         echo "LOCKCOORD_TEST_REDIS_CLUSTER_URL=$LOCKCOORD_TEST_REDIS_CLUSTER_URL"
+    [[ -z ${LOCKCOORD_TEST_REDIS_QUORUM_URLS:-} ]] ||
+        echo "LOCKCOORD_TEST_REDIS_QUORUM_URLS=\"$LOCKCOORD_TEST_REDIS_QUORUM_URLS\""
 }
 
 # Starts one busy worker per core until lc_cleanup: stress-ng when it is
@@ -188,6 +200,7 @@ lc_cleanup() {
         "$LC_SERVERS" redis-stop "$LC_SERVER_DIR/redis" || true
         "$LC_SERVERS" pg-stop "$LC_SERVER_DIR/pg" || true
         "$LC_SERVERS" redis-cluster-stop "$LC_SERVER_DIR/redis-cluster" || true
+        "$LC_SERVERS" redis-quorum-stop "$LC_SERVER_DIR/redis-quorum" || true
         rm -rf "$LC_SERVER_DIR"
     fi
     local d

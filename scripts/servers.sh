@@ -8,6 +8,10 @@
 #   servers.sh redis-cluster-start DIR [N]   3 masters + N replicas each (default 1);
 #                                            prints the seed redis://127.0.0.1:PORT/0
 #   servers.sh redis-cluster-stop  DIR
+#   servers.sh redis-quorum-start DIR [N]    N independent masters (default 3, odd)
+#                                            in DIR/master1..N; prints their URLs,
+#                                            one per line (redis.quorum's list)
+#   servers.sh redis-quorum-stop  DIR
 #   servers.sh pg-start    DIR [postgres args...]       prints a libpq conninfo
 #   servers.sh pg-stop     DIR
 #   servers.sh pg-pid      DIR                          prints the postmaster pid
@@ -247,6 +251,31 @@ redis_cluster_stop() {
     return 0
 }
 
+# ---------------------------------------------------------------- redis quorum
+
+# N independent redis-servers (DIR/master1..N) for redis.quorum; a start
+# again in the same DIR reuses their ports.
+redis_quorum_start() {
+    local dir n i
+    dir=$(abs_dir "${1:-}")
+    n=${2:-3}
+    if ! [[ $n =~ ^[3579]$ ]]; then
+        die "redis-quorum-start: the number of masters must be odd, 3 to 9"
+    fi
+    for ((i = 1; i <= n; i++)); do
+        redis_start "$dir/master$i" || die "redis-quorum-start: master $i did not start"
+    done
+}
+
+redis_quorum_stop() {
+    local dir node
+    dir=$(abs_dir "${1:-}")
+    for node in "$dir"/master*; do
+        [[ -d $node ]] && redis_stop "$node"
+    done
+    return 0
+}
+
 # ---------------------------------------------------------------- postgres
 
 # PostgreSQL refuses to run as root: then it runs as the postgres user.
@@ -453,7 +482,7 @@ pg_promote() {
 }
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 64
 }
 
@@ -465,6 +494,8 @@ main() {
     redis-stop) redis_stop "$@" ;;
     redis-cluster-start) redis_cluster_start "$@" ;;
     redis-cluster-stop) redis_cluster_stop "$@" ;;
+    redis-quorum-start) redis_quorum_start "$@" ;;
+    redis-quorum-stop) redis_quorum_stop "$@" ;;
     pg-start) pg_start "$@" ;;
     pg-stop) pg_stop "$@" ;;
     pg-pid) pg_pid "$@" ;;
@@ -472,7 +503,7 @@ main() {
     pg-standby-stop) pg_standby_stop "$@" ;;
     pg-promote) pg_promote "$@" ;;
     -h | --help | help | "") usage ;;
-    *) die "unknown command '$cmd' (redis-start, redis-stop, redis-cluster-start, redis-cluster-stop, pg-start, pg-stop, pg-pid, pg-standby-start, pg-standby-stop, pg-promote)" ;;
+    *) die "unknown command '$cmd' (redis-start, redis-stop, redis-cluster-start, redis-cluster-stop, redis-quorum-start, redis-quorum-stop, pg-start, pg-stop, pg-pid, pg-standby-start, pg-standby-stop, pg-promote)" ;;
     esac
 }
 

@@ -190,6 +190,7 @@ main() {
         lc_build "$dir" "$type" $args
     done
     LC_WITH_CLUSTER=1 # the cluster tests fail without one
+    LC_WITH_QUORUM=1  # the quorum-mode tests too
     lc_start_servers
     ((LOAD == 0)) || lc_start_cpu_load
 

@@ -2,6 +2,7 @@
  * SET NX PX keys, fences as INCR counters, run records in a hash, each
  * operation one Lua script (backends/redis/scripts.c). */
 #include "backends/redis/cluster_int.h"
+#include "backends/redis/quorum_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/client_int.h"
 #include "core/error_int.h"
@@ -1086,4 +1087,5 @@ const lc_backend_ops lc__backend_redis = {
     .unwatch = lc__redis_unwatch,
     .requests = rds_requests,
     .bench = &lc__bench_redis,
+    .variant = lc__redis_variant,
 };

@@ -16,6 +16,8 @@ static const char *server_var(const char *backend)
         return "LOCKCOORD_TEST_REDIS_URL";
     if (strcmp(backend, "redis-cluster") == 0)
         return "LOCKCOORD_TEST_REDIS_CLUSTER_URL";
+    if (strcmp(backend, "redis-quorum") == 0)
+        return "LOCKCOORD_TEST_REDIS_QUORUM_URLS";
     if (strcmp(backend, "postgres") == 0)
         return "LOCKCOORD_TEST_PG_CONNINFO";
     return NULL;
@@ -57,9 +59,38 @@ static int is_cluster(const char *backend)
     return strcmp(backend, "redis-cluster") == 0;
 }
 
+/* "redis-quorum" is the Redis backend with redis.quorum. */
+static int is_quorum(const char *backend)
+{
+    return strcmp(backend, "redis-quorum") == 0;
+}
+
+void lct_set_quorum(lc_config *cfg, const char *urls)
+{
+    static const char sep[] = " \t\n,";
+    size_t n = 0;
+    char **list = calloc(LCT_QUORUM_MAX + 1, sizeof(char *));
+    if (list == NULL)
+        fail_msg("out of memory");
+    for (const char *p = urls + strspn(urls, sep); *p && n < LCT_QUORUM_MAX; p += strspn(p, sep)) {
+        size_t len = strcspn(p, sep);
+        list[n] = strndup(p, len);
+        if (list[n++] == NULL)
+            fail_msg("out of memory");
+        p += len;
+    }
+    free(cfg->redis.url);
+    cfg->redis.url = NULL;
+    for (size_t i = 0; i < cfg->redis.n_quorum; i++)
+        free(cfg->redis.quorum[i]);
+    free(cfg->redis.quorum);
+    cfg->redis.quorum = list;
+    cfg->redis.n_quorum = n;
+}
+
 static lc_config *config_new(const char *backend)
 {
-    lc_config *cfg = lc_config_new(is_cluster(backend) ? "redis" : backend);
+    lc_config *cfg = lc_config_new(is_cluster(backend) || is_quorum(backend) ? "redis" : backend);
     if (cfg == NULL)
         fail_msg("out of memory");
     cfg->redis.cluster = is_cluster(backend);
@@ -81,7 +112,10 @@ lc_config *lct_config(const char *backend)
         static char prefix[64];
         if (prefix[0] == '\0')
             snprintf(prefix, sizeof(prefix), "lctest-%ld-%08x", (long)getpid(), rand32());
-        cfg->redis.url = xstrdup(val);
+        if (is_quorum(backend))
+            lct_set_quorum(cfg, val);
+        else
+            cfg->redis.url = xstrdup(val);
         free(cfg->redis.key_prefix);
         cfg->redis.key_prefix = xstrdup(prefix);
     } else {
@@ -118,7 +152,13 @@ lc_config *lct_config_down(const char *backend)
     int port = free_port();
     if (strcmp(cfg->backend, "redis") == 0) {
         snprintf(addr, sizeof(addr), "redis://:%s@127.0.0.1:%d/0", LCT_DOWN_SECRET, port);
-        cfg->redis.url = xstrdup(addr);
+        if (is_quorum(backend)) {
+            char more[3 * 256];
+            snprintf(more, sizeof(more), "%s %s %s", addr, addr, addr);
+            lct_set_quorum(cfg, more);
+        } else {
+            cfg->redis.url = xstrdup(addr);
+        }
     } else {
         snprintf(addr, sizeof(addr),
                  "host=127.0.0.1 port=%d dbname=lockcoord user=lockcoord password=%s", port,

@@ -12,14 +12,21 @@
 
 #include "lockcoord.h"
 
-/* A config for `backend` ("memory", "redis", "postgres", or
- * "redis-cluster": Redis with redis.cluster), with every default, pointed
- * at the test servers of LOCKCOORD_TEST_REDIS_URL /
- * LOCKCOORD_TEST_PG_CONNINFO / LOCKCOORD_TEST_REDIS_CLUSTER_URL. Redis gets a key prefix unique to
+/* A config for `backend` ("memory", "redis", "postgres",
+ * "redis-cluster": Redis with redis.cluster, or "redis-quorum": Redis
+ * with redis.quorum), with every default, pointed at the test servers of
+ * LOCKCOORD_TEST_REDIS_URL / LOCKCOORD_TEST_PG_CONNINFO /
+ * LOCKCOORD_TEST_REDIS_CLUSTER_URL / LOCKCOORD_TEST_REDIS_QUORUM_URLS
+ * (space-separated). Redis gets a key prefix unique to
  * this process, so runs never see each other's keys. A missing variable fails the test (fail_msg),
  * unless LOCKCOORD_SKIP_INTEGRATION=1, which skips it. Never returns NULL. Free with
  * lc_config_free. */
 lc_config *lct_config(const char *backend);
+
+/* Sets cfg's redis.quorum to the URLs in `urls` (separated by spaces,
+ * commas or newlines; at most LCT_QUORUM_MAX) in place of redis.url. */
+#define LCT_QUORUM_MAX 9
+void lct_set_quorum(lc_config *cfg, const char *urls);
 
 /* The password lct_config_down puts in its configs; it must never show
  * in a message. */

@@ -220,6 +220,51 @@ static void test_config_redis_cluster_needs_tcp_and_db_zero(void **state)
                  "t.yaml:4:12: redis.cluster: expected true or false, got 'yes please'");
 }
 
+#define QUORUM_HEAD "backend: redis\nredis:\n  quorum:\n"
+
+static void test_config_redis_quorum_list_is_accepted(void **state)
+{
+    (void)state;
+    lc_config *c = parse_ok(QUORUM_HEAD "    - redis://127.0.0.1:7001/0\n"
+                                        "    - redis://:pw@127.0.0.1:7002/0\n"
+                                        "    - unix:///tmp/r3.sock\n");
+    assert_null(c->redis.url);
+    assert_int_equal(c->redis.n_quorum, 3);
+    assert_string_equal(c->redis.quorum[1], "redis://:pw@127.0.0.1:7002/0");
+    char *dump = lc_config_dump(c);
+    assert_non_null(dump);
+    assert_non_null(strstr(dump, "  quorum:\n    - \"redis://127.0.0.1:7001/0\"\n"));
+    assert_null(strstr(dump, ":pw@"));
+    free(dump);
+    lc_config_free(c);
+}
+
+static void test_config_redis_quorum_bad_lists_refused_at_position(void **state)
+{
+    (void)state;
+    expect_error(QUORUM_HEAD "    - redis://a:1/0\n    - redis://b:2/0\n",
+                 "t.yaml:3:3: redis.quorum: an odd number of at least 3 URLs is needed (got 2), "
+                 "so that a majority is well defined");
+    expect_error(QUORUM_HEAD "    - redis://a:1/0\n    - redis://b:2/0\n    - redis://c:3/0\n"
+                             "    - redis://d:4/0\n",
+                 "t.yaml:3:3: redis.quorum: an odd number of at least 3 URLs is needed (got 4), "
+                 "so that a majority is well defined");
+    expect_error(QUORUM_HEAD "    - redis://a:1/0\n    - http://b:2/0\n    - redis://c:3/0\n",
+                 "t.yaml:5:7: redis.quorum[1]: expected a redis:// or unix:// URL (TLS is not "
+                 "supported)");
+    expect_error(QUORUM_HEAD "    - redis://a:1/0\n    - redis://b:2?db=x\n    - redis://c:3/0\n",
+                 "t.yaml:5:7: redis.quorum[1]: db must be a number from 0 to 100000");
+    expect_error(BASE "  quorum: [redis://a:1/0, redis://b:2/0, redis://c:3/0]\n",
+                 "t.yaml:4:3: redis.quorum: give either redis.url or redis.quorum, not both");
+    expect_error("backend: redis\nredis:\n  cluster: true\n"
+                 "  quorum: [redis://a:1/0, redis://b:2/0, redis://c:3/0]\n",
+                 "t.yaml:4:3: redis.quorum: not with redis.cluster (quorum mode is for independent "
+                 "masters)");
+    expect_error("backend: redis\nredis:\n  quorum: redis://a:1/0\n",
+                 "t.yaml:3:11: redis.quorum: expected a list of redis:// URLs, got "
+                 "'redis://a:1/0'");
+}
+
 static void test_config_minimal_file_gets_defaults(void **state)
 {
     (void)state;
@@ -470,7 +515,7 @@ static void test_config_missing_backend_section_is_refused(void **state)
                  "t.yaml:1:1: backend is redis but the redis section is missing (it needs "
                  "redis.url)");
     expect_error("backend: redis\nredis:\n  key_prefix: x\n",
-                 "t.yaml:2:1: redis: missing required key 'url'");
+                 "t.yaml:2:1: redis: missing required key 'url' (or 'quorum')");
     expect_error("backend: postgres\nredis:\n  url: redis://h/\n",
                  "t.yaml:1:1: backend is postgres but the postgres section is missing (it "
                  "needs postgres.conninfo)");
@@ -861,6 +906,8 @@ int main(void)
         cmocka_unit_test(test_config_minimal_file_gets_defaults),
         cmocka_unit_test(test_config_redis_cluster_seed_url_is_accepted),
         cmocka_unit_test(test_config_redis_cluster_needs_tcp_and_db_zero),
+        cmocka_unit_test(test_config_redis_quorum_list_is_accepted),
+        cmocka_unit_test(test_config_redis_quorum_bad_lists_refused_at_position),
         cmocka_unit_test(test_config_lock_history_at_least_one),
         cmocka_unit_test(test_config_yaml_syntax_error_reports_libyaml_problem),
         cmocka_unit_test(test_config_unknown_key_suggests_near_miss),

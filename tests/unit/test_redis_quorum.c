@@ -1,0 +1,97 @@
+/* tests/unit/test_redis_quorum.c -- the arithmetic of quorum mode: the
+ * majority, the validity time, and which master's view of a lock stands
+ * for it (backends/redis/quorum.c). No servers. */
+#include "testenv.h"
+
+#include "backends/redis/quorum_int.h"
+#include "core/client_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void view(lc_lock_info *v, int held, const char *owner, uint64_t fence)
+{
+    lc__lock_info_init(v, "job");
+    v->held = held;
+    v->fence = fence;
+    snprintf(v->owner, sizeof(v->owner), "%s", owner);
+}
+
+static void test_quorum_majority_of_odd_counts_is_more_than_half(void **state)
+{
+    (void)state;
+    assert_int_equal(lc__quorum_majority(3), 2);
+    assert_int_equal(lc__quorum_majority(5), 3);
+    assert_int_equal(lc__quorum_majority(9), 5);
+}
+
+static void test_quorum_validity_is_ttl_minus_drift_allowance(void **state)
+{
+    (void)state;
+    assert_int_equal(lc__quorum_validity_ms(30000), 30000 - 302);
+    assert_int_equal(lc__quorum_validity_ms(1000), 1000 - 12);
+}
+
+static void test_quorum_pick_holder_named_by_majority(void **state)
+{
+    (void)state;
+    lc_lock_info a, b, c;
+    view(&a, 0, "old", 4);
+    view(&b, 1, "x", 5);
+    view(&c, 1, "x", 5);
+    const lc_lock_info *v[3] = {&a, &b, &c};
+    uint64_t fence = 0;
+    assert_int_equal(lc__quorum_pick_info(v, 3, 2, &fence), 1);
+    assert_int_equal(fence, 5);
+}
+
+static void test_quorum_pick_minority_holder_is_not_held(void **state)
+{
+    (void)state;
+    lc_lock_info a, b, c;
+    view(&a, 1, "x", 7); /* held on one master only: not a lease */
+    view(&b, 0, "x", 6);
+    view(&c, 0, "y", 6);
+    const lc_lock_info *v[3] = {&a, &b, &c};
+    uint64_t fence = 0;
+    size_t p = lc__quorum_pick_info(v, 3, 2, &fence);
+    assert_false(v[p]->held);
+    assert_int_equal(fence, 7); /* the highest any master handed out */
+}
+
+static void test_quorum_pick_disagreeing_holders_takes_highest_fence(void **state)
+{
+    (void)state;
+    lc_lock_info a, b;
+    view(&a, 1, "x", 3);
+    view(&b, 1, "y", 9);
+    const lc_lock_info *v[2] = {&a, &b};
+    uint64_t fence = 0;
+    assert_int_equal(lc__quorum_pick_info(v, 2, 2, &fence), 1);
+    assert_int_equal(fence, 9);
+}
+
+static void test_quorum_pick_same_fence_other_owner_is_no_majority(void **state)
+{
+    (void)state;
+    lc_lock_info a, b, c;
+    view(&a, 1, "x", 5);
+    view(&b, 1, "y", 5);
+    view(&c, 0, "", 5);
+    const lc_lock_info *v[3] = {&a, &b, &c};
+    uint64_t fence = 0;
+    assert_int_equal(lc__quorum_pick_info(v, 3, 2, &fence), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quorum_majority_of_odd_counts_is_more_than_half),
+        cmocka_unit_test(test_quorum_validity_is_ttl_minus_drift_allowance),
+        cmocka_unit_test(test_quorum_pick_holder_named_by_majority),
+        cmocka_unit_test(test_quorum_pick_minority_holder_is_not_held),
+        cmocka_unit_test(test_quorum_pick_disagreeing_holders_takes_highest_fence),
+        cmocka_unit_test(test_quorum_pick_same_fence_other_owner_is_no_majority),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
