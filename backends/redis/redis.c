@@ -133,7 +133,7 @@ static int repeatable(int script)
 {
     return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
            script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
-           script == LC__RS_PAUSE || script == LC__RS_RESUME;
+           script == LC__RS_PAUSE || script == LC__RS_RESUME || script == LC__RS_LEAVE;
 }
 
 /* After a call failed as unavailable: whether to send it again, saying so
@@ -213,6 +213,8 @@ typedef struct keys {
     char channel[LC__KEY_MAX];
     char pause[LC__KEY_MAX];
     char runs[LC__KEY_MAX];
+    char queue[LC__KEY_MAX];
+    char due[LC__KEY_MAX];
     char num[6][24];
 } keys;
 
@@ -224,6 +226,8 @@ static void keys_of(const lc__redis *r, const char *name, keys *k)
     lc__redis_key(r, name, "released", k->channel);
     lc__redis_key(r, name, "pause", k->pause);
     lc__redis_key(r, name, "runs", k->runs);
+    lc__redis_key(r, name, "q", k->queue);
+    lc__redis_key(r, name, "qd", k->due);
 }
 
 static void call_init(lc__rs_call *call, int script, int nkeys)
@@ -389,6 +393,8 @@ lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisRep
         return conflict(r, name, rep, err);
     if (rep->element[0]->integer == 2)
         return lc__err_paused(err, name, str_at(rep, 1), str_at(rep, 2));
+    if (rep->element[0]->integer == 3)
+        return lc__err_promised(err, name);
     if (rep->element[0]->integer != 1 || !is_array(rep, 6))
         return bad_reply(r, "acquire", name, rep, err);
     return granted(name, rep, out, err);
@@ -402,17 +408,26 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     keys_of(r, a->name, &k);
     snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
     snprintf(k.num[1], sizeof(k.num[1]), "%d", r->history);
-    call_init(&call, LC__RS_ACQUIRE, 5);
+    snprintf(k.num[2], sizeof(k.num[2]), "%lld", (long long)a->queue_ms);
+    /* A no-wait acquire never touches the line: its keys stay out. */
+    int line = a->queue_ms > 0;
+    call_init(&call, LC__RS_ACQUIRE, line ? 7 : 5);
     lc__rs_arg(&call, k.lock);
     lc__rs_arg(&call, k.fence);
     lc__rs_arg(&call, k.meta);
     lc__rs_arg(&call, k.pause);
     lc__rs_arg(&call, k.runs);
+    if (line) {
+        lc__rs_arg(&call, k.queue);
+        lc__rs_arg(&call, k.due);
+    }
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
     lc__rs_arg(&call, a->claim ? "1" : "0");
     lc__rs_arg(&call, k.num[1]);
+    if (line)
+        lc__rs_arg(&call, k.num[2]);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
@@ -424,6 +439,23 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         free(out->checkpoint);
         out->checkpoint = NULL;
     }
+    return rc;
+}
+
+static lc_status rds_leave(void *state, const char *name, const char *token, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    call_init(&call, LC__RS_LEAVE, 2);
+    lc__rs_arg(&call, k.queue);
+    lc__rs_arg(&call, k.due);
+    lc__rs_arg(&call, token);
+    redisReply *rep = NULL;
+    lc_status rc = run(r, &call, name, &rep, err);
+    if (rep)
+        freeReplyObject(rep);
     return rc;
 }
 
@@ -1067,6 +1099,7 @@ const lc_backend_ops lc__backend_redis = {
     .open = rds_open,
     .close = rds_close,
     .acquire = rds_acquire,
+    .leave = rds_leave,
     .renew = rds_renew,
     .renew_many = rds_renew_many,
     .release = rds_release,

@@ -92,6 +92,7 @@ enum {
     LC__RS_START,
     LC__RS_PAUSE,
     LC__RS_RESUME,
+    LC__RS_LEAVE,
     LC__RS_COUNT
 };
 
