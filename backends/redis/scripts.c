@@ -9,6 +9,7 @@
 #include "core/error_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Lua reads better laid out as Lua than as clang-format would fold it. */
@@ -252,6 +253,30 @@ static const char renew_lua[] =
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return 1\n";
 
+/* Many renewals in one call: KEYS lock1 meta1 lock2 meta2 ...; ARGV
+ * token1 ttl_ms1 token2 ttl_ms2 ... -> an array with 1 (renewed) or 0
+ * (not yours) per lease, as renew would answer each; one TIME for all.
+ * A foreign key fails the whole call, naming it (the leases before it
+ * are renewed: renewing is idempotent). */
+static const char renew_many_lua[] =
+    PRELUDE
+    "local now = now_ms()\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS / 2 do\n"
+    "  local lock, meta, ttl = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i]\n"
+    "  local cur = redis.pcall('GET', lock)\n"
+    "  if err(cur) then return kind(lock, 'string') or kind(meta, 'hash') or cur end\n"
+    "  if cur == ARGV[2 * i - 1] then\n"
+    "    local r = redis.pcall('HSET', meta, 'expires_at_ms', num(now + tonumber(ttl)))\n"
+    "    if err(r) then return kind(lock, 'string') or kind(meta, 'hash') or r end\n"
+    "    redis.call('PEXPIRE', lock, ttl)\n"
+    "    out[i] = 1\n"
+    "  else\n"
+    "    out[i] = 0\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 /* KEYS lock meta runs; ARGV token channel retry record, then the record's
  * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
  * lease back unrecorded. The token that released is kept, so that a retry
@@ -383,6 +408,7 @@ static const struct {
     [LC__RS_PAUSE] = {"pause", pause_lua},
     [LC__RS_RESUME] = {"resume", resume_lua},
     [LC__RS_LEAVE] = {"leave", leave_lua},
+    [LC__RS_RENEW_MANY] = {"renew-many", renew_many_lua},
 };
 
 const char *lc__rs_name(int script)
@@ -400,16 +426,33 @@ void lc__rs_arg(lc__rs_call *call, const char *s)
     call->nargs++;
 }
 
+/* A call's command line: on the stack, or on the heap for a call with
+ * `more` arguments. */
 typedef struct rs_argv {
-    const char *argv[3 + LC__RS_MAXARGS];
-    size_t lens[3 + LC__RS_MAXARGS];
+    const char **argv;
+    size_t *lens;
+    const char *small[3 + LC__RS_MAXARGS];
+    size_t small_lens[3 + LC__RS_MAXARGS];
     char nkeys[16];
     int argc;
 } rs_argv;
 
-/* EVALSHA sha nkeys args... or EVAL text nkeys args... */
-static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval, rs_argv *a)
+/* EVALSHA sha nkeys args... more... or EVAL text nkeys ...; -1 when out
+ * of memory. */
+static int build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval, rs_argv *a)
 {
+    size_t argc = 3 + (size_t)call->nargs + call->nmore;
+    a->argv = a->small;
+    a->lens = a->small_lens;
+    if (call->nmore > 0) {
+        a->argv = malloc(argc * sizeof(*a->argv));
+        a->lens = malloc(argc * sizeof(*a->lens));
+        if (a->argv == NULL || a->lens == NULL) {
+            free(a->argv);
+            free(a->lens);
+            return -1;
+        }
+    }
     snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
     a->argv[0] = use_eval ? "EVAL" : "EVALSHA";
     a->argv[1] = use_eval ? scripts[call->script].text : s->sha[call->script];
@@ -420,15 +463,26 @@ static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_e
         a->argv[3 + i] = call->args[i];
         a->lens[3 + i] = call->lens[i];
     }
-    a->argc = 3 + call->nargs;
+    for (size_t i = 0; i < call->nmore; i++) {
+        a->argv[3 + (size_t)call->nargs + i] = call->more[i];
+        a->lens[3 + (size_t)call->nargs + i] = call->more_lens[i];
+    }
+    a->argc = (int)argc;
+    return 0;
 }
 
 static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s, const lc__rs_call *call,
                              int use_eval, lc_error *err)
 {
     rs_argv a;
-    build(s, call, use_eval, &a);
-    return lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+    if (build(s, call, use_eval, &a) != 0)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_status rc = lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+    if (a.argv != a.small) {
+        free(a.argv);
+        free(a.lens);
+    }
+    return rc;
 }
 
 static lc_status append_load(lc__redis_conn *c, int script, lc_error *err)
