@@ -22,7 +22,7 @@ LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by 
 LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
     libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev
     redis-server redis-tools postgresql-15 procps curl ca-certificates jq
-    python3-croniter faketime)
+    python3-croniter faketime valgrind time)
 # The fuzz step of test.sh adds these: clang and its libFuzzer runtime.
 # shellcheck disable=SC2034 # used by test.sh
 LC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
