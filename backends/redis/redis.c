@@ -453,11 +453,7 @@ static lc_status rds_leave(void *state, const char *name, const char *token, lc_
     lc__rs_arg(&call, k.queue);
     lc__rs_arg(&call, k.due);
     lc__rs_arg(&call, token);
-    redisReply *rep = NULL;
-    lc_status rc = run(r, &call, name, &rep, err);
-    if (rep)
-        freeReplyObject(rep);
-    return rc;
+    return run_token_checked(r, &call, name, err); /* the script always answers 1 */
 }
 
 static lc_status rds_renew(void *state, const char *name, const char *token, int64_t ttl_ms,

@@ -863,19 +863,14 @@ int main(void)
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* The paths that wait for the guard's exit, once more without pidfds. */
+#define AGAIN(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
     const struct CMUnitTest without_pidfds[] = {
-        cmocka_unit_test_setup_teardown(test_run_exit_codes_passed_through_and_recorded, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_run_signal_death_is_signalled_128_plus_n, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_run_command_not_found_reports_errno_127, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_run_timeout_kills_after_grace_when_term_ignored, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_run_reset_stops_command_recorded_lost, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_run_stop_fd_while_running_sends_sigterm, setup,
-                                        teardown),
+        AGAIN(test_run_exit_codes_passed_through_and_recorded),
+        AGAIN(test_run_signal_death_is_signalled_128_plus_n),
+        AGAIN(test_run_command_not_found_reports_errno_127),
+        AGAIN(test_run_timeout_kills_after_grace_when_term_ignored),
+        AGAIN(test_run_reset_stops_command_recorded_lost),
+        AGAIN(test_run_stop_fd_while_running_sends_sigterm),
     };
     without_pidfd_open();
     return failed + cmocka_run_group_tests(without_pidfds, NULL, NULL);
