@@ -26,6 +26,11 @@ typedef struct lc_acquire_args {
     const char *owner;
     int64_t ttl_ms;
     int claim; /* 1: leave the last run's start as it is (lc_acquire_opts.claim) */
+    /* 0: a single attempt that takes a free lock. > 0: one attempt of a
+     * waiting acquire, which promises to ask again within queue_ms while it
+     * is refused; a backend with a line of waiters (leave) gives a free
+     * lock to the earliest live waiter first. */
+    int64_t queue_ms;
 } lc_acquire_args;
 
 /* What a successful acquire returns. checkpoint is malloc'd (or NULL) and
@@ -55,7 +60,8 @@ typedef struct lc_renew_item {
  * Required: name, open, close, acquire, renew, release, force_release,
  * record_run, start_run, abandon, checkpoint, pause, resume, history, inspect, list,
  * migrate.
- * Optional (NULL): renew_many -- the core then renews one lease at a time
+ * Optional (NULL): leave -- a backend without it keeps no line of waiters
+ * and ignores args->queue_ms; renew_many -- the core then renews one lease at a time
  * (lc__client_renew_many); watch, wait and unwatch -- all three or none;
  * without them a waiting acquire polls with backoff.
  *
@@ -71,6 +77,15 @@ typedef struct lc_renew_item {
  *   every backend reports the holder the same way. The last run's start
  *   becomes now unless args->claim; the grant carries the server's now and
  *   the start as it is after the acquire.
+ *   With args->queue_ms > 0 and a line of waiters (leave set): a refused
+ *   attempt takes (or keeps) its token's place in the lock's line, first
+ *   arrival first, and renews its promise to ask again within queue_ms; a
+ *   free lock is granted only to the first live waiter in line (or to
+ *   anyone when the line is empty), others get LC_ERR_CONFLICT through
+ *   lc__err_promised; a waiter whose promise ran out is dropped from the
+ *   line. The granted waiter leaves the line. queue_ms 0 ignores the line.
+ * leave: the token gives up its place in the lock's line (a waiting
+ *   acquire that ends without the lock); nothing when it has none.
  * start_run: token-checked; the last run's start becomes the server's now,
  *   returned in *started_at_ms. LC_ERR_LOST when not the live holder's.
  * abandon: token-checked release that records nothing (no sync_count, no
@@ -123,6 +138,7 @@ typedef struct lc_backend_ops {
     lc_status (*open)(const lc_config *cfg, const lc_backend_env *env, void **state, lc_error *err);
     void (*close)(void *state);
     lc_status (*acquire)(void *state, const lc_acquire_args *args, lc_grant *out, lc_error *err);
+    lc_status (*leave)(void *state, const char *name, const char *token, lc_error *err);
     lc_status (*renew)(void *state, const char *name, const char *token, int64_t ttl_ms,
                        lc_error *err);
     lc_status (*renew_many)(void *state, lc_renew_item *items, size_t n, lc_error *err);

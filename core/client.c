@@ -188,13 +188,33 @@ static lc_lease *lease_new(const char *name, const char *token, const char *owne
     return l;
 }
 
+/* How long a waiter in a backend's line of waiters promises to take to
+ * ask again, beyond twice its longest backoff: a waiter that dies (or is
+ * starved of CPU that long) holds a free lock back for at most this plus
+ * 2 * retry_max, and then loses its place. */
+#define QUEUE_SLACK_MS 1000
+
+/* A waiting acquire that ends without the lock gives up its place in the
+ * backend's line, so that the next in line need not wait out its promise. */
+static void leave_line(lc_client *c, const lc_acquire_args *a)
+{
+    lc_error lerr;
+    if (c->ops->leave && c->ops->leave(c->state, a->name, a->token, &lerr) != LC_OK)
+        lc__log(c->log, c->log_ctx, LC_LOG_DEBUG, "leaving the line for %s: %s", a->name,
+                lerr.message);
+}
+
 /* Acquires with waiting: the first conflict starts watching for release
  * notifications and retries at once (a release may have come between the
  * attempt and the watch); later conflicts wait for a notification or a
  * jittered backoff, whichever is first. A readable cancel_fd ends it before
- * the next attempt. */
-static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wait_ms,
-                              int cancel_fd, lc_grant *g, int64_t *sent_ns, lc_error *err)
+ * the next attempt. Every attempt of a waiting acquire stands in the
+ * backend's line of waiters (args->queue_ms), so that a free lock goes to
+ * whoever has waited longest instead of to whoever asks first after a
+ * release -- without it, a waiter can lose race after race to clients that
+ * release and take the lock again at once. */
+static lc_status acquire_loop(lc_client *c, lc_acquire_args *a, int64_t wait_ms, int cancel_fd,
+                              lc_grant *g, int64_t *sent_ns, lc_error *err)
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
@@ -202,6 +222,8 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
     int watching = 0;
     lc__backoff bo;
     lc__backoff_init(&bo, c->cfg->lock.retry_min_ms, c->cfg->lock.retry_max_ms);
+    a->queue_ms = wait_ms > 0 ? 2 * c->cfg->lock.retry_max_ms + QUEUE_SLACK_MS : 0;
+    int in_line = 0;
     lc_status rc;
     for (;;) {
         if (cancelled(cancel_fd, 0)) {
@@ -212,6 +234,7 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
         rc = c->ops->acquire(c->state, a, g, err);
         if (rc != LC_ERR_CONFLICT || wait_ms <= 0)
             break;
+        in_line = 1;
         int64_t left_ms = (until - lc__mono_ns(NULL)) / 1000000;
         if (left_ms <= 0)
             break;
@@ -231,6 +254,8 @@ static lc_status acquire_loop(lc_client *c, const lc_acquire_args *a, int64_t wa
     }
     if (watching && c->ops->unwatch)
         c->ops->unwatch(c->state);
+    if (rc != LC_OK && in_line)
+        leave_line(c, a);
     return rc;
 }
 
@@ -258,7 +283,7 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     if (l == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
 
-    lc_acquire_args a = {name, token, l->owner, ttl, opts->claim != 0};
+    lc_acquire_args a = {name, token, l->owner, ttl, opts->claim != 0, 0};
     lc_grant g = {0, 0, NULL, 0, -1};
     int64_t sent_ns = 0;
     rc = acquire_loop(c, &a, wait, opts->cancel_fd, &g, &sent_ns, err);

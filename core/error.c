@@ -73,6 +73,15 @@ lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, u
     return LC_ERR_CONFLICT;
 }
 
+lc_status lc__err_promised(lc_error *err, const char *name)
+{
+    lc__err_conflict(err, name, "", 0, 0, -1);
+    if (err != NULL)
+        snprintf(err->message, sizeof(err->message),
+                 "lock '%s' is free but kept for a waiter ahead in line", name);
+    return LC_ERR_CONFLICT;
+}
+
 lc_status lc__err_paused(lc_error *err, const char *name, const char *by, const char *reason)
 {
     lc__err(err, LC_ERR_PAUSED, 0, "lock '%s' is paused by %s: %s", name,

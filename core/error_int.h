@@ -29,6 +29,10 @@ lc_status lc__err_not_yours(lc_error *err, const char *name);
 lc_status lc__err_conflict(lc_error *err, const char *name, const char *owner, uint64_t fence,
                            int64_t acquired_at_ms, int64_t expires_in_ms);
 
+/* LC_ERR_CONFLICT for a lock that is free but kept for a waiter ahead in
+ * its line; no holder. */
+lc_status lc__err_promised(lc_error *err, const char *name);
+
 /* LC_ERR_PAUSED for `name`: the one way every backend refuses a paused
  * lock. The message is "lock 'NAME' is paused by BY: REASON";
  * err->holder.owner gets BY. */

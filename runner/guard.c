@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -516,6 +517,49 @@ static int pidfd_of(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* Where pidfd_open is missing (Linux before 5.3, valgrind, some seccomp
+ * filters): a thread waits for the guard's exit without reaping it
+ * (WNOWAIT: the pid stays ours, so it cannot be reused meanwhile), then
+ * makes an eventfd readable, which the caller polls as it would the
+ * pidfd. Signals are left alone: the process's SIGCHLD handling is not
+ * the library's. */
+static void *exit_waiter(void *arg)
+{
+    lc__guard *g = arg;
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)g->pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
+    uint64_t one = 1; /* also on ECHILD (someone else reaped it): lc__guard_reap says so */
+    while (write(g->waiter_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* g->pidfd: a pidfd of the guard, or the fallback's eventfd; -1 with
+ * errno set when neither can be had. */
+static int watch_exit(lc__guard *g)
+{
+    if ((g->pidfd = pidfd_of(g->pid)) >= 0)
+        return 0;
+    if ((g->waiter_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+        return -1;
+    /* The thread must not take a signal meant for the process's others. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&g->waiter, NULL, exit_waiter, g);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        close(g->waiter_fd);
+        g->waiter_fd = -1;
+        errno = e;
+        return -1;
+    }
+    g->has_waiter = 1;
+    g->pidfd = g->waiter_fd;
+    return 0;
+}
+
 /* After a failed start: the guard must not outlive it. */
 static void abandon(pid_t pid)
 {
@@ -528,7 +572,7 @@ static void abandon(pid_t pid)
 int lc__spawn(char *const *cmd, const lc__spawn_opts *opts, lc__guard *g)
 {
     memset(g, 0, sizeof(*g));
-    g->pidfd = g->report = -1;
+    g->pidfd = g->report = g->waiter_fd = -1;
     /* As a shell does for a foreground job: only when the caller itself is
      * in the foreground of the terminal on its stdin. */
     g->terminal = opts->foreground && isatty(0) && tcgetpgrp(0) == getpgrp();
@@ -566,13 +610,12 @@ int lc__spawn(char *const *cmd, const lc__spawn_opts *opts, lc__guard *g)
     setpgid(pid, pid); /* also here, so the group exists when fork returns */
     g->pid = pid;
     g->report = rep[0];
-    g->pidfd = pidfd_of(pid);
-    if (g->pidfd < 0) {
+    if (watch_exit(g) != 0) {
         saved = errno;
         abandon(pid);
         close(rep[0]);
         memset(g, 0, sizeof(*g));
-        g->pidfd = g->report = -1;
+        g->pidfd = g->report = g->waiter_fd = -1;
         errno = saved;
         return -1;
     }
@@ -634,9 +677,15 @@ void lc__guard_close(lc__guard *g)
 {
     if (g->terminal && tcgetpgrp(0) == g->pid)
         give_terminal(getpgrp());
+    if (g->has_waiter) {
+        /* Reaped by now (or never to be): the thread has returned or is
+         * about to. */
+        pthread_join(g->waiter, NULL);
+        g->has_waiter = 0;
+    }
     if (g->pidfd >= 0)
         close(g->pidfd);
     if (g->report >= 0)
         close(g->report);
-    g->pidfd = g->report = -1;
+    g->pidfd = g->report = g->waiter_fd = -1;
 }

@@ -15,6 +15,7 @@
 #ifndef LC_RUN_INT_H
 #define LC_RUN_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,11 +54,15 @@ typedef struct lc__spawn_opts {
 /* A started guard. */
 typedef struct lc__guard {
     pid_t pid;      /* the guard; also the command's process group */
-    int pidfd;      /* readable once the guard has exited */
+    int pidfd;      /* readable once the guard has exited: its pidfd, or,
+                     * without pidfd_open, an eventfd a thread signals */
     int report;     /* readable when the guard or the command says something
                      * (lc__guard_read); -1 once at its end */
     int terminal;   /* the group was given the terminal on stdin */
     int exec_errno; /* the command's exec failed with it; 0: it did not */
+    int waiter_fd;  /* the fallback's eventfd (== pidfd), -1 without it */
+    int has_waiter; /* the fallback's thread runs: joined by lc__guard_close */
+    pthread_t waiter;
 } lc__guard;
 
 /* What the guard writes on the report pipe when the command was stopped

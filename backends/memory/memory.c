@@ -14,6 +14,15 @@
 #include <string.h>
 #include <time.h>
 
+/* The line of waiting acquires of one lock holds this many; later ones
+ * wait outside it (as every waiter would without a line). */
+#define MEM_LINE_MAX 32
+
+typedef struct waiter {
+    char token[LC_TOKEN_LEN + 1];
+    int64_t due_ns; /* when its promise to ask again runs out */
+} waiter;
+
 typedef struct entry {
     char name[LC_NAME_MAX + 1];
     char token[LC_TOKEN_LEN + 1]; /* "" when not held */
@@ -42,6 +51,8 @@ typedef struct entry {
     int64_t paused_until_ms; /* the same on the wall clock; -1: until resumed */
     lc_run_entry *runs;      /* oldest first */
     size_t n_runs;
+    waiter line[MEM_LINE_MAX]; /* waiting acquires, first arrival first */
+    size_t n_line;
 } entry;
 
 struct lc_memstore {
@@ -267,6 +278,67 @@ static void mem_close(void *state)
     free(m);
 }
 
+static void line_drop(entry *e, size_t i)
+{
+    memmove(&e->line[i], &e->line[i + 1], (e->n_line - i - 1) * sizeof(e->line[0]));
+    e->n_line--;
+}
+
+static void line_leave(entry *e, const char *token)
+{
+    for (size_t i = 0; i < e->n_line; i++)
+        if (strcmp(e->line[i].token, token) == 0) {
+            line_drop(e, i);
+            return;
+        }
+}
+
+/* Takes or keeps the token's place in line, renewing its promise. */
+static void line_join(lc_memstore *s, entry *e, const char *token, int64_t queue_ms)
+{
+    int64_t due = lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(queue_ms));
+    for (size_t i = 0; i < e->n_line; i++)
+        if (strcmp(e->line[i].token, token) == 0) {
+            e->line[i].due_ns = due;
+            return;
+        }
+    if (e->n_line == MEM_LINE_MAX)
+        return;
+    lc__strlcpy(e->line[e->n_line].token, token, sizeof(e->line[0].token));
+    e->line[e->n_line++].due_ns = due;
+}
+
+/* 1 when a waiting acquire must leave a free lock to a live waiter ahead
+ * of it (it then stands in line); waiters whose promise ran out are
+ * dropped first. */
+static int behind_in_line(lc_memstore *s, entry *e, const lc_acquire_args *a)
+{
+    if (a->queue_ms <= 0)
+        return 0;
+    int64_t now = lc__mono_ns(s->clock);
+    for (size_t i = 0; i < e->n_line;)
+        if (e->line[i].due_ns <= now)
+            line_drop(e, i);
+        else
+            i++;
+    if (e->n_line == 0 || strcmp(e->line[0].token, a->token) == 0)
+        return 0;
+    line_join(s, e, a->token, a->queue_ms);
+    return 1;
+}
+
+static lc_status mem_leave(void *state, const char *name, const char *token, lc_error *err)
+{
+    (void)err;
+    lc_memstore *s = ((mem_state *)state)->store;
+    pthread_mutex_lock(&s->mu);
+    entry *e = find(s, name);
+    if (e)
+        line_leave(e, token);
+    pthread_mutex_unlock(&s->mu);
+    return LC_OK;
+}
+
 static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     lc_memstore *s = ((mem_state *)state)->store;
@@ -280,8 +352,12 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     } else if (paused(s, e)) {
         rc = lc__err_paused(err, a->name, e->paused_by, e->paused_reason);
     } else if (live(s, e)) {
+        if (a->queue_ms > 0)
+            line_join(s, e, a->token, a->queue_ms);
         rc = lc__err_conflict(err, a->name, e->owner, e->fence, e->acquired_at_ms,
                               (e->expires_ns - lc__mono_ns(s->clock)) / 1000000);
+    } else if (behind_in_line(s, e, a)) {
+        rc = lc__err_promised(err, a->name);
     } else if (e->running &&
                (rc = append_abandoned(e, ((mem_state *)state)->history, err)) != LC_OK) {
         /* out of memory: nothing taken */
@@ -295,6 +371,7 @@ static lc_status mem_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
             e->last_started_at_ms = e->acquired_at_ms;
         e->expires_ns = lc__add_sat(lc__mono_ns(s->clock), lc__ms_to_ns(a->ttl_ms));
         out->fence = e->fence;
+        line_leave(e, a->token);
     }
     if (rc == LC_OK) {
         out->acquired_at_ms = e->acquired_at_ms;
@@ -620,6 +697,7 @@ const lc_backend_ops lc__backend_memory = {
     .open = mem_open,
     .close = mem_close,
     .acquire = mem_acquire,
+    .leave = mem_leave,
     .renew = mem_renew,
     .renew_many = mem_renew_many,
     .release = mem_release,

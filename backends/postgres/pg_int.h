@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#define LC_PG_SCHEMA_VERSION 4
+#define LC_PG_SCHEMA_VERSION 5
 
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
@@ -36,6 +36,9 @@ typedef struct pg_sql {
     char *create_runs_index;
     char *history;
     char *qruns; /* the run history table, quoted */
+    char *create_waiters;
+    char *leave;
+    char *qwaiters; /* the line of waiters, quoted */
     char *create_table;
     char *create_version;
     char *read_version;

@@ -137,7 +137,8 @@ enum {
     A_STARTED_MS,
     A_PAUSED,
     A_PAUSED_BY,
-    A_PAUSED_REASON
+    A_PAUSED_REASON,
+    A_BEHIND
 };
 
 /* Whether the row an acquire lost to is paused; then err says by whom. */
@@ -182,7 +183,7 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
                              lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 6, p, &r, err);
+    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 7, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
@@ -193,6 +194,10 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
     if (paused_row(r, p[0], err)) {
         PQclear(r);
         return LC_ERR_PAUSED;
+    }
+    if (PQntuples(r) > 0 && !flag(r, 0, A_LIVE) && flag(r, 0, A_BEHIND)) {
+        PQclear(r);
+        return lc__err_promised(err, p[0]); /* *live stays 1: no second try */
     }
     if (PQntuples(r) == 0 || !flag(r, 0, A_LIVE)) {
         PQclear(r);
@@ -211,13 +216,15 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
     pg_state *s = state;
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    char cap[16];
+    char cap[16], queue[24];
+    snprintf(queue, sizeof(queue), "%lld", (long long)a->queue_ms);
     const char *p[] = {a->name,
                        a->token,
                        a->owner,
                        ttl,
                        a->claim ? "true" : "false",
-                       history_cap(s, cap, sizeof(cap))};
+                       history_cap(s, cap, sizeof(cap)),
+                       queue};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
@@ -247,6 +254,13 @@ static lc_status update_one(pg_state *s, const char *what, const char *sql, int 
         *changed = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : changed_rows(r);
     PQclear(r);
     return rc;
+}
+
+static lc_status pg_leave(void *state, const char *name, const char *token, lc_error *err)
+{
+    const char *p[] = {name, token};
+    int changed = 0;
+    return update_one(state, "leave the line", ((pg_state *)state)->sql.leave, 2, p, &changed, err);
 }
 
 static lc_status pg_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
@@ -680,6 +694,7 @@ const lc_backend_ops lc__backend_postgres = {
     .open = pg_open,
     .close = pg_close,
     .acquire = pg_acquire,
+    .leave = pg_leave,
     .renew = pg_renew,
     .renew_many = pg_renew_many,
     .release = pg_release,

@@ -2,7 +2,7 @@
  * every statement the backend sends. {T} in a template stands for the
  * quoted "schema"."table", {V} for its version table, {R} for its run
  * history table (the table's name with "_locks" turned into "_runs", or
- * "_runs" added). */
+ * "_runs" added), {W} for its line of waiters (likewise "_waiters"). */
 #include "backends/postgres/pg_int.h"
 #include "core/error_int.h"
 
@@ -56,6 +56,18 @@ static const char create_runs_sql[] = "CREATE TABLE IF NOT EXISTS {R} ("
                                       " http_status integer,"
                                       " error text,"
                                       " attempts integer)";
+
+/* Version 5: the line of waiting acquires, first arrival first; `due` is
+ * when a waiter's promise to ask again runs out. Unlogged: a line is
+ * worth nothing after a crash, and writing it costs no WAL. */
+static const char create_waiters_sql[] = "CREATE UNLOGGED TABLE IF NOT EXISTS {W} ("
+                                         " name text NOT NULL,"
+                                         " token text NOT NULL,"
+                                         " arrived_at timestamptz NOT NULL,"
+                                         " due timestamptz NOT NULL,"
+                                         " PRIMARY KEY (name, token))";
+
+static const char leave_sql[] = "DELETE FROM {W} WHERE name = $1 AND token = $2";
 
 /* Version 1 to 2: the same columns added to an existing table. */
 static const char upgrade_v2_sql[] =
@@ -121,13 +133,28 @@ static const char write_version_sql[] =
 /* One statement. `prev` is the row as it was (for the holder on conflict);
  * `up` takes the lock when it is idle or expired, or when it is already
  * ours (a retried acquire keeps its fence and start time). A claim ($5)
- * leaves the last run's start alone. */
+ * leaves the last run's start alone.
+ *
+ * $7 > 0: an attempt of a waiting acquire, with its promise to ask again
+ * within $7 ms. `ahead` says whether a live waiter stands before this
+ * token in the line (this token not in line, or past its promise, stands
+ * last); then a free lock is not taken. Refused, the token takes or keeps
+ * its place and renews its promise (`jn`: a place whose promise ran out is
+ * taken anew, at the back); granted, it leaves the line, and so do waiters
+ * past their promise (`gone`). $7 = 0 skips all of it (one-time filters
+ * on a parameter: no scan). */
 #define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
 static const char acquire_sql[] =
     "WITH prev AS ("
     "  SELECT owner, fence, status, lease_expires_at, acquired_at, last_sync_started_at,"
     "         " PAUSED("") " AS paused, paused_by, paused_reason"
     "  FROM {T} WHERE name = $1),"
+    " ahead AS ("
+    "  SELECT $7::bigint > 0 AND EXISTS ("
+    "   SELECT 1 FROM {W} w WHERE w.name = $1 AND w.token <> $2 AND w.due >= now()"
+    "   AND NOT EXISTS (SELECT 1 FROM {W} m WHERE m.name = $1 AND m.token = $2"
+    "                   AND m.due >= now() AND (m.arrived_at, m.token) < (w.arrived_at, w.token))"
+    "  ) AS behind),"
     " up AS ("
     "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
     "                        acquired_at, last_sync_started_at)"
@@ -143,8 +170,17 @@ static const char acquire_sql[] =
     "   lease_expires_at = EXCLUDED.lease_expires_at"
     "  WHERE (" RETRIED ")"
     "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"
-    "         AND NOT " PAUSED("l.") ")"
+    "         AND NOT " PAUSED("l.") " AND NOT (SELECT behind FROM ahead))"
     "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at),"
+    " jn AS ("
+    "  INSERT INTO {W} AS w (name, token, arrived_at, due)"
+    "  SELECT $1, $2, now(), now() + $7::bigint * interval '1 millisecond'"
+    "  WHERE $7::bigint > 0 AND NOT EXISTS (SELECT 1 FROM up)"
+    "  ON CONFLICT (name, token) DO UPDATE SET due = EXCLUDED.due,"
+    "   arrived_at = CASE WHEN w.due < now() THEN EXCLUDED.arrived_at ELSE w.arrived_at END),"
+    " gone AS ("
+    "  DELETE FROM {W} WHERE $7::bigint > 0 AND name = $1 AND (token = $2 OR due < now())"
+    "  AND EXISTS (SELECT 1 FROM up)),"
     /* A stale lease reclaimed: its run is history, "abandoned". */
     " ab AS ("
     "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"
@@ -154,13 +190,13 @@ static const char acquire_sql[] =
     TRIM_CTES("ab", "$6")
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
     "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
-    "        false, NULL, NULL"
+    "        false, NULL, NULL, false"
     " FROM up"
     " UNION ALL"
     " SELECT false, fence, " MS("acquired_at") ", NULL,"
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
     "        COALESCE(" LIVE("") ", false), NULL, NULL,"
-    "        COALESCE(paused, false), paused_by, paused_reason"
+    "        COALESCE(paused, false), paused_by, paused_reason, (SELECT behind FROM ahead)"
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
 
 /* The holder, read again when the acquire's snapshot was older than the
@@ -169,7 +205,7 @@ static const char holder_sql[] =
     "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
     "       COALESCE(" LIVE("") ", false), NULL, NULL,"
-    "       COALESCE(" PAUSED("") ", false), paused_by, paused_reason"
+    "       COALESCE(" PAUSED("") ", false), paused_by, paused_reason, false"
     " FROM {T} WHERE name = $1";
 
 static const char renew_sql[] =
@@ -318,7 +354,7 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
         s->sql.acquire, s->sql.holder,        s->sql.renew,      s->sql.renew_many,
         s->sql.release, s->sql.force_release, s->sql.record_run, s->sql.checkpoint,
         s->sql.inspect, s->sql.list,          s->sql.start_run,  s->sql.abandon,
-        s->sql.now,
+        s->sql.now,     s->sql.leave,
     };
     for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
         if (sql == lock_stmts[i])
@@ -326,12 +362,20 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
     return -1;
 }
 
-/* Copies tmpl with {T} and {V} replaced. NULL when out of memory. */
-static char *expand(const char *tmpl, const char *t, const char *v, const char *r)
+/* The quoted names a template's placeholders stand for. */
+typedef struct names {
+    const char *t, *v, *r, *w;
+} names;
+
+/* Copies tmpl with {T}, {V}, {R} and {W} replaced. NULL when out of
+ * memory. */
+static char *expand(const char *tmpl, const names *nm)
 {
-    size_t cap = strlen(tmpl) + 1, tl = strlen(t), vl = strlen(v), rl = strlen(r);
-    size_t most = tl > vl ? tl : vl;
-    most = most > rl ? most : rl;
+    const char *t = nm->t, *v = nm->v, *r = nm->r, *w = nm->w;
+    size_t cap = strlen(tmpl) + 1, most = 0;
+    const char *all[] = {t, v, r, w};
+    for (size_t i = 0; i < 4; i++)
+        most = strlen(all[i]) > most ? strlen(all[i]) : most;
     for (const char *p = tmpl; (p = strchr(p, '{')) != NULL; p++)
         cap += most;
     char *out = malloc(cap), *o = out;
@@ -341,6 +385,7 @@ static char *expand(const char *tmpl, const char *t, const char *v, const char *
         const char *with = strncmp(p, "{T}", 3) == 0   ? t
                            : strncmp(p, "{V}", 3) == 0 ? v
                            : strncmp(p, "{R}", 3) == 0 ? r
+                           : strncmp(p, "{W}", 3) == 0 ? w
                                                        : NULL;
         if (with) {
             memcpy(o, with, strlen(with));
@@ -403,12 +448,12 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     snprintf(version, sizeof(version), "%s_schema", table);
     q->qtable = qualified(s->conn, schema, table);
     q->qversion = qualified(s->conn, schema, version);
-    char runs[LC_PG_IDENT_MAX + 8], index[LC_PG_IDENT_MAX + 16];
+    char runs[LC_PG_IDENT_MAX + 8], waiters[LC_PG_IDENT_MAX + 16], index[LC_PG_IDENT_MAX + 16];
     size_t tl = strlen(table);
-    if (tl > 6 && strcmp(table + tl - 6, "_locks") == 0)
-        snprintf(runs, sizeof(runs), "%.*s_runs", (int)(tl - 6), table);
-    else
-        snprintf(runs, sizeof(runs), "%s_runs", table);
+    int stem = tl > 6 && strcmp(table + tl - 6, "_locks") == 0 ? (int)(tl - 6) : (int)tl;
+    snprintf(runs, sizeof(runs), "%.*s_runs", stem, table);
+    snprintf(waiters, sizeof(waiters), "%.*s_waiters", stem, table);
+    q->qwaiters = qualified(s->conn, schema, waiters);
     snprintf(index, sizeof(index), "%s_by_name", runs);
     q->qruns = qualified(s->conn, schema, runs);
     char *qindex = quoted(s->conn, index);
@@ -419,7 +464,7 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
                      qindex, q->qruns);
     }
     free(qindex);
-    if (q->qtable == NULL || q->qversion == NULL || q->qruns == NULL ||
+    if (q->qtable == NULL || q->qversion == NULL || q->qruns == NULL || q->qwaiters == NULL ||
         q->create_runs_index == NULL) {
         lc__pg_sql_free(q);
         return lc__err(err, LC_ERR_CONFIG, 0, "postgres: cannot quote %s: %s", s->table,
@@ -452,10 +497,13 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         {&q->create_version, create_version_sql},
         {&q->read_version, read_version_sql},
         {&q->write_version, write_version_sql},
+        {&q->create_waiters, create_waiters_sql},
+        {&q->leave, leave_sql},
     };
+    const names nm = {q->qtable, q->qversion, q->qruns, q->qwaiters};
     int ok = 1;
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        ok &= (*all[i].dst = expand(all[i].tmpl, q->qtable, q->qversion, q->qruns)) != NULL;
+        ok &= (*all[i].dst = expand(all[i].tmpl, &nm)) != NULL;
     ok &= (q->create_schema = create_schema_sql(s->conn, schema)) != NULL;
     ok &= (q->listen = listen_sql(s->conn, s->channel)) != NULL;
     if (!ok) {
@@ -476,7 +524,8 @@ void lc__pg_sql_free(pg_sql *q)
                     &q->create_schema,  &q->listen,       &q->qtable,
                     &q->qversion,       &q->upgrade_v3,   &q->pause,
                     &q->resume,         &q->create_runs,  &q->create_runs_index,
-                    &q->history,        &q->qruns};
+                    &q->history,        &q->qruns,        &q->create_waiters,
+                    &q->leave,          &q->qwaiters};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -551,6 +600,9 @@ static lc_status ensure_version(pg_state *s, long *version, lc_error *err)
         ((rc = lc__pg_run(s, "create run history", s->sql.create_runs, 0, NULL, err)) != LC_OK ||
          (rc = lc__pg_run(s, "index run history", s->sql.create_runs_index, 0, NULL, err)) !=
              LC_OK))
+        return rc;
+    if (*version < 5 && (rc = lc__pg_run(s, "create line of waiters", s->sql.create_waiters, 0,
+                                         NULL, err)) != LC_OK)
         return rc;
     char want[16];
     snprintf(want, sizeof(want), "%d", LC_PG_SCHEMA_VERSION);

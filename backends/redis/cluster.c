@@ -378,6 +378,10 @@ static lc_status exec_script(lc__redis *r, lc__redis_conn *c, const void *arg, r
  * cluster would refuse the call as CROSSSLOT). */
 static lc_status call_slot(const lc__redis *r, const lc__rs_call *call, int *slot, lc_error *err)
 {
+    /* A call over many keys (renew-many) spans slots: never routed. */
+    if (call->nmore > 0 || call->nkeys > call->nargs)
+        return lc__err(err, LC_ERR_INTERNAL, 0, "redis %s: %s cannot be routed in a cluster",
+                       r->addr.label, lc__rs_name(call->script));
     *slot = call->nkeys > 0 ? lc__cluster_slot(call->args[0], call->lens[0]) : 0;
     for (int i = 1; i < call->nkeys; i++)
         if (lc__cluster_slot(call->args[i], call->lens[i]) != *slot)

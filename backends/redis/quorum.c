@@ -288,7 +288,10 @@ static lc_status run_on(qmaster *m, qcall *c, qres *r)
     switch (c->op) {
     case Q_OPEN: return LC_OK;
     case Q_ACQUIRE: {
-        lc_acquire_args a = {c->name, c->token, c->owner, c->ttl_ms, c->claim};
+        /* No line of waiters (queue_ms 0, no leave op): each master would
+         * keep its own line, and three waiters at the heads of three
+         * masters' lines would each be refused a majority for good. */
+        lc_acquire_args a = {c->name, c->token, c->owner, c->ttl_ms, c->claim, 0};
         return o->acquire(st, &a, &r->grant, e);
     }
     case Q_RENEW: return o->renew(st, c->name, c->token, c->ttl_ms, e);

@@ -134,7 +134,8 @@ static int repeatable(int script)
 {
     return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
            script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
-           script == LC__RS_PAUSE || script == LC__RS_RESUME;
+           script == LC__RS_PAUSE || script == LC__RS_RESUME || script == LC__RS_LEAVE ||
+           script == LC__RS_RENEW_MANY;
 }
 
 /* After a call failed as unavailable: whether to send it again, saying so
@@ -214,6 +215,8 @@ typedef struct keys {
     char channel[LC__KEY_MAX];
     char pause[LC__KEY_MAX];
     char runs[LC__KEY_MAX];
+    char queue[LC__KEY_MAX];
+    char due[LC__KEY_MAX];
     char num[6][24];
 } keys;
 
@@ -225,6 +228,8 @@ static void keys_of(const lc__redis *r, const char *name, keys *k)
     lc__redis_key(r, name, "released", k->channel);
     lc__redis_key(r, name, "pause", k->pause);
     lc__redis_key(r, name, "runs", k->runs);
+    lc__redis_key(r, name, "q", k->queue);
+    lc__redis_key(r, name, "qd", k->due);
 }
 
 static void call_init(lc__rs_call *call, int script, int nkeys)
@@ -390,6 +395,8 @@ lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisRep
         return conflict(r, name, rep, err);
     if (rep->element[0]->integer == 2)
         return lc__err_paused(err, name, str_at(rep, 1), str_at(rep, 2));
+    if (rep->element[0]->integer == 3)
+        return lc__err_promised(err, name);
     if (rep->element[0]->integer != 1 || !is_array(rep, 6))
         return bad_reply(r, "acquire", name, rep, err);
     return granted(name, rep, out, err);
@@ -403,17 +410,26 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     keys_of(r, a->name, &k);
     snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
     snprintf(k.num[1], sizeof(k.num[1]), "%d", r->history);
-    call_init(&call, LC__RS_ACQUIRE, 5);
+    snprintf(k.num[2], sizeof(k.num[2]), "%lld", (long long)a->queue_ms);
+    /* A no-wait acquire never touches the line: its keys stay out. */
+    int line = a->queue_ms > 0;
+    call_init(&call, LC__RS_ACQUIRE, line ? 7 : 5);
     lc__rs_arg(&call, k.lock);
     lc__rs_arg(&call, k.fence);
     lc__rs_arg(&call, k.meta);
     lc__rs_arg(&call, k.pause);
     lc__rs_arg(&call, k.runs);
+    if (line) {
+        lc__rs_arg(&call, k.queue);
+        lc__rs_arg(&call, k.due);
+    }
     lc__rs_arg(&call, a->token);
     lc__rs_arg(&call, a->owner);
     lc__rs_arg(&call, k.num[0]);
     lc__rs_arg(&call, a->claim ? "1" : "0");
     lc__rs_arg(&call, k.num[1]);
+    if (line)
+        lc__rs_arg(&call, k.num[2]);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, a->name, &rep, err);
     if (rc != LC_OK)
@@ -426,6 +442,19 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
         out->checkpoint = NULL;
     }
     return rc;
+}
+
+static lc_status rds_leave(void *state, const char *name, const char *token, lc_error *err)
+{
+    lc__redis *r = state;
+    keys k;
+    lc__rs_call call;
+    keys_of(r, name, &k);
+    call_init(&call, LC__RS_LEAVE, 2);
+    lc__rs_arg(&call, k.queue);
+    lc__rs_arg(&call, k.due);
+    lc__rs_arg(&call, token);
+    return run_token_checked(r, &call, name, err); /* the script always answers 1 */
 }
 
 static lc_status rds_renew(void *state, const char *name, const char *token, int64_t ttl_ms,
@@ -461,14 +490,113 @@ static lc_status eval_many(lc__redis *r, const lc__rs_call *calls, size_t n, red
     return rc;
 }
 
-/* All renewals in one pipelined round trip (plus a WAIT when replicas
- * must confirm: then a shortfall fails the whole call as unavailable and
- * the leases are left to the next renewal or their ttl). */
+/* Leases per renew-many script call: one call renews this many in one
+ * go (Redis runs nothing else meanwhile, about 1 ms per thousand here);
+ * more are sent as several calls in the same round trip. */
+#define RENEW_CHUNK 1000
+
+/* The arguments of renew-many calls: lock and meta key per lease, then
+ * token and ttl per lease, each chunk's keys before its arguments. */
+typedef struct renew_batch {
+    keys *k;           /* per lease */
+    const char **argv; /* 4 per lease */
+    size_t *lens;
+    lc__rs_call *calls; /* per chunk */
+    redisReply **reps;
+    size_t n, chunks;
+} renew_batch;
+
+static void renew_batch_free(renew_batch *b)
+{
+    for (size_t i = 0; b->reps && i < b->chunks; i++)
+        if (b->reps[i])
+            freeReplyObject(b->reps[i]);
+    free(b->reps);
+    free(b->calls);
+    free(b->lens);
+    free(b->argv);
+    free(b->k);
+}
+
+static int renew_batch_init(lc__redis *r, const lc_renew_item *items, size_t n, renew_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->n = n;
+    b->chunks = (n + RENEW_CHUNK - 1) / RENEW_CHUNK;
+    b->k = calloc(n, sizeof(*b->k));
+    b->argv = calloc(4 * n, sizeof(*b->argv));
+    b->lens = calloc(4 * n, sizeof(*b->lens));
+    b->calls = calloc(b->chunks, sizeof(*b->calls));
+    b->reps = calloc(b->chunks, sizeof(*b->reps));
+    if (!b->k || !b->argv || !b->lens || !b->calls || !b->reps)
+        return -1;
+    for (size_t c = 0; c < b->chunks; c++) {
+        size_t first = c * RENEW_CHUNK, m = n - first < RENEW_CHUNK ? n - first : RENEW_CHUNK;
+        const char **kv = b->argv + 4 * first, **av = kv + 2 * m;
+        for (size_t j = 0; j < m; j++) {
+            keys *k = &b->k[first + j];
+            keys_of(r, items[first + j].name, k);
+            snprintf(k->num[0], sizeof(k->num[0]), "%lld", (long long)items[first + j].ttl_ms);
+            kv[2 * j] = k->lock;
+            kv[2 * j + 1] = k->meta;
+            av[2 * j] = items[first + j].token;
+            av[2 * j + 1] = k->num[0];
+        }
+        for (size_t j = 0; j < 4 * m; j++)
+            b->lens[4 * first + j] = strlen(kv[j]);
+        call_init(&b->calls[c], LC__RS_RENEW_MANY, (int)(2 * m));
+        b->calls[c].more = kv;
+        b->calls[c].more_lens = b->lens + 4 * first;
+        b->calls[c].nmore = 4 * m;
+    }
+    return 0;
+}
+
+/* On one server: one renew-many script call per RENEW_CHUNK leases (one
+ * for up to that many), all in one round trip. */
+static lc_status renew_many_scripted(lc__redis *r, lc_renew_item *items, size_t n, lc_error *err)
+{
+    renew_batch b;
+    lc_status rc = LC_OK;
+    if (renew_batch_init(r, items, n, &b) != 0)
+        rc = lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    if (rc == LC_OK)
+        rc = eval_many(r, b.calls, b.chunks, b.reps, err);
+    for (size_t c = 0; rc == LC_OK && c < b.chunks; c++) {
+        size_t first = c * RENEW_CHUNK, m = n - first < RENEW_CHUNK ? n - first : RENEW_CHUNK;
+        const redisReply *rep = b.reps[c];
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != m) {
+            rc = bad_reply(r, "renew", items[first].name, rep, err);
+            break;
+        }
+        for (size_t j = 0; j < m; j++) {
+            const redisReply *e = rep->element[j];
+            if (e->type != REDIS_REPLY_INTEGER) {
+                rc = bad_reply(r, "renew", items[first + j].name, e, err);
+                break;
+            }
+            items[first + j].status = e->integer == 1 ? LC_OK : LC_ERR_LOST;
+        }
+    }
+    renew_batch_free(&b);
+    return rc;
+}
+
+/* All renewals in one round trip: on one server, one script call for all
+ * of them (renew_many_scripted); in a cluster, whose keys of different
+ * slots cannot share a script call, one pipeline of renew calls per
+ * master. Plus a WAIT when replicas must confirm: then a shortfall fails
+ * the whole call as unavailable and the leases are left to the next
+ * renewal or their ttl. */
 static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
 {
     lc__redis *r = state;
     if (n == 0)
         return LC_OK;
+    if (!r->cluster) {
+        lc_status rc = renew_many_scripted(r, items, n, err);
+        return rc != LC_OK ? rc : lc__redis_wait_replicas(r, &r->main, r->main.epoch, err);
+    }
     renew_slot *slots = calloc(n, sizeof(*slots));
     lc__rs_call *calls = calloc(n, sizeof(*calls));
     redisReply **reps = calloc(n, sizeof(*reps));
@@ -483,10 +611,8 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
         lc__rs_arg(&calls[i], items[i].token);
         lc__rs_arg(&calls[i], k->num[0]);
     }
-    if (rc == LC_OK && r->cluster) /* one pipeline and WAIT per master */
+    if (rc == LC_OK) /* one pipeline and WAIT per master */
         rc = lc__cluster_eval_many(r, calls, n, reps, 1, err);
-    else if (rc == LC_OK)
-        rc = eval_many(r, calls, n, reps, err);
     for (size_t i = 0; rc == LC_OK && i < n; i++) {
         const redisReply *rep = reps[i];
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -500,9 +626,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
     free(reps);
     free(calls);
     free(slots);
-    if (rc != LC_OK || r->cluster)
-        return rc;
-    return lc__redis_wait_replicas(r, &r->main, r->main.epoch, err);
+    return rc;
 }
 
 static lc_status rds_release(void *state, const char *name, const char *token,
@@ -1068,6 +1192,7 @@ const lc_backend_ops lc__backend_redis = {
     .open = rds_open,
     .close = rds_close,
     .acquire = rds_acquire,
+    .leave = rds_leave,
     .renew = rds_renew,
     .renew_many = rds_renew_many,
     .release = rds_release,

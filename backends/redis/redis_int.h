@@ -92,6 +92,8 @@ enum {
     LC__RS_START,
     LC__RS_PAUSE,
     LC__RS_RESUME,
+    LC__RS_LEAVE,
+    LC__RS_RENEW_MANY,
     LC__RS_COUNT
 };
 
@@ -104,6 +106,11 @@ typedef struct lc__rs_call {
     int nargs; /* keys + arguments */
     const char *args[LC__RS_MAXARGS];
     size_t lens[LC__RS_MAXARGS];
+    /* More arguments after args[] (borrowed), for a call over many keys
+     * (renew-many's): nkeys then counts across both. */
+    const char *const *more;
+    const size_t *more_lens;
+    size_t nmore;
 } lc__rs_call;
 
 /* Adds a NUL-terminated string (NULL counts as "") to a call. */

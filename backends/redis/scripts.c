@@ -9,6 +9,7 @@
 #include "core/error_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Lua reads better laid out as Lua than as clang-format would fold it. */
@@ -33,7 +34,7 @@
     "end\n"                                                                                    \
     "local function err(r) return type(r) == 'table' and r.err ~= nil end\n"                   \
     "local function failed(r, wants)\n"                                                        \
-    "  for i = 1, #wants do\n"                                                                 \
+    "  for i = 1, math.min(#wants, #KEYS) do\n"                                                                 \
     "    local bad = kind(KEYS[i], wants[i])\n"                                                \
     "    if bad then return bad end\n"                                                         \
     "  end\n"                                                                                  \
@@ -113,7 +114,8 @@
     "  return cur == token and 1 or 0\n"                                                       \
     "end\n"
 
-/* KEYS lock fence meta pause runs; ARGV token owner ttl_ms claim history.
+/* KEYS lock fence meta pause runs queue due; ARGV token owner ttl_ms claim
+ * history queue_ms.
  * -> {1, fence, acquired_at_ms, checkpoint, now_ms, last_started_at_ms},
  * {0, owner, fence, acquired_at_ms, pttl} for the holder, or
  * {2, by, reason, until_ms, 0} while paused (the pause key lives as long
@@ -124,10 +126,23 @@
  *
  * The good path: one HMGET, EXISTS, SET NX PX, INCR, TIME and one HSET.
  * A lock already held with this token (a retried acquire) is granted
- * again with its fence, paused or not. */
+ * again with its fence, paused or not.
+ *
+ * The line of waiters (KEYS queue due; ARGV[6] = queue_ms): a waiting
+ * acquire (queue_ms > 0) that meets a held lock takes a place in line --
+ * its token in `queue` scored by its first arrival, and in `due` scored by
+ * the time it promised to ask again (now + queue_ms, renewed each time it
+ * asks). A free lock goes to a waiting acquire only when the line is empty
+ * or it is first in line; anyone else is refused ({3} -- the lock is free
+ * but promised) and keeps its place. Waiters that broke their promise
+ * (died, or gave up without leaving) are dropped as the line is read, so a
+ * dead waiter holds the lock back for at most its queue_ms. A no-wait
+ * acquire (queue_ms = 0) never looks at the line, and is sent without the
+ * line's keys and queue_ms, as before there was a line. Costs the good
+ * path of a waiting acquire one EXISTS. */
 static const char acquire_lua[] =
     PRELUDE
-    "local want = {'string', 'string', 'hash', 'hash', 'list'}\n"
+    "local want = {'string', 'string', 'hash', 'hash', 'list', 'zset', 'zset'}\n"
     "local m = redis.pcall('HMGET', KEYS[3], 'fence', 'owner', 'acquired_at_ms', 'status',\n"
     "  'last_started_at_ms', 'checkpoint')\n"
     "if err(m) then return failed(m, want) end\n"
@@ -135,6 +150,19 @@ static const char acquire_lua[] =
     "  return {1, tonumber(m[1]) or 0, tonumber(m[3]) or 0, m[6], now_ms(),\n"
     "          tonumber(m[5]) or -1}\n"
     "end\n"
+    "local qms = tonumber(ARGV[6]) or 0\n"
+    "local clock, line_up\n"
+    "if qms > 0 then line_up = function()\n"
+    "  clock = clock or now_ms()\n"
+    "  local r = redis.pcall('ZADD', KEYS[6], 'NX', clock, ARGV[1])\n"
+    "  if err(r) then return failed(r, want) end\n"
+    "  r = redis.pcall('ZADD', KEYS[7], clock + qms, ARGV[1])\n"
+    "  if err(r) then redis.call('ZREM', KEYS[6], ARGV[1]); return failed(r, want) end\n"
+    "  if redis.call('PTTL', KEYS[6]) < qms then\n"
+    "    redis.call('PEXPIRE', KEYS[6], qms); redis.call('PEXPIRE', KEYS[7], qms)\n"
+    "  end\n"
+    "  return nil\n"
+    "end end\n"
     "if redis.call('EXISTS', KEYS[4]) == 1 then\n"
     "  local cur = redis.pcall('GET', KEYS[1])\n"
     "  if err(cur) then return failed(cur, want) end\n"
@@ -143,10 +171,39 @@ static const char acquire_lua[] =
     "  if err(p) then return failed(p, want) end\n"
     "  return {2, p[1] or '', p[2] or '', tonumber(p[3]) or -1, 0}\n"
     "end\n"
+    "local queued = qms > 0 and redis.call('EXISTS', KEYS[6]) == 1\n"
+    "if queued then\n"
+    "  clock = now_ms()\n"
+    "  local gone = redis.pcall('ZRANGEBYSCORE', KEYS[7], '-inf', clock, 'LIMIT', 0, 100)\n"
+    "  if err(gone) then return failed(gone, want) end\n"
+    "  if #gone > 0 then\n"
+    "    local r = redis.pcall('ZREM', KEYS[6], unpack(gone))\n"
+    "    if err(r) then return failed(r, want) end\n"
+    "    redis.call('ZREM', KEYS[7], unpack(gone))\n"
+    "  end\n"
+    "  local head = redis.pcall('ZRANGE', KEYS[6], 0, 0)\n"
+    "  if err(head) then return failed(head, want) end\n"
+    "  if head[1] ~= nil and head[1] ~= ARGV[1] then\n"
+    "    local cur = redis.pcall('GET', KEYS[1])\n"
+    "    if err(cur) then return failed(cur, want) end\n"
+    "    if cur == ARGV[1] then return again() end\n"
+    "    local bad = line_up()\n"
+    "    if bad then return bad end\n"
+    "    if cur then\n"
+    "      return {0, m[2] or '', tonumber(m[1]) or 0, tonumber(m[3]) or 0,\n"
+    "              redis.call('PTTL', KEYS[1])}\n"
+    "    end\n"
+    "    return {3, '', 0, 0, 0}\n"
+    "  end\n"
+    "end\n"
     "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then\n"
     "  local cur = redis.pcall('GET', KEYS[1])\n"
     "  if err(cur) then return failed(cur, want) end\n"
     "  if cur == ARGV[1] then return again() end\n"
+    "  if qms > 0 then\n"
+    "    local bad = line_up()\n"
+    "    if bad then return bad end\n"
+    "  end\n"
     "  return {0, m[2] or '', tonumber(m[1]) or 0, tonumber(m[3]) or 0,\n"
     "          redis.call('PTTL', KEYS[1])}\n"
     "end\n"
@@ -169,7 +226,10 @@ static const char acquire_lua[] =
     /* A fence key lost by hand must not let fences go back. */
     "local last = tonumber(m[1]) or 0\n"
     "if fence <= last then fence = last + 1; redis.call('SET', KEYS[2], num(fence)) end\n"
-    "local now = now_ms()\n"
+    "if queued then\n"
+    "  redis.call('ZREM', KEYS[6], ARGV[1]); redis.call('ZREM', KEYS[7], ARGV[1])\n"
+    "end\n"
+    "local now = clock or now_ms()\n"
     "local started = tonumber(m[5]) or -1\n"
     "if ARGV[4] ~= '1' then\n"
     "  started = now\n"
@@ -192,6 +252,30 @@ static const char renew_lua[] =
     "if err(r) then return failed(r, {'string', 'hash'}) end\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return 1\n";
+
+/* Many renewals in one call: KEYS lock1 meta1 lock2 meta2 ...; ARGV
+ * token1 ttl_ms1 token2 ttl_ms2 ... -> an array with 1 (renewed) or 0
+ * (not yours) per lease, as renew would answer each; one TIME for all.
+ * A foreign key fails the whole call, naming it (the leases before it
+ * are renewed: renewing is idempotent). */
+static const char renew_many_lua[] =
+    PRELUDE
+    "local now = now_ms()\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS / 2 do\n"
+    "  local lock, meta, ttl = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i]\n"
+    "  local cur = redis.pcall('GET', lock)\n"
+    "  if err(cur) then return kind(lock, 'string') or kind(meta, 'hash') or cur end\n"
+    "  if cur == ARGV[2 * i - 1] then\n"
+    "    local r = redis.pcall('HSET', meta, 'expires_at_ms', num(now + tonumber(ttl)))\n"
+    "    if err(r) then return kind(lock, 'string') or kind(meta, 'hash') or r end\n"
+    "    redis.call('PEXPIRE', lock, ttl)\n"
+    "    out[i] = 1\n"
+    "  else\n"
+    "    out[i] = 0\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS lock meta runs; ARGV token channel retry record, then the record's
  * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
@@ -300,6 +384,13 @@ static const char inspect_lua[] =
     "end\n"
     "return {redis.call('PTTL', KEYS[1]), now_ms(), m, p}\n";
 
+/* KEYS queue due; ARGV token -> 1. A waiter that gives up leaves the
+ * line, so that the next in line need not wait out its promise. */
+static const char leave_lua[] =
+    "redis.pcall('ZREM', KEYS[1], ARGV[1])\n"
+    "redis.pcall('ZREM', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
 /* clang-format on */
 
 static const struct {
@@ -316,6 +407,8 @@ static const struct {
     [LC__RS_START] = {"start", start_lua},
     [LC__RS_PAUSE] = {"pause", pause_lua},
     [LC__RS_RESUME] = {"resume", resume_lua},
+    [LC__RS_LEAVE] = {"leave", leave_lua},
+    [LC__RS_RENEW_MANY] = {"renew-many", renew_many_lua},
 };
 
 const char *lc__rs_name(int script)
@@ -333,16 +426,33 @@ void lc__rs_arg(lc__rs_call *call, const char *s)
     call->nargs++;
 }
 
+/* A call's command line: on the stack, or on the heap for a call with
+ * `more` arguments. */
 typedef struct rs_argv {
-    const char *argv[3 + LC__RS_MAXARGS];
-    size_t lens[3 + LC__RS_MAXARGS];
+    const char **argv;
+    size_t *lens;
+    const char *small[3 + LC__RS_MAXARGS];
+    size_t small_lens[3 + LC__RS_MAXARGS];
     char nkeys[16];
     int argc;
 } rs_argv;
 
-/* EVALSHA sha nkeys args... or EVAL text nkeys args... */
-static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval, rs_argv *a)
+/* EVALSHA sha nkeys args... more... or EVAL text nkeys ...; -1 when out
+ * of memory. */
+static int build(const lc__redis_scripts *s, const lc__rs_call *call, int use_eval, rs_argv *a)
 {
+    size_t argc = 3 + (size_t)call->nargs + call->nmore;
+    a->argv = a->small;
+    a->lens = a->small_lens;
+    if (call->nmore > 0) {
+        a->argv = malloc(argc * sizeof(*a->argv));
+        a->lens = malloc(argc * sizeof(*a->lens));
+        if (a->argv == NULL || a->lens == NULL) {
+            free(a->argv);
+            free(a->lens);
+            return -1;
+        }
+    }
     snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
     a->argv[0] = use_eval ? "EVAL" : "EVALSHA";
     a->argv[1] = use_eval ? scripts[call->script].text : s->sha[call->script];
@@ -353,15 +463,26 @@ static void build(const lc__redis_scripts *s, const lc__rs_call *call, int use_e
         a->argv[3 + i] = call->args[i];
         a->lens[3 + i] = call->lens[i];
     }
-    a->argc = 3 + call->nargs;
+    for (size_t i = 0; i < call->nmore; i++) {
+        a->argv[3 + (size_t)call->nargs + i] = call->more[i];
+        a->lens[3 + (size_t)call->nargs + i] = call->more_lens[i];
+    }
+    a->argc = (int)argc;
+    return 0;
 }
 
 static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s, const lc__rs_call *call,
                              int use_eval, lc_error *err)
 {
     rs_argv a;
-    build(s, call, use_eval, &a);
-    return lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+    if (build(s, call, use_eval, &a) != 0)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_status rc = lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+    if (a.argv != a.small) {
+        free(a.argv);
+        free(a.lens);
+    }
+    return rc;
 }
 
 static lc_status append_load(lc__redis_conn *c, int script, lc_error *err)

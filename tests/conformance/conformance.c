@@ -229,7 +229,7 @@ static void test_acquire_same_token_again_same_fence(void **state)
     const char *name = lct_name("conf/retry");
     lc_lease *l = take(f->a, name, 5000);
     /* A retried acquire after a lost reply carries the same token. */
-    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0};
+    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0, 0};
     lc_grant g = {0, 0, NULL, 0, -1};
     lc_error err;
     lct_assert_rc(f->a->ops->acquire(f->a->state, &a, &g, &err), LC_OK, &err);
@@ -909,7 +909,7 @@ static void test_pause_leaves_live_lease_alone(void **state)
     assert_string_equal(info.paused_by, "operator");
     lc_lock_info_clear(&info);
     /* A retried acquire of the lease already held is still the holder's. */
-    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0};
+    lc_acquire_args a = {name, lc_lease_token(l), "holder-a", 5000, 0, 0};
     lc_grant g = {0, 0, NULL, 0, -1};
     lct_assert_rc(f->a->ops->acquire(f->a->state, &a, &g, &err), LC_OK, &err);
     assert_int_equal(g.fence, lc_lease_fence(l));
@@ -1139,6 +1139,148 @@ static void test_history_reclaimed_stale_lease_is_abandoned(void **state)
     lc_lease_free(first);
 }
 
+/* ---- the line of waiters ------------------------------------------------ */
+
+#define TOK1 "11111111111111111111111111111111"
+#define TOK2 "22222222222222222222222222222222"
+#define TOK3 "33333333333333333333333333333333"
+
+/* One attempt straight through the backend's table, as one turn of a
+ * waiting acquire (queue_ms > 0) or a no-wait acquire (0) makes it. */
+static lc_status attempt(lc_client *c, const char *name, const char *token, int64_t queue_ms,
+                         uint64_t *fence, lc_error *err)
+{
+    lc_acquire_args a = {name, token, "waiter", 5000, 0, queue_ms};
+    lc_grant g = {0, 0, NULL, 0, -1};
+    lc_status rc = c->ops->acquire(c->state, &a, &g, err);
+    free(g.checkpoint);
+    if (fence)
+        *fence = g.fence;
+    return rc;
+}
+
+static void give_back(lc_client *c, const char *name, const char *token)
+{
+    lc_error err;
+    lct_assert_rc(c->ops->abandon(c->state, name, token, &err), LC_OK, &err);
+}
+
+/* Two waiters lined up behind a holder; the holder releases. Returns 1
+ * when the backend keeps a line of waiters (leave). One without (quorum
+ * mode) is held to what it promises instead: the free lock goes to
+ * whoever asks first, the second waiter here; then 0 ends the case. */
+static int line_of_two(fixture *f, const char *name, int64_t first_queue_ms)
+{
+    lc_lease *l = take(f->a, name, 5000);
+    lc_error err;
+    assert_int_equal(attempt(f->b, name, TOK1, first_queue_ms, NULL, &err), LC_ERR_CONFLICT);
+    assert_string_equal(err.holder.owner, "holder-a");
+    assert_int_equal(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_ERR_CONFLICT);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+    if (f->a->ops->leave != NULL)
+        return 1;
+    lct_assert_rc(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_OK, &err);
+    give_back(f->b, name, TOK2);
+    return 0;
+}
+
+static void test_free_lock_goes_to_first_waiter_in_line(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/line");
+    if (!line_of_two(f, name, 10000))
+        return;
+    lc_error err;
+    /* The second waiter asks first after the release: refused. */
+    assert_int_equal(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "waiter ahead in line"));
+    uint64_t fence = 0;
+    lct_assert_rc(attempt(f->b, name, TOK1, 10000, &fence, &err), LC_OK, &err);
+    assert_true(fence > 0);
+    give_back(f->b, name, TOK1);
+    lct_assert_rc(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_OK, &err);
+    give_back(f->b, name, TOK2);
+}
+
+static void test_no_wait_acquire_ignores_line(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/linebypass");
+    if (!line_of_two(f, name, 10000))
+        return;
+    lc_error err;
+    lct_assert_rc(attempt(f->a, name, TOK3, 0, NULL, &err), LC_OK, &err);
+    give_back(f->a, name, TOK3);
+    lct_assert_rc(attempt(f->b, name, TOK1, 10000, NULL, &err), LC_OK, &err);
+    give_back(f->b, name, TOK1);
+}
+
+typedef struct second_arg {
+    fixture *f;
+    const char *name;
+} second_arg;
+
+/* The second in line asks (renewing its own promise) until it is granted. */
+static int second_granted(void *p)
+{
+    second_arg *a = p;
+    lc_error err;
+    return attempt(a->f->b, a->name, TOK2, 10000, NULL, &err) == LC_OK;
+}
+
+static void test_waiter_past_its_promise_loses_its_place(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/linedead");
+    int64_t t0 = lct_now_ms();
+    if (!line_of_two(f, name, 300))
+        return; /* the first waiter then "dies" */
+    lc_error err;
+    second_arg a = {f, name};
+    if (is_memory(f)) {
+        assert_int_equal(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_ERR_CONFLICT);
+        lct_clock_advance(&f->fc, 310);
+        assert_true(second_granted(&a));
+    } else {
+        assert_true(lct_wait_for(second_granted, &a, 10000));
+        assert_true(lct_now_ms() - t0 >= 290); /* not before the promise ran out */
+    }
+    give_back(f->b, name, TOK2);
+    /* Dropped from the line, it asks again and takes the free lock. */
+    assert_int_equal(attempt(f->b, name, TOK1, 10000, NULL, &err), LC_OK);
+    give_back(f->b, name, TOK1);
+}
+
+static void test_waiter_that_leaves_gives_place_up(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/lineleave");
+    if (!line_of_two(f, name, 10000))
+        return;
+    lc_error err;
+    lct_assert_rc(f->b->ops->leave(f->b->state, name, TOK1, &err), LC_OK, &err);
+    lct_assert_rc(attempt(f->b, name, TOK2, 10000, NULL, &err), LC_OK, &err);
+    give_back(f->b, name, TOK2);
+}
+
+/* A waiting acquire that gives up leaves the line: the lock is not kept
+ * for it after its wait ended. */
+static void test_wait_timed_out_leaves_line(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/linetimeout");
+    lc_lease *l = take(f->a, name, 10000);
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 100};
+    lc_lease *got = NULL;
+    lc_error err;
+    assert_int_equal(lc_acquire(f->b, name, &o, &got, &err), LC_ERR_CONFLICT);
+    lct_assert_rc(lc_release(f->a, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+    lct_assert_rc(attempt(f->a, name, TOK3, 10000, NULL, &err), LC_OK, &err);
+    give_back(f->a, name, TOK3);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int lc_conformance_run(const char *backend)
@@ -1166,6 +1308,11 @@ int lc_conformance_run(const char *backend)
         T(test_invalid_name_refused_before_backend),
         T(test_wait_is_woken_by_release),
         T(test_wait_times_out_with_conflict),
+        T(test_free_lock_goes_to_first_waiter_in_line),
+        T(test_no_wait_acquire_ignores_line),
+        T(test_waiter_past_its_promise_loses_its_place),
+        T(test_waiter_that_leaves_gives_place_up),
+        T(test_wait_timed_out_leaves_line),
         T(test_claim_leaves_last_start_and_reports_server_clock),
         T(test_acquire_without_claim_marks_run_started),
         T(test_start_run_with_wrong_token_is_lost),

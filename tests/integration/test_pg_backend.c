@@ -271,8 +271,9 @@ static void test_pg_two_migrates_at_once_both_succeed(void **st)
     PGconn *a = admin();
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_tables WHERE schemaname = '%s'", schema);
-    assert_int_equal(admin_count(a, sql), 3); /* the locks, the version table, the runs */
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 4", schema,
+    /* the locks, the version table, the runs, the line of waiters */
+    assert_int_equal(admin_count(a, sql), 4);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.locks_%ld_schema WHERE version = 5", schema,
              (long)getpid());
     assert_int_equal(admin_count(a, sql), 1);
     PQfinish(a);
@@ -300,7 +301,7 @@ static void test_pg_missing_table_without_auto_migrate_says_run_migrate(void **s
 
     char what[128];
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "at version 4 (created)"));
+    assert_non_null(strstr(what, "at version 5 (created)"));
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
     assert_non_null(strstr(what, "up to date"));
     lct_assert_rc(lc_acquire(c, name, NULL, &l, &err), LC_OK, &err);
@@ -347,9 +348,12 @@ static void test_pg_migrate_upgrades_a_version_1_table(void **st)
 
     char what[128];
     lct_assert_rc(lc_migrate(c, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "at version 4 (upgraded)"));
+    assert_non_null(strstr(what, "at version 5 (upgraded)"));
     snprintf(sql, sizeof(sql), "SELECT version FROM %s_schema", cfg->postgres.table);
-    assert_int_equal(admin_count(a, sql), 4);
+    assert_int_equal(admin_count(a, sql), 5);
+    /* Version 5's line of waiters is there (and empty). */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s_waiters", cfg->postgres.table);
+    assert_int_equal(admin_count(a, sql), 0);
 
     lct_assert_rc(lc_inspect(c, "old-lock", &info, &err), LC_OK, &err);
     assert_int_equal(info.fence, 7);

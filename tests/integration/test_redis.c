@@ -294,7 +294,7 @@ static void test_redis_acquire_retried_with_same_token_same_fence(void **state)
     fixture *f = *state;
     const char *name = lct_name("retry");
     const lc_backend_ops *ops = lc__backend_find("redis");
-    lc_acquire_args a = {name, "0123456789abcdef0123456789abcdef", "me", 5000, 0};
+    lc_acquire_args a = {name, "0123456789abcdef0123456789abcdef", "me", 5000, 0, 0};
     lc_grant g1 = {0, 0, NULL, 0, -1}, g2 = {0, 0, NULL, 0, -1};
     lc_error err;
     lct_assert_rc(ops->acquire(f->a->state, &a, &g1, &err), LC_OK, &err);
@@ -391,16 +391,55 @@ static void test_redis_renew_many_reports_each_item(void **state)
                               {n2, lc_lease_token(l2), 8000, LC_ERR_INTERNAL}};
     const lc_backend_ops *ops = lc__backend_find("redis");
     const lc__redis *r = f->a->state;
-    assert_int_equal(r->scripts.sha[LC__RS_RENEW][0], '\0');
+    assert_int_equal(r->scripts.sha[LC__RS_RENEW_MANY][0], '\0');
     lct_assert_rc(ops->renew_many(f->a->state, items, 2, &err), LC_OK, &err);
     /* The pipeline loaded the script: later batches send only its SHA. */
-    assert_int_equal(strlen(r->scripts.sha[LC__RS_RENEW]), 40);
+    assert_int_equal(strlen(r->scripts.sha[LC__RS_RENEW_MANY]), 40);
     assert_int_equal(items[0].status, LC_OK);
     assert_int_equal(items[1].status, LC_ERR_LOST);
     assert_true(raw_int(f, "PTTL", key_of(f, n1, "lock")) > 5000);
     lct_assert_rc(lc_release(f->a, l1, NULL, &err), LC_OK, &err);
     lc_lease_free(l1);
     lc_lease_free(l2);
+}
+
+/* One script call renews a thousand leases; 1,001 take two calls, in the
+ * same round trip, and each lease gets its own answer. */
+static void test_redis_renew_many_one_call_per_thousand_leases(void **state)
+{
+    NEED_SERVER(state);
+    fixture *f = *state;
+    enum {
+        N = 1001
+    };
+    static char names[N][LC_NAME_MAX + 1];
+    static lc_renew_item items[N];
+    char base[LC_NAME_MAX + 1];
+    lc__strlcpy(base, lct_name("manybig"), sizeof(base));
+    for (int i = 0; i < N; i++)
+        snprintf(names[i], sizeof(names[i]), "%s-%d", base, i);
+    lc_lease *first = take(f->a, names[0], 5000), *last = take(f->a, names[N - 1], 5000);
+    for (int i = 0; i < N; i++) /* the others were never taken: lost */
+        items[i] =
+            (lc_renew_item){names[i], lc_lease_token(i == 0 ? first : last), 8000, LC_ERR_INTERNAL};
+    const lc_backend_ops *ops = lc__backend_find("redis");
+    lc_error err;
+    lct_assert_rc(ops->renew_many(f->a->state, items, 1000, &err), LC_OK, &err); /* loads */
+    uint64_t before = ops->requests(f->a->state);
+    lct_assert_rc(ops->renew_many(f->a->state, items, 1000, &err), LC_OK, &err);
+    assert_int_equal(ops->requests(f->a->state) - before, 1);
+    before = ops->requests(f->a->state);
+    lct_assert_rc(ops->renew_many(f->a->state, items, N, &err), LC_OK, &err);
+    assert_int_equal(ops->requests(f->a->state) - before, 2);
+    assert_int_equal(items[0].status, LC_OK);
+    assert_int_equal(items[N - 1].status, LC_OK);
+    for (int i = 1; i < N - 1; i++)
+        assert_int_equal(items[i].status, LC_ERR_LOST);
+    assert_true(raw_int(f, "PTTL", key_of(f, names[N - 1], "lock")) > 5000);
+    lct_assert_rc(lc_release(f->a, first, NULL, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(f->a, last, NULL, &err), LC_OK, &err);
+    lc_lease_free(first);
+    lc_lease_free(last);
 }
 
 /* ---- scripts and bad data ----------------------------------------------- */
@@ -444,6 +483,15 @@ static void test_redis_meta_key_holding_string_clear_error(void **state)
     assert_int_equal(rc, LC_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.message, meta));
     assert_int_equal(raw_int(f, "EXISTS", key_of(f, name, "lock")), 0);
+    /* Renewing many: the one bad meta fails the call, naming it. */
+    const char *tok = "0123456789abcdef0123456789abcdef";
+    r = redisCommand(f->raw, "SET %s %s PX 5000", key_of(f, name, "lock"), tok);
+    freeReplyObject(r);
+    lc_renew_item item = {name, tok, 5000, LC_ERR_INTERNAL};
+    rc = lc__backend_find("redis")->renew_many(f->a->state, &item, 1, &err);
+    assert_int_equal(rc, LC_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.message, meta));
+    raw_int(f, "DEL", key_of(f, name, "lock"));
     raw_int(f, "DEL", meta);
 }
 
@@ -646,7 +694,7 @@ static void test_redis_migrate_loads_scripts(void **state)
     char what[256];
     lc_error err;
     lct_assert_rc(lc_migrate(f->a, what, sizeof(what), &err), LC_OK, &err);
-    assert_non_null(strstr(what, "loaded 10 scripts"));
+    assert_non_null(strstr(what, "loaded 12 scripts"));
     assert_non_null(strstr(what, "redis "));
 }
 
@@ -731,6 +779,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redis_record_run_keeps_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_renew_many_reports_each_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_renew_many_one_call_per_thousand_leases, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_redis_script_flush_between_calls_still_works, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redis_meta_key_holding_string_clear_error, setup,

@@ -13,8 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -790,6 +795,29 @@ static void test_run_without_command_is_invalid(void **state)
     assert_string_equal(err.message, "renew_every (600ms) must be less than half the ttl (1s)");
 }
 
+/* pidfd_open(2) made to fail with ENOSYS for this process and what it
+ * forks, as on Linux before 5.3 and under valgrind: a seccomp filter, for
+ * the second round, where lc_run watches its guard through a thread. */
+static void without_pidfd_open(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 434 /* pidfd_open */, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+        perror("seccomp");
+        exit(1);
+    }
+    if (syscall(434, getpid(), 0) != -1 || errno != ENOSYS) {
+        fprintf(stderr, "pidfd_open still works\n");
+        exit(1);
+    }
+}
+
 int main(void)
 {
     /* SIGUSR1 goes to the signalfd only: blocked before any thread starts. */
@@ -833,5 +861,17 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_run_without_command_is_invalid, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    /* The paths that wait for the guard's exit, once more without pidfds. */
+#define AGAIN(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+    const struct CMUnitTest without_pidfds[] = {
+        AGAIN(test_run_exit_codes_passed_through_and_recorded),
+        AGAIN(test_run_signal_death_is_signalled_128_plus_n),
+        AGAIN(test_run_command_not_found_reports_errno_127),
+        AGAIN(test_run_timeout_kills_after_grace_when_term_ignored),
+        AGAIN(test_run_reset_stops_command_recorded_lost),
+        AGAIN(test_run_stop_fd_while_running_sends_sigterm),
+    };
+    without_pidfd_open();
+    return failed + cmocka_run_group_tests(without_pidfds, NULL, NULL);
 }
