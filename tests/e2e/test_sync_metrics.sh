@@ -95,12 +95,16 @@ case_two_daemons_metrics_add_up() {
     JOB=$(lock_name metrics)
     start_receiver
     set_rules '{"*": {"delay_ms": 400}}'
-    sync_config "$CFG" "$b" $'  ttl: 3s\n  renew_every: 500ms' "  - name: $JOB
+    sync_config "$CFG" "$b" $'  ttl: 3s\n  renew_every: 100ms' "  - name: $JOB
     every: 1s
     http:
       url: \"http://127.0.0.1:$PORT/m\""
     P1=$(free_port)
     P2=$(free_port)
+    # Held by someone else when the daemons start: their first attempts
+    # are skipped as held, whatever the two daemons' timing (the lease
+    # then runs out by itself).
+    assert_exit 0 lc acquire "$JOB" --ttl 1500ms
     bg d1 lc sync --listen "127.0.0.1:$P1"
     bg d2 lc sync --listen "127.0.0.1:$P2"
     assert_until 10000 log_has d1 "serving /metrics and /healthz on 127.0.0.1:$P1"
