@@ -72,7 +72,7 @@ run_ctest() {
 # One round: the tests of every build.
 run_round() {
     local failed=0
-    run_ctest build "$@" || failed=1
+    run_ctest build -LE slow "$@" || failed=1
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_ctest build-asan "$@" || failed=1

@@ -8,7 +8,7 @@
 # recorded) and then stays in its critical section for a while.
 #
 #   LOCKCOORD_TORTURE_SECONDS  how long faults are injected per backend
-#                              (default 30)
+#                              (default 20)
 #   LOCKCOORD_TORTURE_SEED     replays a run's choices: which fault, after
 #                              what pause, for how long, which holder (by
 #                              its place among those there are); default:
@@ -56,7 +56,7 @@ PY=python3
 [[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 K=8
 TTL_MS=500
-SECS=${LOCKCOORD_TORTURE_SECONDS:-30}
+SECS=${LOCKCOORD_TORTURE_SECONDS:-20}
 SEED=${LOCKCOORD_TORTURE_SEED:-$(((RANDOM << 15) | RANDOM))}
 # Writes accepted, at least: one every 2 s of faults. A run without
 # faults takes well under a second even under ASan on a loaded machine;
