@@ -393,7 +393,7 @@ static lc_status call_slot(const lc__redis *r, const lc__rs_call *call, int *slo
 
 lc_status lc__cluster_eval(lc__redis *r, const lc__rs_call *call, redisReply **out, lc_error *err)
 {
-    int slot;
+    int slot = 0; /* set by call_slot on success; gcc -O3 cannot tell */
     *out = NULL;
     lc_status rc = call_slot(r, call, &slot, err);
     return rc == LC_OK ? routed(r, slot, exec_script, call, 1, out, err) : rc;
