@@ -8,7 +8,8 @@
 #   servers.sh redis-cluster-start DIR [N]   3 masters + N replicas each (default 1);
 #                                            prints the seed redis://127.0.0.1:PORT/0
 #   servers.sh redis-cluster-stop  DIR
-#   servers.sh redis-quorum-start DIR [N]    N independent masters (default 3, odd)
+#   servers.sh redis-quorum-start DIR [N [redis-server args...]]
+#                                            N independent masters (default 3, odd)
 #                                            in DIR/master1..N; prints their URLs,
 #                                            one per line (redis.quorum's list)
 #   servers.sh redis-quorum-stop  DIR
@@ -259,11 +260,12 @@ redis_quorum_start() {
     local dir n i
     dir=$(abs_dir "${1:-}")
     n=${2:-3}
+    shift $(($# < 2 ? $# : 2))
     if ! [[ $n =~ ^[3579]$ ]]; then
         die "redis-quorum-start: the number of masters must be odd, 3 to 9"
     fi
     for ((i = 1; i <= n; i++)); do
-        redis_start "$dir/master$i" || die "redis-quorum-start: master $i did not start"
+        redis_start "$dir/master$i" "$@" || die "redis-quorum-start: master $i did not start"
     done
 }
 

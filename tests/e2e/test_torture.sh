@@ -15,6 +15,8 @@
 #                              a new seed, printed. Only the choices replay:
 #                              how the processes interleave is up to the
 #                              machine.
+#   LOCKCOORD_TORTURE_BACKENDS  the cases to run (default: redis postgres
+#                              redis-quorum)
 #   LOCKCOORD_TORTURE_KEEP     a directory: a failed case's logs are copied
 #                              there (the resource's log, every run's
 #                              output, the servers' logs).
@@ -47,6 +49,10 @@
 # - Nothing is stuck: one ttl after the faults end the lock is free or
 #   held by a live process, writes are accepted again, and once every
 #   worker has stopped a new run takes the lock at once.
+# - In quorum mode (redis.quorum over three private masters) the server
+#   faults hit ONE master at a time (frozen, restarted, its connections
+#   killed), chosen by the plan: a majority stays, so runs go on; the
+#   same invariants are asserted.
 # - The test did something: every kind of fault was injected at least
 #   once, and at least MIN_ACCEPTED writes were accepted.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -162,7 +168,7 @@ torture_cleanup() { # EXIT_STATUS
     done
     if ((rc != 0)) && [[ -n ${LOCKCOORD_TORTURE_KEEP:-} ]]; then
         keep="$LOCKCOORD_TORTURE_KEEP/$BACKEND-$SEED-$$"
-        mkdir -p "$keep" && tar -C "$CASE_DIR" --exclude=./pg/data --exclude=./redis/appendonlydir \
+        mkdir -p "$keep" && tar -C "$CASE_DIR" --exclude=./pg/data --exclude=./redis/appendonlydir --exclude='./q/*/appendonlydir' \
             -cf - . 2>/dev/null | tar -C "$keep" -xf - && echo "    kept in $keep" >&2
     fi
     return 0
@@ -171,7 +177,12 @@ torture_cleanup() { # EXIT_STATUS
 # ------------------------------------------------------------ servers
 
 start_backend() { # BACKEND: a private server (the injector freezes and restarts it)
-    if [[ $1 == redis ]]; then
+    local i
+    if [[ $1 == redis-quorum ]]; then
+        for ((i = 1; i <= QN; i++)); do echo "$CASE_DIR/q/master$i" >>"$CASE_DIR/.redis"; done
+        QURLS=$("$SERVERS" redis-quorum-start "$CASE_DIR/q" "$QN" "${REDIS_ARGS[@]}") ||
+            fail "could not start private redis masters"
+    elif [[ $1 == redis ]]; then
         echo "$CASE_DIR/redis" >>"$CASE_DIR/.redis"
         URL=$("$SERVERS" redis-start "$CASE_DIR/redis" "${REDIS_ARGS[@]}") || fail "could not start a private redis"
     else
@@ -186,7 +197,13 @@ start_backend() { # BACKEND: a private server (the injector freezes and restarts
 }
 
 write_cfg() { # FILE TIMEOUT PG_CONNECT_TIMEOUT
-    if [[ $BACKEND == redis ]]; then
+    local u
+    if [[ $BACKEND == redis-quorum ]]; then
+        {
+            printf 'backend: redis\nredis:\n  connect_timeout: %s\n  command_timeout: %s\n  quorum:\n' "$2" "$2"
+            for u in $QURLS; do echo "    - \"$u\""; done
+        } >"$1"
+    elif [[ $BACKEND == redis ]]; then
         cat >"$1" <<EOF
 backend: redis
 redis:
@@ -214,8 +231,16 @@ log:
 EOF
 }
 
-server_pids() { # the server's processes: Redis; Postgres's postmaster, then its children
-    if [[ $BACKEND == redis ]]; then
+# Quorum mode: the master the fault at hand hits (1..QN), from the plan.
+QN=3
+qmaster() {
+    echo $((PLAN_PICK[F] % QN + 1))
+}
+
+server_pids() { # the server's processes: Redis (quorum mode: one master); Postgres's postmaster, then its children
+    if [[ $BACKEND == redis-quorum ]]; then
+        cat "$CASE_DIR/q/master$(qmaster)/redis.pid"
+    elif [[ $BACKEND == redis ]]; then
         cat "$CASE_DIR/redis/redis.pid"
     else
         local pm
@@ -314,18 +339,22 @@ wait_port_free() { # PORT_FILE
 # Stopped and started again on the same port and data: Redis cleanly
 # (SIGTERM) or by kill -9, Postgres by an immediate stop (a crash to it).
 fault_server_restart() {
-    local how=clean pid
-    if [[ $BACKEND == redis ]]; then
-        ((PLAN_PICK[F] % 2)) && how=crash
-        res F server-restart "$how"
-        pid=$(cat "$CASE_DIR/redis/redis.pid")
+    local how=clean pid dir=$CASE_DIR/redis coin=${PLAN_PICK[F]}
+    if [[ $BACKEND == redis-quorum ]]; then
+        dir=$CASE_DIR/q/master$(qmaster)
+        coin=$((coin / QN))
+    fi
+    if [[ $BACKEND == redis* ]]; then
+        ((coin % 2)) && how=crash
+        res F server-restart "$how" "${dir##*/}"
+        pid=$(cat "$dir/redis.pid")
         if [[ $how == crash ]]; then
             kill -KILL "$pid"
             wait_until 10000 pid_gone "$pid" || fail "redis $pid survived kill -9"
         fi
-        "$SERVERS" redis-stop "$CASE_DIR/redis" || fail "redis-stop"
-        wait_port_free "$CASE_DIR/redis/redis.port"
-        "$SERVERS" redis-start "$CASE_DIR/redis" "${REDIS_ARGS[@]}" >/dev/null || fail "redis did not restart"
+        "$SERVERS" redis-stop "$dir" || fail "redis-stop"
+        wait_port_free "$dir/redis.port"
+        "$SERVERS" redis-start "$dir" "${REDIS_ARGS[@]}" >/dev/null || fail "redis did not restart"
     else
         how=immediate
         res F server-restart "$how"
@@ -337,10 +366,11 @@ fault_server_restart() {
 }
 
 fault_conn_kill() {
-    local n a b
-    if [[ $BACKEND == redis ]]; then
-        a=$(redis-cli -u "$URL" CLIENT KILL TYPE normal 2>&1)
-        b=$(redis-cli -u "$URL" CLIENT KILL TYPE pubsub 2>&1)
+    local n a b u=${URL:-}
+    [[ $BACKEND == redis-quorum ]] && u=redis://127.0.0.1:$(cat "$CASE_DIR/q/master$(qmaster)/redis.port")/0
+    if [[ $BACKEND == redis* ]]; then
+        a=$(redis-cli -u "$u" CLIENT KILL TYPE normal 2>&1)
+        b=$(redis-cli -u "$u" CLIENT KILL TYPE pubsub 2>&1)
         [[ $a =~ ^[0-9]+$ && $b =~ ^[0-9]+$ ]] || fail "CLIENT KILL: $a $b"
         n=$((a + b))
     else
@@ -506,7 +536,7 @@ torture() {
 }
 
 e2e_init
-for b in redis postgres; do
+for b in ${LOCKCOORD_TORTURE_BACKENDS:-redis postgres redis-quorum}; do
     run_case "$b" "torture: $K runs on one lock under faults, fenced writes checked" case_torture
 done
 e2e_finish
