@@ -3,10 +3,13 @@
 # developer's: installs what is missing, builds build/ (RelWithDebInfo),
 # build-asan/ (ASan+UBSan) and build-tsan/ (ThreadSanitizer), starts
 # throwaway Redis and PostgreSQL (unless LOCKCOORD_TEST_REDIS_URL and
-# LOCKCOORD_TEST_PG_CONNINFO are set), runs ctest on each build (the TSan
-# build without the e2e tests: they drive the command, whose threads the
-# library tests already cover, with timing margins TSan's slowdown would
-# eat), then the unit tests of the builds users make: build-release
+# LOCKCOORD_TEST_PG_CONNINFO are set), runs ctest on each build (the e2e
+# tests once, in the ASan build, whose margins are the tightest; build/
+# runs the unit and integration tests and the e2e tests that need a build
+# without sanitizers, label `plain`; the TSan build no e2e tests: they
+# drive the command, whose threads the library tests already cover, with
+# timing margins TSan's slowdown would eat), then the unit tests of the
+# builds users make: build-release
 # (Release), build-nopg and build-noredis (one backend left out) and, when
 # clang is installed, build-clang; and exits non-zero if anything failed.
 # Every build has warnings fatal (LC_WERROR).
@@ -72,7 +75,7 @@ run_ctest() {
 # One round: the tests of every build.
 run_round() {
     local failed=0
-    run_ctest build -LE slow "$@" || failed=1
+    run_ctest build -L '^(unit|integration|plain)$' "$@" || failed=1
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_ctest build-asan "$@" || failed=1
