@@ -83,13 +83,14 @@ lc_install_deps() {
 # lc_build DIR BUILD_TYPE [CMAKE ARGS...]: configure and build into
 # $LC_ROOT/DIR, warnings fatal (the project's own builds keep new warnings
 # out; a user's build does not fail on them). Extra arguments go to cmake,
-# e.g. -DCMAKE_C_COMPILER=clang or -DLC_WITH_POSTGRES=OFF.
+# e.g. -DCMAKE_C_COMPILER=clang or -DLC_WITH_POSTGRES=OFF. With
+# LC_BUILD_TARGET set, only that target (and what it needs) is built.
 lc_build() {
     local dir=$1 type=$2
     shift 2
-    lc_say "Building $dir ($type${*:+ $*})"
+    lc_say "Building $dir ($type${*:+ $*}${LC_BUILD_TARGET:+, target $LC_BUILD_TARGET})"
     cmake -S "$LC_ROOT" -B "$LC_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" -DLC_WERROR=ON "$@" >/dev/null
-    cmake --build "$LC_ROOT/$dir" -j"$(nproc)"
+    cmake --build "$LC_ROOT/$dir" -j"$(nproc)" ${LC_BUILD_TARGET:+--target "$LC_BUILD_TARGET"}
 }
 
 # Starts a throwaway Redis, PostgreSQL and, with LC_WITH_CLUSTER=1, a Redis
