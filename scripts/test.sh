@@ -4,9 +4,10 @@
 # build-asan/ (ASan+UBSan) and build-tsan/ (ThreadSanitizer), starts
 # throwaway Redis and PostgreSQL (unless LOCKCOORD_TEST_REDIS_URL and
 # LOCKCOORD_TEST_PG_CONNINFO are set), runs ctest on each build (the e2e
-# tests once, in the ASan build, whose margins are the tightest; build/
-# runs the unit and integration tests and the e2e tests that need a build
-# without sanitizers, label `plain`; the TSan build no e2e tests: they
+# and integration tests in the sanitizer builds, the e2e tests once, in
+# the ASan build, whose margins are the tightest; build/ runs the unit
+# tests and the e2e tests that need a build without sanitizers, label
+# `plain`; the TSan build no e2e tests: they
 # drive the command, whose threads the library tests already cover, with
 # timing margins TSan's slowdown would eat), then the unit tests of the
 # builds users make: build-release
@@ -18,7 +19,7 @@
 #
 # Then the fuzz step: build-fuzz (clang, LC_FUZZ=ON) and each libFuzzer
 # harness of tests/fuzz for a fixed number of inputs (FUZZ_RUNS below,
-# about 20 s each on a 2-core machine; LOCKCOORD_FUZZ_RUNS=N sets every
+# about 10 s each on a 2-core machine; LOCKCOORD_FUZZ_RUNS=N sets every
 # harness's, 0 skips the step), as many at once as there are cores, each
 # on a copy of its seed corpus. A crash fails the run; its input is kept
 # in build-fuzz/crashes/ and the path printed. The step is deterministic:
@@ -75,7 +76,7 @@ run_ctest() {
 # One round: the tests of every build.
 run_round() {
     local failed=0
-    run_ctest build -L '^(unit|integration|plain)$' "$@" || failed=1
+    run_ctest build -L '^(unit|plain)$' "$@" || failed=1
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_ctest build-asan "$@" || failed=1
@@ -89,11 +90,11 @@ run_round() {
     return "$failed"
 }
 
-# Inputs each harness runs in the fuzz step, sized for about 20 s each on
+# Inputs each harness runs in the fuzz step, sized for about 10 s each on
 # a 2-core machine (two harnesses at once); LOCKCOORD_FUZZ_RUNS overrides.
-declare -A FUZZ_RUNS=([config]=380000 [cron]=4400000 [duration]=6000000 [name]=7500000
-    [pg_row]=5600000 [redact]=350000 [redis_reply]=4800000 [redis_url]=550000 [text]=1300000)
-FUZZ_RUNS_OTHER=300000
+declare -A FUZZ_RUNS=([config]=190000 [cron]=2200000 [duration]=3000000 [name]=3750000
+    [pg_row]=2800000 [redact]=175000 [redis_reply]=2400000 [redis_url]=275000 [text]=650000)
+FUZZ_RUNS_OTHER=150000
 
 # fuzz_one BIN SECS WORK: one harness on a copy of its corpus under WORK,
 # for its count of inputs or SECS seconds, whichever comes first; the log
