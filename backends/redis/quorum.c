@@ -71,6 +71,24 @@ size_t lc__quorum_pick_info(const lc_lock_info *const *views, size_t k, size_t m
     return pick == k ? top : pick;
 }
 
+size_t lc__quorum_pick_holder(const lc_holder *const *h, const unsigned char *held, size_t k,
+                              size_t majority)
+{
+    size_t top = k;
+    for (size_t i = 0; i < k; i++) {
+        if (!held[i])
+            continue;
+        size_t same = 0;
+        for (size_t j = 0; j < k; j++)
+            same += held[j] && h[j]->fence == h[i]->fence && strcmp(h[j]->owner, h[i]->owner) == 0;
+        if (same >= majority)
+            return i;
+        if (top == k || h[i]->fence > h[top]->fence)
+            top = i;
+    }
+    return top;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 enum {
@@ -466,7 +484,7 @@ static int decided(const lc__quorum *q, const qcall *c, decide_rule rule)
         return awaited == 0;
     if (rule == D_ALL)
         return 0;
-    return (ok >= q->maj && awaited == 0) || q->n - failed < q->maj;
+    return awaited == 0 && (ok >= q->maj || q->n - failed < q->maj);
 }
 
 /* Waits until the answers decide c or deadline_ns (monotonic) passes;
@@ -697,20 +715,19 @@ static lc_status q_open(const lc_config *cfg, const lc_backend_env *env, void **
 static lc_status refused(const lc__quorum *q, const qcall *c, const unsigned char *have,
                          lc_error *err)
 {
-    int conflict = -1;
+    const lc_holder *h[LC__QUORUM_MAX];
+    unsigned char held[LC__QUORUM_MAX];
     for (size_t i = 0; i < q->n; i++) {
-        if (!have[i])
-            continue;
-        if (c->r[i].rc == LC_ERR_PAUSED) {
+        if (have[i] && c->r[i].rc == LC_ERR_PAUSED) {
             if (err)
                 *err = c->r[i].err;
             return LC_ERR_PAUSED;
         }
-        if (c->r[i].rc == LC_ERR_CONFLICT &&
-            (conflict < 0 || c->r[i].err.holder.fence > c->r[conflict].err.holder.fence))
-            conflict = (int)i;
+        h[i] = &c->r[i].err.holder;
+        held[i] = have[i] && c->r[i].rc == LC_ERR_CONFLICT;
     }
-    if (conflict >= 0) {
+    size_t conflict = lc__quorum_pick_holder(h, held, q->n, q->maj);
+    if (conflict < q->n) {
         if (err)
             *err = c->r[conflict].err;
         return LC_ERR_CONFLICT;
@@ -991,18 +1008,24 @@ static lc_status q_force_release(void *state, const char *name, const char *reas
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
     lc_status rc = ask_verdict(q, c, "reset", have, err);
-    /* The holder: the held one with the highest fence, else the last. */
-    int best = -1;
+    /* The holder: the one a majority named (else the held one with the
+     * highest fence); when none held it, the last holder any master
+     * remembers, the highest fence. */
+    const lc_holder *h[LC__QUORUM_MAX];
+    unsigned char held[LC__QUORUM_MAX];
+    size_t best = q->n;
     for (size_t i = 0; rc == LC_OK && i < q->n; i++) {
         const qres *r = &c->r[i];
-        if (!have[i] || r->rc != LC_OK)
-            continue;
-        if (best < 0 || (r->flag && !c->r[best].flag) ||
-            (r->flag == c->r[best].flag && r->prev.fence > c->r[best].prev.fence))
-            best = (int)i;
+        h[i] = &r->prev;
+        held[i] = have[i] && r->rc == LC_OK && r->flag;
+        if (have[i] && r->rc == LC_OK && (best == q->n || r->prev.fence > c->r[best].prev.fence))
+            best = i;
     }
     if (rc == LC_OK) {
-        *was_held = c->r[best].flag;
+        size_t pick = lc__quorum_pick_holder(h, held, q->n, q->maj);
+        if (pick < q->n)
+            best = pick;
+        *was_held = pick < q->n;
         *prev = c->r[best].prev;
     }
     finish(q, c, 0);

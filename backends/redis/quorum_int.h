@@ -35,4 +35,14 @@ int64_t lc__quorum_validity_ms(int64_t ttl_ms);
 size_t lc__quorum_pick_info(const lc_lock_info *const *views, size_t k, size_t majority,
                             uint64_t *fence);
 
+/* Which of k holders the masters reported (held[i] 0: master i reported
+ * none) to name as the lock's holder: one that at least `majority` of
+ * them name (the same owner and fence), else the one with the highest
+ * fence (the first of them on a tie); k when none is held. A minority's
+ * stray lease -- an attempt that failed, not yet given back -- can carry
+ * a higher fence than the lease a majority holds, so "highest fence"
+ * alone would name the wrong holder. */
+size_t lc__quorum_pick_holder(const lc_holder *const *h, const unsigned char *held, size_t k,
+                              size_t majority);
+
 #endif

@@ -83,6 +83,56 @@ static void test_quorum_pick_same_fence_other_owner_is_no_majority(void **state)
     assert_int_equal(lc__quorum_pick_info(v, 3, 2, &fence), 2);
 }
 
+static void holder(lc_holder *h, const char *owner, uint64_t fence)
+{
+    memset(h, 0, sizeof(*h));
+    snprintf(h->owner, sizeof(h->owner), "%s", owner);
+    h->fence = fence;
+}
+
+/* The torture test's finding: a reset named a failed attempt's stray
+ * lease (fence 616, one master) instead of the lease two masters held
+ * (fence 614), so the holder it took the lock from went unnamed. */
+static void test_quorum_pick_holder_majority_beats_higher_stray_fence(void **state)
+{
+    (void)state;
+    lc_holder a, b, c;
+    holder(&a, "vm:1", 614);
+    holder(&b, "vm:2", 616);
+    holder(&c, "vm:1", 614);
+    const lc_holder *h[] = {&b, &a, &c};
+    unsigned char held[] = {1, 1, 1};
+    assert_int_equal(lc__quorum_pick_holder(h, held, 3, 2), 1);
+}
+
+static void test_quorum_pick_holder_without_majority_takes_highest_fence(void **state)
+{
+    (void)state;
+    lc_holder a, b, c;
+    holder(&a, "vm:1", 614);
+    holder(&b, "vm:2", 616);
+    holder(&c, "vm:1", 614);
+    const lc_holder *h[] = {&a, &b, &c};
+    unsigned char held[] = {1, 1, 0};
+    assert_int_equal(lc__quorum_pick_holder(h, held, 3, 2), 1);
+    /* Same fence, other owner: not the same holder. */
+    holder(&c, "vm:3", 614);
+    held[2] = 1;
+    assert_int_equal(lc__quorum_pick_holder(h, held, 3, 2), 1);
+}
+
+static void test_quorum_pick_holder_none_held_is_k(void **state)
+{
+    (void)state;
+    lc_holder a, b, c;
+    holder(&a, "vm:1", 614);
+    holder(&b, "vm:2", 616);
+    holder(&c, "vm:1", 614);
+    const lc_holder *h[] = {&a, &b, &c};
+    unsigned char held[] = {0, 0, 0};
+    assert_int_equal(lc__quorum_pick_holder(h, held, 3, 2), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +142,9 @@ int main(void)
         cmocka_unit_test(test_quorum_pick_minority_holder_is_not_held),
         cmocka_unit_test(test_quorum_pick_disagreeing_holders_takes_highest_fence),
         cmocka_unit_test(test_quorum_pick_same_fence_other_owner_is_no_majority),
+        cmocka_unit_test(test_quorum_pick_holder_majority_beats_higher_stray_fence),
+        cmocka_unit_test(test_quorum_pick_holder_without_majority_takes_highest_fence),
+        cmocka_unit_test(test_quorum_pick_holder_none_held_is_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
