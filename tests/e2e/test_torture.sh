@@ -15,10 +15,8 @@
 #                              a new seed, printed. Only the choices replay:
 #                              how the processes interleave is up to the
 #                              machine.
-#   LOCKCOORD_TORTURE_BACKENDS  the cases to run (default: redis postgres;
-#                              redis-quorum is left out until the overlap
-#                              seed 6006 found under load is understood:
-#                              see README, Reliability)
+#   LOCKCOORD_TORTURE_BACKENDS  the cases to run (default: redis postgres
+#                              redis-quorum)
 #   LOCKCOORD_TORTURE_KEEP     a directory: a failed case's logs are copied
 #                              there (the resource's log, every run's
 #                              output, the servers' logs).
@@ -538,7 +536,7 @@ torture() {
 }
 
 e2e_init
-for b in ${LOCKCOORD_TORTURE_BACKENDS:-redis postgres}; do
+for b in ${LOCKCOORD_TORTURE_BACKENDS:-redis postgres redis-quorum}; do
     run_case "$b" "torture: $K runs on one lock under faults, fenced writes checked" case_torture
 done
 e2e_finish
