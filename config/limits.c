@@ -20,6 +20,7 @@
 #endif
 
 #include <stdio.h>
+#include <strings.h>
 #include <string.h>
 
 /* The position of section.key's value, or of the section (a default
@@ -52,8 +53,11 @@ static lc_status too_long(const lc__cfgctx *cx, const lc__ynode *root, const cha
 /* One redis:// or unix:// URL, as the Redis backend will parse it;
  * *unix_socket and *db say what it names. */
 static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *at, const char *key,
-                                 const char *u, int *unix_socket, int *db)
+                                 const char *u, int *unix_socket, int *db, char *label,
+                                 size_t label_size)
 {
+    if (label_size > 0)
+        label[0] = '\0';
     /* No rediss://: hiredis 0.14 has no TLS. */
     static const char *const schemes[] = {"redis://", "unix://"};
     int known = 0;
@@ -74,6 +78,8 @@ static lc_status check_redis_url(const lc__cfgctx *cx, const lc__ynode *at, cons
         return fail_with(cx, at, &e);
     }
     *db = addr.db;
+    if (label_size > 0)
+        snprintf(label, label_size, "%s", addr.label);
     lc__redis_addr_free(&addr);
 #endif
     return LC_OK;
@@ -87,6 +93,7 @@ static lc_status check_quorum(const lc__cfgctx *cx, const lc__ynode *root, const
     const lc__ynode *seq = lc__ymap_get(sec, "quorum", &key);
     const lc__ynode *at = key ? key : value_at(root, "redis", "quorum");
     size_t n = cfg->redis.n_quorum;
+    char label[LC__QUORUM_MAX][300];
     if (cfg->redis.url != NULL)
         return lc__cfg_fail(cx, at->line, at->col,
                             "redis.quorum: give either redis.url or redis.quorum, not both");
@@ -107,9 +114,18 @@ static lc_status check_quorum(const lc__cfgctx *cx, const lc__ynode *root, const
         char path[32];
         snprintf(path, sizeof(path), "redis.quorum[%zu]", i);
         int unix_socket, db;
-        lc_status rc = check_redis_url(cx, item, path, cfg->redis.quorum[i], &unix_socket, &db);
+        lc_status rc = check_redis_url(cx, item, path, cfg->redis.quorum[i], &unix_socket, &db,
+                                       label[i], sizeof(label[i]));
         if (rc != LC_OK)
             return rc;
+        /* The same server twice would count its one lease twice toward
+         * the majority (any db of it: they share the process). */
+        for (size_t j = 0; j < i && label[i][0]; j++)
+            if (strcasecmp(label[i], label[j]) == 0)
+                return lc__cfg_fail(cx, item->line, item->col,
+                                    "%s: the same server as redis.quorum[%zu] (%s): each master "
+                                    "must be an independent server",
+                                    path, j, label[i]);
     }
     return LC_OK;
 }
@@ -125,7 +141,7 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
     if (u != NULL) {
         const lc__ynode *at = value_at(root, "redis", "url");
         int unix_socket, db;
-        lc_status rc = check_redis_url(cx, at, "redis.url", u, &unix_socket, &db);
+        lc_status rc = check_redis_url(cx, at, "redis.url", u, &unix_socket, &db, NULL, 0);
         if (rc != LC_OK)
             return rc;
         /* A cluster's nodes are found by address and only have database 0. */

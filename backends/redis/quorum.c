@@ -569,8 +569,9 @@ static lc_status no_majority(const lc__quorum *q, const qcall *c, const tally *t
     }
     const char *why = t->first_fail >= 0 ? c->r[t->first_fail].err.message : "no answer in time";
     return lc__err(err, LC_ERR_UNAVAILABLE, 0,
-                   "redis quorum: %s '%s' succeeded on %zu of %zu masters (%zu needed): %s", what,
-                   c->name ? c->name : "", t->ok, q->n, q->maj, why);
+                   "redis quorum: %s%s%s%s succeeded on %zu of %zu masters (%zu needed): %s", what,
+                   c->name ? " '" : "", c->name ? c->name : "", c->name ? "'" : "", t->ok, q->n,
+                   q->maj, why);
 }
 
 /* The usual verdict: done on a majority; lost when so many masters say

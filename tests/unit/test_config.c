@@ -257,6 +257,11 @@ static void test_config_redis_quorum_bad_lists_refused_at_position(void **state)
                  "supported)");
     expect_error(QUORUM_HEAD "    - redis://a:1/0\n    - redis://b:2?db=x\n    - redis://c:3/0\n",
                  "t.yaml:5:7: redis.quorum[1]: db must be a number from 0 to 100000");
+    /* One server twice (any db of it, any case of its name) would count
+     * its lease twice toward the majority. */
+    expect_error(QUORUM_HEAD "    - redis://A:1/0\n    - redis://b:2/0\n    - redis://:pw@a:1/3\n",
+                 "t.yaml:6:7: redis.quorum[2]: the same server as redis.quorum[0] (a:1): each "
+                 "master must be an independent server");
 #endif
     expect_error(BASE "  quorum: [redis://a:1/0, redis://b:2/0, redis://c:3/0]\n",
                  "t.yaml:4:3: redis.quorum: give either redis.url or redis.quorum, not both");
