@@ -7,6 +7,7 @@
  * frozen server never delays the loss signal. Both threads only call the
  * functions that the manual mode of keeper_int.h exposes to tests. */
 #include "core/keeper_int.h"
+#include "core/thread_int.h"
 
 #include "core/backoff_int.h"
 #include "core/client_int.h"
@@ -589,9 +590,9 @@ static void stop_renewer(lc_keeper *k)
 
 static lc_status start_threads(lc_keeper *k, lc_error *err)
 {
-    int e = pthread_create(&k->renewer, NULL, renewer_main, k);
+    int e = lc__thread_start(&k->renewer, NULL, renewer_main, k);
     if (e == 0) {
-        e = pthread_create(&k->watchdog, NULL, watchdog_main, k);
+        e = lc__thread_start(&k->watchdog, NULL, watchdog_main, k);
         if (e == 0) {
             k->threads = 1;
             return LC_OK;

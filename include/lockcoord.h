@@ -43,6 +43,10 @@
  *    has ended; runs may go on on several threads at once, each with its
  *    own client, sharing a keeper or not. They leave the process's signal
  *    handling alone (see lc_run for the little they need of it).
+ *  - Every thread the library starts (a keeper's, quorum mode's one per
+ *    master, a sync engine's runs) blocks every signal, so a signal meant
+ *    for the process reaches the application's own threads: block it and
+ *    read it from a signalfd, or handle it where you choose.
  */
 #ifndef LOCKCOORD_H
 #define LOCKCOORD_H

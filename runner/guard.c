@@ -11,6 +11,7 @@
  * never split): the guard that the command exists, or that it was stopped
  * (terminal mode); the command's process that its exec failed. */
 #include "runner/run_int.h"
+#include "core/thread_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -543,12 +544,7 @@ static int watch_exit(lc__guard *g)
         return 0;
     if ((g->waiter_fd = eventfd(0, EFD_CLOEXEC)) < 0)
         return -1;
-    /* The thread must not take a signal meant for the process's others. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&g->waiter, NULL, exit_waiter, g);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int e = lc__thread_start(&g->waiter, NULL, exit_waiter, g);
     if (e != 0) {
         close(g->waiter_fd);
         g->waiter_fd = -1;

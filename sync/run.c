@@ -10,6 +10,7 @@
 #include "sync/engine_int.h"
 
 #include "core/error_int.h"
+#include "core/thread_int.h"
 #include "sync/http_job_int.h"
 
 #include <errno.h>
@@ -347,7 +348,7 @@ static void emit_start(lc__sync_run *run)
 lc_status lc__sync_run_start(lc__sync_run *run, lc_error *err)
 {
     emit_start(run);
-    int e = pthread_create(&run->thread, NULL, run_main, run);
+    int e = lc__thread_start(&run->thread, NULL, run_main, run);
     if (e != 0)
         return lc__err(err, LC_ERR_INTERNAL, e, "job %s: cannot start a thread: %s",
                        run->sj->job->name, strerror(e));

@@ -5,6 +5,7 @@
 #include "backends/postgres/pg_int.h"
 #include "config/redact_int.h"
 #include "core/clock_int.h"
+#include "core/thread_int.h"
 #include "core/error_int.h"
 
 #include <errno.h>
@@ -301,7 +302,7 @@ static void cancel_detached(PGconn *conn)
         return;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, cancel_main, c) != 0)
+    if (lc__thread_start(&t, &attr, cancel_main, c) != 0)
         PQfreeCancel(c);
     pthread_attr_destroy(&attr);
 }

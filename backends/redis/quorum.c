@@ -25,6 +25,7 @@
 
 #include "backends/redis/redis_int.h"
 #include "core/client_int.h"
+#include "core/thread_int.h"
 #include "core/clock_int.h"
 #include "core/error_int.h"
 #include "core/timing_int.h"
@@ -665,7 +666,7 @@ static lc_status setup(lc__quorum *q, const lc_config *cfg, lc_error *err)
         m->cfg.redis.quorum = NULL;
         m->cfg.redis.n_quorum = 0;
         m->cfg.redis.cluster = 0;
-        if (pthread_create(&m->thread, NULL, worker, m) != 0)
+        if (lc__thread_start(&m->thread, NULL, worker, m) != 0)
             return lc__err(err, LC_ERR_INTERNAL, 0, "redis quorum: no thread for %s", m->label);
         m->started = 1;
     }

@@ -69,6 +69,46 @@ case_quorum_frozen() {
     assert_lt "$fence" "$next" "fence before vs after"
 }
 
+# quorum_waiting NAME: a waiting run watches NAME's release channel on
+# one of the masters.
+quorum_waiting() {
+    local i n=0
+    for i in 1 2 3; do
+        n=$((n + $(redis-cli -p "$(cat "$CASE_DIR/q/master$i/redis.port")" PUBSUB NUMSUB "lockcoord:{$1}:released" | sed -n 2p)))
+    done
+    ((n >= 1))
+}
+
+# A signal to a waiting run ends it at once, as with one server. Quorum
+# mode starts a thread per master when the client opens, before `run`
+# blocks its stop signals: those threads took the signals (a SIGINT that
+# a shell had ignored was dropped, so the run waited on and then ran the
+# command; a SIGTERM killed lockcoord outright).
+case_quorum_signal_while_waiting() {
+    local extra name sig code waiter
+    extra=$(quorum_private) || exit 1
+    CFG="$CASE_DIR/quorum.yaml"
+    {
+        echo "backend: redis"
+        echo "redis:"
+        printf '%s\n' "$extra"
+        printf 'log:\n  level: error\n'
+    } >"$CFG"
+    name=$(lock_name qwait)
+    assert_exit 0 lc --json acquire "$name" --ttl 30s --owner e2e-holder
+    for sig in INT TERM HUP; do
+        code=$((128 + $(kill -l "$sig")))
+        bg waiter lc run "$name" --wait 20s -- touch ran
+        assert_until 5000 quorum_waiting "$name"
+        kill -"$sig" "$waiter"
+        bg_wait_within 2000 "$waiter"
+        assert_eq "$code" "$BG_RC" "exit after SIG$sig while waiting (stderr: $(cat waiter.err))"
+        [[ ! -e ran ]] || fail "the command ran after SIG$sig"
+        assert_contains "$(cat waiter.err)" "while waiting for the lock" "message after SIG$sig"
+    done
+}
+
 e2e_init
 run_case redis "quorum: one master frozen keeps the lease, two stop the command (76) before the ttl" case_quorum_frozen
+run_case redis "quorum: a signal to a waiting run ends it at once (128+N)" case_quorum_signal_while_waiting
 e2e_finish
