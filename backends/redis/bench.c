@@ -7,8 +7,11 @@
  *
  * The keys are "PREFIX:{NAME}:bench": the hash tag of the lock, a suffix
  * no lock uses, so a reference never touches a lock and listings never
- * see one. */
+ * see one. With redis.cluster each command goes to the node that owns its
+ * key, as lockcoord's own do; the renewal floor (one script over keys of
+ * many slots) has no counterpart there. */
 #include "backends/backend_int.h"
+#include "backends/redis/cluster_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/error_int.h"
 
@@ -36,9 +39,11 @@ typedef struct rbench {
 /* One command with plain hiredis. A connection that broke stays broken
  * (the reference does not reconnect: the caller opens another). Error
  * replies come back as replies. */
-static lc_status command(rbench *b, const char *what, int argc, const char **argv,
+static lc_status command(rbench *b, const char *what, const char *key, int argc, const char **argv,
                          const size_t *lens, redisReply **out, lc_error *err)
 {
+    if (b->r->cluster != NULL && key != NULL)
+        return lc__cluster_command(b->r, key, argc, argv, lens, out, err);
     redisContext *ctx = b->r->main.ctx;
     if (ctx == NULL || ctx->err)
         return lc__err(err, LC_ERR_UNAVAILABLE, 0, "redis %s: reference %s: connection lost",
@@ -64,12 +69,13 @@ static lc_status bad_reply(rbench *b, const char *what, redisReply *rep, lc_erro
     return rc;
 }
 
-static lc_status load(rbench *b, const char *src, char sha[41], lc_error *err)
+/* SCRIPT LOAD on the node that owns `key` (NULL: the one connected to). */
+static lc_status load(rbench *b, const char *src, char sha[41], const char *key, lc_error *err)
 {
     const char *argv[] = {"SCRIPT", "LOAD", src};
     size_t lens[] = {6, 4, strlen(src)};
     redisReply *rep = NULL;
-    lc_status rc = command(b, "script load", 3, argv, lens, &rep, err);
+    lc_status rc = command(b, "script load", key, 3, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type != REDIS_REPLY_STRING || rep->len != 40)
@@ -80,15 +86,16 @@ static lc_status load(rbench *b, const char *src, char sha[41], lc_error *err)
     return LC_OK;
 }
 
-static lc_status load_all(rbench *b, lc_error *err)
+static lc_status load_all(rbench *b, const char *key, lc_error *err)
 {
-    lc_status rc = load(b, release_lua, b->release_sha, err);
-    return rc == LC_OK ? load(b, renew_lua, b->renew_sha, err) : rc;
+    lc_status rc = load(b, release_lua, b->release_sha, key, err);
+    return rc == LC_OK ? load(b, renew_lua, b->renew_sha, key, err) : rc;
 }
 
-/* EVALSHA; on NOSCRIPT (SCRIPT FLUSH, a restart without persistence) the
- * scripts are loaded again and the call made once more. argv[1] is the
- * SHA, filled in here. */
+/* EVALSHA; on NOSCRIPT (SCRIPT FLUSH, a restart without persistence, a
+ * cluster node that has not seen them) the scripts are loaded again and
+ * the call made once more. argv[1] is the SHA, filled in here; argv[3]
+ * the first key. */
 static lc_status evalsha(rbench *b, const char *what, const char *sha, int argc, const char **argv,
                          size_t *lens, redisReply **out, lc_error *err)
 {
@@ -96,7 +103,7 @@ static lc_status evalsha(rbench *b, const char *what, const char *sha, int argc,
         argv[1] = sha;
         lens[1] = 40;
         redisReply *rep = NULL;
-        lc_status rc = command(b, what, argc, argv, lens, &rep, err);
+        lc_status rc = command(b, what, argv[3], argc, argv, lens, &rep, err);
         if (rc != LC_OK)
             return rc;
         if (attempt > 0 || !lc__reply_is_error(rep, "NOSCRIPT")) {
@@ -104,7 +111,7 @@ static lc_status evalsha(rbench *b, const char *what, const char *sha, int argc,
             return LC_OK;
         }
         freeReplyObject(rep);
-        if ((rc = load_all(b, err)) != LC_OK)
+        if ((rc = load_all(b, argv[3], err)) != LC_OK)
             return rc;
     }
 }
@@ -130,7 +137,7 @@ static lc_status rb_open(const lc_config *cfg, const lc_backend_env *env, void *
         return rc;
     }
     b->r = b->backend;
-    if ((rc = load_all(b, err)) != LC_OK) {
+    if ((rc = load_all(b, NULL, err)) != LC_OK) {
         rb_close(b);
         return rc;
     }
@@ -148,7 +155,7 @@ static lc_status rb_acquire(void *state, const char *name, const char *token, in
     const char *argv[] = {"SET", key, token, "NX", "PX", ms};
     size_t lens[] = {3, strlen(key), strlen(token), 2, 2, strlen(ms)};
     redisReply *rep = NULL;
-    lc_status rc = command(b, "acquire", 6, argv, lens, &rep, err);
+    lc_status rc = command(b, "acquire", key, 6, argv, lens, &rep, err);
     if (rc != LC_OK)
         return rc;
     if (rep->type == REDIS_REPLY_NIL)
@@ -183,6 +190,10 @@ static lc_status rb_renew_many(void *state, const char *const *names, const char
                                size_t n, int64_t ttl_ms, size_t *renewed, lc_error *err)
 {
     rbench *b = state;
+    if (b->r->cluster != NULL)
+        return lc__err(err, LC_ERR_CONFIG, 0,
+                       "redis: bench renew --reference has no floor with redis.cluster (one "
+                       "script cannot take keys of many slots)");
     size_t argc = 3 + 2 * n + 1;
     char *keys = malloc(n * LC__KEY_MAX);
     const char **argv = calloc(argc, sizeof(*argv));
