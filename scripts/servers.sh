@@ -199,14 +199,19 @@ cluster_info() {
 }
 
 # Waits until every node of the cluster in DIR says cluster_state:ok and
-# knows every node (the gossip has converged).
+# knows every node (the gossip has converged), and every replica is in
+# sync with its master (a failover right after the start must not find
+# a replica still loading its first copy).
 cluster_wait_ok() {
-    local dir=$1 total=$2 deadline=$((SECONDS + 30)) port info ok
+    local dir=$1 total=$2 deadline=$((SECONDS + 30)) port info repl ok
     while ((SECONDS < deadline)); do
         ok=1
         for port in $(cat "$dir/cluster.ports"); do
             info=$(cluster_info "$port")
             [[ $info == *cluster_state:ok* && $info == *"cluster_known_nodes:$total"* ]] || ok=0
+            repl=$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" info replication 2>/dev/null </dev/null | tr -d '\r' || true)
+            [[ $repl != *role:slave* || $repl == *master_link_status:up* ]] || ok=0
+            [[ -n $repl ]] || ok=0
         done
         ((ok)) && return 0
         sleep 0.1
