@@ -218,33 +218,36 @@ static void test_redis_url_malformed_escapes_in_parts_are_refused(void **state)
 
 /* The split: user info up to the authority's last '@', user name up to
  * its first ':'; hosts are names, IPv4 or [IPv6]; "host:" is the default
- * port; a decoded path and query. */
+ * port; a decoded path and query. NULL for a part that must be absent. */
 static void test_redis_url_parts_are_split_as_written(void **state)
 {
     (void)state;
-    lc__redis_addr a;
-    parse_ok("redis://app:Hun@ter:2pw@db-1.example_x:7000/%32", &a);
-    assert_string_equal(a.user, "app");
-    assert_string_equal(a.password, "Hun@ter:2pw");
-    assert_string_equal(a.host, "db-1.example_x");
-    assert_int_equal(a.port, 7000);
-    assert_int_equal(a.db, 2);
-    assert_string_equal(a.label, "db-1.example_x:7000");
-    lc__redis_addr_free(&a);
-    parse_ok("redis://[2001:DB8::1]:?db=4", &a);
-    assert_string_equal(a.host, "2001:DB8::1");
-    assert_int_equal(a.port, 6379);
-    assert_int_equal(a.db, 4);
-    assert_string_equal(a.label, "[2001:DB8::1]:6379");
-    lc__redis_addr_free(&a);
-    parse_ok("redis://h", &a);
-    assert_string_equal(a.label, "h:6379");
-    assert_int_equal(a.db, 0);
-    lc__redis_addr_free(&a);
-    parse_ok("unix://:" PW "@/run/my%20redis.sock", &a);
-    assert_string_equal(a.path, "/run/my redis.sock");
-    assert_string_equal(a.password, PW);
-    lc__redis_addr_free(&a);
+    static const struct {
+        const char *url, *host, *path, *user, *password, *label;
+        int port, db;
+    } cases[] = {
+        {"redis://app:Hun@ter:2pw@db-1.example_x:7000/%32", "db-1.example_x", NULL, "app",
+         "Hun@ter:2pw", "db-1.example_x:7000", 7000, 2},
+        {"redis://[2001:DB8::1]:?db=4", "2001:DB8::1", NULL, NULL, NULL, "[2001:DB8::1]:6379", 6379,
+         4},
+        {"redis://h", "h", NULL, NULL, NULL, "h:6379", 6379, 0},
+        {"unix://:" PW "@/run/my%20redis.sock", NULL, "/run/my redis.sock", NULL, PW,
+         "/run/my redis.sock", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lc__redis_addr a;
+        parse_ok(cases[i].url, &a);
+        const char *want[] = {cases[i].host, cases[i].path, cases[i].user, cases[i].password};
+        const char *got[] = {a.host, a.path, a.user, a.password};
+        for (size_t k = 0; k < 4; k++)
+            if (want[k] ? got[k] == NULL || strcmp(want[k], got[k]) != 0 : got[k] != NULL)
+                fail_msg("%s: part %zu is '%s', want '%s'", cases[i].url, k,
+                         got[k] ? got[k] : "(none)", want[k] ? want[k] : "(none)");
+        assert_string_equal(a.label, cases[i].label);
+        assert_int_equal(a.port, cases[i].port);
+        assert_int_equal(a.db, cases[i].db);
+        lc__redis_addr_free(&a);
+    }
 }
 
 static void test_redis_url_bad_hosts_and_ports_are_refused(void **state)
