@@ -4,11 +4,11 @@
 #include "config/config_int.h"
 #include "core/timing_int.h"
 #include "sync/cron_int.h"
+#include "sync/curl_dl_int.h"
 #include "sync/http_job_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -178,34 +178,48 @@ static char *plain_url(const char *url)
     return out;
 }
 
-/* An http:// or https:// URL with a host, as libcurl parses it. Messages
- * never quote the URL: it may hold a password. */
+/* Whether url (not empty, placeholders made plain) is an http:// or
+ * https:// URL with a host, as libcurl parses it. libcurl is loaded here,
+ * so only a config with an http job loads it; a config with one cannot be
+ * used without it. Messages never quote the URL: it may hold a password. */
+static lc_status check_url(const lc__cfgctx *cx, const lc__ynode *val, const char *path,
+                           const char *url)
+{
+    lc_error lerr;
+    if (lc__curl_load(&lerr) != LC_OK)
+        return lc__cfg_fail(cx, val->line, val->col, "%s: %s", path, lerr.message);
+    CURLU *u = lc__curl.url();
+    if (u == NULL)
+        return lc__cfg_nomem(cx);
+    char *scheme = NULL;
+    lc_status rc = LC_OK;
+    CURLUcode uc = lc__curl.url_set(u, CURLUPART_URL, url, 0);
+    if (uc == CURLUE_OK)
+        uc = lc__curl.url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (uc != CURLUE_OK)
+        rc = lc__cfg_fail(cx, val->line, val->col, "%s: not a valid URL (%s)", path,
+                          lc__curl.url_strerror(uc));
+    else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+        rc = lc__cfg_fail(cx, val->line, val->col,
+                          "%s: expected an http:// or https:// URL, got %.20s://", path, scheme);
+    lc__curl.free(scheme);
+    lc__curl.url_cleanup(u);
+    return rc;
+}
+
 static lc_status set_url(const lc__cfgctx *cx, const lc__ynode *val, void *base, const char *path)
 {
     lc_http_job *h = base;
-    char *s, *plain = NULL, *scheme = NULL;
+    char *s, *plain = NULL;
     lc_status rc = lc__cfg_string(cx, val, path, &s);
     if (rc != LC_OK)
         return rc;
-    CURLU *u = curl_url();
-    if (u == NULL || (plain = plain_url(s)) == NULL) {
-        rc = lc__cfg_nomem(cx);
-    } else if (*s == '\0') {
+    if (*s == '\0')
         rc = lc__cfg_fail(cx, val->line, val->col, "%s: must not be empty", path);
-    } else {
-        CURLUcode uc = curl_url_set(u, CURLUPART_URL, plain, 0);
-        if (uc == CURLUE_OK)
-            uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-        if (uc != CURLUE_OK)
-            rc = lc__cfg_fail(cx, val->line, val->col, "%s: not a valid URL (%s)", path,
-                              curl_url_strerror(uc));
-        else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-            rc =
-                lc__cfg_fail(cx, val->line, val->col,
-                             "%s: expected an http:// or https:// URL, got %.20s://", path, scheme);
-    }
-    curl_free(scheme);
-    curl_url_cleanup(u);
+    else if ((plain = plain_url(s)) == NULL)
+        rc = lc__cfg_nomem(cx);
+    else
+        rc = check_url(cx, val, path, plain);
     lc__cfg_wipe(plain);
     if (rc != LC_OK) {
         lc__cfg_wipe(s);

@@ -13,14 +13,13 @@
 #include "core/error_int.h"
 #include "core/strbuf_int.h"
 #include "core/text_int.h"
+#include "sync/curl_dl_int.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +89,12 @@ static void add_encoded(buf *b, const char *s, encoding enc)
     if (enc == ENC_RAW) {
         lc__sb_add(b, s, len);
     } else if (enc == ENC_URL) {
-        char *q = len <= INT_MAX ? curl_easy_escape(NULL, s, (int)len) : NULL;
+        char *q = len <= INT_MAX ? lc__curl.easy_escape(NULL, s, (int)len) : NULL;
         if (q == NULL)
             b->failed = 1;
         else
             buf_str(b, q);
-        curl_free(q);
+        lc__curl.free(q);
     } else {
         /* cJSON writes the string with its quotes: keep what is between. */
         cJSON *str = cJSON_CreateString(s);
@@ -260,7 +259,7 @@ static void request_free(request *rq)
 {
     buf_wipe(&rq->url);
     buf_wipe(&rq->body);
-    curl_slist_free_all(rq->headers);
+    lc__curl.slist_free_all(rq->headers);
     memset(rq, 0, sizeof(*rq));
 }
 
@@ -300,7 +299,7 @@ lc_status lc__http_check(const lc_http_job *job, lc_error *err)
 
 static int append_line(request *rq, const char *line)
 {
-    struct curl_slist *l = curl_slist_append(rq->headers, line);
+    struct curl_slist *l = lc__curl.slist_append(rq->headers, line);
     if (l == NULL)
         return -1;
     rq->headers = l;
@@ -413,19 +412,19 @@ static void set_method(CURL *e, const lc_http_job *job, const request *rq)
 {
     const char *m = job->method && *job->method ? job->method : "POST";
     if (rq->body.p) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body.len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body.p);
+        lc__curl.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body.len);
+        lc__curl.easy_setopt(e, CURLOPT_POSTFIELDS, rq->body.p);
         if (strcmp(m, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+            lc__curl.easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     } else if (strcmp(m, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        lc__curl.easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(m, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        lc__curl.easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(m, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        lc__curl.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        lc__curl.easy_setopt(e, CURLOPT_POSTFIELDS, "");
     } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+        lc__curl.easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     }
 }
 
@@ -435,47 +434,48 @@ static CURLcode set_safety(CURL *e, const lc_http_job *job)
 {
     CURLcode rc = CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the _STR forms */
-    rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc = lc__curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        rc = lc__curl.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-    rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    rc = lc__curl.easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        rc = lc__curl.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS,
+                                  (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        rc = lc__curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        rc = lc__curl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        rc = lc__curl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (rc == CURLE_OK && job->ca_file)
-        rc = curl_easy_setopt(e, CURLOPT_CAINFO, job->ca_file);
+        rc = lc__curl.easy_setopt(e, CURLOPT_CAINFO, job->ca_file);
     return rc;
 }
 
 static CURLcode set_options(CURL *e, const lc_http_job *job, const request *rq, response *resp,
                             char *errbuf, int64_t timeout_ms)
 {
-    CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, rq->url.p);
+    CURLcode rc = lc__curl.easy_setopt(e, CURLOPT_URL, rq->url.p);
     if (rc == CURLE_OK)
         rc = set_safety(e, job);
     if (rc != CURLE_OK)
         return rc;
     set_method(e, job, rq);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, rq->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "lockcoord/" LC_VERSION);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LC__HTTP_BODY_MAX);
+    lc__curl.easy_setopt(e, CURLOPT_HTTPHEADER, rq->headers);
+    lc__curl.easy_setopt(e, CURLOPT_USERAGENT, "lockcoord/" LC_VERSION);
+    lc__curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    lc__curl.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    lc__curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    lc__curl.easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    lc__curl.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)LC__HTTP_BODY_MAX);
     if (timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+        lc__curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 #if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87 */
     /* An abort during a slow name lookup must not wait for the resolver
      * thread: it is left to finish (and free itself) on its own. */
-    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+    lc__curl.easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 #endif
     return CURLE_OK;
 }
@@ -496,14 +496,14 @@ static int drive(CURLM *m, int stop_fd, CURLcode *res, CURLMcode *mres)
 {
     for (;;) {
         int running = 0;
-        *mres = curl_multi_perform(m, &running);
+        *mres = lc__curl.multi_perform(m, &running);
         if (*mres != CURLM_OK)
             return 0;
         if (running == 0)
             break;
         struct curl_waitfd w = {.fd = stop_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
-        *mres =
-            curl_multi_poll(m, stop_fd >= 0 ? &w : NULL, stop_fd >= 0 ? 1 : 0, POLL_MAX_MS, NULL);
+        *mres = lc__curl.multi_poll(m, stop_fd >= 0 ? &w : NULL, stop_fd >= 0 ? 1 : 0, POLL_MAX_MS,
+                                    NULL);
         if (*mres != CURLM_OK)
             return 0;
         if (stop_requested(stop_fd))
@@ -511,7 +511,7 @@ static int drive(CURLM *m, int stop_fd, CURLcode *res, CURLMcode *mres)
     }
     int left = 0;
     CURLMsg *msg;
-    while ((msg = curl_multi_info_read(m, &left)) != NULL)
+    while ((msg = lc__curl.multi_info_read(m, &left)) != NULL)
         if (msg->msg == CURLMSG_DONE)
             *res = msg->data.result;
     return 0;
@@ -630,9 +630,9 @@ static int fail_transfer(CURL *e, CURLcode res, const char *errbuf, const lc_htt
                          lc__http_result *out)
 {
     long oserr = 0;
-    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
+    lc__curl.easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
     char sys[128] = "";
-    const char *what = *errbuf ? errbuf : curl_easy_strerror(res);
+    const char *what = *errbuf ? errbuf : lc__curl.easy_strerror(res);
     if (oserr > 0 && oserr <= INT_MAX) {
         const char *s = strerror_r((int)oserr, sys, sizeof(sys));
         if (s != sys)
@@ -658,7 +658,7 @@ static int judge(CURL *e, CURLcode res, const char *errbuf, const lc_http_job *j
                  const response *resp, lc__http_result *out)
 {
     long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    lc__curl.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     out->http_status = status > 0 && status < 1000 ? (int)status : 0;
     if (resp->body.failed)
         return -1;
@@ -683,14 +683,6 @@ static int judge(CURL *e, CURLcode res, const char *errbuf, const lc_http_job *j
 /* One attempt                                                              */
 /* ------------------------------------------------------------------------ */
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-
-static void global_init(void)
-{
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* An attempt that could not be made: err and out say the same. */
 static lc_status cannot(lc__http_result *out, lc_error *err, lc_status code, const char *msg)
 {
@@ -707,34 +699,34 @@ static lc_status transfer(const lc_http_job *job, request *rq, int64_t timeout_m
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     response resp = {0};
-    CURL *e = curl_easy_init();
-    CURLM *m = curl_multi_init();
+    CURL *e = lc__curl.easy_init();
+    CURLM *m = lc__curl.multi_init();
     CURLcode res = CURLE_OK;
     CURLMcode mres = CURLM_OK;
     lc_status rc = LC_OK;
     if (e == NULL || m == NULL)
         rc = cannot(out, err, LC_ERR_INTERNAL, "libcurl: cannot create a transfer");
     else if ((res = set_options(e, job, rq, &resp, errbuf, timeout_ms)) != CURLE_OK)
-        rc = cannot(out, err, LC_ERR_INTERNAL, curl_easy_strerror(res));
-    else if ((mres = curl_multi_add_handle(m, e)) != CURLM_OK)
-        rc = cannot(out, err, LC_ERR_INTERNAL, curl_multi_strerror(mres));
+        rc = cannot(out, err, LC_ERR_INTERNAL, lc__curl.easy_strerror(res));
+    else if ((mres = lc__curl.multi_add_handle(m, e)) != CURLM_OK)
+        rc = cannot(out, err, LC_ERR_INTERNAL, lc__curl.multi_strerror(mres));
     if (rc == LC_OK) {
         res = CURLE_FAILED_INIT;
         if (drive(m, stop_fd, &res, &mres)) {
             long status = 0;
-            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+            lc__curl.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
             out->http_status = status > 0 && status < 1000 ? (int)status : 0;
             out->outcome = LC__HTTP_ABORTED;
             set_error(out, "aborted before the response was complete");
         } else if (mres != CURLM_OK) {
-            rc = cannot(out, err, LC_ERR_INTERNAL, curl_multi_strerror(mres));
+            rc = cannot(out, err, LC_ERR_INTERNAL, lc__curl.multi_strerror(mres));
         } else if (judge(e, res, errbuf, job, &resp, out) != 0) {
             rc = cannot(out, err, LC_ERR_NOMEM, "out of memory");
         }
-        curl_multi_remove_handle(m, e);
+        lc__curl.multi_remove_handle(m, e);
     }
-    curl_multi_cleanup(m);
-    curl_easy_cleanup(e);
+    lc__curl.multi_cleanup(m);
+    lc__curl.easy_cleanup(e);
     buf_wipe(&resp.body);
     return rc;
 }
@@ -747,9 +739,9 @@ lc_status lc__http_run(const lc_http_job *job, const lc__http_vars *v, int64_t t
     if (job == NULL || job->url == NULL || v == NULL || v->lock == NULL || v->slot == NULL ||
         out == NULL)
         return cannot(out, err, LC_ERR_INVALID, "missing job, url, lock or slot");
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return cannot(out, err, LC_ERR_INTERNAL, curl_easy_strerror(global_rc));
+    lc_error lerr;
+    if (lc__curl_load(&lerr) != LC_OK)
+        return cannot(out, err, LC_ERR_UNAVAILABLE, lerr.message);
     if (stop_requested(stop_fd)) {
         out->outcome = LC__HTTP_ABORTED;
         set_error(out, "aborted before the request was sent");

@@ -102,9 +102,10 @@ lc_status lc__http_check(const lc_http_job *job, lc_error *err);
  * Returns LC_OK when the attempt ran its course, whatever its outcome:
  * *out says how it ended (free its checkpoint with lc__http_result_clear).
  * Returns an error only when it could not be made at all: LC_ERR_INVALID
- * for a NULL job, v, v->lock or v->slot, LC_ERR_NOMEM, LC_ERR_INTERNAL when
- * libcurl cannot be set up; *out is then cleared to "failed" with the same
- * message, so a caller may record it either way. */
+ * for a NULL job, v, v->lock or v->slot, LC_ERR_NOMEM, LC_ERR_UNAVAILABLE
+ * when libcurl cannot be loaded (sync/curl_dl_int.h), LC_ERR_INTERNAL when
+ * it cannot set up a transfer; *out is then cleared to "failed" with the
+ * same message, so a caller may record it either way. */
 lc_status lc__http_run(const lc_http_job *job, const lc__http_vars *v, int64_t timeout_ms,
                        int stop_fd, lc__http_result *out, lc_error *err);
 

@@ -21,12 +21,22 @@ typedef struct lc__redis_addr {
 } lc__redis_addr;
 
 /* Parses redis://[user[:password]@]host[:port][/db] and
- * unix://[[user]:password@]/path with libcurl's URL API; both take the
- * query parameters db, password and username, and refuse any other. On
- * error returns LC_ERR_CONFIG naming what is wrong (never the password)
- * and leaves *out empty. The config loader runs it at load too. */
+ * unix://[[user]:password@]/path (host a name, an IPv4 address or an IPv6
+ * one in []); both take the query parameters db, password and username,
+ * and refuse any other. User name, password, path and query are
+ * percent-decoded (lc__redis_url_decode). On error returns LC_ERR_CONFIG
+ * naming what is wrong (never the password) and leaves *out empty. The
+ * config loader runs it at load too. */
 lc_status lc__redis_url_parse(const char *url, lc__redis_addr *out, lc_error *err);
 void lc__redis_addr_free(lc__redis_addr *a);
+
+/* s[0..n) percent-decoded into *out (a new string, NUL-terminated; n == 0
+ * gives ""). Strict: a '%' must be followed by two hex digits, and a %00
+ * (which would cut the value short) is refused: LC_ERR_CONFIG with a
+ * message naming `what` ("the password") and never quoting s; *out is then
+ * NULL. LC_ERR_NOMEM when out of memory. */
+lc_status lc__redis_url_decode(const char *s, size_t n, const char *what, char **out,
+                               lc_error *err);
 
 /* How the last call on a connection failed, for the caller to decide
  * whether running it again on a new connection is safe. */

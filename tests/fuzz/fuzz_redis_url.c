@@ -4,7 +4,7 @@
  * Input: a URL. Properties:
  *  - a parsed address is whole: a host and port 1..65535, or a socket
  *    path; a user name only with a password; a NUL-terminated label;
- *  - the password libcurl reads (4 bytes or more: shorter ones are masked
+ *  - the password the parser reads (4 bytes or more: shorter ones are masked
  *    only as whole tokens) is in no message the redactor has seen with
  *    the URL as its source, and lc__redact_url masks it where it stands;
  *  - the same URL with its password replaced by a known one never has
