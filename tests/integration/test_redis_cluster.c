@@ -539,6 +539,56 @@ static void channel_of(const lc_config *cfg, const char *name, char *out)
     snprintf(out, LC__KEY_MAX, "%s:{%s}:released", cfg->redis.key_prefix, name);
 }
 
+/* A lock held by `holder` on a master other than the seed, and a
+ * waiter for it (spied on) that is waiting already. */
+typedef struct held {
+    counts seen;
+    lc_config *cfg, *wcfg;
+    lc_client *holder, *c;
+    redisContext *ctx, *owner; /* the seed, the lock's master */
+    cnode m[MAX_MASTER];
+    int n, at; /* masters, the lock's among them */
+    const char *name;
+    char channel[LC__KEY_MAX];
+    lc_lease *lease;
+    waiter w;
+} held;
+
+/* `plain`: both clients use plain pub/sub, as where the nodes lack
+ * sharded pub/sub. */
+static void held_open(held *h, int plain)
+{
+    memset(h, 0, sizeof(*h));
+    h->holder = open_cluster(&h->cfg, &h->seen);
+    h->c = open_waiting(&h->wcfg, &h->seen);
+    ((lc__redis *)h->holder->state)->plain_pubsub = plain;
+    ((lc__redis *)h->c->state)->plain_pubsub = plain;
+    h->ctx = seed();
+    h->n = masters_of(h->ctx, h->m);
+    assert_true(h->n >= 2);
+    h->name = name_away_from(h->ctx, h->m, h->n, h->ctx->tcp.port, &h->at);
+    channel_of(h->cfg, h->name, h->channel);
+    h->owner = connect_to(h->m[h->at].host, h->m[h->at].port);
+    lc_acquire_opts o = {.ttl_ms = 30000};
+    lc_error err;
+    lct_assert_rc(lc_acquire(h->holder, h->name, &o, &h->lease, &err), LC_OK, &err);
+    spy_on(h->c);
+    waiter_start(&h->w, h->c, h->name);
+    int one = 1;
+    assert_true(lct_wait_for(spy_waiting, &one, 10000));
+}
+
+static void held_close(held *h)
+{
+    lc_lease_free(h->lease);
+    redisFree(h->owner);
+    redisFree(h->ctx);
+    lc_client_close(h->c);
+    lc_client_close(h->holder);
+    lc_config_free(h->wcfg);
+    lc_config_free(h->cfg);
+}
+
 /* The waiter subscribes with SSUBSCRIBE on the master of its lock (not
  * the seed), with no plain subscription anywhere, and a release -- and a
  * reset -- wake it long before its backoff would. */
@@ -547,55 +597,31 @@ static void test_cluster_waiter_on_other_master_woken_by_sharded_release(void **
     (void)state;
     if (lct_backend_missing("redis-cluster"))
         skip();
-    counts seen = {0, 0};
-    lc_config *cfg, *wcfg;
-    lc_client *holder = open_cluster(&cfg, &seen);
-    lc_client *c = open_waiting(&wcfg, &seen);
-    redisContext *ctx = seed();
-    cnode m[MAX_MASTER];
-    int n = masters_of(ctx, m), at;
-    const char *name = name_away_from(ctx, m, n, ctx->tcp.port, &at);
-    char channel[LC__KEY_MAX];
-    channel_of(cfg, name, channel);
-    redisContext *owner = connect_to(m[at].host, m[at].port);
-    lc_acquire_opts o = {.ttl_ms = 30000};
-    lc_lease *lease = NULL;
-    lc_error err;
-    lct_assert_rc(lc_acquire(holder, name, &o, &lease, &err), LC_OK, &err);
-
-    spy_on(c);
-    waiter w;
-    waiter_start(&w, c, name);
-    int one = 1;
-    assert_true(lct_wait_for(spy_waiting, &one, 10000));
-    assert_int_equal(subscribers(owner, "SHARDNUMSUB", channel), 1);
-    for (int i = 0; i < n; i++) {
-        redisContext *node = connect_to(m[i].host, m[i].port);
-        assert_int_equal(subscribers(node, "NUMSUB", channel), 0);
+    held h;
+    held_open(&h, 0);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
+    for (int i = 0; i < h.n; i++) {
+        redisContext *node = connect_to(h.m[i].host, h.m[i].port);
+        assert_int_equal(subscribers(node, "NUMSUB", h.channel), 0);
         redisFree(node);
     }
-    release_wakes(holder, lease, &w);
-    lc_lease_free(lease);
+    release_wakes(h.holder, h.lease, &h.w);
+    lc_lease_free(h.lease);
 
     /* A reset notifies the same way. */
-    lct_assert_rc(lc_acquire(holder, name, &o, &lease, &err), LC_OK, &err);
-    lct_assert_rc(c->ops->watch(c->state, name, &err), LC_OK, &err);
-    assert_int_equal(subscribers(owner, "SHARDNUMSUB", channel), 1);
+    lc_acquire_opts o = {.ttl_ms = 30000};
+    lc_error err;
+    lct_assert_rc(lc_acquire(h.holder, h.name, &o, &h.lease, &err), LC_OK, &err);
+    lct_assert_rc(h.c->ops->watch(h.c->state, h.name, &err), LC_OK, &err);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
     int was_held = 0, notified = 0;
     lc_holder prev;
-    lct_assert_rc(lc_force_release(holder, name, "test", &was_held, &prev, &err), LC_OK, &err);
-    lct_assert_rc(c->ops->wait(c->state, WOKEN_MS, &notified, &err), LC_OK, &err);
+    lct_assert_rc(lc_force_release(h.holder, h.name, "test", &was_held, &prev, &err), LC_OK, &err);
+    lct_assert_rc(h.c->ops->wait(h.c->state, WOKEN_MS, &notified, &err), LC_OK, &err);
     assert_true(notified);
-    c->ops->unwatch(c->state);
-    assert_int_equal(subscribers(owner, "SHARDNUMSUB", channel), 0);
-
-    lc_lease_free(lease);
-    redisFree(owner);
-    redisFree(ctx);
-    lc_client_close(c);
-    lc_client_close(holder);
-    lc_config_free(wcfg);
-    lc_config_free(cfg);
+    h.c->ops->unwatch(h.c->state);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 0);
+    held_close(&h);
 }
 
 /* A waiter subscribed when its lock's slot moves to another master is
@@ -607,57 +633,33 @@ static void test_cluster_waiter_follows_its_lock_to_another_master(void **state)
     (void)state;
     if (lct_backend_missing("redis-cluster"))
         skip();
-    counts seen = {0, 0}, stale_seen = {0, 0};
-    lc_config *cfg, *wcfg, *scfg;
-    lc_client *holder = open_cluster(&cfg, &seen);
-    lc_client *c = open_waiting(&wcfg, &seen);
+    held h;
+    held_open(&h, 0);
+    counts stale_seen = {0, 0};
+    lc_config *scfg;
     lc_client *stale = open_waiting(&scfg, &stale_seen); /* its map is read now */
-    redisContext *ctx = seed();
-    cnode m[MAX_MASTER];
-    int n = masters_of(ctx, m);
-    assert_true(n >= 2);
-    const char *name = lct_name("cluster/spub-moved");
-    int slot = lc__cluster_slot(name, strlen(name));
-    int from = owner_index(ctx, slot, m, n), to = (from + 1) % n;
-    char channel[LC__KEY_MAX];
-    channel_of(cfg, name, channel);
-    redisContext *old_owner = connect_to(m[from].host, m[from].port);
-    redisContext *new_owner = connect_to(m[to].host, m[to].port);
-    lc_acquire_opts o = {.ttl_ms = 30000};
-    lc_lease *lease = NULL;
-    lc_error err;
-    lct_assert_rc(lc_acquire(holder, name, &o, &lease, &err), LC_OK, &err);
-
-    spy_on(c);
-    waiter w;
-    waiter_start(&w, c, name);
-    int one = 1;
-    assert_true(lct_wait_for(spy_waiting, &one, 10000));
-    assert_int_equal(subscribers(old_owner, "SHARDNUMSUB", channel), 1);
-    migrate_slot(slot, m, n, from, to, NULL, NULL);
-    assert_int_equal(owner_index(ctx, slot, m, n), to);
+    int slot = lc__cluster_slot(h.name, strlen(h.name)), to = (h.at + 1) % h.n;
+    redisContext *new_owner = connect_to(h.m[to].host, h.m[to].port);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
+    migrate_slot(slot, h.m, h.n, h.at, to, NULL, NULL);
+    assert_int_equal(owner_index(h.ctx, slot, h.m, h.n), to);
     /* Told, subscribed again on the new master, and waiting again. */
     assert_true(lct_wait_for(spy_waiting_again, NULL, 10000));
-    sub_count moved = {new_owner, "SHARDNUMSUB", channel};
+    sub_count moved = {new_owner, "SHARDNUMSUB", h.channel};
     assert_true(lct_wait_for(one_subscriber, &moved, 10000));
-    release_wakes(holder, lease, &w);
-    lc_lease_free(lease);
+    release_wakes(h.holder, h.lease, &h.w);
 
     /* The stale client's SSUBSCRIBE goes to the old master first. */
-    lct_assert_rc(stale->ops->watch(stale->state, name, &err), LC_OK, &err);
+    lc_error err;
+    lct_assert_rc(stale->ops->watch(stale->state, h.name, &err), LC_OK, &err);
     assert_true(stale_seen.moved > 0);
-    assert_int_equal(subscribers(new_owner, "SHARDNUMSUB", channel), 1);
+    assert_int_equal(subscribers(new_owner, "SHARDNUMSUB", h.channel), 1);
     stale->ops->unwatch(stale->state);
 
-    redisFree(old_owner);
     redisFree(new_owner);
-    redisFree(ctx);
     lc_client_close(stale);
-    lc_client_close(c);
-    lc_client_close(holder);
     lc_config_free(scfg);
-    lc_config_free(wcfg);
-    lc_config_free(cfg);
+    held_close(&h);
 }
 
 /* Where sharded pub/sub is not used (forced here; a Redis 6 cluster),
@@ -668,40 +670,12 @@ static void test_cluster_without_sharded_pubsub_plain_wakes(void **state)
     (void)state;
     if (lct_backend_missing("redis-cluster"))
         skip();
-    counts seen = {0, 0};
-    lc_config *cfg, *wcfg;
-    lc_client *holder = open_cluster(&cfg, &seen);
-    lc_client *c = open_waiting(&wcfg, &seen);
-    ((lc__redis *)holder->state)->plain_pubsub = 1;
-    ((lc__redis *)c->state)->plain_pubsub = 1;
-    redisContext *ctx = seed();
-    cnode m[MAX_MASTER];
-    int n = masters_of(ctx, m), at;
-    const char *name = name_away_from(ctx, m, n, ctx->tcp.port, &at);
-    char channel[LC__KEY_MAX];
-    channel_of(cfg, name, channel);
-    redisContext *owner = connect_to(m[at].host, m[at].port);
-    lc_acquire_opts o = {.ttl_ms = 30000};
-    lc_lease *lease = NULL;
-    lc_error err;
-    lct_assert_rc(lc_acquire(holder, name, &o, &lease, &err), LC_OK, &err);
-
-    spy_on(c);
-    waiter w;
-    waiter_start(&w, c, name);
-    int one = 1;
-    assert_true(lct_wait_for(spy_waiting, &one, 10000));
-    assert_int_equal(subscribers(owner, "NUMSUB", channel), 1);
-    assert_int_equal(subscribers(owner, "SHARDNUMSUB", channel), 0);
-    release_wakes(holder, lease, &w);
-
-    lc_lease_free(lease);
-    redisFree(owner);
-    redisFree(ctx);
-    lc_client_close(c);
-    lc_client_close(holder);
-    lc_config_free(wcfg);
-    lc_config_free(cfg);
+    held h;
+    held_open(&h, 1);
+    assert_int_equal(subscribers(h.owner, "NUMSUB", h.channel), 1);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 0);
+    release_wakes(h.holder, h.lease, &h.w);
+    held_close(&h);
 }
 
 int main(void)

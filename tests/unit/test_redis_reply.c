@@ -201,23 +201,35 @@ static void test_redis_reply_inspect_pause_fills_info(void **state)
 #define CHANNEL      "lockcoord:{build}:released"
 #define BULK_CHANNEL "$26\r\n" CHANNEL "\r\n"
 
-static lc__redis_push push_of(const char *resp, const char *channel)
+typedef struct push_case {
+    const char *resp;
+    const char *channel; /* the one watched */
+    lc__redis_push want;
+} push_case;
+
+static void expect_pushes(const push_case *cases, size_t n)
 {
-    redisReply *rep = reply_of(resp);
-    lc__redis_push push = lc__redis_push_of(rep, channel);
-    freeReplyObject(rep);
-    return push;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = reply_of(cases[i].resp);
+        lc__redis_push got = lc__redis_push_of(rep, cases[i].channel);
+        freeReplyObject(rep);
+        if (got != cases[i].want)
+            fail_msg("case %zu: push %d, want %d", i, (int)got, (int)cases[i].want);
+    }
 }
+
+#define EXPECT_PUSHES(cases) expect_pushes(cases, sizeof(cases) / sizeof(cases[0]))
 
 /* Sharded pub/sub's message (Redis 7, SPUBLISH) wakes a waiter as the
  * plain one does. */
 static void test_redis_reply_push_smessage_is_a_message(void **state)
 {
     (void)state;
-    assert_int_equal(push_of("*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL),
-                     LC__PUSH_MESSAGE);
-    assert_int_equal(push_of("*3\r\n$7\r\nmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL),
-                     LC__PUSH_MESSAGE);
+    static const push_case cases[] = {
+        {"*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL, LC__PUSH_MESSAGE},
+        {"*3\r\n$7\r\nmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL, LC__PUSH_MESSAGE},
+    };
+    EXPECT_PUSHES(cases);
 }
 
 /* The confirmations, and the end a cluster node announces when the
@@ -225,38 +237,32 @@ static void test_redis_reply_push_smessage_is_a_message(void **state)
 static void test_redis_reply_push_subscribe_and_end_are_told_apart(void **state)
 {
     (void)state;
-    assert_int_equal(push_of("*3\r\n$10\r\nssubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL),
-                     LC__PUSH_SUBSCRIBED);
-    assert_int_equal(push_of("*3\r\n$9\r\nsubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL),
-                     LC__PUSH_SUBSCRIBED);
-    assert_int_equal(push_of("*3\r\n$12\r\nsunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL),
-                     LC__PUSH_ENDED);
-    assert_int_equal(push_of("*3\r\n$11\r\nunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL),
-                     LC__PUSH_ENDED);
+    static const push_case cases[] = {
+        {"*3\r\n$10\r\nssubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL, LC__PUSH_SUBSCRIBED},
+        {"*3\r\n$9\r\nsubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL, LC__PUSH_SUBSCRIBED},
+        {"*3\r\n$12\r\nsunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL, LC__PUSH_ENDED},
+        {"*3\r\n$11\r\nunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL, LC__PUSH_ENDED},
+    };
+    EXPECT_PUSHES(cases);
 }
 
-/* Another channel, a pattern message, an error or a torn shape is none
- * of the above. */
+/* Another channel (a prefix of it too), a pattern message, an unknown
+ * kind, a torn shape or an error is none of the above. */
 static void test_redis_reply_push_other_channel_or_shape_is_ignored(void **state)
 {
     (void)state;
-    assert_int_equal(push_of("*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n",
-                             "lockcoord:{other}:released"),
-                     LC__PUSH_OTHER);
-    /* A prefix of the channel is another channel. */
-    assert_int_equal(
-        push_of("*3\r\n$7\r\nmessage\r\n$17\r\nlockcoord:{build}\r\n$1\r\nx\r\n", CHANNEL),
-        LC__PUSH_OTHER);
-    assert_int_equal(
-        push_of("*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL),
-        LC__PUSH_OTHER);
-    assert_int_equal(push_of("*3\r\n$9\r\nsmessages\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL),
-                     LC__PUSH_OTHER);
-    assert_int_equal(push_of("*2\r\n$8\r\nsmessage\r\n" BULK_CHANNEL, CHANNEL), LC__PUSH_OTHER);
-    assert_int_equal(push_of("*3\r\n:1\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL), LC__PUSH_OTHER);
-    assert_int_equal(push_of("*3\r\n$8\r\nsmessage\r\n$-1\r\n$1\r\nx\r\n", CHANNEL),
-                     LC__PUSH_OTHER);
-    assert_int_equal(push_of("-MOVED 3999 127.0.0.1:7002\r\n", CHANNEL), LC__PUSH_OTHER);
+    static const push_case cases[] = {
+        {"*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", "lockcoord:{other}:released",
+         LC__PUSH_OTHER},
+        {"*3\r\n$7\r\nmessage\r\n$17\r\nlockcoord:{build}\r\n$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n$9\r\nsmessages\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*2\r\n$8\r\nsmessage\r\n" BULK_CHANNEL, CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n:1\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n$8\r\nsmessage\r\n$-1\r\n$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"-MOVED 3999 127.0.0.1:7002\r\n", CHANNEL, LC__PUSH_OTHER},
+    };
+    EXPECT_PUSHES(cases);
     assert_int_equal(lc__redis_push_of(NULL, CHANNEL), LC__PUSH_OTHER);
 }
 
