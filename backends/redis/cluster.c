@@ -368,10 +368,26 @@ static lc_status routed(lc__redis *r, int slot, exec_fn fn, const void *arg, int
 
 /* ---- calls -------------------------------------------------------------- */
 
+int lc__cluster_sharded(const lc__redis *r, const lc__redis_conn *c)
+{
+    return r->cluster && !r->plain_pubsub && c->sharded;
+}
+
+/* A script call; one that notifies waiters learns how from the node it
+ * runs on (connected first: the answer comes with the connection). */
 static lc_status exec_script(lc__redis *r, lc__redis_conn *c, const void *arg, redisReply **out,
                              lc_error *err)
 {
-    return lc__rs_eval(c, &r->scripts, arg, out, err);
+    const lc__rs_call *call = arg;
+    if (call->notify_arg <= 0)
+        return lc__rs_eval(c, &r->scripts, call, out, err);
+    lc_status rc = c->ctx ? LC_OK : lc__rconn_ensure(c, err);
+    if (rc != LC_OK)
+        return rc;
+    lc__rs_call here = *call;
+    here.args[call->notify_arg] = lc__cluster_sharded(r, c) ? "1" : "0";
+    here.lens[call->notify_arg] = 1;
+    return lc__rs_eval(c, &r->scripts, &here, out, err);
 }
 
 /* The slot of a call's keys; every key of one call must share it (the
@@ -544,6 +560,19 @@ lc_status lc__cluster_route_sub(lc__redis *r, const char *channel, int refresh_f
         return rc;
     r->sub.addr = &nd->addr;
     return LC_OK;
+}
+
+int lc__cluster_follow_sub(lc__redis *r, const char *channel, const redisReply *rep)
+{
+    char host[256];
+    int port = 0;
+    if (r->cluster == NULL || redirect_of(rep, &r->sub, host, sizeof(host), &port) != RD_MOVED)
+        return 0;
+    int slot = lc__cluster_slot(channel, strlen(channel));
+    lc__log(r->main.log, r->main.log_ctx, LC_LOG_DEBUG, "redis %s: slot %d: %s", r->sub.addr->label,
+            slot, rep->str);
+    (void)follow(r, RD_MOVED, slot, host, port, 0);
+    return 1;
 }
 
 uint64_t lc__cluster_requests(const lc__redis *r)

@@ -56,6 +56,17 @@ lc_status lc__cluster_masters(lc__redis *r, lc__redis_conn ***conns, size_t *n, 
  * map first when `refresh`). Call with the subscriber dropped. */
 lc_status lc__cluster_route_sub(lc__redis *r, const char *channel, int refresh, lc_error *err);
 
+/* 1 when release notifications on connection c (a node's, or r->sub
+ * once connected) go by sharded pub/sub: in a cluster, on a node that has
+ * it (asked at connect: lc__redis_conn.sharded), unless r->plain_pubsub. */
+int lc__cluster_sharded(const lc__redis *r, const lc__redis_conn *c);
+
+/* After a subscription on r->sub to `channel` was answered with `rep`:
+ * for a MOVED, the map is refreshed, the channel's slot given to the node
+ * named, and 1 returned (route the subscriber again); 0 for any other
+ * reply, and outside a cluster. */
+int lc__cluster_follow_sub(lc__redis *r, const char *channel, const redisReply *rep);
+
 /* Commands sent on every node's connection (backend_int.h: requests). */
 uint64_t lc__cluster_requests(const lc__redis *r);
 

@@ -1,6 +1,6 @@
 /* backends/redis/conn.c -- one hiredis connection: connect with timeouts,
- * AUTH, SELECT, the persistence check, and I/O errors that drop the
- * connection so the next call starts afresh. */
+ * AUTH, SELECT, the persistence check, the sharded pub/sub probe, and I/O
+ * errors that drop the connection so the next call starts afresh. */
 #include "backends/redis/redis_int.h"
 #include "core/error_int.h"
 
@@ -225,16 +225,27 @@ static void check_persistence(lc__redis_conn *c, redisReply *aof, redisReply *fs
             c->addr->label, ao, fs);
 }
 
-/* Sends the login and the persistence check in one round trip. */
+int lc__reply_has_command(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+           r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements > 0;
+}
+
+/* Sends the login, the persistence check and the sharded pub/sub probe
+ * in one round trip. */
 static lc_status setup(lc__redis_conn *c, lc_error *err)
 {
-    int n = queue_login(c);
+    int n = queue_login(c), total = n;
     if (c->check_persistence) {
         redisAppendCommand(c->ctx, "CONFIG GET appendonly");
         redisAppendCommand(c->ctx, "CONFIG GET appendfsync");
+        total += 2;
     }
-    int total = n + (c->check_persistence ? 2 : 0);
-    redisReply *r[4] = {NULL, NULL, NULL, NULL};
+    if (c->probe_sharded) {
+        redisAppendCommand(c->ctx, "COMMAND INFO SPUBLISH");
+        total++;
+    }
+    redisReply *r[5] = {NULL, NULL, NULL, NULL, NULL};
     lc_status rc = LC_OK;
     phase where;
     for (int i = 0; i < total && rc == LC_OK; i++) {
@@ -245,6 +256,7 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
     }
     if (rc == LC_OK && c->check_persistence)
         check_persistence(c, r[n], r[n + 1]);
+    c->sharded = rc == LC_OK && c->probe_sharded && lc__reply_has_command(r[total - 1]);
     for (int i = 0; i < total; i++)
         if (r[i])
             freeReplyObject(r[i]);

@@ -53,6 +53,7 @@ static lc_status rds_open(const lc_config *cfg, const lc_backend_env *env, void 
         .log_ctx = env->log_ctx,
         .persistence_warned = &r->persistence_warned,
         .check_persistence = 1,
+        .probe_sharded = cfg->redis.cluster,
     };
     r->main = base;
     r->sub = base;
@@ -149,8 +150,8 @@ static int retry_after(lc__redis *r, int repeatable_call, const char *what, cons
     return 1;
 }
 
-/* The release script's third argument (ARGV[3]): "1" when it is a retry. */
-#define RELEASE_RETRY_ARG 2
+/* The release script's fourth argument (ARGV[4]): "1" when it is a retry. */
+#define RELEASE_RETRY_ARG 3
 
 /* One script call on the server of its lock: the one server, or the
  * cluster master of its slot. */
@@ -284,6 +285,15 @@ static void run_result_args(const lc__redis *r, lc__rs_call *call, const lc_run_
     lc__rs_arg(call, k->num[0]);
 }
 
+/* The release channel and how to publish on it (scripts.c, NOTIFY_FN):
+ * PUBLISH here; in a cluster the router asks the node the call runs on. */
+static void notify_args(lc__rs_call *call, const keys *k)
+{
+    lc__rs_arg(call, k->channel);
+    call->notify_arg = call->nargs;
+    lc__rs_arg(call, "0");
+}
+
 /* The release script, recording `res`, or with record = 0 (res NULL):
  * the lease given back unrecorded. */
 static void release_call(const lc__redis *r, const char *name, const char *token,
@@ -293,7 +303,7 @@ static void release_call(const lc__redis *r, const char *name, const char *token
     call->nkeys = 3;
     lc__rs_arg(call, k->runs);
     lc__rs_arg(call, token);
-    lc__rs_arg(call, k->channel);
+    notify_args(call, k);
     lc__rs_arg(call, "0"); /* not a retry */
     lc__rs_arg(call, res ? "1" : "0");
     if (res)
@@ -692,7 +702,7 @@ static lc_status rds_force_release(void *state, const char *name, const char *re
     keys k;
     lc__rs_call call;
     op_init(r, name, LC__RS_FORCE, &k, &call);
-    lc__rs_arg(&call, k.channel);
+    notify_args(&call, &k);
     lc__rs_arg(&call, reason);
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);

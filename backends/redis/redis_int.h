@@ -57,13 +57,16 @@ typedef struct lc__redis_conn {
     void *log_ctx;
     int *persistence_warned;   /* shared by the connections of one state */
     int check_persistence;     /* 0 for the subscriber connection */
+    int probe_sharded;         /* ask at connect whether the server has SPUBLISH (a cluster) */
+    int sharded;               /* the answer, per connection: 1 when it has (Redis 7) */
     int queued;                /* commands appended whose replies are not read yet */
     uint64_t requests;         /* commands appended (backend_int.h: requests) */
     uint64_t epoch;            /* counts the connections made: tells a replaced one */
     lc__rconn_failure failure; /* of the last failed call */
 } lc__redis_conn;
 
-/* Connects (with AUTH, SELECT and the persistence check) if not
+/* Connects (with AUTH, SELECT, the persistence check and, with
+ * probe_sharded, COMMAND INFO SPUBLISH, all in one round trip) if not
  * connected. Before a new request, a connection the server has closed
  * since the last one (idle timeout, CLIENT KILL, restart) is noticed and
  * replaced, so the request goes to a live connection. */
@@ -121,6 +124,10 @@ typedef struct lc__rs_call {
     const char *const *more;
     const size_t *more_lens;
     size_t nmore;
+    /* The index in args[] of the release notification's "sharded" flag
+     * (release, force-release), which a cluster's router sets for the node
+     * the call runs on; 0 for a call without one. */
+    int notify_arg;
 } lc__rs_call;
 
 /* Adds a NUL-terminated string (NULL counts as "") to a call. */
@@ -151,6 +158,11 @@ const char *lc__rs_name(int script);
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);
 
+/* 1 when a COMMAND INFO reply for one command describes it; 0 when the
+ * server does not know the command (a nil entry), refused COMMAND (an
+ * error reply: an ACL) or answered anything else. */
+int lc__reply_has_command(const redisReply *r);
+
 #define LC__KEY_MAX (LC__PREFIX_MAX + LC_NAME_MAX + 16)
 
 /* The backend's state: one connection for commands, one for SUBSCRIBE;
@@ -167,6 +179,7 @@ typedef struct lc__redis {
     int64_t command_timeout_ms;
     int persistence_warned;
     int watching;                    /* subscribed on r->sub */
+    int plain_pubsub;                /* 1: plain pub/sub even on nodes with sharded (tests) */
     char watch_channel[LC__KEY_MAX]; /* the channel watched, "" if none */
     struct lc__cluster *cluster;     /* NULL unless redis.cluster */
     lc__redis_conn *last;            /* the connection the last script ran on */
@@ -223,10 +236,26 @@ void lc__redis_skip(lc__redis *r, size_t *skipped, const char *what, const char 
 #define LC__SKIP_NAMED 10
 
 /* Release notifications (backends/redis/watch.c). A subscription the
- * server ended (CLIENT KILL, a restart) is made again by the next wait,
- * which then reports a notification: a release may have been missed. */
+ * server ended (CLIENT KILL, a restart, a cluster slot that moved to
+ * another node) is made again by the next wait, which then reports a
+ * notification: a release may have been missed. */
 lc_status lc__redis_watch(void *state, const char *name, lc_error *err);
 lc_status lc__redis_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err);
 void lc__redis_unwatch(void *state);
+
+/* What a reply read on the subscriber connection says about `channel`:
+ * a confirmed subscription ("subscribe", "ssubscribe"), a message
+ * ("message", "smessage": sharded pub/sub's), the end of the subscription
+ * ("unsubscribe", "sunsubscribe": what a cluster node sends when the
+ * channel's slot leaves it), or anything else (another channel, another
+ * shape). */
+typedef enum lc__redis_push {
+    LC__PUSH_OTHER,
+    LC__PUSH_SUBSCRIBED,
+    LC__PUSH_MESSAGE,
+    LC__PUSH_ENDED
+} lc__redis_push;
+
+lc__redis_push lc__redis_push_of(const redisReply *rep, const char *channel);
 
 #endif

@@ -277,45 +277,59 @@ static const char renew_many_lua[] =
     "end\n"
     "return out\n";
 
-/* KEYS lock meta runs; ARGV token channel retry record, then the record's
- * ten arguments (RECORD_FN) -> 1 released, 0 not yours. record = 0 gives a
- * lease back unrecorded. The token that released is kept, so that a retry
- * (retry = 1: the reply to the first attempt was lost) can tell that the
- * first attempt did release it. The lock is deleted last, after the
- * writes that can meet a foreign key. */
+/* Tells waiters that the lock was released, on channel `ch`: with
+ * SPUBLISH when `sharded` is '1' (a cluster node that has sharded pub/sub:
+ * the message stays on the nodes of the lock's shard instead of crossing
+ * the whole cluster bus), else with PUBLISH. A refused SPUBLISH (an ACL,
+ * a node that lacks it) falls back to PUBLISH: a release never fails for
+ * its notification. */
+#define NOTIFY_FN                                                                              \
+    "local function notify(ch, sharded)\n"                                                     \
+    "  if sharded == '1' and not err(redis.pcall('SPUBLISH', ch, 'released')) then\n"          \
+    "    return\n"                                                                             \
+    "  end\n"                                                                                  \
+    "  redis.call('PUBLISH', ch, 'released')\n"                                                \
+    "end\n"
+
+/* KEYS lock meta runs; ARGV token channel sharded retry record, then the
+ * record's ten arguments (RECORD_FN) -> 1 released, 0 not yours. record =
+ * 0 gives a lease back unrecorded; sharded: see NOTIFY_FN. The token that
+ * released is kept, so that a retry (retry = 1: the reply to the first
+ * attempt was lost) can tell that the first attempt did release it. The
+ * lock is deleted last, after the writes that can meet a foreign key. */
 static const char release_lua[] =
-    PRELUDE RECORD_FN
+    PRELUDE RECORD_FN NOTIFY_FN
     "local want = {'string', 'hash', 'list'}\n"
     "local cur = redis.pcall('GET', KEYS[1])\n"
     "if err(cur) then return failed(cur, want) end\n"
     "if cur ~= ARGV[1] then\n"
-    "  if ARGV[3] ~= '1' then return 0 end\n"
+    "  if ARGV[4] ~= '1' then return 0 end\n"
     "  local t = redis.pcall('HGET', KEYS[2], 'released_token')\n"
     "  if err(t) then return failed(t, want) end\n"
     "  return t == ARGV[1] and 1 or 0\n"
     "end\n"
     "local f = {'status', 'idle', 'released_token', ARGV[1]}\n"
     "local bad\n"
-    "if ARGV[4] == '1' then bad = record(KEYS[2], KEYS[3], ARGV, 5, f)\n"
+    "if ARGV[5] == '1' then bad = record(KEYS[2], KEYS[3], ARGV, 6, f)\n"
     "else\n"
     "  local r = redis.pcall('HSET', KEYS[2], unpack(f))\n"
     "  if err(r) then bad = r end\n"
     "end\n"
     "if bad then return failed(bad, want) end\n"
     "redis.call('DEL', KEYS[1])\n"
-    "redis.call('PUBLISH', ARGV[2], 'released')\n"
+    "notify(ARGV[2], ARGV[3])\n"
     "return 1\n";
 
-/* KEYS lock meta; ARGV channel reason
+/* KEYS lock meta; ARGV channel sharded reason
  * -> {was_held, owner, fence, acquired_at_ms, pttl}. The fence key is
  * left alone: fences keep increasing across resets. */
 static const char force_lua[] =
-    PRELUDE CHECK_LOCK_META
+    PRELUDE CHECK_LOCK_META NOTIFY_FN
     "local pttl = redis.call('PTTL', KEYS[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms')\n"
     "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[2], 'status', 'idle', 'last_error', ARGV[2])\n"
-    "redis.call('PUBLISH', ARGV[1], 'released')\n"
+    "redis.call('HSET', KEYS[2], 'status', 'idle', 'last_error', ARGV[3])\n"
+    "notify(ARGV[1], ARGV[2])\n"
     "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
     "        tonumber(m[3]) or 0, pttl}\n";
 

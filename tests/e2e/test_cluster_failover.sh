@@ -38,8 +38,12 @@ is_master() { # PORT
     [[ $(cli "$1" ROLE | head -n 1) == master ]]
 }
 
-is_waiting_on() { # PORT NAME: a waiter subscribed on the lock's release channel there
-    [[ $(cli "$1" PUBSUB NUMSUB "lockcoord:{$2}:released" | sed -n 2p) == 1 ]]
+# PORT NAME: a waiter subscribed on the lock's release channel there,
+# with sharded pub/sub (SSUBSCRIBE, Redis 7) or plain (an older server).
+is_waiting_on() {
+    local ch="lockcoord:{$2}:released"
+    [[ $(cli "$1" PUBSUB SHARDNUMSUB "$ch" | sed -n 2p) == 1 ||
+        $(cli "$1" PUBSUB NUMSUB "$ch" | sed -n 2p) == 1 ]]
 }
 
 # A replica of MASTER_ID (seen from SEED_PORT) is attached and in sync:

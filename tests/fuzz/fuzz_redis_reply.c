@@ -1,6 +1,8 @@
 /* tests/fuzz/fuzz_redis_reply.c -- decoding the Redis scripts' replies
- * into grants, holders and lock info (backends/redis/redis.c), on reply
- * trees that hiredis's own reader builds from the fuzz bytes.
+ * into grants, holders and lock info (backends/redis/redis.c), and every
+ * reply as a subscription's push (backends/redis/watch.c) and as the
+ * sharded pub/sub probe's answer (backends/redis/conn.c), on reply trees
+ * that hiredis's own reader builds from the fuzz bytes.
  *
  * Input: one byte choosing the decoder (acquire, force-release, inspect),
  * then a reply in the Redis protocol (RESP), e.g.
@@ -112,6 +114,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1: force(&r, rep); break;
     default: inspect(&r, rep); break;
     }
+    lc__redis_push push = lc__redis_push_of(rep, "lockcoord:{build}:released");
+    FUZZ_CHECK(push >= LC__PUSH_OTHER && push <= LC__PUSH_ENDED);
+    FUZZ_CHECK(lc__reply_has_command(rep) == 0 || lc__reply_has_command(rep) == 1);
     freeReplyObject(rep);
     return 0;
 }

@@ -3,13 +3,17 @@
  * scripts/servers.sh redis-cluster-start): the slot of thousands of
  * generated lock keys against CLUSTER KEYSLOT, a held lease whose slot is
  * moved to another master (ASK while it moves, MOVED after) renewed
- * throughout, and a listing that sees the locks of every master. */
+ * throughout, a listing that sees the locks of every master, and release
+ * notifications by sharded pub/sub (SSUBSCRIBE on the lock's master, also
+ * after its slot moved) or, forced, by plain pub/sub. */
 #include "testenv.h"
 
 #include "backends/redis/cluster_int.h"
 #include "backends/redis/redis_int.h"
 #include "core/client_int.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,16 +206,21 @@ static void renew_both(lc_client *c, lc_lease *lease, lc_lease *other)
     assert_int_equal(items[1].status, LC_OK);
 }
 
+/* What a slot move does between its steps (NULL: nothing). */
+typedef void (*move_step)(void *arg);
+
 /* Moves every key of `slot` from m[from] to m[to] as redis-cli --cluster
- * reshard does, renewing the leases after each step. */
-static void move_slot(int slot, cnode *m, int n, int from, int to, lc_client *c, lc_lease *lease,
-                      lc_lease *other)
+ * reshard does, calling step(arg) after each step: with the slot marked
+ * migrating, with the keys moved (the source answers ASK), and with the
+ * slot given to m[to] on every master (the source answers MOVED). */
+static void migrate_slot(int slot, cnode *m, int n, int from, int to, move_step step, void *arg)
 {
     redisContext *src = connect_to(m[from].host, m[from].port);
     redisContext *dst = connect_to(m[to].host, m[to].port);
     cmd_ok(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, m[from].id);
     cmd_ok(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, m[to].id);
-    renew_both(c, lease, other); /* the keys are still on the source */
+    if (step)
+        step(arg); /* the keys are still on the source */
     redisReply *keys = cmd(src, "CLUSTER GETKEYSINSLOT %d 1000", slot);
     assert_true(keys->elements > 0);
     const char **argv = calloc(keys->elements + 8, sizeof(*argv));
@@ -229,7 +238,8 @@ static void move_slot(int slot, cnode *m, int n, int from, int to, lc_client *c,
     freeReplyObject(r);
     free(argv);
     freeReplyObject(keys);
-    renew_both(c, lease, other); /* the source answers ASK */
+    if (step)
+        step(arg); /* the source answers ASK */
     cmd_ok(dst, "CLUSTER SETSLOT %d NODE %s", slot, m[to].id);
     cmd_ok(src, "CLUSTER SETSLOT %d NODE %s", slot, m[to].id);
     for (int i = 0; i < n; i++) {
@@ -239,9 +249,29 @@ static void move_slot(int slot, cnode *m, int n, int from, int to, lc_client *c,
         cmd_ok(o, "CLUSTER SETSLOT %d NODE %s", slot, m[to].id);
         redisFree(o);
     }
-    renew_both(c, lease, other); /* the source answers MOVED */
+    if (step)
+        step(arg); /* the source answers MOVED */
     redisFree(src);
     redisFree(dst);
+}
+
+typedef struct two_leases {
+    lc_client *c;
+    lc_lease *lease, *other;
+} two_leases;
+
+static void renew_step(void *arg)
+{
+    two_leases *t = arg;
+    renew_both(t->c, t->lease, t->other);
+}
+
+/* A slot move that renews the leases after each step. */
+static void move_slot(int slot, cnode *m, int n, int from, int to, lc_client *c, lc_lease *lease,
+                      lc_lease *other)
+{
+    two_leases t = {c, lease, other};
+    migrate_slot(slot, m, n, from, to, renew_step, &t);
 }
 
 static void test_cluster_lease_survives_slot_migration(void **state)
@@ -363,12 +393,300 @@ static void test_cluster_list_sees_every_master(void **state)
     lc_config_free(cfg);
 }
 
+/* ---- release notifications ---------------------------------------------- */
+
+/* The backoff of the waiting clients: its first delay is at least 5 s,
+ * so a waiter woken within WOKEN_MS of a release was woken by the
+ * notification, not by polling. */
+#define RETRY_MIN_MS 10000
+#define RETRY_MAX_MS 20000
+#define WOKEN_MS     2000
+
+/* A waiting client's backend table with its wait counted: how often it
+ * was entered, how often it reported a notification, and the entry that
+ * reported the last one. One spied client at a time. */
+static lc_backend_ops spy_ops;
+static atomic_int spy_entries, spy_notified, spy_notified_entry;
+
+static lc_status spy_wait(void *state, int64_t timeout_ms, int *notified, lc_error *err)
+{
+    int entry = atomic_fetch_add(&spy_entries, 1) + 1;
+    lc_status rc = lc__redis_wait(state, timeout_ms, notified, err);
+    if (rc == LC_OK && *notified) {
+        atomic_store(&spy_notified_entry, entry);
+        atomic_fetch_add(&spy_notified, 1);
+    }
+    return rc;
+}
+
+static void spy_on(lc_client *c)
+{
+    spy_ops = *c->ops;
+    spy_ops.wait = spy_wait;
+    c->ops = &spy_ops;
+    atomic_store(&spy_entries, 0);
+    atomic_store(&spy_notified, 0);
+    atomic_store(&spy_notified_entry, 0);
+}
+
+static int spy_waiting(void *arg)
+{
+    return atomic_load(&spy_entries) >= *(int *)arg;
+}
+
+/* Back in a wait after the notification it last reported. */
+static int spy_waiting_again(void *arg)
+{
+    (void)arg;
+    return atomic_load(&spy_notified) > 0 &&
+           atomic_load(&spy_entries) > atomic_load(&spy_notified_entry);
+}
+
+/* A client whose waits back off for RETRY_MIN_MS and more. */
+static lc_client *open_waiting(lc_config **cfg, counts *seen)
+{
+    lc_client *c = open_cluster(cfg, seen);
+    (*cfg)->lock.retry_min_ms = RETRY_MIN_MS;
+    (*cfg)->lock.retry_max_ms = RETRY_MAX_MS;
+    return c;
+}
+
+typedef struct waiter {
+    lc_client *c;
+    const char *name;
+    pthread_t thread;
+    lc_status rc;
+    lc_error err;
+    lc_lease *got;
+    int64_t woke_ms;
+} waiter;
+
+static void *waiter_main(void *arg)
+{
+    waiter *w = arg;
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = 60000};
+    w->rc = lc_acquire(w->c, w->name, &o, &w->got, &w->err);
+    w->woke_ms = lct_now_ms();
+    return NULL;
+}
+
+static void waiter_start(waiter *w, lc_client *c, const char *name)
+{
+    memset(w, 0, sizeof(*w));
+    w->c = c;
+    w->name = name;
+    assert_int_equal(pthread_create(&w->thread, NULL, waiter_main, w), 0);
+}
+
+/* Releases `lease` and asserts that the waiter got the lock within
+ * WOKEN_MS, woken by a notification. */
+static void release_wakes(lc_client *holder, lc_lease *lease, waiter *w)
+{
+    lc_error err;
+    int64_t released = lct_now_ms();
+    lct_assert_rc(lc_release(holder, lease, NULL, &err), LC_OK, &err);
+    pthread_join(w->thread, NULL);
+    lct_assert_rc(w->rc, LC_OK, &w->err);
+    if (w->woke_ms - released >= WOKEN_MS)
+        fail_msg("woken %lld ms after the release", (long long)(w->woke_ms - released));
+    assert_true(atomic_load(&spy_notified) > 0);
+    lct_assert_rc(lc_release(w->c, w->got, NULL, &err), LC_OK, &err);
+    lc_lease_free(w->got);
+}
+
+/* Subscribers of `channel` on the node of ctx: kind "SHARDNUMSUB"
+ * (sharded pub/sub) or "NUMSUB" (plain). */
+static long long subscribers(redisContext *ctx, const char *kind, const char *channel)
+{
+    redisReply *r = cmd(ctx, "PUBSUB %s %s", kind, channel);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_INTEGER)
+        fail_msg("PUBSUB %s %s: %s", kind, channel,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    long long n = r->element[1]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+typedef struct sub_count {
+    redisContext *node;
+    const char *kind;
+    const char *channel;
+} sub_count;
+
+static int one_subscriber(void *arg)
+{
+    const sub_count *s = arg;
+    return subscribers(s->node, s->kind, s->channel) == 1;
+}
+
+/* A lock name whose slot lives on a master other than the one at
+ * `port`; *at is that master's index. */
+static const char *name_away_from(redisContext *ctx, const cnode *m, int n, int port, int *at)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        const char *name = lct_name("cluster/spub");
+        *at = owner_index(ctx, lc__cluster_slot(name, strlen(name)), m, n);
+        if (m[*at].port != port)
+            return name;
+    }
+    fail_msg("every name lands on port %d", port);
+    return NULL;
+}
+
+static void channel_of(const lc_config *cfg, const char *name, char *out)
+{
+    snprintf(out, LC__KEY_MAX, "%s:{%s}:released", cfg->redis.key_prefix, name);
+}
+
+/* A lock held by `holder` on a master other than the seed, and a
+ * waiter for it (spied on) that is waiting already. */
+typedef struct held {
+    counts seen;
+    lc_config *cfg, *wcfg;
+    lc_client *holder, *c;
+    redisContext *ctx, *owner; /* the seed, the lock's master */
+    cnode m[MAX_MASTER];
+    int n, at; /* masters, the lock's among them */
+    const char *name;
+    char channel[LC__KEY_MAX];
+    lc_lease *lease;
+    waiter w;
+} held;
+
+/* `plain`: both clients use plain pub/sub, as where the nodes lack
+ * sharded pub/sub. */
+static void held_open(held *h, int plain)
+{
+    memset(h, 0, sizeof(*h));
+    h->holder = open_cluster(&h->cfg, &h->seen);
+    h->c = open_waiting(&h->wcfg, &h->seen);
+    ((lc__redis *)h->holder->state)->plain_pubsub = plain;
+    ((lc__redis *)h->c->state)->plain_pubsub = plain;
+    h->ctx = seed();
+    h->n = masters_of(h->ctx, h->m);
+    assert_true(h->n >= 2);
+    h->name = name_away_from(h->ctx, h->m, h->n, h->ctx->tcp.port, &h->at);
+    channel_of(h->cfg, h->name, h->channel);
+    h->owner = connect_to(h->m[h->at].host, h->m[h->at].port);
+    lc_acquire_opts o = {.ttl_ms = 30000};
+    lc_error err;
+    lct_assert_rc(lc_acquire(h->holder, h->name, &o, &h->lease, &err), LC_OK, &err);
+    spy_on(h->c);
+    waiter_start(&h->w, h->c, h->name);
+    int one = 1;
+    assert_true(lct_wait_for(spy_waiting, &one, 10000));
+}
+
+static void held_close(held *h)
+{
+    lc_lease_free(h->lease);
+    redisFree(h->owner);
+    redisFree(h->ctx);
+    lc_client_close(h->c);
+    lc_client_close(h->holder);
+    lc_config_free(h->wcfg);
+    lc_config_free(h->cfg);
+}
+
+/* The waiter subscribes with SSUBSCRIBE on the master of its lock (not
+ * the seed), with no plain subscription anywhere, and a release -- and a
+ * reset -- wake it long before its backoff would. */
+static void test_cluster_waiter_on_other_master_woken_by_sharded_release(void **state)
+{
+    (void)state;
+    if (lct_backend_missing("redis-cluster"))
+        skip();
+    held h;
+    held_open(&h, 0);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
+    for (int i = 0; i < h.n; i++) {
+        redisContext *node = connect_to(h.m[i].host, h.m[i].port);
+        assert_int_equal(subscribers(node, "NUMSUB", h.channel), 0);
+        redisFree(node);
+    }
+    release_wakes(h.holder, h.lease, &h.w);
+    lc_lease_free(h.lease);
+
+    /* A reset notifies the same way. */
+    lc_acquire_opts o = {.ttl_ms = 30000};
+    lc_error err;
+    lct_assert_rc(lc_acquire(h.holder, h.name, &o, &h.lease, &err), LC_OK, &err);
+    lct_assert_rc(h.c->ops->watch(h.c->state, h.name, &err), LC_OK, &err);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
+    int was_held = 0, notified = 0;
+    lc_holder prev;
+    lct_assert_rc(lc_force_release(h.holder, h.name, "test", &was_held, &prev, &err), LC_OK, &err);
+    lct_assert_rc(h.c->ops->wait(h.c->state, WOKEN_MS, &notified, &err), LC_OK, &err);
+    assert_true(notified);
+    h.c->ops->unwatch(h.c->state);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 0);
+    held_close(&h);
+}
+
+/* A waiter subscribed when its lock's slot moves to another master is
+ * told by the old master (sunsubscribe), subscribes on the new one and
+ * is woken there; a client that still maps the slot to the old master
+ * follows the MOVED its SSUBSCRIBE gets. */
+static void test_cluster_waiter_follows_its_lock_to_another_master(void **state)
+{
+    (void)state;
+    if (lct_backend_missing("redis-cluster"))
+        skip();
+    held h;
+    held_open(&h, 0);
+    counts stale_seen = {0, 0};
+    lc_config *scfg;
+    lc_client *stale = open_waiting(&scfg, &stale_seen); /* its map is read now */
+    int slot = lc__cluster_slot(h.name, strlen(h.name)), to = (h.at + 1) % h.n;
+    redisContext *new_owner = connect_to(h.m[to].host, h.m[to].port);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 1);
+    migrate_slot(slot, h.m, h.n, h.at, to, NULL, NULL);
+    assert_int_equal(owner_index(h.ctx, slot, h.m, h.n), to);
+    /* Told, subscribed again on the new master, and waiting again. */
+    assert_true(lct_wait_for(spy_waiting_again, NULL, 10000));
+    sub_count moved = {new_owner, "SHARDNUMSUB", h.channel};
+    assert_true(lct_wait_for(one_subscriber, &moved, 10000));
+    release_wakes(h.holder, h.lease, &h.w);
+
+    /* The stale client's SSUBSCRIBE goes to the old master first. */
+    lc_error err;
+    lct_assert_rc(stale->ops->watch(stale->state, h.name, &err), LC_OK, &err);
+    assert_true(stale_seen.moved > 0);
+    assert_int_equal(subscribers(new_owner, "SHARDNUMSUB", h.channel), 1);
+    stale->ops->unwatch(stale->state);
+
+    redisFree(new_owner);
+    lc_client_close(stale);
+    lc_config_free(scfg);
+    held_close(&h);
+}
+
+/* Where sharded pub/sub is not used (forced here; a Redis 6 cluster),
+ * the waiter subscribes with SUBSCRIBE on its lock's master and the
+ * release's PUBLISH wakes it. */
+static void test_cluster_without_sharded_pubsub_plain_wakes(void **state)
+{
+    (void)state;
+    if (lct_backend_missing("redis-cluster"))
+        skip();
+    held h;
+    held_open(&h, 1);
+    assert_int_equal(subscribers(h.owner, "NUMSUB", h.channel), 1);
+    assert_int_equal(subscribers(h.owner, "SHARDNUMSUB", h.channel), 0);
+    release_wakes(h.holder, h.lease, &h.w);
+    held_close(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster_slot_of_generated_names_matches_keyslot),
         cmocka_unit_test(test_cluster_lease_survives_slot_migration),
         cmocka_unit_test(test_cluster_list_sees_every_master),
+        cmocka_unit_test(test_cluster_waiter_on_other_master_woken_by_sharded_release),
+        cmocka_unit_test(test_cluster_waiter_follows_its_lock_to_another_master),
+        cmocka_unit_test(test_cluster_without_sharded_pubsub_plain_wakes),
     };
     return cmocka_run_group_tests_name("redis_cluster", tests, NULL, NULL);
 }

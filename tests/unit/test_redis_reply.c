@@ -1,7 +1,8 @@
 /* tests/unit/test_redis_reply.c -- the Redis scripts' replies decoded
- * without a server (lc__redis_*_reply in backends/redis/redis.c): reply
- * trees are built by hiredis's reader from protocol text, as the
- * connection builds them. */
+ * without a server (lc__redis_*_reply in backends/redis/redis.c), the
+ * pushes of a release subscription (backends/redis/watch.c) and the
+ * sharded pub/sub probe (backends/redis/conn.c): reply trees are built by
+ * hiredis's reader from protocol text, as the connection builds them. */
 #include "testenv.h"
 
 #include "backends/redis/redis_int.h"
@@ -197,6 +198,102 @@ static void test_redis_reply_inspect_pause_fills_info(void **state)
     lc_lock_info_clear(&info);
 }
 
+#define CHANNEL      "lockcoord:{build}:released"
+#define BULK_CHANNEL "$26\r\n" CHANNEL "\r\n"
+
+typedef struct push_case {
+    const char *resp;
+    const char *channel; /* the one watched */
+    lc__redis_push want;
+} push_case;
+
+static void expect_pushes(const push_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = reply_of(cases[i].resp);
+        lc__redis_push got = lc__redis_push_of(rep, cases[i].channel);
+        freeReplyObject(rep);
+        if (got != cases[i].want)
+            fail_msg("case %zu: push %d, want %d", i, (int)got, (int)cases[i].want);
+    }
+}
+
+#define EXPECT_PUSHES(cases) expect_pushes(cases, sizeof(cases) / sizeof(cases[0]))
+
+/* Sharded pub/sub's message (Redis 7, SPUBLISH) wakes a waiter as the
+ * plain one does. */
+static void test_redis_reply_push_smessage_is_a_message(void **state)
+{
+    (void)state;
+    static const push_case cases[] = {
+        {"*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL, LC__PUSH_MESSAGE},
+        {"*3\r\n$7\r\nmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", CHANNEL, LC__PUSH_MESSAGE},
+    };
+    EXPECT_PUSHES(cases);
+}
+
+/* The confirmations, and the end a cluster node announces when the
+ * channel's slot leaves it (sunsubscribe with no request for it). */
+static void test_redis_reply_push_subscribe_and_end_are_told_apart(void **state)
+{
+    (void)state;
+    static const push_case cases[] = {
+        {"*3\r\n$10\r\nssubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL, LC__PUSH_SUBSCRIBED},
+        {"*3\r\n$9\r\nsubscribe\r\n" BULK_CHANNEL ":1\r\n", CHANNEL, LC__PUSH_SUBSCRIBED},
+        {"*3\r\n$12\r\nsunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL, LC__PUSH_ENDED},
+        {"*3\r\n$11\r\nunsubscribe\r\n" BULK_CHANNEL ":0\r\n", CHANNEL, LC__PUSH_ENDED},
+    };
+    EXPECT_PUSHES(cases);
+}
+
+/* Another channel (a prefix of it too), a pattern message, an unknown
+ * kind, a torn shape or an error is none of the above. */
+static void test_redis_reply_push_other_channel_or_shape_is_ignored(void **state)
+{
+    (void)state;
+    static const push_case cases[] = {
+        {"*3\r\n$8\r\nsmessage\r\n" BULK_CHANNEL "$8\r\nreleased\r\n", "lockcoord:{other}:released",
+         LC__PUSH_OTHER},
+        {"*3\r\n$7\r\nmessage\r\n$17\r\nlockcoord:{build}\r\n$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n$9\r\nsmessages\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*2\r\n$8\r\nsmessage\r\n" BULK_CHANNEL, CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n:1\r\n" BULK_CHANNEL "$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"*3\r\n$8\r\nsmessage\r\n$-1\r\n$1\r\nx\r\n", CHANNEL, LC__PUSH_OTHER},
+        {"-MOVED 3999 127.0.0.1:7002\r\n", CHANNEL, LC__PUSH_OTHER},
+    };
+    EXPECT_PUSHES(cases);
+    assert_int_equal(lc__redis_push_of(NULL, CHANNEL), LC__PUSH_OTHER);
+}
+
+static int has_command(const char *resp)
+{
+    redisReply *rep = reply_of(resp);
+    int has = lc__reply_has_command(rep);
+    freeReplyObject(rep);
+    return has;
+}
+
+/* COMMAND INFO SPUBLISH: Redis 7.0.15's answer (sharded pub/sub), an
+ * older server's nil (Redis 6: "$-1", Redis 5: "*-1"), a refusal. */
+static void test_redis_reply_command_info_tells_whether_known(void **state)
+{
+    (void)state;
+    assert_true(
+        has_command("*1\r\n*10\r\n$8\r\nspublish\r\n:3\r\n*4\r\n+pubsub\r\n+loading\r\n+stale\r\n"
+                    "+fast\r\n:1\r\n:1\r\n:1\r\n*2\r\n+@pubsub\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n"
+                    "$5\r\nflags\r\n*1\r\n+not_key\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n"
+                    "$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n"
+                    "*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n"
+                    "$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n"));
+    assert_false(has_command("*1\r\n$-1\r\n"));
+    assert_false(has_command("*1\r\n*-1\r\n"));
+    assert_false(has_command("*0\r\n"));
+    assert_false(
+        has_command("-NOPERM this user has no permissions to run the 'command' command\r\n"));
+    assert_false(lc__reply_has_command(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +303,10 @@ int main(void)
         cmocka_unit_test(test_redis_reply_acquire_grant_and_conflict_are_decoded),
         cmocka_unit_test(test_redis_reply_acquire_paused_is_refused),
         cmocka_unit_test(test_redis_reply_inspect_pause_fills_info),
+        cmocka_unit_test(test_redis_reply_push_smessage_is_a_message),
+        cmocka_unit_test(test_redis_reply_push_subscribe_and_end_are_told_apart),
+        cmocka_unit_test(test_redis_reply_push_other_channel_or_shape_is_ignored),
+        cmocka_unit_test(test_redis_reply_command_info_tells_whether_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
