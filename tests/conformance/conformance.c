@@ -1163,6 +1163,26 @@ static void assert_lost_run_of(fixture *f, const lc_run_entry *entry, const lc_l
     assert_not_before(f, entry->completed_at_ms, entry->started_at_ms);
 }
 
+static void record_lost(fixture *f, lc_lease *lost)
+{
+    lc_error err;
+    lc_run_result res = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_lost(f->a, lost, &res, &err), LC_OK, &err);
+}
+
+/* The history holds one run: the lost one of lease `lost`. Returns its
+ * duration. */
+static int64_t assert_only_run_lost(fixture *f, const char *name, const lc_lease *lost)
+{
+    size_t n = 0;
+    lc_run_entry *list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 1);
+    assert_lost_run_of(f, &list[0], lost);
+    int64_t duration = list[0].duration_ms;
+    lc_run_entries_free(list, n);
+    return duration;
+}
+
 /* b's release after a's lost run: b's own entry on top, then a's. */
 static void release_and_check(fixture *f, const char *name, lc_lease *lost, lc_lease *l)
 {
@@ -1201,17 +1221,13 @@ static void test_history_lost_lease_replaces_its_abandoned_entry(void **state)
     if (is_memory(f))
         lct_clock_advance(&f->fc, 20);
 
-    lc_run_result res = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
-    lct_assert_rc(lc_record_lost(f->a, lost, &res, &err), LC_OK, &err);
-    list = history(f->b, name, 0, 0, &n);
-    assert_int_equal(n, 1);
-    assert_lost_run_of(f, &list[0], lost);
+    record_lost(f, lost);
+    int64_t duration = assert_only_run_lost(f, name, lost);
     /* Counted from the lost lease's start: the ttl passed before b took it. */
     if (is_memory(f))
-        assert_int_equal(list[0].duration_ms, 330);
+        assert_int_equal(duration, 330);
     else
-        assert_not_before(f, list[0].duration_ms, 300);
-    lc_run_entries_free(list, n);
+        assert_not_before(f, duration, 300);
     assert_held_by(f, name, l);
     lc_lock_info info;
     inspect(f->a, name, &info);
@@ -1238,13 +1254,8 @@ static void test_history_lost_lease_after_reset_adds_own_entry(void **state)
     lct_assert_rc(lc_force_release(f->b, name, "stuck", NULL, NULL, &err), LC_OK, &err);
     lc_lease *l = take(f->b, name, 5000);
 
-    lc_run_result res = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
-    lct_assert_rc(lc_record_lost(f->a, lost, &res, &err), LC_OK, &err);
-    size_t n = 0;
-    lc_run_entry *list = history(f->b, name, 0, 0, &n);
-    assert_int_equal(n, 1);
-    assert_lost_run_of(f, &list[0], lost);
-    lc_run_entries_free(list, n);
+    record_lost(f, lost);
+    assert_only_run_lost(f, name, lost);
     assert_held_by(f, name, l);
     lct_assert_rc(lc_renew(f->b, l, 5000, &err), LC_OK, &err);
 
@@ -1275,7 +1286,6 @@ static void test_history_lost_lease_recorded_before_reclaim_shows_once(void **st
 {
     fixture *f = *state;
     const char *name = lct_name("conf/lostfirst");
-    lc_error err;
     lc_lease *lost = take(f->a, name, 300);
     stale_arg sa = {f, name};
     if (is_memory(f))
@@ -1284,8 +1294,7 @@ static void test_history_lost_lease_recorded_before_reclaim_shows_once(void **st
         assert_true(lct_wait_for(is_stale, &sa, 10000));
     assert_true(is_stale(&sa));
 
-    lc_run_result res = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
-    lct_assert_rc(lc_record_lost(f->a, lost, &res, &err), LC_OK, &err);
+    record_lost(f, lost);
     lc_lock_info info;
     inspect(f->b, name, &info);
     assert_int_equal(info.health, LC_HEALTH_FAILED);
@@ -1294,11 +1303,7 @@ static void test_history_lost_lease_recorded_before_reclaim_shows_once(void **st
     lc_lock_info_clear(&info);
 
     lc_lease *l = take(f->b, name, 5000);
-    size_t n = 0;
-    lc_run_entry *list = history(f->b, name, 0, 0, &n);
-    assert_int_equal(n, 1);
-    assert_lost_run_of(f, &list[0], lost);
-    lc_run_entries_free(list, n);
+    assert_only_run_lost(f, name, lost);
     release_and_check(f, name, lost, l);
     lc_lease_free(l);
     lc_lease_free(lost);
