@@ -10,6 +10,12 @@
 
 #include "lockcoord.h"
 
+/* How many of a lock's newest history entries a lost lease's record
+ * looks through for the "abandoned" entry of its own run (record_run with
+ * who): the next holder wrote it when it took the lock, so it is among the
+ * last few unless that many runs came and went since. */
+#define LC__HISTORY_LOOKBACK 16
+
 /* What a backend gets when it is opened, besides the config. */
 typedef struct lc_backend_env {
     const lc_clock *clock; /* never NULL */
@@ -102,7 +108,16 @@ typedef struct lc_renew_item {
  *   existed, *prev its holder; records `reason` as last error; keeps the
  *   fence counter; notifies waiters.
  * record_run: records `res` without touching the lease (a run whose
- *   release found the lease lost).
+ *   release found the lease lost). who NULL: the entry takes the lock's
+ *   current fence, owner and last start. Otherwise who is the lost lease
+ *   the run was under (owner, fence, and in acquired_at_ms the run's
+ *   start; expires_in_ms unused): the entry is that lease's, a duration of
+ *   0 is measured from who's start, and an "abandoned" entry of who's
+ *   fence among the newest LC__HISTORY_LOOKBACK is replaced by it instead
+ *   of joined; when the lock's fence is still who's and no lease is live,
+ *   the lock is marked no longer running. Either way the lock's last_*
+ *   fields, sync_count and failure streak are updated as by release, and
+ *   the fence, owner, token and start of a later holder stay as they are.
  * checkpoint: token-checked store of a progress marker.
  * pause: marks the lock paused by `by` for `reason`, until resumed
  *   (for_ms 0) or for for_ms on the server's clock; replaces a pause in
@@ -112,8 +127,9 @@ typedef struct lc_renew_item {
  * resume: lifts the pause; *was_paused says whether one was in force.
  * inspect and list fill the pause fields of lc_lock_info.
  * history: the lock's run entries, newest first (lc_history's contract).
- *   release and record_run append one entry each, in the same atomic
- *   step, and keep the last lock.history of them.
+ *   release and record_run append one entry each (or record_run replaces
+ *   one, above), in the same atomic step, and keep the last lock.history
+ *   of them.
  * inspect: state of one lock, server_now_ms included; a never-seen name is
  *   ready with fence 0.
  * list: all locks, *out malloc'd array (lc_lock_list_free).
@@ -146,7 +162,8 @@ typedef struct lc_backend_ops {
                          lc_error *err);
     lc_status (*force_release)(void *state, const char *name, const char *reason, int *was_held,
                                lc_holder *prev, lc_error *err);
-    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res, lc_error *err);
+    lc_status (*record_run)(void *state, const char *name, const lc_run_result *res,
+                            const lc_holder *who, lc_error *err);
     lc_status (*start_run)(void *state, const char *name, const char *token, int64_t *started_at_ms,
                            lc_error *err);
     lc_status (*abandon)(void *state, const char *name, const char *token, lc_error *err);

@@ -402,7 +402,9 @@ lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value, lc_err
     return c->ops->checkpoint(c->state, lease->name, lease->token, value, err);
 }
 
-lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res, lc_error *err)
+/* lc_record_run and lc_record_lost: who NULL, or the lost lease. */
+static lc_status record(lc_client *c, const char *name, const lc_run_result *res,
+                        const lc_holder *who, lc_error *err)
 {
     lc_status rc = check_name(name, err);
     if (rc != LC_OK)
@@ -410,7 +412,7 @@ lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res
     char buf[LC_ERROR_MAX + 1];
     if (res == NULL || res->error == NULL) {
         lc_run_result r = lc__run_result_settle(res, buf);
-        return c->ops->record_run(c->state, name, &r, err);
+        return c->ops->record_run(c->state, name, &r, who, err);
     }
     /* The message may quote what the caller did not write (a lost lease's
      * reason names the new holder): it is stored escaped, not refused. */
@@ -420,9 +422,32 @@ lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res
     lc_run_result clean = *res;
     clean.error = text;
     lc_run_result r = lc__run_result_settle(&clean, buf);
-    rc = c->ops->record_run(c->state, name, &r, err);
+    rc = c->ops->record_run(c->state, name, &r, who, err);
     free(text);
     return rc;
+}
+
+lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res, lc_error *err)
+{
+    return record(c, name, res, NULL, err);
+}
+
+lc_status lc_record_lost(lc_client *c, const lc_lease *lease, const lc_run_result *res,
+                         lc_error *err)
+{
+    if (lease->fence == 0) /* attached: nothing known of the lease but its token */
+        return record(c, lease->name, res, NULL, err);
+    lc_holder who;
+    memset(&who, 0, sizeof(who));
+    lc__strlcpy(who.owner, lease->owner, sizeof(who.owner));
+    who.fence = lease->fence;
+    /* A claim's lease knows the run before it until lc_start_run: its own
+     * run starts no earlier than the lease. */
+    who.acquired_at_ms = lease->last_started_at_ms >= lease->acquired_at_ms
+                             ? lease->last_started_at_ms
+                             : lease->acquired_at_ms;
+    who.expires_in_ms = -1;
+    return record(c, lease->name, res, &who, err);
 }
 
 lc_status lc_force_release(lc_client *c, const char *name, const char *reason, int *was_held,

@@ -548,7 +548,7 @@ LC_API lc_status lc_renew(lc_client *c, lc_lease *lease, int64_t ttl_ms, lc_erro
  * exit code), token-checked, and wakes waiters. res->error must pass
  * lc_text_check (else LC_ERR_INVALID and nothing is sent). On success the
  * local deadline becomes 0. LC_ERR_LOST when it was not yours any more:
- * nothing is recorded then (lc_record_run does that). The lease object
+ * nothing is recorded then (lc_record_lost does that). The lease object
  * stays valid either way and must still be freed. */
 LC_API lc_status lc_release(lc_client *c, lc_lease *lease, const lc_run_result *res, lc_error *err);
 
@@ -576,6 +576,23 @@ LC_API lc_status lc_checkpoint(lc_client *c, lc_lease *lease, const char *value,
  * write, so it is not refused: it is stored as lc_text_escape makes it. */
 LC_API lc_status lc_record_run(lc_client *c, const char *name, const lc_run_result *res,
                                lc_error *err);
+
+/* Records the run of a lease lost before its release (taken over, reset,
+ * or expired while its holder was stopped), as lc_record_run does, but as
+ * that lease's own: the history entry gets the lease's fence and owner and
+ * the run's start (lc_lease_last_started_at_ms, or lc_lease_acquired_at_ms
+ * for a claim that never started), and a duration of 0 is measured from
+ * that start -- whoever holds the lock now. When the next holder already
+ * wrote an "abandoned" entry for this lease's fence, the record replaces
+ * it, so that the run shows once. When the lease is still the lock's
+ * latest and no longer live, the lock stops counting it as running (the
+ * next acquire then writes no "abandoned" entry for it); a lock another
+ * holder has taken since keeps that holder's fence, owner, token and
+ * status as they are. A lease from
+ * lc_lease_attach (fence 0) is recorded as lc_record_run records it. The
+ * lease is only read; it must still be freed. */
+LC_API lc_status lc_record_lost(lc_client *c, const lc_lease *lease, const lc_run_result *res,
+                                lc_error *err);
 
 /* The operator's reset: ends any live lease on `name` at once (its holder
  * finds out at its next renewal), records `reason` (required; must pass
@@ -605,8 +622,10 @@ typedef struct lc_run_entry {
 
 /* The last runs of `name`, newest first: at most `limit` (0: all kept),
  * completed at or after since_ms (0: any). Every release and every
- * recorded run appends one entry in the same atomic step; each lock keeps
- * its last lock.history. *out is a new array of *n entries
+ * recorded run appends one entry in the same atomic step (a lost lease's
+ * record replaces the "abandoned" entry of its own run instead, when there
+ * is one: lc_record_lost); each lock keeps its last lock.history. *out is
+ * a new array of *n entries
  * (lc_run_entries_free); on error both are untouched. */
 LC_API lc_status lc_history(lc_client *c, const char *name, size_t limit, int64_t since_ms,
                             lc_run_entry **out, size_t *n, lc_error *err);
@@ -909,7 +928,7 @@ typedef struct lc_run_report {
     uint64_t fence;   /* the lease's fence, 0 when none was taken */
     lc_holder holder; /* LC_RUN_CONFLICT: who has the lock */
     int recorded;     /* 1: the run was recorded with the lock (its release,
-                       * or lc_record_run after a loss) */
+                       * or lc_record_lost after a loss) */
     /* Why the run did not succeed, one line ("" when it did): lc_run
      * records it as the lock's last error; lc_run_under leaves that to
      * its caller. Such as "exit status 3", "killed by signal 9 (Killed)",
@@ -971,7 +990,7 @@ LC_API lc_status lc_run(lc_client *c, const char *name, char *const argv[], cons
  * caller may run again under it (a retry), and releases it itself,
  * recording {.has_exit = out->exit_code >= 0, .exit_code =
  * out->exit_code, .error = out->error[0] ? out->error : NULL} -- or, when
- * out->outcome is LC_RUN_LOST, records that with lc_record_run. Touches no
+ * out->outcome is LC_RUN_LOST, records that with lc_record_lost. Touches no
  * client: k may be used by other threads meanwhile.
  *
  * Returns LC_OK when the command was started, with *out filled as by

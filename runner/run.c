@@ -588,7 +588,7 @@ static void finish(run_state *r, lease_hold *h, lc_run_report *out)
         snprintf(out->note, sizeof(out->note),
                  "the backend is unreachable: the run is not recorded and the lease expires by "
                  "itself");
-    else if (lc_record_run(h->client, r->name, &res, &e) != LC_OK)
+    else if (lc_record_lost(h->client, r->lease, &res, &e) != LC_OK)
         snprintf(out->note, sizeof(out->note), "recording the run: %s", e.message);
     else
         out->recorded = 1;

@@ -272,7 +272,7 @@ static void finish(lc__sync_run *run, attempt *a, int n, int64_t duration)
             res.outcome = LC_OUTCOME_LOST;
             res.error = a->error;
         }
-        rc = lc_record_run(s->client, run->sj->job->lock, &res, &e);
+        rc = lc_record_lost(s->client, run->lease, &res, &e);
         if (rc != LC_OK)
             lc__metrics_backend_error(s->metrics, LC__OP_RECORD, rc);
     }

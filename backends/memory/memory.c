@@ -175,8 +175,10 @@ static void drop_lease(lc_memstore *s, entry *e)
     pthread_cond_broadcast(&s->released);
 }
 
-/* Appends the run just recorded to e's history, keeping the last `cap`. */
-static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err);
+/* Appends the run just recorded to e's history, keeping the last `cap`;
+ * it is the lock's current lease's, or who's (see record). */
+static lc_status append_run(entry *e, const lc_run_result *res, const lc_holder *who, int cap,
+                            lc_error *err);
 
 /* A stale lease being reclaimed: its run leaves an "abandoned" entry with
  * its holder and fence. */
@@ -186,17 +188,27 @@ static lc_status append_abandoned(entry *e, int cap, lc_error *err)
     int64_t completed = e->last_completed_at_ms, duration = e->last_duration_ms;
     e->last_completed_at_ms = -1;
     e->last_duration_ms = -1;
-    lc_status rc = append_run(e, &r, cap, err);
+    lc_status rc = append_run(e, &r, NULL, cap, err);
     e->last_completed_at_ms = completed;
     e->last_duration_ms = duration;
     return rc;
 }
 
-static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_error *err)
+/* The "abandoned" entry of who's run among the newest few, or NULL. */
+static lc_run_entry *abandoned_of(entry *e, const lc_holder *who)
 {
-    char *error = NULL;
-    if (res->error && (error = strdup(res->error)) == NULL)
-        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = e->n_runs, seen = 0; i > 0 && seen < LC__HISTORY_LOOKBACK; i--, seen++) {
+        lc_run_entry *r = &e->runs[i - 1];
+        if (r->outcome == LC_OUTCOME_ABANDONED && r->fence == who->fence)
+            return r;
+    }
+    return NULL;
+}
+
+/* The place for a new entry: the end of e's history, after dropping the
+ * oldest beyond `cap`. NULL when out of memory. */
+static lc_run_entry *new_entry(entry *e, int cap)
+{
     size_t keep = cap > 0 ? (size_t)cap : 1;
     while (e->n_runs >= keep) {
         free(e->runs[0].error);
@@ -204,16 +216,29 @@ static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_erro
         e->n_runs--;
     }
     lc_run_entry *grown = realloc(e->runs, (e->n_runs + 1) * sizeof(*grown));
-    if (grown == NULL) {
+    if (grown == NULL)
+        return NULL;
+    e->runs = grown;
+    return &e->runs[e->n_runs++];
+}
+
+static lc_status append_run(entry *e, const lc_run_result *res, const lc_holder *who, int cap,
+                            lc_error *err)
+{
+    char *error = NULL;
+    if (res->error && (error = strdup(res->error)) == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    lc_run_entry *r = who ? abandoned_of(e, who) : NULL;
+    if (r)
+        free(r->error);
+    else if ((r = new_entry(e, cap)) == NULL) {
         free(error);
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     }
-    e->runs = grown;
-    lc_run_entry *r = &e->runs[e->n_runs++];
     memset(r, 0, sizeof(*r));
-    r->fence = e->fence;
-    lc__strlcpy(r->owner, e->owner, sizeof(r->owner));
-    r->started_at_ms = e->last_started_at_ms;
+    r->fence = who ? who->fence : e->fence;
+    lc__strlcpy(r->owner, who ? who->owner : e->owner, sizeof(r->owner));
+    r->started_at_ms = who ? who->acquired_at_ms : e->last_started_at_ms;
     r->completed_at_ms = e->last_completed_at_ms;
     r->duration_ms = e->last_duration_ms;
     r->outcome = res->outcome;
@@ -225,7 +250,11 @@ static lc_status append_run(entry *e, const lc_run_result *res, int cap, lc_erro
     return LC_OK;
 }
 
-static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, int cap, lc_error *err)
+/* A run's record on e: of its current lease, or (who) of the lost lease
+ * who, whose own running mark ends when no later lease came and its
+ * lease is over. */
+static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, const lc_holder *who,
+                        int cap, lc_error *err)
 {
     if (set_str(&e->last_error, res->error) != 0)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
@@ -239,15 +268,18 @@ static lc_status record(lc_memstore *s, entry *e, const lc_run_result *res, int 
     e->last_attempts = res->attempts;
     e->last_missed_slots = res->missed_slots;
     e->last_duration_ms = res->duration_ms;
+    int64_t started = who ? who->acquired_at_ms : e->last_started_at_ms;
     if (res->duration_ms <= 0)
-        e->last_duration_ms = e->last_started_at_ms >= 0 ? now - e->last_started_at_ms : -1;
+        e->last_duration_ms = started >= 0 ? now - started : -1;
+    if (who && who->fence == e->fence && !live(s, e))
+        e->running = 0;
     if (res->outcome == LC_OUTCOME_OK) {
         e->last_success_at_ms = now;
         e->consecutive_failures = 0;
     } else {
         e->consecutive_failures++;
     }
-    return append_run(e, res, cap, err);
+    return append_run(e, res, who, cap, err);
 }
 
 static lc_status mem_open(const lc_config *cfg, const lc_backend_env *env, void **state,
@@ -423,8 +455,9 @@ static lc_status mem_release(void *state, const char *name, const char *token,
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find(s, name);
-    lc_status rc = held_by(s, e, token) ? record(s, e, res, ((mem_state *)state)->history, err)
-                                        : lc__err_not_yours(err, name);
+    lc_status rc = held_by(s, e, token)
+                       ? record(s, e, res, NULL, ((mem_state *)state)->history, err)
+                       : lc__err_not_yours(err, name);
     if (rc == LC_OK)
         drop_lease(s, e);
     pthread_mutex_unlock(&s->mu);
@@ -482,12 +515,12 @@ static lc_status mem_force_release(void *state, const char *name, const char *re
 }
 
 static lc_status mem_record_run(void *state, const char *name, const lc_run_result *res,
-                                lc_error *err)
+                                const lc_holder *who, lc_error *err)
 {
     lc_memstore *s = ((mem_state *)state)->store;
     pthread_mutex_lock(&s->mu);
     entry *e = find_or_add(s, name);
-    lc_status rc = e ? record(s, e, res, ((mem_state *)state)->history, err)
+    lc_status rc = e ? record(s, e, res, who, ((mem_state *)state)->history, err)
                      : lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     pthread_mutex_unlock(&s->mu);
     return rc;

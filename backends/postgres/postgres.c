@@ -499,17 +499,24 @@ static lc_status pg_force_release(void *state, const char *name, const char *rea
 }
 
 static lc_status pg_record_run(void *state, const char *name, const lc_run_result *res,
-                               lc_error *err)
+                               const lc_holder *who, lc_error *err)
 {
     pg_state *s = state;
     record_params rp;
-    char cap[16];
-    const char *p[10] = {name, NULL};
+    char cap[16], fence[24], started[24];
+    const char *p[13] = {name, NULL};
     record_fill(res, &rp, p);
     p[1] = NULL;
     p[9] = history_cap(s, cap, sizeof(cap));
+    if (who) {
+        snprintf(fence, sizeof(fence), "%llu", (unsigned long long)who->fence);
+        snprintf(started, sizeof(started), "%lld", (long long)who->acquired_at_ms);
+        p[10] = fence;
+        p[11] = who->owner;
+        p[12] = started;
+    }
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 10, p, &changed, err);
+    return update_one(s, "record run", s->sql.record_run, 13, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,

@@ -3,12 +3,17 @@
  * quoted "schema"."table", {V} for its version table, {R} for its run
  * history table (the table's name with "_locks" turned into "_runs", or
  * "_runs" added), {W} for its line of waiters (likewise "_waiters"). */
+#include "backends/backend_int.h"
 #include "backends/postgres/pg_int.h"
 #include "core/error_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A number macro spelled out in a statement's text. */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 /* Unix milliseconds of a timestamptz (or of an interval), NULL stays NULL. */
 #define MS(x)   "floor(extract(epoch from " x ") * 1000)::bigint"
@@ -220,13 +225,15 @@ static const char renew_many_sql[] =
 
 /* The run record of release and record_run: $3 exit, $4 error, $5
  * outcome, $6 http status, $7 attempts, $8 missed slots, $9 duration (0:
- * measured from the recorded start). `l` is the row as it was. */
-#define RECORD_SET                                                                             \
+ * measured from the run's start, `start`: the recorded one unless told).
+ * `l` is the row as it was. */
+#define RECORD_SET RECORD_SET_FROM("l.last_sync_started_at")
+#define RECORD_SET_FROM(start)                                                                 \
     " last_sync_completed_at = now(), last_exit = $3::integer, last_error = $4,"               \
     " sync_count = l.sync_count + 1, last_outcome = $5, last_http_status = $6::integer,"       \
     " last_attempts = $7::integer, last_missed_slots = $8::integer,"                           \
     " last_duration_ms = COALESCE(NULLIF($9::bigint, 0),"                                      \
-    "   GREATEST(" MS("(now() - l.last_sync_started_at)") ", 0)),"                             \
+    "   GREATEST(" MS("(now() - " start ")") ", 0)),"                                         \
     " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
     " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
 
@@ -287,18 +294,50 @@ static const char force_release_sql[] =
     " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM ins";
 
 /* $2 stands where release has the token, so both share RECORD_SET's
- * numbering; it is always NULL. */
+ * numbering; it is always NULL. $11..$13 (NULL: the run of the lock's
+ * current lease): the fence, owner and start (unix ms) of the lost lease
+ * the run was under. The entry is then that lease's, its duration
+ * measured from its start, and it takes the place of the "abandoned"
+ * entry of that fence among the newest few (`rep`: the next holder wrote
+ * one when it took the lock) instead of a new one (`h`); when the row's
+ * fence is still the lost lease's and the lease is over, the row stops
+ * counting it as running. */
+#define LOST_START "to_timestamp($13::bigint / 1000.0)"
 static const char record_run_sql[] =
     "WITH u AS ("
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count,"
     "                      last_outcome, last_http_status, last_attempts, last_missed_slots,"
     "                      last_duration_ms, last_success_at, consecutive_failures)"
     " VALUES ($1, now(), $3::integer, $4, 1, $5, $6::integer, $7::integer, $8::integer,"
-    "         NULLIF($9::bigint, 0), CASE WHEN $5 = 'ok' THEN now() END,"
+    "         COALESCE(NULLIF($9::bigint, 0), GREATEST(" MS("(now() - " LOST_START ")") ", 0)),"
+    "         CASE WHEN $5 = 'ok' THEN now() END,"
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
-    " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL"
-    RECORD_RETURNING "),"
-    HISTORY_CTES("$10")
+    " ON CONFLICT (name) DO UPDATE SET"
+    RECORD_SET_FROM("COALESCE(" LOST_START ", l.last_sync_started_at)") ","
+    "  status = CASE WHEN l.fence = $11::bigint AND l.lease_expires_at < now()"
+    "                THEN 'idle' ELSE l.status END"
+    " WHERE $2::text IS NULL"
+    " RETURNING l.name, COALESCE($11::bigint, l.fence) AS fence, COALESCE($12, l.owner) AS owner,"
+    "  COALESCE(" LOST_START ", l.last_sync_started_at) AS started, l.last_sync_completed_at,"
+    "  l.last_duration_ms),"
+    " rep AS ("
+    "  UPDATE {R} AS r SET fence = u.fence, owner = u.owner, started_at = u.started,"
+    "   completed_at = u.last_sync_completed_at, duration_ms = u.last_duration_ms, outcome = $5,"
+    "   exit = $3::integer, http_status = NULLIF($6::integer, 0), error = $4,"
+    "   attempts = $7::integer"
+    "  FROM u WHERE $11::bigint IS NOT NULL AND r.id = ("
+    "   SELECT n.id FROM (SELECT id, fence, outcome FROM {R} WHERE name = $1"
+    "                     ORDER BY id DESC LIMIT " STR(LC__HISTORY_LOOKBACK) ") AS n"
+    "   WHERE n.fence = $11::bigint AND n.outcome = 'abandoned' ORDER BY n.id DESC LIMIT 1)"
+    "  RETURNING r.id),"
+    " h AS ("
+    "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"
+    "                   exit, http_status, error, attempts)"
+    "  SELECT name, fence, owner, started, last_sync_completed_at, last_duration_ms, $5,"
+    "         $3::integer, NULLIF($6::integer, 0), $4, $7::integer"
+    "  FROM u WHERE NOT EXISTS (SELECT 1 FROM rep)"
+    "  RETURNING id),"
+    TRIM_CTES("h", "$10")
     " SELECT name FROM u";
 
 /* $2: completed at or after (unix ms, 0: any); $3: at most (0: all). */

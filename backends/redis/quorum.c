@@ -146,6 +146,8 @@ typedef struct qcall {
     size_t limit;
     lc_run_result res;
     int has_res;
+    lc_holder who; /* record: the lost lease the run was under, when has_who */
+    int has_who;
     lc_renew_item *items; /* renew_many: copies, names and tokens owned */
     size_t n_items;
     unsigned char done[LC__QUORUM_MAX];
@@ -318,7 +320,7 @@ static lc_status run_on(qmaster *m, qcall *c, qres *r)
     case Q_RELEASE: return o->release(st, c->name, c->token, &c->res, e);
     case Q_ABANDON: return o->abandon(st, c->name, c->token, e);
     case Q_FORCE: return o->force_release(st, c->name, c->text, &r->flag, &r->prev, e);
-    case Q_RECORD: return o->record_run(st, c->name, &c->res, e);
+    case Q_RECORD: return o->record_run(st, c->name, &c->res, c->has_who ? &c->who : NULL, e);
     case Q_START: return o->start_run(st, c->name, c->token, &r->num, e);
     case Q_CHECKPOINT: return o->checkpoint(st, c->name, c->token, c->text, e);
     case Q_PAUSE: return o->pause(st, c->name, c->text, c->text2, c->num, e);
@@ -964,12 +966,16 @@ static lc_status q_abandon(void *state, const char *name, const char *token, lc_
 }
 
 static lc_status q_record_run(void *state, const char *name, const lc_run_result *res,
-                              lc_error *err)
+                              const lc_holder *who, lc_error *err)
 {
     qcall *c = call_new(Q_RECORD, name, NULL, NULL);
     if (c && set_result(c, res) != 0) {
         call_free(c);
         c = NULL;
+    }
+    if (c && who) {
+        c->who = *who;
+        c->has_who = 1;
     }
     return simple(state, c, "record", err);
 }

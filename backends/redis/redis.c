@@ -714,16 +714,26 @@ static lc_status rds_force_release(void *state, const char *name, const char *re
 }
 
 static lc_status rds_record_run(void *state, const char *name, const lc_run_result *res,
-                                lc_error *err)
+                                const lc_holder *who, lc_error *err)
 {
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
+    char fence[24], started[24];
     keys_of(r, name, &k);
-    call_init(&call, LC__RS_RECORD, 2);
+    call_init(&call, LC__RS_RECORD, who ? 3 : 2);
     lc__rs_arg(&call, k.meta);
     lc__rs_arg(&call, k.runs);
+    if (who)
+        lc__rs_arg(&call, k.lock);
     run_result_args(r, &call, res, &k);
+    if (who) {
+        snprintf(fence, sizeof(fence), "%llu", (unsigned long long)who->fence);
+        snprintf(started, sizeof(started), "%lld", (long long)who->acquired_at_ms);
+        lc__rs_arg(&call, fence);
+        lc__rs_arg(&call, who->owner);
+        lc__rs_arg(&call, started);
+    }
     return run_token_checked(r, &call, name, err);
 }
 

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A number macro spelled out in a script's text. */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 /* Lua reads better laid out as Lua than as clang-format would fold it. */
 /* clang-format off */
 
@@ -55,13 +59,39 @@
  * field-value pairs for the same HSET. One read, one TIME, one LPUSH, one
  * HSET (and an HDEL only for optional fields the last run had and this
  * one has not). Returns an error reply, with nothing written, when meta
- * or runs is not lockcoord's; nil when recorded. */
+ * or runs is not lockcoord's; nil when recorded.
+ *
+ * w (nil on release): the lost lease the run was under, {fence, owner,
+ * started_ms, lock key}. The entry is that lease's, its duration measured
+ * from w's start, and it takes the place of the "abandoned" entry of w's
+ * fence among the newest entries (swap: the next holder wrote one when it
+ * took the lock) instead of a new one; when meta's fence is still w's and
+ * the lock key is gone, the lock stops counting w as running. */
 #define RECORD_FN                                                                              \
-    "local function record(meta, runs, a, i, f)\n"                                             \
+    "local function swap(runs, e)\n"                                                           \
+    "  local l = redis.pcall('LRANGE', runs, 0, " STR(LC__HISTORY_LOOKBACK) " - 1)\n"          \
+    "  if err(l) then return l end\n"                                                          \
+    "  for k, v in ipairs(l) do\n"                                                             \
+    "    local ok, o = pcall(cjson.decode, v)\n"                                               \
+    "    if ok and type(o) == 'table' and o.outcome == 'abandoned' and\n"                      \
+    "        tonumber(o.fence) == e.fence then\n"                                              \
+    "      redis.call('LSET', runs, k - 1, cjson.encode(e))\n"                                 \
+    "      return 0\n"                                                                         \
+    "    end\n"                                                                                \
+    "  end\n"                                                                                  \
+    "  return nil\n"                                                                           \
+    "end\n"                                                                                    \
+    "local function record(meta, runs, a, i, f, w)\n"                                          \
     "  local m = redis.pcall('HMGET', meta, 'fence', 'owner', 'last_started_at_ms',\n"         \
     "    'sync_count', 'consecutive_failures', 'last_exit', 'last_error', 'last_http_status',\n" \
     "    'last_duration_ms')\n"                                                                \
     "  if err(m) then return m end\n"                                                          \
+    "  if w then\n"                                                                            \
+    "    if tonumber(m[1]) == tonumber(w[1]) and redis.call('EXISTS', w[4]) == 0 then\n"       \
+    "      f[#f + 1] = 'status'; f[#f + 1] = 'idle'\n"                                         \
+    "    end\n"                                                                                \
+    "    m[1], m[2], m[3] = w[1], w[2], w[3]\n"                                                \
+    "  end\n"                                                                                  \
     "  local now = now_ms()\n"                                                                 \
     "  local d = tonumber(a[i + 8]) or 0\n"                                                    \
     "  if d <= 0 then\n"                                                                       \
@@ -74,7 +104,7 @@
     "  if a[i] == '1' then e.exit = tonumber(a[i + 1]) end\n"                                  \
     "  if a[i + 2] == '1' then e.error = a[i + 3] end\n"                                       \
     "  if a[i + 5] ~= '0' then e.http = tonumber(a[i + 5]) end\n"                              \
-    "  local n = redis.pcall('LPUSH', runs, cjson.encode(e))\n"                                \
+    "  local n = w and swap(runs, e) or redis.pcall('LPUSH', runs, cjson.encode(e))\n"         \
     "  if err(n) then return n end\n"                                                          \
     "  local cap = math.max(1, tonumber(a[i + 9]) or 100)\n"                                   \
     "  if n > cap then redis.call('LTRIM', runs, 0, cap - 1) end\n"                            \
@@ -333,10 +363,13 @@ static const char force_lua[] =
     "return {pttl ~= -2 and 1 or 0, m[1] or '', tonumber(m[2]) or 0,\n"
     "        tonumber(m[3]) or 0, pttl}\n";
 
-/* KEYS meta runs; ARGV the record's ten arguments (RECORD_FN) -> 1. */
+/* KEYS meta runs [lock]; ARGV the record's ten arguments (RECORD_FN)
+ * [fence owner started_ms: the lost lease the run was under, with the
+ * lock key] -> 1. */
 static const char record_lua[] =
     PRELUDE RECORD_FN
-    "local bad = record(KEYS[1], KEYS[2], ARGV, 1, {})\n"
+    "local w = ARGV[11] and {ARGV[11], ARGV[12], ARGV[13], KEYS[3]}\n"
+    "local bad = record(KEYS[1], KEYS[2], ARGV, 1, {}, w)\n"
     "if bad then return failed(bad, {'hash', 'list'}) end\n"
     "return 1\n";
 

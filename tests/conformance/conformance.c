@@ -1139,6 +1139,176 @@ static void test_history_reclaimed_stale_lease_is_abandoned(void **state)
     lc_lease_free(first);
 }
 
+/* The lock as its holder b has it: held, with b's fence and owner. */
+static void assert_held_by(fixture *f, const char *name, const lc_lease *l)
+{
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_HELD);
+    assert_true(info.held);
+    assert_int_equal(info.fence, lc_lease_fence(l));
+    assert_string_equal(info.owner, lc_lease_owner(l));
+    assert_int_equal(info.last_outcome, LC_OUTCOME_LOST);
+    lc_lock_info_clear(&info);
+}
+
+/* entry is the lost run of lease l, recorded by lc_record_lost. */
+static void assert_lost_run_of(fixture *f, const lc_run_entry *entry, const lc_lease *l)
+{
+    assert_int_equal(entry->outcome, LC_OUTCOME_LOST);
+    assert_int_equal(entry->fence, lc_lease_fence(l));
+    assert_string_equal(entry->owner, lc_lease_owner(l));
+    assert_same_time(f, entry->started_at_ms, lc_lease_last_started_at_ms(l));
+    assert_string_equal(entry->error, "lease lost");
+    assert_not_before(f, entry->completed_at_ms, entry->started_at_ms);
+}
+
+static void record_lost(fixture *f, lc_lease *lost)
+{
+    lc_error err;
+    lc_run_result res = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_lost(f->a, lost, &res, &err), LC_OK, &err);
+}
+
+/* The history holds one run: the lost one of lease `lost`. Returns its
+ * duration. */
+static int64_t assert_only_run_lost(fixture *f, const char *name, const lc_lease *lost)
+{
+    size_t n = 0;
+    lc_run_entry *list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 1);
+    assert_lost_run_of(f, &list[0], lost);
+    int64_t duration = list[0].duration_ms;
+    lc_run_entries_free(list, n);
+    return duration;
+}
+
+/* b's release after a's lost run: b's own entry on top, then a's. */
+static void release_and_check(fixture *f, const char *name, lc_lease *lost, lc_lease *l)
+{
+    lc_error err;
+    lct_assert_rc(lc_release(f->b, l, NULL, &err), LC_OK, &err);
+    size_t n = 0;
+    lc_run_entry *list = history(f->a, name, 0, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].outcome, LC_OUTCOME_OK);
+    assert_int_equal(list[0].fence, lc_lease_fence(l));
+    assert_string_equal(list[0].owner, "holder-b");
+    assert_same_time(f, list[0].started_at_ms, lc_lease_last_started_at_ms(l));
+    assert_lost_run_of(f, &list[1], lost);
+    lc_run_entries_free(list, n);
+}
+
+/* A lease lost to a takeover (its holder was stopped past its ttl, then
+ * went on): the next holder found it stale and wrote "abandoned" for it;
+ * the lost run's record takes that entry's place, as the lost lease's own
+ * -- its fence, owner and start, its duration counted from that start --
+ * and the new holder keeps the lock as it has it. */
+static void test_history_lost_lease_replaces_its_abandoned_entry(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/lostover");
+    lc_error err;
+    lc_lease *lost = take(f->a, name, 300);
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 310);
+    lc_lease *l = reclaim(f, name);
+    size_t n = 0;
+    lc_run_entry *list = history(f->a, name, 0, 0, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].outcome, LC_OUTCOME_ABANDONED);
+    lc_run_entries_free(list, n);
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 20);
+
+    record_lost(f, lost);
+    int64_t duration = assert_only_run_lost(f, name, lost);
+    /* Counted from the lost lease's start: the ttl passed before b took it. */
+    if (is_memory(f))
+        assert_int_equal(duration, 330);
+    else
+        assert_not_before(f, duration, 300);
+    assert_held_by(f, name, l);
+    lc_lock_info info;
+    inspect(f->a, name, &info);
+    assert_int_equal(info.sync_count, 1);
+    assert_int_equal(info.consecutive_failures, 1);
+    assert_same_time(f, info.last_started_at_ms, lc_lease_last_started_at_ms(l));
+    lc_lock_info_clear(&info);
+    lct_assert_rc(lc_renew(f->b, l, 5000, &err), LC_OK, &err);
+
+    release_and_check(f, name, lost, l);
+    lc_lease_free(l);
+    lc_lease_free(lost);
+}
+
+/* A lease lost to an operator's reset, the lock taken again since: no
+ * "abandoned" entry stands for the lost run, so its record adds one of
+ * its own, and the holder's fence, owner, token and health stay. */
+static void test_history_lost_lease_after_reset_adds_own_entry(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/lostreset");
+    lc_error err;
+    lc_lease *lost = take(f->a, name, 5000);
+    lct_assert_rc(lc_force_release(f->b, name, "stuck", NULL, NULL, &err), LC_OK, &err);
+    lc_lease *l = take(f->b, name, 5000);
+
+    record_lost(f, lost);
+    assert_only_run_lost(f, name, lost);
+    assert_held_by(f, name, l);
+    lct_assert_rc(lc_renew(f->b, l, 5000, &err), LC_OK, &err);
+
+    release_and_check(f, name, lost, l);
+    lc_lease_free(l);
+    lc_lease_free(lost);
+}
+
+typedef struct stale_arg {
+    fixture *f;
+    const char *name;
+} stale_arg;
+
+static int is_stale(void *p)
+{
+    stale_arg *s = p;
+    lc_lock_info info;
+    inspect(s->f->a, s->name, &info);
+    int stale = info.health == LC_HEALTH_STALE;
+    lc_lock_info_clear(&info);
+    return stale;
+}
+
+/* A lost lease recorded before anyone took the lock again: the lock no
+ * longer counts it as running, so the next holder adds no "abandoned"
+ * entry for the same run. */
+static void test_history_lost_lease_recorded_before_reclaim_shows_once(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/lostfirst");
+    lc_lease *lost = take(f->a, name, 300);
+    stale_arg sa = {f, name};
+    if (is_memory(f))
+        lct_clock_advance(&f->fc, 310);
+    else
+        assert_true(lct_wait_for(is_stale, &sa, 10000));
+    assert_true(is_stale(&sa));
+
+    record_lost(f, lost);
+    lc_lock_info info;
+    inspect(f->b, name, &info);
+    assert_int_equal(info.health, LC_HEALTH_FAILED);
+    assert_int_equal(info.fence, lc_lease_fence(lost));
+    assert_int_equal(info.last_outcome, LC_OUTCOME_LOST);
+    lc_lock_info_clear(&info);
+
+    lc_lease *l = take(f->b, name, 5000);
+    assert_only_run_lost(f, name, lost);
+    release_and_check(f, name, lost, l);
+    lc_lease_free(l);
+    lc_lease_free(lost);
+}
+
 /* ---- the line of waiters ------------------------------------------------ */
 
 #define TOK1 "11111111111111111111111111111111"
@@ -1327,6 +1497,9 @@ int lc_conformance_run(const char *backend)
         T(test_history_entry_per_release_newest_first),
         T(test_history_keeps_last_configured_entries),
         T(test_history_reclaimed_stale_lease_is_abandoned),
+        T(test_history_lost_lease_replaces_its_abandoned_entry),
+        T(test_history_lost_lease_after_reset_adds_own_entry),
+        T(test_history_lost_lease_recorded_before_reclaim_shows_once),
     };
     char group[64];
     snprintf(group, sizeof(group), "conformance/%s", backend);

@@ -4,11 +4,13 @@
 # the lease's local deadline (moved at every renewal through shared
 # memory) and SIGTERMs the command when it passes, before another holder
 # can get the lock. On SIGCONT, lockcoord reports the loss truthfully (not
-# "no reply to the renewal sent 0 ms ago") and exits 76.
+# "no reply to the renewal sent 0 ms ago") and exits 76. Its history
+# shows the lost run once, as the frozen holder's own (its fence, owner
+# and start), not as the next holder's.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # bash, for $EPOCHREALTIME: the times are taken without forking `date`.
-WORK='echo $$ > cmd.pid; trap "t=\${EPOCHREALTIME/./}; echo \${t:0:-3} > stopped; exit 143" TERM; touch started; while :; do sleep 0.01; done'
+WORK='echo $$ > cmd.pid; echo $LOCKCOORD_FENCE > fence; trap "t=\${EPOCHREALTIME/./}; echo \${t:0:-3} > stopped; exit 143" TERM; touch started; while :; do sleep 0.01; done'
 GOT='t=${EPOCHREALTIME/./}; echo ${t:0:-3} > got'
 TTL_MS=600
 
@@ -55,6 +57,19 @@ case_frozen_lockcoord() {
     [[ $(cat holder.err) != *"no reply to the renewal sent 0 ms ago"* ]] || fail "misleading reason: $(cat holder.err)"
     [[ $(cat holder.err) != *unreachable* ]] || fail "misleading reason: $(cat holder.err)"
     echo "    lockcoord said: $(grep '^lockcoord:' holder.err)"
+
+    # The waiter's acquire found the frozen lease stale and wrote it down as
+    # abandoned; the lost run's record took that entry's place.
+    assert_exit 0 lc --json history "$name"
+    assert_json "$OUT" '.runs | length' 2
+    assert_json "$OUT" '[.runs[].outcome] | join(" ")' "ok lost"
+    assert_json "$OUT" '.runs[1].fence' "$(cat fence)"
+    assert_json "$OUT" '.runs[1].owner' "$(hostname):$holder"
+    assert_json "$OUT" '.runs[0].owner' "$(hostname):$waiter"
+    assert_json "$OUT" '.runs[0].fence > .runs[1].fence' true
+    assert_json "$OUT" '.runs[1].started_at < .runs[0].started_at' true
+    # Counted from the frozen run's start: at least the ttl it outlived.
+    assert_json "$OUT" ".runs[1].duration_ms >= $TTL_MS" true
 }
 
 e2e_init

@@ -1,7 +1,8 @@
 /* tests/unit/test_client.c -- what the client refuses before any backend
  * is touched: ttls out of range, text that is not clean UTF-8 or holds
  * control characters (and owners cut on character boundaries). Runs on the memory backend; a
- * refusal must leave the store as it was. */
+ * refusal must leave the store as it was. Also what lc_record_lost tells
+ * the backend of a lost lease. */
 #include "testenv.h"
 
 #include <stdlib.h>
@@ -192,6 +193,78 @@ static void test_record_run_stores_unclean_error_escaped(void **state)
     lc_lock_info_clear(&info);
 }
 
+/* The last entry of name's history (there must be one). */
+static lc_run_entry newest_run(lc_client *c, const char *name)
+{
+    lc_run_entry *list = NULL;
+    size_t n = 0;
+    lc_error err;
+    lct_assert_rc(lc_history(c, name, 1, 0, &list, &n, &err), LC_OK, &err);
+    assert_int_equal(n, 1);
+    lc_run_entry e = list[0];
+    e.error = NULL;
+    lc_run_entries_free(list, n);
+    return e;
+}
+
+/* A claim lost before its run started knows the run before it as the
+ * last start: its own run is counted from the lease instead. */
+static void test_record_lost_unstarted_claim_counts_from_its_lease(void **state)
+{
+    (void)state;
+    lct_clock fc;
+    lct_clock_init(&fc);
+    lc_config *cfg = lct_config("memory");
+    lc_memstore *store = lc_memstore_new(&fc.clock);
+    lc_client_opts o = {.clock = &fc.clock, .memstore = store};
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(cfg, &o, &c, &err), LC_OK, &err);
+    const char *name = lct_name("client/lostclaim");
+    lc_acquire_opts ao = {.ttl_ms = 5000, .wait_ms = -1};
+    lc_lease *first = NULL, *claim = NULL;
+    lct_assert_rc(lc_acquire(c, name, &ao, &first, &err), LC_OK, &err);
+    lct_assert_rc(lc_release(c, first, NULL, &err), LC_OK, &err);
+    lct_clock_advance(&fc, 100);
+    ao.claim = 1;
+    lct_assert_rc(lc_acquire(c, name, &ao, &claim, &err), LC_OK, &err);
+    assert_int_equal(lc_lease_last_started_at_ms(claim), lc_lease_acquired_at_ms(first));
+    lct_clock_advance(&fc, 50);
+
+    lc_run_result lost = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_lost(c, claim, &lost, &err), LC_OK, &err);
+    lc_run_entry e = newest_run(c, name);
+    assert_int_equal(e.outcome, LC_OUTCOME_LOST);
+    assert_int_equal(e.fence, lc_lease_fence(claim));
+    assert_int_equal(e.started_at_ms, lc_lease_acquired_at_ms(claim));
+    assert_int_equal(e.duration_ms, 50);
+    lc_lease_free(claim);
+    lc_lease_free(first);
+    lc_client_close(c);
+    lc_memstore_free(store);
+    lc_config_free(cfg);
+}
+
+/* A lease known by name and token only (lc_lease_attach) has no fence
+ * or owner to give the record: it is the lock's, as lc_record_run's. */
+static void test_record_lost_attached_lease_is_recorded_as_record_run(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("client/lostattached");
+    lc_lease *l = NULL, *attached = NULL;
+    lc_error err;
+    lct_assert_rc(try_acquire(f, name, 5000, "holder", &l, &err), LC_OK, &err);
+    lct_assert_rc(lc_lease_attach(name, lc_lease_token(l), &attached, &err), LC_OK, &err);
+    lc_run_result lost = {.outcome = LC_OUTCOME_LOST, .error = "lease lost"};
+    lct_assert_rc(lc_record_lost(f->c, attached, &lost, &err), LC_OK, &err);
+    lc_run_entry e = newest_run(f->c, name);
+    assert_int_equal(e.outcome, LC_OUTCOME_LOST);
+    assert_int_equal(e.fence, lc_lease_fence(l));
+    assert_string_equal(e.owner, "holder");
+    lc_lease_free(attached);
+    lc_lease_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +278,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_unclean_reason_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_run_stores_unclean_error_escaped, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_record_lost_unstarted_claim_counts_from_its_lease,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_lost_attached_lease_is_recorded_as_record_run,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
