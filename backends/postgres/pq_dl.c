@@ -3,21 +3,15 @@
 #define LC_PQ_DIRECT /* PQclear here is libpq's own name, not the slot */
 #include "backends/postgres/pq_dl_int.h"
 
+#include "core/dl_int.h"
 #include "core/error_int.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <string.h>
 
 #define SONAME "libpq.so.5"
 
 lc__pq_api lc__pq;
-
-/* dlsym hands out object pointers; POSIX makes them hold function
- * pointers, which the table's slots are. */
-_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function pointers fit in void *");
 
 /* Every slot of lc__pq, by the name of its PQ function. */
 #define FUNCTIONS(X)                                                                               \
@@ -67,10 +61,7 @@ FUNCTIONS(SAME_TYPE)
 
 #define ENTRY(name) {"PQ" #name, offsetof(lc__pq_api, name)},
 
-static const struct {
-    const char *symbol;
-    size_t offset;
-} functions[] = {FUNCTIONS(ENTRY)};
+static const lc__dl_fn functions[] = {FUNCTIONS(ENTRY)};
 
 _Static_assert(sizeof(functions) / sizeof(functions[0]) == sizeof(lc__pq_api) / sizeof(void *),
                "every slot of lc__pq is resolved");
@@ -80,27 +71,14 @@ static const char *soname = SONAME;
 static lc_status load_rc = LC_ERR_UNAVAILABLE; /* and load_msg: what the first call found */
 static char load_msg[sizeof(((lc_error *)0)->message)];
 
-static void fail(const char *what, const char *why)
-{
-    snprintf(load_msg, sizeof(load_msg), "%s (needed by the postgres backend) %s: %s", soname, what,
-             why ? why : "unknown error");
-}
-
 static void load(void)
 {
     lc__pq_api api;
-    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        fail("cannot be loaded", dlerror());
+    lc_error e;
+    size_t n = sizeof(functions) / sizeof(functions[0]);
+    if (lc__dl_load(soname, "libpq", "the postgres backend", functions, n, &api, &e) != LC_OK) {
+        lc__strlcpy(load_msg, e.message, sizeof(load_msg));
         return;
-    }
-    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
-        void *f = dlsym(lib, functions[i].symbol);
-        if (f == NULL) {
-            fail("is too old or not libpq", dlerror());
-            return;
-        }
-        memcpy((char *)&api + functions[i].offset, &f, sizeof(f));
     }
     lc__pq = api;
     load_rc = LC_OK;

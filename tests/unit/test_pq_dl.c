@@ -10,25 +10,11 @@
 
 #include "backends/postgres/pq_dl_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MISSING "libpq-lockcoord-test-missing.so.5"
 #define WHY     MISSING " (needed by the postgres backend) cannot be loaded: " MISSING ": "
-
-/* Whether a file named libpq* is mapped into this process. */
-static int libpq_mapped(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    assert_non_null(f);
-    char line[4096];
-    int found = 0;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "/libpq") != NULL;
-    fclose(f);
-    return found;
-}
 
 static void expect_prefix(const char *got, const char *want)
 {
@@ -45,7 +31,7 @@ static void test_pq_dl_redis_config_does_not_load_libpq(void **state)
     lc_error err;
     lct_assert_rc(lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err), LC_OK, &err);
     lc_config_free(cfg);
-    assert_false(libpq_mapped());
+    assert_false(lct_mapped("libpq"));
 }
 
 static void test_pq_dl_postgres_config_without_libpq_is_config_error(void **state)
@@ -59,7 +45,7 @@ static void test_pq_dl_postgres_config_without_libpq_is_config_error(void **stat
     assert_int_equal(lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err), LC_ERR_CONFIG);
     assert_null(cfg);
     expect_prefix(err.message, "t.yaml:1:10: backend: " WHY);
-    assert_false(libpq_mapped());
+    assert_false(lct_mapped("libpq"));
 }
 
 /* A config of another backend that happens to have a conninfo is read as
@@ -90,7 +76,7 @@ static void test_pq_dl_client_open_without_libpq_is_unavailable(void **state)
     expect_prefix(err.message, WHY);
     assert_null(strstr(err.message, "Hunter2pw"));
     lc_config_free(cfg);
-    assert_false(libpq_mapped());
+    assert_false(lct_mapped("libpq"));
 }
 
 static void test_pq_dl_missing_library_is_unavailable_every_time(void **state)
