@@ -240,3 +240,11 @@ int lct_mapped(const char *lib)
     fclose(f);
     return found;
 }
+
+void lct_assert_prefix(const char *got, const char *want)
+{
+    if (strncmp(got, want, strlen(want)) != 0)
+        fail_msg("got \"%s\"\nwant \"%s...\"", got, want);
+    if (strchr(got, '\n') != NULL)
+        fail_msg("more than one line: \"%s\"", got);
+}

@@ -18,13 +18,6 @@ static const lc__dl_fn libc_fns[] = {
     {"abs", offsetof(table, absolute)},
 };
 
-static void expect_prefix(const char *got, const char *want)
-{
-    if (strncmp(got, want, strlen(want)) != 0)
-        fail_msg("got \"%s\"\nwant \"%s...\"", got, want);
-    assert_null(strchr(got, '\n'));
-}
-
 static void test_dl_load_fills_every_slot(void **state)
 {
     (void)state;
@@ -44,8 +37,9 @@ static void test_dl_load_missing_library_is_unavailable(void **state)
     assert_int_equal(
         lc__dl_load("libnone-lockcoord-test.so.1", "libnone", "a test", libc_fns, 2, &t, &err),
         LC_ERR_UNAVAILABLE);
-    expect_prefix(err.message, "libnone-lockcoord-test.so.1 (needed by a test) cannot be loaded: "
-                               "libnone-lockcoord-test.so.1: cannot open shared object file");
+    lct_assert_prefix(err.message,
+                      "libnone-lockcoord-test.so.1 (needed by a test) cannot be loaded: "
+                      "libnone-lockcoord-test.so.1: cannot open shared object file");
 }
 
 static void test_dl_load_missing_function_is_too_old(void **state)
@@ -60,7 +54,7 @@ static void test_dl_load_missing_function_is_too_old(void **state)
     memset(&err, 0, sizeof(err));
     assert_int_equal(lc__dl_load("libc.so.6", "libfoo", "a test", fns, 2, &t, &err),
                      LC_ERR_UNAVAILABLE);
-    expect_prefix(err.message, "libc.so.6 (needed by a test) is too old or not libfoo: ");
+    lct_assert_prefix(err.message, "libc.so.6 (needed by a test) is too old or not libfoo: ");
     assert_non_null(strstr(err.message, "lockcoord_no_such_function"));
 }
 

@@ -16,13 +16,6 @@
 #define MISSING "libpq-lockcoord-test-missing.so.5"
 #define WHY     MISSING " (needed by the postgres backend) cannot be loaded: " MISSING ": "
 
-static void expect_prefix(const char *got, const char *want)
-{
-    if (strncmp(got, want, strlen(want)) != 0)
-        fail_msg("got \"%s\"\nwant \"%s...\"", got, want);
-    assert_null(strchr(got, '\n'));
-}
-
 static void test_pq_dl_redis_config_does_not_load_libpq(void **state)
 {
     (void)state;
@@ -44,7 +37,7 @@ static void test_pq_dl_postgres_config_without_libpq_is_config_error(void **stat
     memset(&err, 0, sizeof(err));
     assert_int_equal(lc_config_parse(yaml, strlen(yaml), "t.yaml", &cfg, &err), LC_ERR_CONFIG);
     assert_null(cfg);
-    expect_prefix(err.message, "t.yaml:1:10: backend: " WHY);
+    lct_assert_prefix(err.message, "t.yaml:1:10: backend: " WHY);
     assert_false(lct_mapped("libpq"));
 }
 
@@ -73,7 +66,7 @@ static void test_pq_dl_client_open_without_libpq_is_unavailable(void **state)
     memset(&err, 0, sizeof(err));
     assert_int_equal(lc_client_open(cfg, NULL, &c, &err), LC_ERR_UNAVAILABLE);
     assert_null(c);
-    expect_prefix(err.message, WHY);
+    lct_assert_prefix(err.message, WHY);
     assert_null(strstr(err.message, "Hunter2pw"));
     lc_config_free(cfg);
     assert_false(lct_mapped("libpq"));
@@ -86,7 +79,7 @@ static void test_pq_dl_missing_library_is_unavailable_every_time(void **state)
         lc_error err;
         memset(&err, 0, sizeof(err));
         assert_int_equal(lc__pq_load(&err), LC_ERR_UNAVAILABLE);
-        expect_prefix(err.message, WHY);
+        lct_assert_prefix(err.message, WHY);
     }
 }
 
