@@ -9,7 +9,8 @@
  * is chosen: a file that says something invalid is invalid. A build
  * without a backend (LC_WITH_REDIS / LC_WITH_POSTGRES off) has no parser
  * for that backend's URL or conninfo: those are then left to the client's
- * open, which refuses the backend by name. */
+ * open, which refuses the backend by name. So has a machine without
+ * libpq, which is loaded on demand and not needed to use Redis. */
 #include "backends/limits_int.h"
 #include "config/config_int.h"
 #ifdef LC_HAVE_POSTGRES
@@ -162,9 +163,20 @@ static lc_status check_redis(const lc__cfgctx *cx, const lc__ynode *root, const 
 static lc_status check_postgres(const lc__cfgctx *cx, const lc__ynode *root, const lc_config *cfg)
 {
 #ifdef LC_HAVE_POSTGRES
+    /* libpq parses the conninfo, and is loaded for it (pq_dl_int.h): a
+     * config of the postgres backend always loads it, so that a missing
+     * libpq is found here; one of another backend only for a conninfo
+     * given, and when libpq cannot be loaded reads it as a build without
+     * Postgres does. */
     const char *ci = cfg->postgres.conninfo;
+    int chosen = cfg->backend != NULL && strcmp(cfg->backend, "postgres") == 0;
     lc_error e;
-    if (ci != NULL && lc__pg_check_conninfo(ci, &e) != LC_OK)
+    if (chosen && lc__pq_load(&e) != LC_OK) {
+        const lc__ynode *at = lc__ymap_get(root, "backend", NULL);
+        at = at ? at : root;
+        return lc__cfg_fail(cx, at->line, at->col, "backend: %s", e.message);
+    }
+    if (ci != NULL && lc__pq_load(&e) == LC_OK && lc__pg_check_conninfo(ci, &e) != LC_OK)
         return fail_with(cx, value_at(root, "postgres", "conninfo"), &e);
 #endif
     if (cfg->postgres.schema && strlen(cfg->postgres.schema) > LC_PG_IDENT_MAX)

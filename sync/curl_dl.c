@@ -2,28 +2,20 @@
  * process, under pthread_once, never unloaded. */
 #include "sync/curl_dl_int.h"
 
+#include "core/dl_int.h"
 #include "core/error_int.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #define SONAME "libcurl.so.4"
 
 lc__curl_api lc__curl;
 
-/* dlsym hands out object pointers; POSIX makes them hold function
- * pointers, which the table's slots are. */
-_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function pointers fit in void *");
-
 #define FN(name) "curl_" #name, offsetof(lc__curl_api, name)
 
-static const struct {
-    const char *symbol;
-    size_t offset;
-} functions[] = {
+static const lc__dl_fn functions[] = {
     {FN(global_init)},
     {FN(easy_init)},
     {FN(easy_setopt)},
@@ -54,31 +46,19 @@ static const char *soname = SONAME;
 static lc_status load_rc = LC_ERR_UNAVAILABLE; /* and load_msg: what the first call found */
 static char load_msg[sizeof(((lc_error *)0)->message)];
 
-static void fail(const char *what, const char *why)
-{
-    snprintf(load_msg, sizeof(load_msg), "%s (needed by http jobs) %s: %s", soname, what,
-             why ? why : "unknown error");
-}
-
 static void load(void)
 {
     lc__curl_api api;
-    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        fail("cannot be loaded", dlerror());
+    lc_error e;
+    size_t n = sizeof(functions) / sizeof(functions[0]);
+    if (lc__dl_load(soname, "libcurl", "http jobs", functions, n, &api, &e) != LC_OK) {
+        lc__strlcpy(load_msg, e.message, sizeof(load_msg));
         return;
-    }
-    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
-        void *f = dlsym(lib, functions[i].symbol);
-        if (f == NULL) {
-            fail("is too old or not libcurl", dlerror());
-            return;
-        }
-        memcpy((char *)&api + functions[i].offset, &f, sizeof(f));
     }
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        fail("cannot be set up", api.easy_strerror(rc));
+        snprintf(load_msg, sizeof(load_msg), "%s (needed by http jobs) cannot be set up: %s",
+                 soname, api.easy_strerror(rc));
         return;
     }
     lc__curl = api;

@@ -71,6 +71,9 @@ static int is_uri(const char *ci)
 
 lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err)
 {
+    lc_status rc = lc__pq_load(err);
+    if (rc != LC_OK)
+        return rc;
     const char *ci = conninfo ? conninfo : "";
     /* As libpq decides: neither a URI nor key=value is a database name
      * (but not one that looks like a URI with another scheme or case). */
@@ -179,7 +182,9 @@ static lc_status check_config(const lc_config *cfg, lc_error *err)
 
 static lc_status open_conn(pg_state *s, lc_error *err)
 {
-    lc_status rc = check_config(s->cfg, err);
+    lc_status rc = lc__pq_load(err);
+    if (rc == LC_OK)
+        rc = check_config(s->cfg, err);
     if (rc != LC_OK)
         return rc;
     PGconn *c = connect_blocking(s->cfg);

@@ -6,9 +6,8 @@
 #define LC_PG_INT_H
 
 #include "backends/limits_int.h"
+#include "backends/postgres/pq_dl_int.h"
 #include "lockcoord.h"
-
-#include <libpq-fe.h>
 
 #define LC_PG_SCHEMA_VERSION 5
 
@@ -77,11 +76,14 @@ typedef struct pg_state {
  * password), is LC_ERR_CONFIG naming postgres.conninfo, never quoting a
  * password. A string that is neither a URI nor key=value is a database
  * name, as libpq takes it. The config loader checks this at load; a
- * connection checks it again for configs built in code. */
+ * connection checks it again for configs built in code. Loads libpq
+ * first (LC_ERR_UNAVAILABLE when it cannot be loaded: lc__pq_load). */
 lc_status lc__pg_check_conninfo(const char *conninfo, lc_error *err);
 
 /* Connects if there is no usable connection (a connection the server
- * closed while idle is noticed here and replaced). */
+ * closed while idle is noticed here and replaced). Every connection
+ * starts here, and loads libpq first: a libpq that cannot be loaded is
+ * LC_ERR_UNAVAILABLE (lc__pq_load). */
 lc_status lc__pg_connect(pg_state *s, lc_error *err);
 
 /* Closes the connection; the next call reconnects. */

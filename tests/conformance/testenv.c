@@ -226,3 +226,25 @@ int lct_wait_for(int (*cond)(void *arg), void *arg, int64_t deadline_ms)
         lct_sleep_ms(5);
     }
 }
+
+int lct_mapped(const char *lib)
+{
+    char needle[256];
+    snprintf(needle, sizeof(needle), "/%s", lib);
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+void lct_assert_prefix(const char *got, const char *want)
+{
+    if (strncmp(got, want, strlen(want)) != 0)
+        fail_msg("got \"%s\"\nwant \"%s...\"", got, want);
+    if (strchr(got, '\n') != NULL)
+        fail_msg("more than one line: \"%s\"", got);
+}

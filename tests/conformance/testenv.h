@@ -67,6 +67,13 @@ int lct_wait_for(int (*cond)(void *arg), void *arg, int64_t deadline_ms);
  * "give something time"). */
 void lct_sleep_ms(int64_t ms);
 
+/* Fails the test unless `got` is one line that starts with `want`. */
+void lct_assert_prefix(const char *got, const char *want);
+
+/* 1 when a file whose path contains "/" + `lib` ("libpq", "libcurl") is
+ * mapped into this process: whether a library loaded on demand has been. */
+int lct_mapped(const char *lib);
+
 /* Asserts rc == want, printing the error message when not. */
 #define lct_assert_rc(rc, want, err)                                                               \
     do {                                                                                           \
