@@ -801,8 +801,13 @@ static lc_status rds_history(void *state, const char *name, size_t limit, int64_
     lc__redis *r = state;
     keys k;
     keys_of(r, name, &k);
-    const char *argv[4] = {"LRANGE", k.runs, "0", "-1"};
-    size_t lens[4] = {6, strlen(k.runs), 1, 2};
+    /* The release script trims the list in bulk, once it holds an eighth
+     * more than lock.history: what is past the first lock.history entries
+     * is on its way out, and not shown. */
+    char last[24];
+    snprintf(last, sizeof(last), "%d", r->history - 1);
+    const char *argv[4] = {"LRANGE", k.runs, "0", last};
+    size_t lens[4] = {6, strlen(k.runs), 1, strlen(last)};
     redisReply *rep = NULL;
     lc_status rc = r->cluster ? lc__cluster_command(r, k.runs, 4, argv, lens, &rep, err)
                               : lc__rconn_command(&r->main, 4, argv, lens, &rep, err);
