@@ -251,9 +251,9 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
     return rc;
 }
 
-lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
+static lc_status ensure(lc__redis_conn *c, int probe, lc_error *err)
 {
-    if (c->ctx && c->queued == 0 && closed_by_server(c->ctx)) {
+    if (probe && c->ctx && c->queued == 0 && closed_by_server(c->ctx)) {
         lc__log(c->log, c->log_ctx, LC_LOG_DEBUG,
                 "redis %s: connection closed by the server, reconnecting", c->addr->label);
         lc__rconn_drop(c);
@@ -276,12 +276,17 @@ lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
     return rc;
 }
 
-lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
-                           lc_error *err)
+lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
+{
+    return ensure(c, 1, err);
+}
+
+lc_status lc__rconn_append(lc__redis_conn *c, int probe, int argc, const char **argv,
+                           const size_t *lens, lc_error *err)
 {
     if (c->queued == 0)
         c->failure = LC__RCONN_OK;
-    lc_status rc = lc__rconn_ensure(c, err);
+    lc_status rc = ensure(c, probe, err);
     if (rc != LC_OK)
         return rc;
     if (redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK)
@@ -309,6 +314,6 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
 lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
                             redisReply **out, lc_error *err)
 {
-    lc_status rc = lc__rconn_append(c, argc, argv, lens, err);
+    lc_status rc = lc__rconn_append(c, 1, argc, argv, lens, err);
     return rc == LC_OK ? lc__rconn_read(c, out, err) : rc;
 }

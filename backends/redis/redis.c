@@ -123,21 +123,6 @@ static const char *str_at(const redisReply *rep, size_t i)
 
 /* ---- retries on a new connection ---------------------------------------- */
 
-/* Which scripts may run twice when the reply to the first was lost:
- * acquire finds the lock held with its own token and grants it again
- * (same fence); renew and checkpoint set the same values again; inspect
- * only reads; release, told that it is a retry, also accepts the lock as
- * released when this token released it. Reset and record would count
- * twice: they are sent again only when the first never reached the
- * server. */
-static int repeatable(int script)
-{
-    return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
-           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
-           script == LC__RS_PAUSE || script == LC__RS_RESUME || script == LC__RS_LEAVE ||
-           script == LC__RS_RENEW_MANY;
-}
-
 /* After a call failed as unavailable: whether to send it again, saying so
  * in the log. The connection is gone by then; the next call makes one. */
 static int retry_after(lc__redis *r, int repeatable_call, const char *what, const lc_error *err)
@@ -180,7 +165,7 @@ static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, re
 {
     lc_status rc = eval_one(r, call, out, err);
     if (rc == LC_ERR_UNAVAILABLE &&
-        retry_after(r, repeatable(call->script), lc__rs_name(call->script), err))
+        retry_after(r, lc__rs_repeatable(call->script), lc__rs_name(call->script), err))
         rc = eval_again(r, call, out, err);
     if (rc == LC_OK && (*out)->type == REDIS_REPLY_ERROR) {
         rc = bad_reply(r, lc__rs_name(call->script), name, *out, err);

@@ -56,13 +56,19 @@ typedef struct lc__redis_conn {
 /* Connects (with AUTH, SELECT and the persistence check) if not
  * connected. Before a new request, a connection the server has closed
  * since the last one (idle timeout, CLIENT KILL, restart) is noticed and
- * replaced, so the request goes to a live connection. */
+ * replaced (one poll(2)), so the request goes to a live connection. */
 lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err);
 void lc__rconn_drop(lc__redis_conn *c);
 
-/* Queues one command without sending it (pipelining). Connects first. */
-lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
-                           lc_error *err);
+/* Queues one command without sending it (pipelining). Connects first;
+ * before the first command of a request, with `probe`, checks as
+ * lc__rconn_ensure does whether the server has closed the connection.
+ * A repeatable request (lc__rs_repeatable) goes without the probe, which
+ * would cost a system call on every request: on a connection the server
+ * closed it fails as unsent or lost and is sent again on a new one
+ * (lc__rconn_may_retry). */
+lc_status lc__rconn_append(lc__redis_conn *c, int probe, int argc, const char **argv,
+                           const size_t *lens, lc_error *err);
 
 /* Sends what is queued and reads one reply. On an I/O error or timeout the
  * connection is dropped, LC_ERR_UNAVAILABLE returned and c->failure says
@@ -137,6 +143,15 @@ lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded, 
 
 /* The script's name for messages ("acquire", ...). */
 const char *lc__rs_name(int script);
+
+/* Whether a script may run twice when the reply to the first was lost:
+ * acquire finds the lock held with its own token and grants it again
+ * (same fence); renew and checkpoint set the same values again; inspect
+ * only reads; release, told that it is a retry, also accepts the lock as
+ * released when this token released it. Reset and record would count
+ * twice: they are sent again only when the first never reached the
+ * server. */
+int lc__rs_repeatable(int script);
 
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);

@@ -456,6 +456,14 @@ const char *lc__rs_name(int script)
     return scripts[script].name;
 }
 
+int lc__rs_repeatable(int script)
+{
+    return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
+           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
+           script == LC__RS_PAUSE || script == LC__RS_RESUME || script == LC__RS_LEAVE ||
+           script == LC__RS_RENEW_MANY;
+}
+
 void lc__rs_arg(lc__rs_call *call, const char *s)
 {
     if (call->nargs >= LC__RS_MAXARGS)
@@ -517,7 +525,8 @@ static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s, cons
     rs_argv a;
     if (build(s, call, use_eval, &a) != 0)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
-    lc_status rc = lc__rconn_append(c, a.argc, a.argv, a.lens, err);
+    lc_status rc =
+        lc__rconn_append(c, !lc__rs_repeatable(call->script), a.argc, a.argv, a.lens, err);
     if (a.argv != a.small) {
         free(a.argv);
         free(a.lens);
@@ -525,11 +534,12 @@ static lc_status append_call(lc__redis_conn *c, const lc__redis_scripts *s, cons
     return rc;
 }
 
-static lc_status append_load(lc__redis_conn *c, int script, lc_error *err)
+/* Loading is repeatable; `probe` is for the request it starts. */
+static lc_status append_load(lc__redis_conn *c, int script, int probe, lc_error *err)
 {
     const char *argv[3] = {"SCRIPT", "LOAD", scripts[script].text};
     size_t lens[3] = {6, 4, strlen(scripts[script].text)};
-    return lc__rconn_append(c, 3, argv, lens, err);
+    return lc__rconn_append(c, probe, 3, argv, lens, err);
 }
 
 /* Keeps the SHA from a SCRIPT LOAD reply; anything else is an error. */
@@ -553,7 +563,7 @@ static lc_status eval_loading(lc__redis_conn *c, lc__redis_scripts *s, const lc_
                               redisReply **out, lc_error *err)
 {
     redisReply *r = NULL;
-    lc_status rc = append_load(c, call->script, err);
+    lc_status rc = append_load(c, call->script, !lc__rs_repeatable(call->script), err);
     if (rc == LC_OK)
         rc = append_call(c, s, call, 1, err);
     if (rc == LC_OK)
@@ -602,7 +612,7 @@ static int append_missing_loads(lc__redis_conn *c, const lc__redis_scripts *s,
         if (s->sha[id][0] != '\0' || seen[id])
             continue;
         seen[id] = 1;
-        if (append_load(c, id, err) != LC_OK)
+        if (append_load(c, id, !lc__rs_repeatable(id), err) != LC_OK)
             return -1;
         ids[k++] = id;
     }
@@ -654,7 +664,7 @@ lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded, 
     lc_status rc = LC_OK;
     *loaded = 0;
     for (int i = 0; i < LC__RS_COUNT && rc == LC_OK; i++)
-        rc = append_load(c, i, err);
+        rc = append_load(c, i, 1, err);
     for (int i = 0; i < LC__RS_COUNT && rc == LC_OK; i++) {
         redisReply *r = NULL;
         rc = lc__rconn_read(c, &r, err);
