@@ -82,6 +82,14 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err);
  * does what running it once does). */
 int lc__rconn_may_retry(const lc__redis_conn *c, int repeatable);
 
+/* Appends the protocol text of one command (RESP: an array of bulk
+ * strings) to *buf, which may move; REDIS_ERR when out of memory (*buf is
+ * left as it was). What hiredis's redisAppendCommandArgv writes, at a
+ * third of the cost: hiredis formats each argument with sdscatfmt and
+ * then copies the whole, which cost more than anything else a call does
+ * on the client. */
+int lc__resp_append(sds *buf, int argc, const char **argv, const size_t *lens);
+
 /* append + read. */
 lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
                             redisReply **out, lc_error *err);
@@ -184,6 +192,12 @@ lc_status lc__redis_wait_replicas(lc__redis *r, lc__redis_conn *c, uint64_t epoc
 
 /* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
+
+/* v in decimal into buf, as snprintf's "%lld" would write it, at less
+ * than a tenth of its cost (requests carry several numbers); returns
+ * buf. */
+#define LC__NUM_MAX 24
+char *lc__redis_num(char buf[LC__NUM_MAX], long long v);
 
 /* Decoding the scripts' replies (redis.c), apart from the calls so that
  * any reply tree can be fed to them (tests/fuzz/fuzz_redis_reply.c). r

@@ -481,7 +481,7 @@ typedef struct rs_argv {
     size_t *lens;
     const char *small[3 + LC__RS_MAXARGS];
     size_t small_lens[3 + LC__RS_MAXARGS];
-    char nkeys[16];
+    char nkeys[LC__NUM_MAX];
     int argc;
 } rs_argv;
 
@@ -501,7 +501,7 @@ static int build(const lc__redis_scripts *s, const lc__rs_call *call, int use_ev
             return -1;
         }
     }
-    snprintf(a->nkeys, sizeof(a->nkeys), "%d", call->nkeys);
+    lc__redis_num(a->nkeys, call->nkeys);
     a->argv[0] = use_eval ? "EVAL" : "EVALSHA";
     a->argv[1] = use_eval ? scripts[call->script].text : s->sha[call->script];
     a->argv[2] = a->nkeys;
