@@ -176,14 +176,17 @@ static lc_status conflict(const PGresult *r, const char *name, lc_error *err)
                             num(r, 0, A_AT_MS, 0), left);
 }
 
-/* One attempt. On a conflict *live says whether the row we lost to is
- * still held; the acquire's snapshot may predate the winner's commit, so
- * then the holder is read again (the one extra round trip). */
-static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, int *live,
-                             lc_error *err)
+/* One attempt: the no-wait statement (5 parameters), or with `waiting`
+ * the one that stands in the line of waiters (6). On a conflict *live says
+ * whether the row we lost to is still held; the acquire's snapshot may
+ * predate the winner's commit, so then the holder is read again (the one
+ * extra round trip). */
+static lc_status try_acquire(pg_state *s, int waiting, const char *const *p, lc_grant *out,
+                             int *live, lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 7, p, &r, err);
+    lc_status rc = waiting ? lc__pg_exec(s, "acquire", s->sql.acquire_wait, 6, p, &r, err)
+                           : lc__pg_exec(s, "acquire", s->sql.acquire, 5, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
@@ -214,22 +217,15 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
 static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     pg_state *s = state;
-    char ttl[24];
+    char ttl[24], queue[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    char cap[16], queue[24];
     snprintf(queue, sizeof(queue), "%lld", (long long)a->queue_ms);
-    const char *p[] = {a->name,
-                       a->token,
-                       a->owner,
-                       ttl,
-                       a->claim ? "true" : "false",
-                       history_cap(s, cap, sizeof(cap)),
-                       queue};
+    const char *p[] = {a->name, a->token, a->owner, ttl, a->claim ? "true" : "false", queue};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
         int live = 1;
-        rc = try_acquire(s, p, out, &live, err);
+        rc = try_acquire(s, a->queue_ms > 0, p, out, &live, err);
         if (rc != LC_ERR_CONFLICT || live)
             return rc;
         if (attempt < 2)
@@ -386,14 +382,14 @@ static lc_status pg_history(void *state, const char *name, size_t limit, int64_t
                             lc_run_entry **out, size_t *n, lc_error *err)
 {
     pg_state *s = state;
-    char since[24], lim[24];
+    char since[24], lim[24], cap[16];
     snprintf(since, sizeof(since), "%lld", (long long)since_ms);
     snprintf(lim, sizeof(lim), "%zu", limit);
-    const char *p[] = {name, since, lim};
+    const char *p[] = {name, since, lim, history_cap(s, cap, sizeof(cap))};
     PGresult *r = NULL;
     lc_status rc = lc__pg_ready(s, err);
     if (rc == LC_OK)
-        rc = lc__pg_exec(s, "history", s->sql.history, 3, p, &r, err);
+        rc = lc__pg_exec(s, "history", s->sql.history, 4, p, &r, err);
     if (rc != LC_OK)
         return rc;
     int rows = PQntuples(r);
