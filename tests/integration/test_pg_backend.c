@@ -6,6 +6,7 @@
 #include "testenv.h"
 
 #include "backends/backend_int.h"
+#include "backends/postgres/pg_int.h"
 #include "core/client_int.h"
 
 #include <libpq-fe.h>
@@ -284,6 +285,25 @@ static void test_pg_history_left_over_cap_swept(void **st)
     cycle(c, name, &last); /* sync_count 64 */
     assert_int_equal(history_rows(a, name), 4);
     PQfinish(a);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
+/* The lock statements run their generic plan: the server is not left to
+ * plan them anew on every call (it did, once the history table was big). */
+static void test_pg_session_runs_generic_plans(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = lct_config("postgres");
+    lc_client *c = open_client(cfg);
+    pg_state *s = c->state;
+    PGresult *r = NULL;
+    lc_error err;
+    lct_assert_rc(lc__pg_exec(s, "show", "SHOW plan_cache_mode", 0, NULL, &r, &err), LC_OK, &err);
+    assert_int_equal(PQntuples(r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "force_generic_plan");
+    PQclear(r);
     lc_client_close(c);
     lc_config_free(cfg);
 }
@@ -713,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_pg_fences_over_1000_acquisitions_strictly_increase),
         cmocka_unit_test(test_pg_history_trimmed_in_bulk_shows_configured_entries),
         cmocka_unit_test(test_pg_history_left_over_cap_swept),
+        cmocka_unit_test(test_pg_session_runs_generic_plans),
         cmocka_unit_test(test_pg_quoted_schema_and_table_work),
         cmocka_unit_test(test_pg_two_migrates_at_once_both_succeed),
         cmocka_unit_test(test_pg_missing_table_without_auto_migrate_says_run_migrate),
