@@ -17,6 +17,7 @@
 typedef struct pg_sql {
     char *acquire;      /* a no-wait acquire */
     char *acquire_wait; /* an attempt of a waiting acquire: in the line of waiters */
+    char *trim;         /* the run history trimmed to lock.history */
     char *holder;
     char *renew;
     char *renew_many;

@@ -116,12 +116,48 @@ static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void *
 /* Acquire                                                            */
 /* ------------------------------------------------------------------ */
 
+static int history_entries(const pg_state *s)
+{
+    return s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
+}
+
 /* lock.history as a parameter. */
 static const char *history_cap(const pg_state *s, char *buf, size_t size)
 {
-    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
-    snprintf(buf, size, "%d", cap);
+    snprintf(buf, size, "%d", history_entries(s));
     return buf;
+}
+
+/* How many runs recorded between two trims of a lock's history: an
+ * eighth of lock.history, at least 1. */
+static int64_t trim_every(const pg_state *s)
+{
+    int every = history_entries(s) / 8;
+    return every > 0 ? every : 1;
+}
+
+/* Trims the history of `name` to lock.history entries, deleting at most
+ * `most` (0: all) older ones (schema.c: trim_sql). The operation that
+ * called it has succeeded: a failure is only logged, and the entries are
+ * left to the next trim (readers do not show them). */
+static void trim_history(pg_state *s, const char *name, int64_t most)
+{
+    char cap[16], limit[24];
+    snprintf(limit, sizeof(limit), "%lld", (long long)most);
+    const char *p[] = {name, history_cap(s, cap, sizeof(cap)), most > 0 ? limit : NULL};
+    lc_error err;
+    if (lc__pg_run(s, "trim history", s->sql.trim, 3, p, &err) != LC_OK)
+        lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s", err.message);
+}
+
+/* After a run was recorded, the lock's sync_count now `count`: every
+ * trim_every runs, the entries that fell off since; every 64th time, all
+ * past the cap (a sweep of what was left over). */
+static void trim_after_record(pg_state *s, const char *name, int64_t count)
+{
+    int64_t every = trim_every(s);
+    if (count > 0 && count % every == 0)
+        trim_history(s, name, count / every % 64 == 0 ? 0 : every);
 }
 
 /* Columns of the acquire and holder statements. */
@@ -138,7 +174,8 @@ enum {
     A_PAUSED,
     A_PAUSED_BY,
     A_PAUSED_REASON,
-    A_BEHIND
+    A_BEHIND,
+    A_RECLAIMED /* a stale lease was taken: an "abandoned" entry was added */
 };
 
 /* Whether the row an acquire lost to is paused; then err says by whom. */
@@ -191,7 +228,10 @@ static lc_status try_acquire(pg_state *s, int waiting, const char *const *p, lc_
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
         rc = granted(r, out, err);
+        int reclaimed = flag(r, 0, A_RECLAIMED);
         PQclear(r);
+        if (rc == LC_OK && reclaimed)
+            trim_history(s, p[0], 1);
         return rc;
     }
     if (paused_row(r, p[0], err)) {
@@ -422,18 +462,35 @@ static lc_status pg_history(void *state, const char *name, size_t limit, int64_t
     return LC_OK;
 }
 
+/* Runs release or record_run, whose row (if any) ends with the lock's
+ * new sync_count; then trims the history when that is due. *changed: 1
+ * when the statement recorded a run. */
+static lc_status record_and_trim(pg_state *s, const char *what, const char *sql, int n,
+                                 const char *const *p, int *changed, lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = lc__pg_ready(s, err);
+    if (rc == LC_OK)
+        rc = lc__pg_exec(s, what, sql, n, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    *changed = PQntuples(r) > 0;
+    int64_t count = *changed ? num(r, 0, PQnfields(r) - 1, 0) : 0;
+    PQclear(r);
+    trim_after_record(s, p[0], count);
+    return LC_OK;
+}
+
 static lc_status pg_release(void *state, const char *name, const char *token,
                             const lc_run_result *res, lc_error *err)
 {
     pg_state *s = state;
     record_params rp;
-    char cap[16];
-    const char *p[11] = {name, token};
+    const char *p[10] = {name, token};
     record_fill(res, &rp, p);
     p[9] = s->channel;
-    p[10] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    lc_status rc = update_one(s, "release", s->sql.release, 11, p, &changed, err);
+    lc_status rc = record_and_trim(s, "release", s->sql.release, 10, p, &changed, err);
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
     return rc;
@@ -499,13 +556,11 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
 {
     pg_state *s = state;
     record_params rp;
-    char cap[16];
-    const char *p[10] = {name, NULL};
+    const char *p[9] = {name, NULL};
     record_fill(res, &rp, p);
     p[1] = NULL;
-    p[9] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 10, p, &changed, err);
+    return record_and_trim(s, "record run", s->sql.record_run, 9, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,

@@ -115,9 +115,8 @@ static const char write_version_sql[] =
  * `up` takes the lock when it is idle or expired, or when it is already
  * ours (a retried acquire keeps its fence and start time). A claim ($5)
  * leaves the last run's start alone. A stale lease reclaimed (`ab`): its
- * run is history, "abandoned"; the history is trimmed by the next release
- * (HISTORY_CTES), whose reader takes the newest lock.history entries
- * meanwhile.
+ * run is history, "abandoned", and the reply's last column says so: the
+ * history is then trimmed (trim_sql).
  *
  * Executor start-up of a statement is paid for every CTE in it, run or
  * not (on PostgreSQL 15 it cost more than the reference's whole upsert):
@@ -158,17 +157,18 @@ static const char write_version_sql[] =
     " ab AS ("                                                                                 \
     "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"                    \
     "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"                \
-    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up))"
+    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"    \
+    "  RETURNING id)"
 #define ACQUIRE_REPLY(behind)                                                                  \
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"                                  \
     "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","                \
-    "        false, NULL, NULL, false"                                                         \
+    "        false, NULL, NULL, false, EXISTS (SELECT 1 FROM ab)"                              \
     " FROM up"                                                                                 \
     " UNION ALL"                                                                               \
     " SELECT false, fence, " MS("acquired_at") ", NULL,"                                       \
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","                       \
     "        COALESCE(" LIVE("") ", false), NULL, NULL,"                                       \
-    "        COALESCE(paused, false), paused_by, paused_reason, " behind                       \
+    "        COALESCE(paused, false), paused_by, paused_reason, " behind ", false"             \
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)"
 
 static const char acquire_sql[] =
@@ -226,45 +226,27 @@ static const char renew_many_sql[] =
     " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
     " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
 
-/* The run just recorded (the row `u` returns) appended to the history,
- * and the lock's entries beyond the last `cap` (a parameter) trimmed, in
- * the same statement -- in bulk: only when the new sync_count is a
- * multiple of cap / 8 (at least 1) does `t` look, and then deletes the
- * cap / 8 entries that fell off since (the entry this statement inserts
- * is not seen by it: it keeps cap - 1 of the older ones). Readers take the
- * newest `cap` (history_sql). Every entry is one sync_count, so each
- * trim finds that many to delete, and its walk back from the newest passes
- * live entries only. Walking every entry below the cap instead walked
- * those deleted before, which stay in the index until a vacuum (with a few
- * thousand releases a minute each release got slower than the last:
- * 1.2 ms after 45,000): that is done by one trim in 64, which also sweeps
- * entries left over the cap (abandoned runs, a lowered cap). */
+/* The run just recorded (the row `u` returns) appended to the history.
+ * The statements that use it answer the lock's new sync_count: when it is
+ * a multiple of trim_every (postgres.c), the history is trimmed (trim_sql). */
 #define RECORD_RETURNING                                                                       \
     " RETURNING l.name, l.fence, l.owner, l.last_sync_started_at, l.last_sync_completed_at,"   \
     "  l.last_duration_ms, l.sync_count"
-#define TRIM_EVERY(cap) "GREATEST(" cap "::integer / 8, 1)"
-#define HISTORY_CTES(cap)                                                                      \
+#define HISTORY_CTES                                                                           \
     " h AS ("                                                                                  \
     "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"   \
     "                   exit, http_status, error, attempts)"                                   \
     "  SELECT name, fence, owner, last_sync_started_at, last_sync_completed_at,"               \
     "         last_duration_ms, $5, $3::integer, NULLIF($6::integer, 0), $4, $7::integer"      \
-    "  FROM u),"                                                                               \
-    " t AS ("                                                                                  \
-    "  DELETE FROM {R} WHERE id = ANY (ARRAY("                                                 \
-    "   SELECT id FROM {R} WHERE name = $1"                                                    \
-    "   AND (SELECT sync_count FROM u) % " TRIM_EVERY(cap) " = 0"                              \
-    "   ORDER BY id DESC OFFSET GREATEST(" cap "::integer - 1, 0)"                             \
-    "   LIMIT CASE WHEN (SELECT sync_count FROM u) / " TRIM_EVERY(cap) " % 64 = 0"             \
-    "              THEN NULL ELSE " TRIM_EVERY(cap) " END)))"
+    "  FROM u)"
 
 static const char release_sql[] =
     "WITH u AS ("
     "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL," RECORD_SET
     "  WHERE name = $1 AND token = $2 AND " LIVE("")
     RECORD_RETURNING "),"
-    HISTORY_CTES("$11")
-    " SELECT pg_notify($10, name) FROM u";
+    HISTORY_CTES
+    " SELECT pg_notify($10, name), sync_count FROM u";
 
 /* Release without a record: a claim that found nothing to run. */
 static const char abandon_sql[] =
@@ -312,18 +294,39 @@ static const char record_run_sql[] =
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
     " ON CONFLICT (name) DO UPDATE SET" RECORD_SET " WHERE $2::text IS NULL"
     RECORD_RETURNING "),"
-    HISTORY_CTES("$10")
-    " SELECT name FROM u";
+    HISTORY_CTES
+    " SELECT name, sync_count FROM u";
 
 /* $2: completed at or after (unix ms, 0: any); $3: at most (0: all);
  * $4: lock.history -- the entries past it are on their way out
- * (HISTORY_CTES) and not shown. */
+ * (trim_sql) and not shown. */
 static const char history_sql[] =
     "SELECT fence, COALESCE(owner, ''), " MS("started_at") ", " MS("completed_at") ","
     " duration_ms, outcome, exit, http_status, error, attempts FROM"
     " (SELECT * FROM {R} WHERE name = $1 ORDER BY id DESC LIMIT $4::bigint) AS newest"
     " WHERE $2::bigint = 0 OR completed_at >= to_timestamp($2::bigint / 1000.0)"
     " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)";
+
+/* The history of lock $1 trimmed to its newest $2 entries, deleting at
+ * most $3 (NULL: all) of the older ones, by their keys. A release or
+ * record sends it when the lock's sync_count reaches a multiple of
+ * trim_every (postgres.c), an acquire when it reclaimed a stale lease: in bulk,
+ * after the statement that appended, so that the hot statements carry no
+ * DELETE (PostgreSQL starts up the executor state of every CTE on every
+ * call: a trim in the release cost more, run or not, than the rest of it
+ * but the update). Every recorded run is one sync_count, so a trim finds
+ * trim_every (postgres.c) entries past the newest $2, and its walk back from
+ * the newest passes live entries only. A walk past them reaches the
+ * entries deleted before, which stay in the index until a vacuum (with a
+ * few thousand releases a minute each release got slower than the last:
+ * 1.2 ms after 45,000): only the sweep (all past the cap, for what was
+ * left over: a lowered cap, a trim that was never sent) takes that walk,
+ * on one trim in 64. Readers take the newest lock.history entries
+ * (history_sql), so none of this shows. */
+static const char trim_sql[] =
+    "DELETE FROM {R} WHERE id = ANY (ARRAY("
+    " SELECT id FROM {R} WHERE name = $1"
+    " ORDER BY id DESC OFFSET $2::integer LIMIT $3::integer))";
 
 /* $4: milliseconds the pause lasts, 0 for until resumed. A never-seen
  * name gets a row. */
@@ -370,7 +373,7 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
         s->sql.acquire, s->sql.holder,        s->sql.renew,      s->sql.renew_many,
         s->sql.release, s->sql.force_release, s->sql.record_run, s->sql.checkpoint,
         s->sql.inspect, s->sql.list,          s->sql.start_run,  s->sql.abandon,
-        s->sql.now,     s->sql.leave,         s->sql.acquire_wait,
+        s->sql.now,     s->sql.leave,         s->sql.acquire_wait, s->sql.trim,
     };
     for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
         if (sql == lock_stmts[i])
@@ -492,6 +495,7 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
     } all[] = {
         {&q->acquire, acquire_sql},
         {&q->acquire_wait, acquire_wait_sql},
+        {&q->trim, trim_sql},
         {&q->holder, holder_sql},
         {&q->renew, renew_sql},
         {&q->renew_many, renew_many_sql},
@@ -542,7 +546,8 @@ void lc__pg_sql_free(pg_sql *q)
                     &q->qversion,       &q->upgrade_v3,   &q->pause,
                     &q->resume,         &q->create_runs,  &q->create_runs_index,
                     &q->history,        &q->qruns,        &q->create_waiters,
-                    &q->leave,          &q->qwaiters,     &q->acquire_wait};
+                    &q->leave,          &q->qwaiters,     &q->acquire_wait,
+                    &q->trim};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

@@ -217,8 +217,8 @@ static void cycle(lc_client *c, const char *name, uint64_t *fence)
     lc_lease_free(l);
 }
 
-/* The history is trimmed in bulk (every lock.history / 8 releases, the
- * entries that fell off since), and history shows the newest
+/* The history is trimmed in bulk (after every lock.history / 8th release,
+ * the entries that fell off since), and history shows the newest
  * lock.history entries whatever the table holds. */
 static void test_pg_history_trimmed_in_bulk_shows_configured_entries(void **st)
 {
@@ -237,7 +237,7 @@ static void test_pg_history_trimmed_in_bulk_shows_configured_entries(void **st)
         most = rows > most ? rows : most;
         assert_true(rows >= (i + 1 < 16 ? i + 1 : 16));
     }
-    assert_int_equal(most, 17); /* trimmed every 2nd release, back to 16 */
+    assert_int_equal(most, 17); /* trimmed after every 2nd release, back to 16 */
     assert_int_equal(history_rows(a, name), 17);
     lc_run_entry *list = NULL;
     size_t n = 0;
@@ -246,6 +246,43 @@ static void test_pg_history_trimmed_in_bulk_shows_configured_entries(void **st)
     assert_int_equal(n, 16);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(list[i].fence, last - i);
+    lc_run_entries_free(list, n);
+    PQfinish(a);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
+/* A lock whose holders all die is never released, and its history grows
+ * only by the abandoned entries that the next acquires add: each of those
+ * acquires trims it. */
+static void test_pg_history_of_dying_holders_stays_at_cap(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = lct_config("postgres");
+    cfg->lock.history = 2;
+    lc_client *c = open_client(cfg);
+    PGconn *a = admin();
+    const char *name = lct_name("pg-histdying");
+    lc_acquire_opts o = {.ttl_ms = 100, .wait_ms = -1};
+    lc_error err;
+    for (int i = 0; i < 5; i++) {
+        lc_lease *l = NULL;
+        lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err);
+        lc_lease_free(l); /* never released: its holder "died" */
+        stale_probe p = {c, name};
+        assert_true(lct_wait_for(is_stale, &p, 5000));
+    }
+    lc_lease *l = NULL;
+    lct_assert_rc(lc_acquire(c, name, &o, &l, &err), LC_OK, &err); /* the 5th abandoned entry */
+    lc_lease_free(l);
+    assert_int_equal(history_rows(a, name), 2);
+    lc_run_entry *list = NULL;
+    size_t n = 0;
+    lct_assert_rc(lc_history(c, name, 0, 0, &list, &n, &err), LC_OK, &err);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].outcome, LC_OUTCOME_ABANDONED);
+    assert_int_equal(list[0].fence, 5);
     lc_run_entries_free(list, n);
     PQfinish(a);
     lc_client_close(c);
@@ -732,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_pg_expired_lease_is_reclaimed_with_higher_fence),
         cmocka_unit_test(test_pg_fences_over_1000_acquisitions_strictly_increase),
         cmocka_unit_test(test_pg_history_trimmed_in_bulk_shows_configured_entries),
+        cmocka_unit_test(test_pg_history_of_dying_holders_stays_at_cap),
         cmocka_unit_test(test_pg_history_left_over_cap_swept),
         cmocka_unit_test(test_pg_session_runs_generic_plans),
         cmocka_unit_test(test_pg_quoted_schema_and_table_work),
