@@ -278,14 +278,20 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
 /* Renew                                                              */
 /* ------------------------------------------------------------------ */
 
+/* lc__pg_exec once the schema is known to be there. */
+static lc_status exec_ready(pg_state *s, const char *what, const char *sql, int n,
+                            const char *const *p, PGresult **r, lc_error *err)
+{
+    lc_status rc = lc__pg_ready(s, err);
+    return rc == LC_OK ? lc__pg_exec(s, what, sql, n, p, r, err) : rc;
+}
+
 /* Runs a statement whose success is "one row changed". */
 static lc_status update_one(pg_state *s, const char *what, const char *sql, int n,
                             const char *const *p, int *changed, lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_ready(s, err);
-    if (rc == LC_OK)
-        rc = lc__pg_exec(s, what, sql, n, p, &r, err);
+    lc_status rc = exec_ready(s, what, sql, n, p, &r, err);
     if (rc == LC_OK)
         *changed = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : changed_rows(r);
     PQclear(r);
@@ -469,9 +475,7 @@ static lc_status record_and_trim(pg_state *s, const char *what, const char *sql,
                                  const char *const *p, int *changed, lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_ready(s, err);
-    if (rc == LC_OK)
-        rc = lc__pg_exec(s, what, sql, n, p, &r, err);
+    lc_status rc = exec_ready(s, what, sql, n, p, &r, err);
     if (rc != LC_OK)
         return rc;
     *changed = PQntuples(r) > 0;
