@@ -215,9 +215,10 @@ static lc_status conflict(const PGresult *r, const char *name, lc_error *err)
 
 /* One attempt: the no-wait statement (5 parameters), or with `waiting`
  * the one that stands in the line of waiters (6). On a conflict *live says
- * whether the row we lost to is still held; the acquire's snapshot may
- * predate the winner's commit, so then the holder is read again (the one
- * extra round trip). */
+ * whether the row we lost to is still held. The holder is read with a
+ * second statement when the acquire did not answer it (a no-wait acquire
+ * never does) or answered it from a snapshot older than the winner's
+ * commit. */
 static lc_status try_acquire(pg_state *s, int waiting, const char *const *p, lc_grant *out,
                              int *live, lc_error *err)
 {

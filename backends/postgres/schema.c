@@ -111,18 +111,21 @@ static const char write_version_sql[] =
  * it around the macros. */
 /* clang-format off */
 
-/* One statement. `prev` is the row as it was (for the holder on conflict);
- * `up` takes the lock when it is idle or expired, or when it is already
- * ours (a retried acquire keeps its fence and start time). A claim ($5)
- * leaves the last run's start alone. A stale lease reclaimed (`ab`): its
- * run is history, "abandoned", and the reply's last column says so: the
- * history is then trimmed (trim_sql).
+/* One statement. `prev` is the row as it was; `up` takes the lock when it
+ * is idle or expired, or when it is already ours (a retried acquire keeps
+ * its fence and start time). A claim ($5) leaves the last run's start
+ * alone. A stale lease reclaimed (`ab`): its run is history, "abandoned",
+ * and the reply's last column says so: the history is then trimmed
+ * (trim_sql).
  *
- * Executor start-up of a statement is paid for every CTE in it, run or
- * not (on PostgreSQL 15 it cost more than the reference's whole upsert):
- * so a no-wait acquire (acquire_sql) is a statement without the line of
- * waiters, and only an attempt of a waiting acquire (acquire_wait_sql,
- * $6: its promise to ask again within $6 ms) carries it. There `ahead`
+ * Executor start-up of a statement is paid for every part of it, run or
+ * not (on PostgreSQL 15 it cost more than the reference's whole upsert).
+ * So a no-wait acquire (acquire_sql) answers a row only when it took the
+ * lock; refused, it answers none, and the client reads the holder with
+ * holder_sql, a second round trip on that path only. A waiting acquire
+ * (acquire_wait_sql, $6: its promise to ask again within $6 ms), which is
+ * refused far more often, answers the holder from `prev` in the same
+ * round trip, and only it stands in the line of waiters. There `ahead`
  * says whether a live waiter stands before this token in the line (this
  * token not in line, or past its promise, stands last); then a free lock
  * is not taken. Refused, the token takes or keeps its place and renews its
@@ -159,11 +162,12 @@ static const char write_version_sql[] =
     "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"                \
     "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"    \
     "  RETURNING id)"
-#define ACQUIRE_REPLY(behind)                                                                  \
+#define ACQUIRE_GRANTED                                                                        \
     " SELECT true, fence, " MS("acquired_at") ", checkpoint,"                                  \
     "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","                \
     "        false, NULL, NULL, false, EXISTS (SELECT 1 FROM ab)"                              \
-    " FROM up"                                                                                 \
+    " FROM up"
+#define ACQUIRE_HOLDER(behind)                                                                 \
     " UNION ALL"                                                                               \
     " SELECT false, fence, " MS("acquired_at") ", NULL,"                                       \
     "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","                       \
@@ -172,7 +176,7 @@ static const char write_version_sql[] =
     " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)"
 
 static const char acquire_sql[] =
-    ACQUIRE_PREV ACQUIRE_UP("") ACQUIRE_ABANDONED ACQUIRE_REPLY("false");
+    ACQUIRE_PREV ACQUIRE_UP("") ACQUIRE_ABANDONED ACQUIRE_GRANTED;
 
 static const char acquire_wait_sql[] =
     ACQUIRE_PREV
@@ -193,10 +197,11 @@ static const char acquire_wait_sql[] =
     "  DELETE FROM {W} WHERE name = $1 AND (token = $2 OR due < now())"
     "  AND EXISTS (SELECT 1 FROM up)),"
     ACQUIRE_ABANDONED
-    ACQUIRE_REPLY("(SELECT behind FROM ahead)");
+    ACQUIRE_GRANTED ACQUIRE_HOLDER("(SELECT behind FROM ahead)");
 
-/* The holder, read again when the acquire's snapshot was older than the
- * row it lost to. Same columns as acquire. */
+/* The holder, read when a no-wait acquire was refused, or again when the
+ * acquire's snapshot was older than the row it lost to. Same columns as
+ * acquire. */
 static const char holder_sql[] =
     "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
