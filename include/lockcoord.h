@@ -143,8 +143,10 @@ LC_API lc_status lc_duration_parse(const char *text, int64_t *ms, lc_error *err)
 LC_API char *lc_duration_format(int64_t ms, char *buf, size_t size);
 
 /* Writes LC_TOKEN_LEN lowercase hex characters of 128 random bits from
- * getrandom(2), plus a NUL, into out. LC_ERR_INTERNAL (with errno) only
- * when the OS gives no random bytes. */
+ * getrandom(2), plus a NUL, into out. The bits are read 4 KiB at a time
+ * into a pool of the process, each byte used once; a child made by fork(2)
+ * never uses bytes its parent uses. Thread-safe. LC_ERR_INTERNAL (with
+ * errno) only when the OS gives no random bytes. */
 LC_API lc_status lc_token_new(char out[LC_TOKEN_LEN + 1], lc_error *err);
 
 /* LC_OK when token is what lc_token_new makes: exactly LC_TOKEN_LEN

@@ -14,7 +14,9 @@
 /* The statement texts, built once the table name is quoted (quoting needs
  * a connection: PQescapeIdentifier follows its client encoding). */
 typedef struct pg_sql {
-    char *acquire;
+    char *acquire;      /* a no-wait acquire */
+    char *acquire_wait; /* an attempt of a waiting acquire: in the line of waiters */
+    char *trim;         /* the run history trimmed to lock.history */
     char *holder;
     char *renew;
     char *renew_many;

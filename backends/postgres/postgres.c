@@ -116,12 +116,48 @@ static lc_status pg_open(const lc_config *cfg, const lc_backend_env *env, void *
 /* Acquire                                                            */
 /* ------------------------------------------------------------------ */
 
+static int history_entries(const pg_state *s)
+{
+    return s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
+}
+
 /* lock.history as a parameter. */
 static const char *history_cap(const pg_state *s, char *buf, size_t size)
 {
-    int cap = s->cfg->lock.history > 0 ? s->cfg->lock.history : LC_HISTORY_DEFAULT;
-    snprintf(buf, size, "%d", cap);
+    snprintf(buf, size, "%d", history_entries(s));
     return buf;
+}
+
+/* How many runs recorded between two trims of a lock's history: an
+ * eighth of lock.history, at least 1. */
+static int64_t trim_every(const pg_state *s)
+{
+    int every = history_entries(s) / 8;
+    return every > 0 ? every : 1;
+}
+
+/* Trims the history of `name` to lock.history entries, deleting at most
+ * `most` (0: all) older ones (schema.c: trim_sql). The operation that
+ * called it has succeeded: a failure is only logged, and the entries are
+ * left to the next trim (readers do not show them). */
+static void trim_history(pg_state *s, const char *name, int64_t most)
+{
+    char cap[16], limit[24];
+    snprintf(limit, sizeof(limit), "%lld", (long long)most);
+    const char *p[] = {name, history_cap(s, cap, sizeof(cap)), most > 0 ? limit : NULL};
+    lc_error err;
+    if (lc__pg_run(s, "trim history", s->sql.trim, 3, p, &err) != LC_OK)
+        lc__log(s->log, s->log_ctx, LC_LOG_DEBUG, "%s", err.message);
+}
+
+/* After a run was recorded, the lock's sync_count now `count`: every
+ * trim_every runs, the entries that fell off since; every 64th time, all
+ * past the cap (a sweep of what was left over). */
+static void trim_after_record(pg_state *s, const char *name, int64_t count)
+{
+    int64_t every = trim_every(s);
+    if (count > 0 && count % every == 0)
+        trim_history(s, name, count / every % 64 == 0 ? 0 : every);
 }
 
 /* Columns of the acquire and holder statements. */
@@ -138,7 +174,8 @@ enum {
     A_PAUSED,
     A_PAUSED_BY,
     A_PAUSED_REASON,
-    A_BEHIND
+    A_BEHIND,
+    A_RECLAIMED /* a stale lease was taken: an "abandoned" entry was added */
 };
 
 /* Whether the row an acquire lost to is paused; then err says by whom. */
@@ -176,19 +213,26 @@ static lc_status conflict(const PGresult *r, const char *name, lc_error *err)
                             num(r, 0, A_AT_MS, 0), left);
 }
 
-/* One attempt. On a conflict *live says whether the row we lost to is
- * still held; the acquire's snapshot may predate the winner's commit, so
- * then the holder is read again (the one extra round trip). */
-static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, int *live,
-                             lc_error *err)
+/* One attempt: the no-wait statement (5 parameters), or with `waiting`
+ * the one that stands in the line of waiters (6). On a conflict *live says
+ * whether the row we lost to is still held. The holder is read with a
+ * second statement when the acquire did not answer it (a no-wait acquire
+ * never does) or answered it from a snapshot older than the winner's
+ * commit. */
+static lc_status try_acquire(pg_state *s, int waiting, const char *const *p, lc_grant *out,
+                             int *live, lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_exec(s, "acquire", s->sql.acquire, 7, p, &r, err);
+    lc_status rc = waiting ? lc__pg_exec(s, "acquire", s->sql.acquire_wait, 6, p, &r, err)
+                           : lc__pg_exec(s, "acquire", s->sql.acquire, 5, p, &r, err);
     if (rc != LC_OK)
         return rc;
     if (PQntuples(r) > 0 && flag(r, 0, A_GRANTED)) {
         rc = granted(r, out, err);
+        int reclaimed = flag(r, 0, A_RECLAIMED);
         PQclear(r);
+        if (rc == LC_OK && reclaimed)
+            trim_history(s, p[0], 1);
         return rc;
     }
     if (paused_row(r, p[0], err)) {
@@ -214,22 +258,15 @@ static lc_status try_acquire(pg_state *s, const char *const *p, lc_grant *out, i
 static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out, lc_error *err)
 {
     pg_state *s = state;
-    char ttl[24];
+    char ttl[24], queue[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)a->ttl_ms);
-    char cap[16], queue[24];
     snprintf(queue, sizeof(queue), "%lld", (long long)a->queue_ms);
-    const char *p[] = {a->name,
-                       a->token,
-                       a->owner,
-                       ttl,
-                       a->claim ? "true" : "false",
-                       history_cap(s, cap, sizeof(cap)),
-                       queue};
+    const char *p[] = {a->name, a->token, a->owner, ttl, a->claim ? "true" : "false", queue};
     lc_status rc = lc__pg_ready(s, err);
     /* Lost to a holder that was gone by the time we looked: try again. */
     for (int attempt = 0; rc == LC_OK && attempt < 3; attempt++) {
         int live = 1;
-        rc = try_acquire(s, p, out, &live, err);
+        rc = try_acquire(s, a->queue_ms > 0, p, out, &live, err);
         if (rc != LC_ERR_CONFLICT || live)
             return rc;
         if (attempt < 2)
@@ -242,14 +279,20 @@ static lc_status pg_acquire(void *state, const lc_acquire_args *a, lc_grant *out
 /* Renew                                                              */
 /* ------------------------------------------------------------------ */
 
+/* lc__pg_exec once the schema is known to be there. */
+static lc_status exec_ready(pg_state *s, const char *what, const char *sql, int n,
+                            const char *const *p, PGresult **r, lc_error *err)
+{
+    lc_status rc = lc__pg_ready(s, err);
+    return rc == LC_OK ? lc__pg_exec(s, what, sql, n, p, r, err) : rc;
+}
+
 /* Runs a statement whose success is "one row changed". */
 static lc_status update_one(pg_state *s, const char *what, const char *sql, int n,
                             const char *const *p, int *changed, lc_error *err)
 {
     PGresult *r = NULL;
-    lc_status rc = lc__pg_ready(s, err);
-    if (rc == LC_OK)
-        rc = lc__pg_exec(s, what, sql, n, p, &r, err);
+    lc_status rc = exec_ready(s, what, sql, n, p, &r, err);
     if (rc == LC_OK)
         *changed = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : changed_rows(r);
     PQclear(r);
@@ -386,14 +429,14 @@ static lc_status pg_history(void *state, const char *name, size_t limit, int64_t
                             lc_run_entry **out, size_t *n, lc_error *err)
 {
     pg_state *s = state;
-    char since[24], lim[24];
+    char since[24], lim[24], cap[16];
     snprintf(since, sizeof(since), "%lld", (long long)since_ms);
     snprintf(lim, sizeof(lim), "%zu", limit);
-    const char *p[] = {name, since, lim};
+    const char *p[] = {name, since, lim, history_cap(s, cap, sizeof(cap))};
     PGresult *r = NULL;
     lc_status rc = lc__pg_ready(s, err);
     if (rc == LC_OK)
-        rc = lc__pg_exec(s, "history", s->sql.history, 3, p, &r, err);
+        rc = lc__pg_exec(s, "history", s->sql.history, 4, p, &r, err);
     if (rc != LC_OK)
         return rc;
     int rows = PQntuples(r);
@@ -426,18 +469,33 @@ static lc_status pg_history(void *state, const char *name, size_t limit, int64_t
     return LC_OK;
 }
 
+/* Runs release or record_run, whose row (if any) ends with the lock's
+ * new sync_count; then trims the history when that is due. *changed: 1
+ * when the statement recorded a run. */
+static lc_status record_and_trim(pg_state *s, const char *what, const char *sql, int n,
+                                 const char *const *p, int *changed, lc_error *err)
+{
+    PGresult *r = NULL;
+    lc_status rc = exec_ready(s, what, sql, n, p, &r, err);
+    if (rc != LC_OK)
+        return rc;
+    *changed = PQntuples(r) > 0;
+    int64_t count = *changed ? num(r, 0, PQnfields(r) - 1, 0) : 0;
+    PQclear(r);
+    trim_after_record(s, p[0], count);
+    return LC_OK;
+}
+
 static lc_status pg_release(void *state, const char *name, const char *token,
                             const lc_run_result *res, lc_error *err)
 {
     pg_state *s = state;
     record_params rp;
-    char cap[16];
-    const char *p[11] = {name, token};
+    const char *p[10] = {name, token};
     record_fill(res, &rp, p);
     p[9] = s->channel;
-    p[10] = history_cap(s, cap, sizeof(cap));
     int changed = 0;
-    lc_status rc = update_one(s, "release", s->sql.release, 11, p, &changed, err);
+    lc_status rc = record_and_trim(s, "release", s->sql.release, 10, p, &changed, err);
     if (rc == LC_OK && changed == 0)
         rc = lc__err_not_yours(err, name);
     return rc;
@@ -503,20 +561,19 @@ static lc_status pg_record_run(void *state, const char *name, const lc_run_resul
 {
     pg_state *s = state;
     record_params rp;
-    char cap[16], fence[24], started[24];
-    const char *p[13] = {name, NULL};
+    char fence[24], started[24];
+    const char *p[12] = {name, NULL};
     record_fill(res, &rp, p);
     p[1] = NULL;
-    p[9] = history_cap(s, cap, sizeof(cap));
     if (who) {
         snprintf(fence, sizeof(fence), "%llu", (unsigned long long)who->fence);
         snprintf(started, sizeof(started), "%lld", (long long)who->acquired_at_ms);
-        p[10] = fence;
-        p[11] = who->owner;
-        p[12] = started;
+        p[9] = fence;
+        p[10] = who->owner;
+        p[11] = started;
     }
     int changed = 0;
-    return update_one(s, "record run", s->sql.record_run, 13, p, &changed, err);
+    return record_and_trim(s, "record run", s->sql.record_run, 12, p, &changed, err);
 }
 
 static lc_status pg_checkpoint(void *state, const char *name, const char *token, const char *value,

@@ -34,6 +34,7 @@ lc__pq_api lc__pq;
     X(execPrepared)                                                                                \
     X(sendPrepare)                                                                                 \
     X(sendQueryParams)                                                                             \
+    X(serverVersion)                                                                               \
     X(sendQueryPrepared)                                                                           \
     X(flush)                                                                                       \
     X(consumeInput)                                                                                \

@@ -57,6 +57,7 @@ typedef struct lc__pq_api {
     int (*sendQueryParams)(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
                            const char *const *paramValues, const int *paramLengths,
                            const int *paramFormats, int resultFormat);
+    int (*serverVersion)(const PGconn *conn);
     int (*sendQueryPrepared)(PGconn *conn, const char *stmtName, int nParams,
                              const char *const *paramValues, const int *paramLengths,
                              const int *paramFormats, int resultFormat);
@@ -118,6 +119,7 @@ void lc__pq_set_soname(const char *soname);
 #define PQexecPrepared       lc__pq.execPrepared
 #define PQsendPrepare        lc__pq.sendPrepare
 #define PQsendQueryParams    lc__pq.sendQueryParams
+#define PQserverVersion      lc__pq.serverVersion
 #define PQsendQueryPrepared  lc__pq.sendQueryPrepared
 #define PQflush              lc__pq.flush
 #define PQconsumeInput       lc__pq.consumeInput

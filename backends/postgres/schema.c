@@ -116,96 +116,97 @@ static const char write_version_sql[] =
  * it around the macros. */
 /* clang-format off */
 
-/* The history of lock $1 trimmed to its last `cap` entries once `when`
- * (a CTE) has a row, by the CTEs x, t and tt; the entry this statement
- * inserts is not seen by them, so they keep cap - 1 of the older ones.
- * Only the one entry that falls off is deleted, by its key: x finds it
- * walking back from the newest, past live rows only. Deleting "every
- * entry up to it" instead walked the entries deleted before, which stay
- * in the index until a vacuum: with a few thousand releases a minute
- * that made each release slower than the last (1.2 ms after 45,000).
- * Entries left over the cap (the cap lowered, a racing record) go in a
- * sweep that runs for one id in 64. */
-#define TRIM_CTES(when, cap)                                                                   \
-    " x AS ("                                                                                  \
-    "  SELECT id FROM {R} WHERE name = $1 AND EXISTS (SELECT 1 FROM " when ")"                 \
-    "  ORDER BY id DESC OFFSET GREATEST(" cap "::integer - 1, 0) LIMIT 1),"                    \
-    " t AS (DELETE FROM {R} WHERE id = (SELECT id FROM x)),"                                   \
-    " tt AS ("                                                                                 \
-    "  DELETE FROM {R} WHERE name = $1 AND id < (SELECT id FROM x)"                            \
-    "  AND (SELECT id FROM x) % 64 = 0)"
-
-/* One statement. `prev` is the row as it was (for the holder on conflict);
- * `up` takes the lock when it is idle or expired, or when it is already
- * ours (a retried acquire keeps its fence and start time). A claim ($5)
- * leaves the last run's start alone.
+/* One statement. `prev` is the row as it was; `up` takes the lock when it
+ * is idle or expired, or when it is already ours (a retried acquire keeps
+ * its fence and start time). A claim ($5) leaves the last run's start
+ * alone. A stale lease reclaimed (`ab`): its run is history, "abandoned",
+ * and the reply's last column says so: the history is then trimmed
+ * (trim_sql).
  *
- * $7 > 0: an attempt of a waiting acquire, with its promise to ask again
- * within $7 ms. `ahead` says whether a live waiter stands before this
- * token in the line (this token not in line, or past its promise, stands
- * last); then a free lock is not taken. Refused, the token takes or keeps
- * its place and renews its promise (`jn`: a place whose promise ran out is
- * taken anew, at the back); granted, it leaves the line, and so do waiters
- * past their promise (`gone`). $7 = 0 skips all of it (one-time filters
- * on a parameter: no scan). */
+ * Executor start-up of a statement is paid for every part of it, run or
+ * not (on PostgreSQL 15 it cost more than the reference's whole upsert).
+ * So a no-wait acquire (acquire_sql) answers a row only when it took the
+ * lock; refused, it answers none, and the client reads the holder with
+ * holder_sql, a second round trip on that path only. A waiting acquire
+ * (acquire_wait_sql, $6: its promise to ask again within $6 ms), which is
+ * refused far more often, answers the holder from `prev` in the same
+ * round trip, and only it stands in the line of waiters. There `ahead`
+ * says whether a live waiter stands before this token in the line (this
+ * token not in line, or past its promise, stands last); then a free lock
+ * is not taken. Refused, the token takes or keeps its place and renews its
+ * promise (`jn`: a place whose promise ran out is taken anew, at the
+ * back); granted, it leaves the line, and so do waiters past their
+ * promise (`gone`). */
 #define RETRIED "l.token = EXCLUDED.token AND " LIVE("l.")
-static const char acquire_sql[] =
-    "WITH prev AS ("
-    "  SELECT owner, fence, status, lease_expires_at, acquired_at, last_sync_started_at,"
-    "         " PAUSED("") " AS paused, paused_by, paused_reason"
+#define ACQUIRE_PREV                                                                           \
+    "WITH prev AS ("                                                                           \
+    "  SELECT owner, fence, status, lease_expires_at, acquired_at, last_sync_started_at,"      \
+    "         " PAUSED("") " AS paused, paused_by, paused_reason"                               \
     "  FROM {T} WHERE name = $1),"
+#define ACQUIRE_UP(also)                                                                       \
+    " up AS ("                                                                                 \
+    "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"             \
+    "                        acquired_at, last_sync_started_at)"                               \
+    "  VALUES ($1, 'running', $2, $3, 1,"                                                      \
+    "          now() + $4::bigint * interval '1 millisecond', now(),"                          \
+    "          CASE WHEN $5::boolean THEN NULL ELSE now() END)"                                \
+    "  ON CONFLICT (name) DO UPDATE SET"                                                       \
+    "   status = 'running', token = EXCLUDED.token, owner = EXCLUDED.owner,"                   \
+    "   fence = CASE WHEN " RETRIED " THEN l.fence ELSE l.fence + 1 END,"                      \
+    "   acquired_at = CASE WHEN " RETRIED " THEN l.acquired_at ELSE now() END,"                \
+    "   last_sync_started_at = CASE WHEN " RETRIED " OR $5::boolean"                           \
+    "                               THEN l.last_sync_started_at ELSE now() END,"               \
+    "   lease_expires_at = EXCLUDED.lease_expires_at"                                          \
+    "  WHERE (" RETRIED ")"                                                                    \
+    "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"   \
+    "         AND NOT " PAUSED("l.") also ")"                                                   \
+    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at),"
+#define ACQUIRE_ABANDONED                                                                      \
+    " ab AS ("                                                                                 \
+    "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"                    \
+    "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"                \
+    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"    \
+    "  RETURNING id)"
+#define ACQUIRE_GRANTED                                                                        \
+    " SELECT true, fence, " MS("acquired_at") ", checkpoint,"                                  \
+    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","                \
+    "        false, NULL, NULL, false, EXISTS (SELECT 1 FROM ab)"                              \
+    " FROM up"
+#define ACQUIRE_HOLDER(behind)                                                                 \
+    " UNION ALL"                                                                               \
+    " SELECT false, fence, " MS("acquired_at") ", NULL,"                                       \
+    "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","                       \
+    "        COALESCE(" LIVE("") ", false), NULL, NULL,"                                       \
+    "        COALESCE(paused, false), paused_by, paused_reason, " behind ", false"             \
+    " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)"
+
+static const char acquire_sql[] =
+    ACQUIRE_PREV ACQUIRE_UP("") ACQUIRE_ABANDONED ACQUIRE_GRANTED;
+
+static const char acquire_wait_sql[] =
+    ACQUIRE_PREV
     " ahead AS ("
-    "  SELECT $7::bigint > 0 AND EXISTS ("
+    "  SELECT EXISTS ("
     "   SELECT 1 FROM {W} w WHERE w.name = $1 AND w.token <> $2 AND w.due >= now()"
     "   AND NOT EXISTS (SELECT 1 FROM {W} m WHERE m.name = $1 AND m.token = $2"
     "                   AND m.due >= now() AND (m.arrived_at, m.token) < (w.arrived_at, w.token))"
     "  ) AS behind),"
-    " up AS ("
-    "  INSERT INTO {T} AS l (name, status, token, owner, fence, lease_expires_at,"
-    "                        acquired_at, last_sync_started_at)"
-    "  VALUES ($1, 'running', $2, $3, 1,"
-    "          now() + $4::bigint * interval '1 millisecond', now(),"
-    "          CASE WHEN $5::boolean THEN NULL ELSE now() END)"
-    "  ON CONFLICT (name) DO UPDATE SET"
-    "   status = 'running', token = EXCLUDED.token, owner = EXCLUDED.owner,"
-    "   fence = CASE WHEN " RETRIED " THEN l.fence ELSE l.fence + 1 END,"
-    "   acquired_at = CASE WHEN " RETRIED " THEN l.acquired_at ELSE now() END,"
-    "   last_sync_started_at = CASE WHEN " RETRIED " OR $5::boolean"
-    "                               THEN l.last_sync_started_at ELSE now() END,"
-    "   lease_expires_at = EXCLUDED.lease_expires_at"
-    "  WHERE (" RETRIED ")"
-    "     OR ((l.status = 'idle' OR l.lease_expires_at < now() OR l.token = EXCLUDED.token)"
-    "         AND NOT " PAUSED("l.") " AND NOT (SELECT behind FROM ahead))"
-    "  RETURNING l.fence, l.acquired_at, l.checkpoint, l.last_sync_started_at),"
+    ACQUIRE_UP(" AND NOT (SELECT behind FROM ahead)")
     " jn AS ("
     "  INSERT INTO {W} AS w (name, token, arrived_at, due)"
-    "  SELECT $1, $2, now(), now() + $7::bigint * interval '1 millisecond'"
-    "  WHERE $7::bigint > 0 AND NOT EXISTS (SELECT 1 FROM up)"
+    "  SELECT $1, $2, now(), now() + $6::bigint * interval '1 millisecond'"
+    "  WHERE NOT EXISTS (SELECT 1 FROM up)"
     "  ON CONFLICT (name, token) DO UPDATE SET due = EXCLUDED.due,"
     "   arrived_at = CASE WHEN w.due < now() THEN EXCLUDED.arrived_at ELSE w.arrived_at END),"
     " gone AS ("
-    "  DELETE FROM {W} WHERE $7::bigint > 0 AND name = $1 AND (token = $2 OR due < now())"
+    "  DELETE FROM {W} WHERE name = $1 AND (token = $2 OR due < now())"
     "  AND EXISTS (SELECT 1 FROM up)),"
-    /* A stale lease reclaimed: its run is history, "abandoned". */
-    " ab AS ("
-    "  INSERT INTO {R} (name, fence, owner, started_at, outcome, attempts)"
-    "  SELECT $1, fence, owner, last_sync_started_at, 'abandoned', 1 FROM prev"
-    "  WHERE status = 'running' AND lease_expires_at < now() AND EXISTS (SELECT 1 FROM up)"
-    "  RETURNING id),"
-    TRIM_CTES("ab", "$6")
-    " SELECT true, fence, " MS("acquired_at") ", checkpoint,"
-    "        NULL, NULL, NULL, " MS("now()") ", " MS("last_sync_started_at") ","
-    "        false, NULL, NULL, false"
-    " FROM up"
-    " UNION ALL"
-    " SELECT false, fence, " MS("acquired_at") ", NULL,"
-    "        COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
-    "        COALESCE(" LIVE("") ", false), NULL, NULL,"
-    "        COALESCE(paused, false), paused_by, paused_reason, (SELECT behind FROM ahead)"
-    " FROM prev WHERE NOT EXISTS (SELECT 1 FROM up)";
+    ACQUIRE_ABANDONED
+    ACQUIRE_GRANTED ACQUIRE_HOLDER("(SELECT behind FROM ahead)");
 
-/* The holder, read again when the acquire's snapshot was older than the
- * row it lost to. Same columns as acquire. */
+/* The holder, read when a no-wait acquire was refused, or again when the
+ * acquire's snapshot was older than the row it lost to. Same columns as
+ * acquire. */
 static const char holder_sql[] =
     "SELECT false, fence, " MS("acquired_at") ", NULL,"
     "       COALESCE(owner, ''), " MS("(lease_expires_at - now())") ","
@@ -237,27 +238,27 @@ static const char renew_many_sql[] =
     " last_success_at = CASE WHEN $5 = 'ok' THEN now() ELSE l.last_success_at END,"            \
     " consecutive_failures = CASE WHEN $5 = 'ok' THEN 0 ELSE l.consecutive_failures + 1 END"
 
-/* The run just recorded (the row `u` returns) appended to the history,
- * and the lock's entries beyond the last `cap` (a parameter) trimmed, in
- * the same statement. */
+/* The run just recorded (the row `u` returns) appended to the history.
+ * The statements that use it answer the lock's new sync_count: when it is
+ * a multiple of trim_every (postgres.c), the history is trimmed (trim_sql). */
 #define RECORD_RETURNING                                                                       \
     " RETURNING l.name, l.fence, l.owner, l.last_sync_started_at, l.last_sync_completed_at,"   \
-    "  l.last_duration_ms"
-#define HISTORY_CTES(cap)                                                                      \
+    "  l.last_duration_ms, l.sync_count"
+#define HISTORY_CTES                                                                           \
     " h AS ("                                                                                  \
     "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"   \
     "                   exit, http_status, error, attempts)"                                   \
     "  SELECT name, fence, owner, last_sync_started_at, last_sync_completed_at,"               \
     "         last_duration_ms, $5, $3::integer, NULLIF($6::integer, 0), $4, $7::integer"      \
-    "  FROM u)," TRIM_CTES("u", cap)
+    "  FROM u)"
 
 static const char release_sql[] =
     "WITH u AS ("
     "  UPDATE {T} AS l SET status = 'idle', token = NULL, lease_expires_at = NULL," RECORD_SET
     "  WHERE name = $1 AND token = $2 AND " LIVE("")
     RECORD_RETURNING "),"
-    HISTORY_CTES("$11")
-    " SELECT pg_notify($10, name) FROM u";
+    HISTORY_CTES
+    " SELECT pg_notify($10, name), sync_count FROM u";
 
 /* Release without a record: a claim that found nothing to run. */
 static const char abandon_sql[] =
@@ -294,7 +295,7 @@ static const char force_release_sql[] =
     " UNION ALL SELECT false, '', 0, NULL, NULL, pg_notify($3, name) FROM ins";
 
 /* $2 stands where release has the token, so both share RECORD_SET's
- * numbering; it is always NULL. $11..$13 (NULL: the run of the lock's
+ * numbering; it is always NULL. $10..$12 (NULL: the run of the lock's
  * current lease): the fence, owner and start (unix ms) of the lost lease
  * the run was under. The entry is then that lease's, its duration
  * measured from its start, and it takes the place of the "abandoned"
@@ -302,7 +303,7 @@ static const char force_release_sql[] =
  * one when it took the lock) instead of a new one (`h`); when the row's
  * fence is still the lost lease's and the lease is over, the row stops
  * counting it as running. */
-#define LOST_START "to_timestamp($13::bigint / 1000.0)"
+#define LOST_START "to_timestamp($12::bigint / 1000.0)"
 static const char record_run_sql[] =
     "WITH u AS ("
     "INSERT INTO {T} AS l (name, last_sync_completed_at, last_exit, last_error, sync_count,"
@@ -314,21 +315,21 @@ static const char record_run_sql[] =
     "         CASE WHEN $5 = 'ok' THEN 0 ELSE 1 END)"
     " ON CONFLICT (name) DO UPDATE SET"
     RECORD_SET_FROM("COALESCE(" LOST_START ", l.last_sync_started_at)") ","
-    "  status = CASE WHEN l.fence = $11::bigint AND l.lease_expires_at < now()"
+    "  status = CASE WHEN l.fence = $10::bigint AND l.lease_expires_at < now()"
     "                THEN 'idle' ELSE l.status END"
     " WHERE $2::text IS NULL"
-    " RETURNING l.name, COALESCE($11::bigint, l.fence) AS fence, COALESCE($12, l.owner) AS owner,"
+    " RETURNING l.name, COALESCE($10::bigint, l.fence) AS fence, COALESCE($11, l.owner) AS owner,"
     "  COALESCE(" LOST_START ", l.last_sync_started_at) AS started, l.last_sync_completed_at,"
-    "  l.last_duration_ms),"
+    "  l.last_duration_ms, l.sync_count),"
     " rep AS ("
     "  UPDATE {R} AS r SET fence = u.fence, owner = u.owner, started_at = u.started,"
     "   completed_at = u.last_sync_completed_at, duration_ms = u.last_duration_ms, outcome = $5,"
     "   exit = $3::integer, http_status = NULLIF($6::integer, 0), error = $4,"
     "   attempts = $7::integer"
-    "  FROM u WHERE $11::bigint IS NOT NULL AND r.id = ("
+    "  FROM u WHERE $10::bigint IS NOT NULL AND r.id = ("
     "   SELECT n.id FROM (SELECT id, fence, outcome FROM {R} WHERE name = $1"
     "                     ORDER BY id DESC LIMIT " STR(LC__HISTORY_LOOKBACK) ") AS n"
-    "   WHERE n.fence = $11::bigint AND n.outcome = 'abandoned' ORDER BY n.id DESC LIMIT 1)"
+    "   WHERE n.fence = $10::bigint AND n.outcome = 'abandoned' ORDER BY n.id DESC LIMIT 1)"
     "  RETURNING r.id),"
     " h AS ("
     "  INSERT INTO {R} (name, fence, owner, started_at, completed_at, duration_ms, outcome,"
@@ -336,17 +337,39 @@ static const char record_run_sql[] =
     "  SELECT name, fence, owner, started, last_sync_completed_at, last_duration_ms, $5,"
     "         $3::integer, NULLIF($6::integer, 0), $4, $7::integer"
     "  FROM u WHERE NOT EXISTS (SELECT 1 FROM rep)"
-    "  RETURNING id),"
-    TRIM_CTES("h", "$10")
-    " SELECT name FROM u";
+    "  RETURNING id)"
+    " SELECT name, sync_count FROM u";
 
-/* $2: completed at or after (unix ms, 0: any); $3: at most (0: all). */
+/* $2: completed at or after (unix ms, 0: any); $3: at most (0: all);
+ * $4: lock.history -- the entries past it are on their way out
+ * (trim_sql) and not shown. */
 static const char history_sql[] =
     "SELECT fence, COALESCE(owner, ''), " MS("started_at") ", " MS("completed_at") ","
-    " duration_ms, outcome, exit, http_status, error, attempts FROM {R}"
-    " WHERE name = $1"
-    "   AND ($2::bigint = 0 OR completed_at >= to_timestamp($2::bigint / 1000.0))"
+    " duration_ms, outcome, exit, http_status, error, attempts FROM"
+    " (SELECT * FROM {R} WHERE name = $1 ORDER BY id DESC LIMIT $4::bigint) AS newest"
+    " WHERE $2::bigint = 0 OR completed_at >= to_timestamp($2::bigint / 1000.0)"
     " ORDER BY id DESC LIMIT NULLIF($3::bigint, 0)";
+
+/* The history of lock $1 trimmed to its newest $2 entries, deleting at
+ * most $3 (NULL: all) of the older ones, by their keys. A release or
+ * record sends it when the lock's sync_count reaches a multiple of
+ * trim_every (postgres.c), an acquire when it reclaimed a stale lease: in bulk,
+ * after the statement that appended, so that the hot statements carry no
+ * DELETE (PostgreSQL starts up the executor state of every CTE on every
+ * call: a trim in the release cost more, run or not, than the rest of it
+ * but the update). Every recorded run is one sync_count, so a trim finds
+ * trim_every (postgres.c) entries past the newest $2, and its walk back from
+ * the newest passes live entries only. A walk past them reaches the
+ * entries deleted before, which stay in the index until a vacuum (with a
+ * few thousand releases a minute each release got slower than the last:
+ * 1.2 ms after 45,000): only the sweep (all past the cap, for what was
+ * left over: a lowered cap, a trim that was never sent) takes that walk,
+ * on one trim in 64. Readers take the newest lock.history entries
+ * (history_sql), so none of this shows. */
+static const char trim_sql[] =
+    "DELETE FROM {R} WHERE id = ANY (ARRAY("
+    " SELECT id FROM {R} WHERE name = $1"
+    " ORDER BY id DESC OFFSET $2::integer LIMIT $3::integer))";
 
 /* $4: milliseconds the pause lasts, 0 for until resumed. A never-seen
  * name gets a row. */
@@ -393,7 +416,7 @@ int lc__pg_stmt_slot(const pg_state *s, const char *sql)
         s->sql.acquire, s->sql.holder,        s->sql.renew,      s->sql.renew_many,
         s->sql.release, s->sql.force_release, s->sql.record_run, s->sql.checkpoint,
         s->sql.inspect, s->sql.list,          s->sql.start_run,  s->sql.abandon,
-        s->sql.now,     s->sql.leave,
+        s->sql.now,     s->sql.leave,         s->sql.acquire_wait, s->sql.trim,
     };
     for (size_t i = 0; i < sizeof(lock_stmts) / sizeof(lock_stmts[0]); i++)
         if (sql == lock_stmts[i])
@@ -514,6 +537,8 @@ lc_status lc__pg_sql_build(pg_state *s, lc_error *err)
         const char *tmpl;
     } all[] = {
         {&q->acquire, acquire_sql},
+        {&q->acquire_wait, acquire_wait_sql},
+        {&q->trim, trim_sql},
         {&q->holder, holder_sql},
         {&q->renew, renew_sql},
         {&q->renew_many, renew_many_sql},
@@ -564,7 +589,8 @@ void lc__pg_sql_free(pg_sql *q)
                     &q->qversion,       &q->upgrade_v3,   &q->pause,
                     &q->resume,         &q->create_runs,  &q->create_runs_index,
                     &q->history,        &q->qruns,        &q->create_waiters,
-                    &q->leave,          &q->qwaiters};
+                    &q->leave,          &q->qwaiters,     &q->acquire_wait,
+                    &q->trim};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

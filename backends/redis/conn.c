@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <hiredis/sds.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -56,6 +57,52 @@ static int get_reply(redisContext *ctx, void **reply, phase *where)
         return REDIS_ERR;
     *where = PH_REPLY;
     return redisGetReply(ctx, reply);
+}
+
+static size_t digits(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* "<kind><v>\r\n" at p; returns the end. */
+static char *put_header(char *p, char kind, size_t v)
+{
+    size_t n = digits(v);
+    *p++ = kind;
+    for (size_t i = n; i > 0; i--, v /= 10)
+        p[i - 1] = (char)('0' + v % 10);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+int lc__resp_append(sds *buf, int argc, const char **argv, const size_t *lens)
+{
+    size_t total = 1 + digits((size_t)argc) + 2;
+    for (int i = 0; i < argc; i++)
+        total += 1 + digits(lens[i]) + 2 + lens[i] + 2;
+    if (total > INT_MAX)
+        return REDIS_ERR;
+    sds b = sdsMakeRoomFor(*buf, total);
+    if (b == NULL)
+        return REDIS_ERR;
+    *buf = b;
+    char *p = put_header(b + sdslen(b), '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = put_header(p, '$', lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    sdsIncrLen(b, (int)total);
+    return REDIS_OK;
 }
 
 void lc__rconn_drop(lc__redis_conn *c)
@@ -263,9 +310,9 @@ static lc_status setup(lc__redis_conn *c, lc_error *err)
     return rc;
 }
 
-lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
+static lc_status ensure(lc__redis_conn *c, int probe, lc_error *err)
 {
-    if (c->ctx && c->queued == 0 && closed_by_server(c->ctx)) {
+    if (probe && c->ctx && c->queued == 0 && closed_by_server(c->ctx)) {
         lc__log(c->log, c->log_ctx, LC_LOG_DEBUG,
                 "redis %s: connection closed by the server, reconnecting", c->addr->label);
         lc__rconn_drop(c);
@@ -288,16 +335,24 @@ lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
     return rc;
 }
 
-lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
-                           lc_error *err)
+lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err)
+{
+    return ensure(c, 1, err);
+}
+
+lc_status lc__rconn_append(lc__redis_conn *c, int probe, int argc, const char **argv,
+                           const size_t *lens, lc_error *err)
 {
     if (c->queued == 0)
         c->failure = LC__RCONN_OK;
-    lc_status rc = lc__rconn_ensure(c, err);
+    lc_status rc = ensure(c, probe, err);
     if (rc != LC_OK)
         return rc;
-    if (redisAppendCommandArgv(c->ctx, argc, argv, lens) != REDIS_OK)
-        return io_error(c, PH_CONNECT, "", err); /* out of memory: nothing sent */
+    if (lc__resp_append(&c->ctx->obuf, argc, argv, lens) != REDIS_OK) {
+        c->ctx->err = REDIS_ERR_OOM;
+        snprintf(c->ctx->errstr, sizeof(c->ctx->errstr), "Out of memory");
+        return io_error(c, PH_CONNECT, "", err); /* nothing sent */
+    }
     c->queued++;
     c->requests++;
     return LC_OK;
@@ -321,6 +376,6 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err)
 lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
                             redisReply **out, lc_error *err)
 {
-    lc_status rc = lc__rconn_append(c, argc, argv, lens, err);
+    lc_status rc = lc__rconn_append(c, 1, argc, argv, lens, err);
     return rc == LC_OK ? lc__rconn_read(c, out, err) : rc;
 }

@@ -12,9 +12,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Appends s to buf[0..at), cut at LC__KEY_MAX - 1 bytes; returns the
+ * new length. */
+static size_t key_cat(char *buf, size_t at, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > LC__KEY_MAX - 1 - at)
+        n = LC__KEY_MAX - 1 - at;
+    memcpy(buf + at, s, n);
+    return at + n;
+}
+
+/* With memcpy, not snprintf: every call makes several keys, and snprintf
+ * cost more than the rest of the request. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf)
 {
-    snprintf(buf, LC__KEY_MAX, "%s:{%s}:%s", r->prefix, name, suffix);
+    size_t n = key_cat(buf, 0, r->prefix);
+    n = key_cat(buf, n, ":{");
+    n = key_cat(buf, n, name);
+    n = key_cat(buf, n, "}:");
+    n = key_cat(buf, n, suffix);
+    buf[n] = '\0';
+}
+
+char *lc__redis_num(char buf[LC__NUM_MAX], long long v)
+{
+    char tmp[LC__NUM_MAX];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    size_t at = 0;
+    if (v < 0)
+        buf[at++] = '-';
+    while (n > 0)
+        buf[at++] = tmp[--n];
+    buf[at] = '\0';
+    return buf;
 }
 
 static void rds_close(void *state);
@@ -124,21 +160,6 @@ static const char *str_at(const redisReply *rep, size_t i)
 
 /* ---- retries on a new connection ---------------------------------------- */
 
-/* Which scripts may run twice when the reply to the first was lost:
- * acquire finds the lock held with its own token and grants it again
- * (same fence); renew and checkpoint set the same values again; inspect
- * only reads; release, told that it is a retry, also accepts the lock as
- * released when this token released it. Reset and record would count
- * twice: they are sent again only when the first never reached the
- * server. */
-static int repeatable(int script)
-{
-    return script == LC__RS_ACQUIRE || script == LC__RS_RENEW || script == LC__RS_CHECKPOINT ||
-           script == LC__RS_INSPECT || script == LC__RS_RELEASE || script == LC__RS_START ||
-           script == LC__RS_PAUSE || script == LC__RS_RESUME || script == LC__RS_LEAVE ||
-           script == LC__RS_RENEW_MANY;
-}
-
 /* After a call failed as unavailable: whether to send it again, saying so
  * in the log. The connection is gone by then; the next call makes one. */
 static int retry_after(lc__redis *r, int repeatable_call, const char *what, const lc_error *err)
@@ -181,7 +202,7 @@ static lc_status run(lc__redis *r, const lc__rs_call *call, const char *name, re
 {
     lc_status rc = eval_one(r, call, out, err);
     if (rc == LC_ERR_UNAVAILABLE &&
-        retry_after(r, repeatable(call->script), lc__rs_name(call->script), err))
+        retry_after(r, lc__rs_repeatable(call->script), lc__rs_name(call->script), err))
         rc = eval_again(r, call, out, err);
     if (rc == LC_OK && (*out)->type == REDIS_REPLY_ERROR) {
         rc = bad_reply(r, lc__rs_name(call->script), name, *out, err);
@@ -218,7 +239,7 @@ typedef struct keys {
     char runs[LC__KEY_MAX];
     char queue[LC__KEY_MAX];
     char due[LC__KEY_MAX];
-    char num[6][24];
+    char num[6][LC__NUM_MAX];
 } keys;
 
 static void keys_of(const lc__redis *r, const char *name, keys *k)
@@ -267,12 +288,12 @@ static void inspect_call(const lc__redis *r, const char *name, keys *k, lc__rs_c
 static void run_result_args(const lc__redis *r, lc__rs_call *call, const lc_run_result *res,
                             keys *k)
 {
-    snprintf(k->num[0], sizeof(k->num[0]), "%d", r->history);
-    snprintf(k->num[1], sizeof(k->num[1]), "%d", res->exit_code);
-    snprintf(k->num[2], sizeof(k->num[2]), "%d", res->http_status);
-    snprintf(k->num[3], sizeof(k->num[3]), "%d", res->attempts);
-    snprintf(k->num[4], sizeof(k->num[4]), "%d", res->missed_slots);
-    snprintf(k->num[5], sizeof(k->num[5]), "%lld", (long long)res->duration_ms);
+    lc__redis_num(k->num[0], r->history);
+    lc__redis_num(k->num[1], res->exit_code);
+    lc__redis_num(k->num[2], res->http_status);
+    lc__redis_num(k->num[3], res->attempts);
+    lc__redis_num(k->num[4], res->missed_slots);
+    lc__redis_num(k->num[5], res->duration_ms);
     lc__rs_arg(call, res->has_exit ? "1" : "0");
     lc__rs_arg(call, k->num[1]);
     lc__rs_arg(call, res->error ? "1" : "0");
@@ -418,9 +439,9 @@ static lc_status rds_acquire(void *state, const lc_acquire_args *a, lc_grant *ou
     keys k;
     lc__rs_call call;
     keys_of(r, a->name, &k);
-    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)a->ttl_ms);
-    snprintf(k.num[1], sizeof(k.num[1]), "%d", r->history);
-    snprintf(k.num[2], sizeof(k.num[2]), "%lld", (long long)a->queue_ms);
+    lc__redis_num(k.num[0], a->ttl_ms);
+    lc__redis_num(k.num[1], r->history);
+    lc__redis_num(k.num[2], a->queue_ms);
     /* A no-wait acquire never touches the line: its keys stay out. */
     int line = a->queue_ms > 0;
     call_init(&call, LC__RS_ACQUIRE, line ? 7 : 5);
@@ -474,7 +495,7 @@ static lc_status rds_renew(void *state, const char *name, const char *token, int
     keys k;
     lc__rs_call call;
     keys_of(r, name, &k);
-    snprintf(k.num[0], sizeof(k.num[0]), "%lld", (long long)ttl_ms);
+    lc__redis_num(k.num[0], ttl_ms);
     lock_meta_call(&call, LC__RS_RENEW, &k);
     lc__rs_arg(&call, token);
     lc__rs_arg(&call, k.num[0]);
@@ -546,7 +567,7 @@ static int renew_batch_init(lc__redis *r, const lc_renew_item *items, size_t n, 
         for (size_t j = 0; j < m; j++) {
             keys *k = &b->k[first + j];
             keys_of(r, items[first + j].name, k);
-            snprintf(k->num[0], sizeof(k->num[0]), "%lld", (long long)items[first + j].ttl_ms);
+            lc__redis_num(k->num[0], items[first + j].ttl_ms);
             kv[2 * j] = k->lock;
             kv[2 * j + 1] = k->meta;
             av[2 * j] = items[first + j].token;
@@ -616,7 +637,7 @@ static lc_status rds_renew_many(void *state, lc_renew_item *items, size_t n, lc_
     for (size_t i = 0; rc == LC_OK && i < n; i++) {
         keys *k = &slots[i].k;
         keys_of(r, items[i].name, k);
-        snprintf(k->num[0], sizeof(k->num[0]), "%lld", (long long)items[i].ttl_ms);
+        lc__redis_num(k->num[0], items[i].ttl_ms);
         lock_meta_call(&calls[i], LC__RS_RENEW, k);
         lc__rs_arg(&calls[i], items[i].token);
         lc__rs_arg(&calls[i], k->num[0]);
@@ -821,8 +842,13 @@ static lc_status rds_history(void *state, const char *name, size_t limit, int64_
     lc__redis *r = state;
     keys k;
     keys_of(r, name, &k);
-    const char *argv[4] = {"LRANGE", k.runs, "0", "-1"};
-    size_t lens[4] = {6, strlen(k.runs), 1, 2};
+    /* The release script trims the list in bulk, once it holds an eighth
+     * more than lock.history: what is past the first lock.history entries
+     * is on its way out, and not shown. */
+    char last[24];
+    snprintf(last, sizeof(last), "%d", r->history - 1);
+    const char *argv[4] = {"LRANGE", k.runs, "0", last};
+    size_t lens[4] = {6, strlen(k.runs), 1, strlen(last)};
     redisReply *rep = NULL;
     lc_status rc = r->cluster ? lc__cluster_command(r, k.runs, 4, argv, lens, &rep, err)
                               : lc__rconn_command(&r->main, 4, argv, lens, &rep, err);

@@ -69,13 +69,19 @@ typedef struct lc__redis_conn {
  * probe_sharded, COMMAND INFO SPUBLISH, all in one round trip) if not
  * connected. Before a new request, a connection the server has closed
  * since the last one (idle timeout, CLIENT KILL, restart) is noticed and
- * replaced, so the request goes to a live connection. */
+ * replaced (one poll(2)), so the request goes to a live connection. */
 lc_status lc__rconn_ensure(lc__redis_conn *c, lc_error *err);
 void lc__rconn_drop(lc__redis_conn *c);
 
-/* Queues one command without sending it (pipelining). Connects first. */
-lc_status lc__rconn_append(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
-                           lc_error *err);
+/* Queues one command without sending it (pipelining). Connects first;
+ * before the first command of a request, with `probe`, checks as
+ * lc__rconn_ensure does whether the server has closed the connection.
+ * A repeatable request (lc__rs_repeatable) goes without the probe, which
+ * would cost a system call on every request: on a connection the server
+ * closed it fails as unsent or lost and is sent again on a new one
+ * (lc__rconn_may_retry). */
+lc_status lc__rconn_append(lc__redis_conn *c, int probe, int argc, const char **argv,
+                           const size_t *lens, lc_error *err);
 
 /* Sends what is queued and reads one reply. On an I/O error or timeout the
  * connection is dropped, LC_ERR_UNAVAILABLE returned and c->failure says
@@ -88,6 +94,14 @@ lc_status lc__rconn_read(lc__redis_conn *c, redisReply **out, lc_error *err);
  * when the server may have run it, only if `repeatable` (running it twice
  * does what running it once does). */
 int lc__rconn_may_retry(const lc__redis_conn *c, int repeatable);
+
+/* Appends the protocol text of one command (RESP: an array of bulk
+ * strings) to *buf, which may move; REDIS_ERR when out of memory (*buf is
+ * left as it was). What hiredis's redisAppendCommandArgv writes, at a
+ * third of the cost: hiredis formats each argument with sdscatfmt and
+ * then copies the whole, which cost more than anything else a call does
+ * on the client. */
+int lc__resp_append(sds *buf, int argc, const char **argv, const size_t *lens);
 
 /* append + read. */
 lc_status lc__rconn_command(lc__redis_conn *c, int argc, const char **argv, const size_t *lens,
@@ -155,6 +169,15 @@ lc_status lc__rs_load_all(lc__redis_conn *c, lc__redis_scripts *s, int *loaded, 
 /* The script's name for messages ("acquire", ...). */
 const char *lc__rs_name(int script);
 
+/* Whether a script may run twice when the reply to the first was lost:
+ * acquire finds the lock held with its own token and grants it again
+ * (same fence); renew and checkpoint set the same values again; inspect
+ * only reads; release, told that it is a retry, also accepts the lock as
+ * released when this token released it. Reset and record would count
+ * twice: they are sent again only when the first never reached the
+ * server. */
+int lc__rs_repeatable(int script);
+
 /* 1 if the reply is an error reply starting with `prefix`. */
 int lc__reply_is_error(const redisReply *r, const char *prefix);
 
@@ -192,6 +215,12 @@ lc_status lc__redis_wait_replicas(lc__redis *r, lc__redis_conn *c, uint64_t epoc
 
 /* "PREFIX:{NAME}:SUFFIX" into buf[LC__KEY_MAX]. */
 void lc__redis_key(const lc__redis *r, const char *name, const char *suffix, char *buf);
+
+/* v in decimal into buf, as snprintf's "%lld" would write it, at less
+ * than a tenth of its cost (requests carry several numbers); returns
+ * buf. */
+#define LC__NUM_MAX 24
+char *lc__redis_num(char buf[LC__NUM_MAX], long long v);
 
 /* Decoding the scripts' replies (redis.c), apart from the calls so that
  * any reply tree can be fed to them (tests/fuzz/fuzz_redis_reply.c). r

@@ -1102,6 +1102,30 @@ static void test_history_keeps_last_configured_entries(void **state)
     lc_client_close(c);
 }
 
+/* Owner and error text come back from the history as they went in:
+ * quotes, backslashes, slashes and non-ASCII included. */
+static void test_history_keeps_text_exactly(void **state)
+{
+    fixture *f = *state;
+    const char *name = lct_name("conf/historytext");
+    const char *owner = "we \"q\" \\ a/b \xc3\xbc\xe2\x9c\x93";
+    const char *error = "exit \"3\": C:\\tmp\\x </tmp/y> \xe2\x9c\x97";
+    lc_error err;
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1, .owner = owner};
+    lc_lease *l = NULL;
+    lct_assert_rc(lc_acquire(f->a, name, &o, &l, &err), LC_OK, &err);
+    lc_run_result failed = {.has_exit = 1, .exit_code = 3, .error = error};
+    lct_assert_rc(lc_release(f->a, l, &failed, &err), LC_OK, &err);
+    lc_lease_free(l);
+    size_t n = 0;
+    lc_run_entry *list = history(f->b, name, 0, 0, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].owner, owner);
+    assert_string_equal(list[0].error, error);
+    assert_int_equal(list[0].exit_code, 3);
+    lc_run_entries_free(list, n);
+}
+
 /* A lease that expired unreleased (its holder was killed) is history the
  * next time the lock is taken: "abandoned", with that holder and fence. A
  * lease released normally leaves no such entry. */
@@ -1496,6 +1520,7 @@ int lc_conformance_run(const char *backend)
         T(test_pause_bad_input_is_invalid),
         T(test_history_entry_per_release_newest_first),
         T(test_history_keeps_last_configured_entries),
+        T(test_history_keeps_text_exactly),
         T(test_history_reclaimed_stale_lease_is_abandoned),
         T(test_history_lost_lease_replaces_its_abandoned_entry),
         T(test_history_lost_lease_after_reset_adds_own_entry),

@@ -6,6 +6,7 @@
 #include "testenv.h"
 
 #include "backends/backend_int.h"
+#include "backends/postgres/pg_int.h"
 #include "core/client_int.h"
 
 #include <libpq-fe.h>
@@ -192,6 +193,161 @@ static void test_pg_fences_over_1000_acquisitions_strictly_increase(void **st)
     lct_assert_rc(lc_release(c, next, NULL, &err), LC_OK, &err);
     lc_lease_free(held);
     lc_lease_free(next);
+    lc_client_close(c);
+    lc_config_free(cfg);
+}
+
+/* A client keeping `cap` history entries, and an admin connection to
+ * count a lock's entries in the run history table (the default table's). */
+typedef struct hist_fixture {
+    lc_config *cfg;
+    lc_client *c;
+    PGconn *admin;
+    const char *name;
+} hist_fixture;
+
+static void hist_open(hist_fixture *h, int cap, const char *what)
+{
+    h->cfg = lct_config("postgres");
+    h->cfg->lock.history = cap;
+    h->c = open_client(h->cfg);
+    h->admin = admin();
+    h->name = lct_name(what);
+}
+
+static void hist_close(hist_fixture *h)
+{
+    PQfinish(h->admin);
+    lc_client_close(h->c);
+    lc_config_free(h->cfg);
+}
+
+static long history_rows(hist_fixture *h)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM public.lockcoord_runs WHERE name = '%s'",
+             h->name);
+    return admin_count(h->admin, sql);
+}
+
+/* A lease taken and released; *fence is its fence. */
+static void cycle(hist_fixture *h, uint64_t *fence)
+{
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = -1};
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(lc_acquire(h->c, h->name, &o, &l, &err), LC_OK, &err);
+    *fence = lc_lease_fence(l);
+    lct_assert_rc(lc_release(h->c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+/* history shows `n` entries, newest first, each fence one below the one
+ * before from `newest`, all of them `outcome`. */
+static void assert_history(hist_fixture *h, size_t n, uint64_t newest, lc_outcome outcome)
+{
+    lc_run_entry *list = NULL;
+    size_t got = 0;
+    lc_error err;
+    lct_assert_rc(lc_history(h->c, h->name, 0, 0, &list, &got, &err), LC_OK, &err);
+    assert_int_equal(got, n);
+    assert_int_equal(list[0].fence, newest);
+    for (size_t i = 0; i < got; i++) {
+        assert_int_equal(list[i].fence, newest - i);
+        assert_int_equal(list[i].outcome, outcome);
+    }
+    lc_run_entries_free(list, got);
+}
+
+/* The history is trimmed in bulk (after every lock.history / 8th release,
+ * the entries that fell off since), and history shows the newest
+ * lock.history entries whatever the table holds. */
+static void test_pg_history_trimmed_in_bulk_shows_configured_entries(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    hist_fixture h;
+    hist_open(&h, 16, "pg-histcap");
+    long most = 0;
+    uint64_t last = 0;
+    for (int i = 0; i < 39; i++) {
+        cycle(&h, &last);
+        long rows = history_rows(&h);
+        most = rows > most ? rows : most;
+        assert_true(rows >= (i + 1 < 16 ? i + 1 : 16));
+    }
+    assert_int_equal(most, 17); /* trimmed after every 2nd release, back to 16 */
+    assert_int_equal(history_rows(&h), 17);
+    assert_history(&h, 16, last, LC_OUTCOME_OK);
+    hist_close(&h);
+}
+
+/* A lock whose holders all die is never released, and its history grows
+ * only by the abandoned entries that the next acquires add: each of those
+ * acquires trims it. */
+static void test_pg_history_of_dying_holders_stays_at_cap(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    hist_fixture h;
+    hist_open(&h, 2, "pg-histdying");
+    lc_acquire_opts o = {.ttl_ms = 100, .wait_ms = -1};
+    lc_error err;
+    for (int i = 0; i < 6; i++) {
+        lc_lease *l = NULL;
+        lct_assert_rc(lc_acquire(h.c, h.name, &o, &l, &err), LC_OK, &err);
+        lc_lease_free(l); /* never released: its holder "died" */
+        stale_probe p = {h.c, h.name};
+        if (i < 5)
+            assert_true(lct_wait_for(is_stale, &p, 5000));
+    }
+    /* Fences 1 to 5 abandoned, 6 held. */
+    assert_int_equal(history_rows(&h), 2);
+    assert_history(&h, 2, 5, LC_OUTCOME_ABANDONED);
+    hist_close(&h);
+}
+
+/* Entries left over the cap (abandoned runs, a lowered cap: here written
+ * by hand) are swept by one trim in 64; until then history does not show
+ * them. */
+static void test_pg_history_left_over_cap_swept(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    hist_fixture h;
+    hist_open(&h, 4, "pg-histsweep");
+    uint64_t last = 0;
+    cycle(&h, &last);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO public.lockcoord_runs (name, outcome, attempts)"
+             " SELECT '%s', 'ok', 1 FROM generate_series(1, 20)",
+             h.name);
+    admin_run(h.admin, sql);
+    for (int i = 1; i < 63; i++)
+        cycle(&h, &last);
+    assert_true(history_rows(&h) > 4); /* sync_count 63: each trim took one */
+    assert_history(&h, 4, last, LC_OUTCOME_OK);
+    cycle(&h, &last); /* sync_count 64 */
+    assert_int_equal(history_rows(&h), 4);
+    hist_close(&h);
+}
+
+/* The lock statements run their generic plan: the server is not left to
+ * plan them anew on every call (it did, once the history table was big). */
+static void test_pg_session_runs_generic_plans(void **st)
+{
+    (void)st;
+    SKIP_IF_NO_SERVER();
+    lc_config *cfg = lct_config("postgres");
+    lc_client *c = open_client(cfg);
+    pg_state *s = c->state;
+    PGresult *r = NULL;
+    lc_error err;
+    lct_assert_rc(lc__pg_exec(s, "show", "SHOW plan_cache_mode", 0, NULL, &r, &err), LC_OK, &err);
+    assert_int_equal(PQntuples(r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "force_generic_plan");
+    PQclear(r);
     lc_client_close(c);
     lc_config_free(cfg);
 }
@@ -619,6 +775,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_expired_lease_is_reclaimed_with_higher_fence),
         cmocka_unit_test(test_pg_fences_over_1000_acquisitions_strictly_increase),
+        cmocka_unit_test(test_pg_history_trimmed_in_bulk_shows_configured_entries),
+        cmocka_unit_test(test_pg_history_of_dying_holders_stays_at_cap),
+        cmocka_unit_test(test_pg_history_left_over_cap_swept),
+        cmocka_unit_test(test_pg_session_runs_generic_plans),
         cmocka_unit_test(test_pg_quoted_schema_and_table_work),
         cmocka_unit_test(test_pg_two_migrates_at_once_both_succeed),
         cmocka_unit_test(test_pg_missing_table_without_auto_migrate_says_run_migrate),

@@ -377,6 +377,41 @@ static void test_redis_record_run_keeps_lease(void **state)
     lc_lease_free(l);
 }
 
+/* The run history list is trimmed in bulk (once it holds lock.history / 8
+ * + 1 more than lock.history), and history shows the newest lock.history
+ * entries whatever the list holds. */
+static void test_redis_history_trimmed_in_bulk_shows_configured_entries(void **state)
+{
+    NEED_SERVER(state);
+    fixture *f = *state;
+    const char *name = lct_name("histcap");
+    f->cfg->lock.history = 16;
+    lc_client *c = NULL;
+    lc_error err;
+    lct_assert_rc(lc_client_open(f->cfg, NULL, &c, &err), LC_OK, &err);
+    long long longest = 0;
+    uint64_t last = 0;
+    for (int i = 0; i < 39; i++) {
+        lc_lease *l = take(c, name, 5000);
+        last = lc_lease_fence(l);
+        lct_assert_rc(lc_release(c, l, NULL, &err), LC_OK, &err);
+        lc_lease_free(l);
+        long long len = raw_int(f, "LLEN", key_of(f, name, "runs"));
+        longest = len > longest ? len : longest;
+        assert_true(len >= (i + 1 < 16 ? i + 1 : 16));
+    }
+    assert_int_equal(longest, 18); /* 16 + 16 / 8: the 19th entry trims it back to 16 */
+    assert_int_equal(raw_int(f, "LLEN", key_of(f, name, "runs")), 18); /* 39 = 18 + 7 * 3 */
+    lc_run_entry *list = NULL;
+    size_t n = 0;
+    lct_assert_rc(lc_history(c, name, 0, 0, &list, &n, &err), LC_OK, &err);
+    assert_int_equal(n, 16);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(list[i].fence, last - i);
+    lc_run_entries_free(list, n);
+    lc_client_close(c);
+}
+
 static void test_redis_renew_many_reports_each_item(void **state)
 {
     NEED_SERVER(state);
@@ -778,6 +813,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_force_release_returns_previous_holder, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redis_record_run_keeps_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_history_trimmed_in_bulk_shows_configured_entries,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_renew_many_reports_each_item, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_renew_many_one_call_per_thousand_leases, setup,
                                         teardown),

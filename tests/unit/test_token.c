@@ -1,10 +1,14 @@
 /* tests/unit/test_token.c -- tokens: 32 lowercase hex characters of 128
  * random bits; 10,000 of them are all distinct and use every digit about
- * equally often. */
+ * equally often, drawn by one thread or several, and a forked child never
+ * draws what its parent draws. */
 #include "testenv.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MANY 10000
 
@@ -59,6 +63,73 @@ static void test_token_10000_all_distinct(void **state)
         if (memcmp(toks[i - 1], toks[i], LC_TOKEN_LEN) == 0)
             fail_msg("token '%s' was drawn twice", toks[i]);
     free(toks);
+}
+
+#define THREADS 4
+
+static void *draw_many(void *arg)
+{
+    char(*toks)[LC_TOKEN_LEN + 1] = arg;
+    for (int i = 0; i < MANY / THREADS; i++)
+        if (lc_token_new(toks[i], NULL) != LC_OK)
+            toks[i][0] = '\0';
+    return NULL;
+}
+
+static void test_token_threads_10000_all_distinct(void **state)
+{
+    (void)state;
+    char(*toks)[LC_TOKEN_LEN + 1] = calloc(MANY, sizeof(*toks));
+    assert_non_null(toks);
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, draw_many, toks + i * (MANY / THREADS)), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    qsort(toks, MANY, sizeof(*toks), cmp_token);
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(strlen(toks[i]), LC_TOKEN_LEN);
+    for (int i = 1; i < MANY; i++)
+        if (memcmp(toks[i - 1], toks[i], LC_TOKEN_LEN) == 0)
+            fail_msg("token '%s' was drawn twice", toks[i]);
+    free(toks);
+}
+
+/* The tokens are drawn from a pool of random bytes: a child made by fork
+ * must not draw the bytes its parent draws next. */
+static void test_token_fork_child_draws_other_tokens(void **state)
+{
+    (void)state;
+    char first[LC_TOKEN_LEN + 1], parent[3][LC_TOKEN_LEN + 1], child[3][LC_TOKEN_LEN + 1];
+    new_token(first); /* the pool is filled: more bytes wait in it */
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        for (int i = 0; i < 3; i++)
+            if (lc_token_new(child[i], NULL) != LC_OK ||
+                write(fd[1], child[i], LC_TOKEN_LEN) != LC_TOKEN_LEN)
+                _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    for (int i = 0; i < 3; i++)
+        new_token(parent[i]);
+    size_t got = 0;
+    char buf[3 * LC_TOKEN_LEN];
+    for (ssize_t n; got < sizeof(buf) && (n = read(fd[0], buf + got, sizeof(buf) - got)) > 0;)
+        got += (size_t)n;
+    close(fd[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(got, sizeof(buf));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (memcmp(buf + i * LC_TOKEN_LEN, parent[j], LC_TOKEN_LEN) == 0)
+                fail_msg("the child drew its parent's token %.32s", parent[j]);
 }
 
 /* 320,000 hex digits: each of the 16 should appear 20,000 times, with a
@@ -145,6 +216,8 @@ int main(void)
         cmocka_unit_test(test_token_length_is_32),
         cmocka_unit_test(test_token_only_lowercase_hex),
         cmocka_unit_test(test_token_10000_all_distinct),
+        cmocka_unit_test(test_token_threads_10000_all_distinct),
+        cmocka_unit_test(test_token_fork_child_draws_other_tokens),
         cmocka_unit_test(test_token_digits_evenly_spread),
         cmocka_unit_test(test_token_check_new_token_ok),
         cmocka_unit_test(test_token_check_wrong_length_invalid),
