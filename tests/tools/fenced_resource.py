@@ -293,6 +293,20 @@ def check(args):
     reset_runs = set()
     for f in reset_fences:
         reset_runs |= fence_runs.get(f, set())
+    # --reset-window (quorum mode): a reset is one delete per master, not
+    # one atomic step, so a lease taken while a reset is under way can
+    # lose the masters the reset reaches after it. Its holder is a reset
+    # holder too: every run whose section started between a reset's
+    # reset-begin and reset-end marks.
+    if args.reset_window:
+        opened = None
+        for e in evs:
+            if e["ev"] == "fault_end" and e["kind"] == "reset-begin":
+                opened = e["t"]
+            elif e["ev"] == "fault_end" and e["kind"] == "reset-end":
+                opened = None
+            elif e["ev"] == "start" and opened is not None:
+                reset_runs.add(e["run"])
     exempt = paused | reset_runs
 
     # 1. No fence handed out twice; accepted fences strictly increase.
@@ -399,6 +413,8 @@ def main():
     c.add_argument("--runs", required=True)
     c.add_argument("--min-accepted", type=int, default=1)
     c.add_argument("--kinds", default="")
+    c.add_argument("--reset-window", action="store_true",
+                   help="runs that started while a reset was under way count as reset")
     args = ap.parse_args()
     if args.cmd == "serve":
         serve(args)
