@@ -8,9 +8,14 @@
  * closed after CONN_TIMEOUT_S idle seconds; request headers (the URL
  * included) beyond libmicrohttpd's memory limit get 414/431 from it.
  * Only GET and HEAD are served. A health check that waits on a frozen
- * backend holds its connection's thread only. */
+ * backend holds its connection's thread only.
+ *
+ * libmicrohttpd is loaded here, when a server is asked for (dlopen), not
+ * linked: it links GnuTLS and p11-kit, which would cost every other
+ * command (`run` above all) about 2.5 MiB of memory at start. */
 #include "cli.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -28,6 +33,72 @@
 #define BACKLOG        64
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+#define MHD_SONAME "libmicrohttpd.so.12"
+
+/* The libmicrohttpd functions used, each named as its MHD_ function
+ * without the prefix; filled once by load_mhd. */
+static struct {
+    struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port,
+                                       MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                       MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+    void (*stop_daemon)(struct MHD_Daemon *daemon);
+    struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer,
+                                                        enum MHD_ResponseMemoryMode mode);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *response, const char *header,
+                                           const char *content);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *connection, unsigned int status_code,
+                                      struct MHD_Response *response);
+    void (*destroy_response)(struct MHD_Response *response);
+} mhd;
+
+/* Each slot has its function's type as microhttpd.h declares it (checked
+ * inside sizeof, which is never run: no reference to the library). */
+#define MHD_SLOT(name)                                                                             \
+    _Static_assert(sizeof(mhd.name = MHD_##name) != 0, "the type of MHD_" #name);                  \
+    static const char mhd_sym_##name[] = "MHD_" #name
+MHD_SLOT(start_daemon);
+MHD_SLOT(stop_daemon);
+MHD_SLOT(create_response_from_buffer);
+MHD_SLOT(add_response_header);
+MHD_SLOT(queue_response);
+MHD_SLOT(destroy_response);
+
+/* Loads libmicrohttpd once; on failure writes a one-line reason to `why`
+ * and returns -1. */
+static int load_mhd(char *why, size_t cap)
+{
+    static int loaded;
+    if (loaded)
+        return 0;
+    void *h = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        snprintf(why, cap, MHD_SONAME " (needed by sync --listen) cannot be loaded: %s", dlerror());
+        return -1;
+    }
+    struct {
+        const char *symbol;
+        void **slot;
+    } fns[] = {
+        {mhd_sym_start_daemon, (void **)&mhd.start_daemon},
+        {mhd_sym_stop_daemon, (void **)&mhd.stop_daemon},
+        {mhd_sym_create_response_from_buffer, (void **)&mhd.create_response_from_buffer},
+        {mhd_sym_add_response_header, (void **)&mhd.add_response_header},
+        {mhd_sym_queue_response, (void **)&mhd.queue_response},
+        {mhd_sym_destroy_response, (void **)&mhd.destroy_response},
+    };
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        void *f = dlsym(h, fns[i].symbol);
+        if (f == NULL) {
+            snprintf(why, cap, MHD_SONAME " (needed by sync --listen) lacks %s: %s", fns[i].symbol,
+                     dlerror());
+            return -1;
+        }
+        memcpy(fns[i].slot, &f, sizeof(f));
+    }
+    loaded = 1;
+    return 0;
+}
 
 struct cli_server {
     cli *app;
@@ -83,6 +154,13 @@ int cli_server_bind(cli *app, const char *addr, int from_flag, cli_server **out)
     lc_error e;
     if (lc_listen_parse(addr, host, sizeof(host), &port, &e) != LC_OK)
         return addr_error(app, from_flag, addr, e.message);
+    /* A missing library is the installation's fault, not the address's: a
+     * configuration error either way. */
+    memset(&e, 0, sizeof(e));
+    if (load_mhd(e.message, sizeof(e.message)) != 0) {
+        e.code = LC_ERR_CONFIG;
+        return cli_fail(app, "sync", NULL, &e);
+    }
     cli_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL) {
         fprintf(stderr, "lockcoord: sync: out of memory\n");
@@ -108,15 +186,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
                              const char *body, size_t len)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        mhd.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+        mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result ret = mhd.queue_response(c, status, r);
+    mhd.destroy_response(r);
     return ret;
 }
 
@@ -230,7 +308,7 @@ int cli_server_start(cli_server *srv, lc_sync *engine)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    srv->daemon = MHD_start_daemon(
+    srv->daemon = mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv->app, MHD_OPTION_END);
@@ -250,7 +328,7 @@ void cli_server_stop(cli_server *srv)
     if (srv == NULL)
         return;
     if (srv->daemon)
-        MHD_stop_daemon(srv->daemon);
+        mhd.stop_daemon(srv->daemon);
     if (srv->fd >= 0)
         close(srv->fd);
     free(srv);

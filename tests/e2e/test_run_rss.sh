@@ -2,7 +2,8 @@
 # The memory a `lockcoord run NAME -- true` costs: its peak RSS (what
 # /usr/bin/time -f %M reports: the largest of lockcoord and the processes
 # it waited for), and which libraries it loads: never libcurl (loaded only
-# for http jobs, sync/curl_dl.c), and libpq only on Postgres
+# for http jobs, sync/curl_dl.c) or libmicrohttpd (only for sync --listen,
+# cli/serve.c), and libpq only on Postgres
 # (backends/postgres/pq_dl.c).
 #
 # Most of the peak is shared libraries. libpq, with OpenSSL, Kerberos and
@@ -51,6 +52,7 @@ case_libraries() {
         'cat /proc/$PPID/maps; cat /proc/$(cut -d" " -f4 /proc/$PPID/stat)/maps'
     assert_contains "$OUT" "libc.so" "the maps read"
     [[ $OUT != *libcurl* ]] || fail "libcurl is loaded: $(grep -m1 libcurl <<<"$OUT")"
+    [[ $OUT != *libmicrohttpd* ]] || fail "libmicrohttpd is loaded: $(grep -m1 libmicrohttpd <<<"$OUT")"
     if [[ $1 == postgres ]]; then
         assert_contains "$OUT" "/libpq.so" "the maps of a Postgres run"
     else
@@ -66,6 +68,6 @@ if grep -qaE '__asan_init|__tsan_init' "$LC"; then
 fi
 for b in redis postgres; do
     run_case "$b" "run -- true: peak RSS under ${LIMIT_KIB[$b]} KiB" case_peak_rss
-    run_case "$b" "run -- true: no libcurl, libpq only on postgres" case_libraries
+    run_case "$b" "run -- true: no libcurl or libmicrohttpd, libpq only on postgres" case_libraries
 done
 e2e_finish
