@@ -288,8 +288,22 @@ int cli_load_config(cli *app)
         path = getenv("LOCKCOORD_CONFIG");
     if (path == NULL || *path == '\0')
         path = "lockcoord.yaml";
+    /* libpq and libcurl are loaded with the config (dlopen) when it needs
+     * them. Both link OpenLDAP, which links GnuTLS, whose constructor
+     * initialises GnuTLS as it is loaded -- its system settings, p11-kit's
+     * modules: about 650 KiB of memory -- for nothing lockcoord does
+     * (OpenLDAP initialises GnuTLS itself before it uses it).
+     * GNUTLS_NO_IMPLICIT_INIT, GnuTLS's own switch, skips that. It is set
+     * only while the config loads, while this process has one thread, and
+     * only when the user has not set it: no command lockcoord runs
+     * inherits it. */
+    int quiet_tls =
+        getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL && setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == 0;
     lc_error err;
-    if (lc_config_load(path, &app->cfg, &err) != LC_OK)
+    lc_status loaded = lc_config_load(path, &app->cfg, &err);
+    if (quiet_tls)
+        unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+    if (loaded != LC_OK)
         return cli_fail(app, "config", NULL, &err);
     app->log_level = app->cfg->log.level;
     if (app->verbosity > 0)

@@ -22,11 +22,12 @@ LC_BG_PIDS=()     # other background processes (the demo's daemons), stopped by 
 # `sync` daemon with its clock 2 minutes ahead (tests/e2e/test_sync_clock_skew.sh);
 # libmicrohttpd serves `sync --listen`, and python3-prometheus-client's
 # parser reads what it serves (tests/e2e/test_sync_metrics.sh); valgrind
-# runs `lockcoord run` (tests/e2e/test_run_valgrind.sh).
+# runs `lockcoord run` (tests/e2e/test_run_valgrind.sh); strace watches
+# libpq's GSSAPI probe (tests/e2e/test_run_rss.sh).
 LC_PACKAGES=(build-essential cmake pkg-config libhiredis-dev libpq-dev
     libcurl4-openssl-dev libcjson-dev libyaml-dev libcmocka-dev libmicrohttpd-dev
     redis-server redis-tools postgresql-15 procps curl ca-certificates jq
-    python3-croniter python3-prometheus-client faketime valgrind time)
+    python3-croniter python3-prometheus-client faketime valgrind time strace)
 # The fuzz step of test.sh adds these: clang and its libFuzzer runtime.
 # shellcheck disable=SC2034 # used by test.sh
 LC_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -8,6 +8,7 @@
 #include "core/thread_int.h"
 #include "core/error_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How long past statement_timeout the client waits before it gives up on
  * the server: the server's own timeout should always come first. */
@@ -126,6 +128,79 @@ static void name_server(pg_state *s)
              port && *port ? port : "5432");
 }
 
+/* Whether a conninfo names a service (pg_service.conf), whose settings
+ * only fill in what the connection's own keywords leave unset. */
+static int names_service(const char *ci)
+{
+    if (getenv("PGSERVICE") != NULL)
+        return 1;
+    PQconninfoOption *opts = PQconninfoParse(ci, NULL);
+    if (opts == NULL) /* refused at load; libpq says why at connect */
+        return 1;
+    int named = 0;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "service") == 0 && o->val != NULL && *o->val)
+            named = 1;
+    PQconninfoFree(opts);
+    return named;
+}
+
+/* Whether a directory that exists holds anything. */
+static int dir_has_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno != ENOENT && errno != ENOTDIR;
+    const struct dirent *e;
+    int any = 0;
+    while (!any && (e = readdir(d)) != NULL)
+        any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return any;
+}
+
+/* Whether libpq's GSSAPI encryption probe can be skipped: its default
+ * (gssencmode=prefer) asks Kerberos for credentials before each TCP
+ * connection, which loads and initialises the Kerberos libraries -- about
+ * 700 KiB of memory per process, and file lookups -- even where no
+ * credentials can exist, and then goes on without GSSAPI. On Linux they
+ * cannot exist when nothing points at any: no KRB5CCNAME, KRB5_CONFIG,
+ * KRB5_CLIENT_KTNAME or GSS_MECH_CONFIG in the environment, no
+ * /etc/krb5.conf (which could name another credential cache), no default
+ * credential cache (/tmp/krb5cc_UID), no client keytab (/etc/krb5/...) and
+ * no other GSSAPI mechanism (/etc/gss/mech, or a file in /etc/gss/mech.d,
+ * which Debian ships empty). Then gssencmode=disable connects
+ * exactly as the probe would have. The user's choice always wins: a
+ * gssencmode in the conninfo (it comes after our defaults), in
+ * PGGSSENCMODE, or in a service file. */
+static int gss_probe_useless(const char *ci)
+{
+#ifdef __linux__
+    static const char *const vars[] = {"KRB5CCNAME", "KRB5_CONFIG", "KRB5_CLIENT_KTNAME",
+                                       "GSS_MECH_CONFIG", "PGGSSENCMODE"};
+    static const char *const paths[] = {"/etc/krb5.conf", "/etc/krb5", "/etc/gss/mech"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (getenv(vars[i]) != NULL)
+            return 0;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        if (access(paths[i], F_OK) == 0)
+            return 0;
+    char cache[48];
+    snprintf(cache, sizeof(cache), "/tmp/krb5cc_%lu", (unsigned long)getuid());
+    if (access(cache, F_OK) == 0)
+        return 0;
+    snprintf(cache, sizeof(cache), "/tmp/krb5cc_%lu", (unsigned long)geteuid());
+    if (access(cache, F_OK) == 0)
+        return 0;
+    return !dir_has_entries("/etc/gss/mech.d") && !names_service(ci);
+#else
+    (void)ci;
+    (void)names_service;
+    (void)dir_has_entries;
+    return 0;
+#endif
+}
+
 /* The user's conninfo is expanded by libpq (expand_dbname); our defaults
  * come before it, so anything the user wrote there wins. connect_timeout
  * is whole seconds and applies to each host of a multi-host conninfo, so a
@@ -136,22 +211,18 @@ static PGconn *connect_blocking(const lc_config *cfg)
     int64_t ms = cfg->postgres.connect_timeout_ms;
     if (ms > 0)
         snprintf(secs, sizeof(secs), "%lld", (long long)((ms + 999) / 1000));
-    const char *keys[] = {"keepalives",
-                          "keepalives_idle",
-                          "keepalives_interval",
-                          "keepalives_count",
-                          "fallback_application_name",
-                          "connect_timeout",
-                          "dbname",
-                          NULL};
-    const char *vals[] = {"1",
-                          "30",
-                          "10",
-                          "3",
-                          "lockcoord",
-                          secs,
-                          cfg->postgres.conninfo ? cfg->postgres.conninfo : "",
-                          NULL};
+    const char *ci = cfg->postgres.conninfo ? cfg->postgres.conninfo : "";
+    const char *keys[9] = {"keepalives",       "keepalives_idle",           "keepalives_interval",
+                           "keepalives_count", "fallback_application_name", "connect_timeout"};
+    const char *vals[9] = {"1", "30", "10", "3", "lockcoord", secs};
+    size_t n = 6;
+    if (gss_probe_useless(ci)) {
+        keys[n] = "gssencmode";
+        vals[n++] = "disable";
+    }
+    keys[n] = "dbname";
+    vals[n++] = ci;
+    keys[n] = vals[n] = NULL;
     return PQconnectdbParams(keys, vals, 1);
 }
 
