@@ -246,6 +246,17 @@ s = socket.socket(); s.bind(('127.0.0.1', $busy)); s.listen(); print('ok', flush
     done
     assert_exit 64 lc sync --listen "no-such-host.invalid:9187"
     assert_one_line "$ERR"
+    # libmicrohttpd is loaded only for a server: missing (an empty file
+    # bound over it, in a mount namespace of this command's own), it is a
+    # one-line configuration error, and nothing starts.
+    local lib
+    lib=$(ldconfig -p | awk '/libmicrohttpd\.so\.12 /{print $NF; exit}')
+    [[ -n $lib ]] || fail "ldconfig does not know libmicrohttpd.so.12"
+    # shellcheck disable=SC2016 # expanded by the namespace's shell
+    assert_exit 78 unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh \
+        "$lib" "$LC" -c "$CFG" sync --listen "127.0.0.1:$(free_port)"
+    assert_one_line "$ERR"
+    assert_contains "$ERR" "lockcoord: sync: libmicrohttpd.so.12 (needed by sync --listen) cannot be loaded: "
     # From the config: the same checks, as a configuration error.
     printf 'sync:\n  listen: "127.0.0.1:%s"\n' "$busy" >>"$CFG"
     assert_exit 71 lc sync
@@ -271,6 +282,6 @@ for b in redis postgres; do
     run_case "$b" "/healthz: 503 while the backend is frozen, 200 after" case_healthz_frozen_backend
     run_case "$b" "/healthz: 503 naming an overdue job, not once it is paused" case_healthz_overdue_job
 done
-run_case redis "--listen: busy port 71, malformed 64, nothing started; flag over config" \
+run_case redis "--listen: busy port 71, malformed 64, no libmicrohttpd 78, nothing started; flag over config" \
     case_listen_bad_input
 e2e_finish
