@@ -33,10 +33,18 @@ static const char acquire_sql[] =
 static const char release_sql[] = "UPDATE {B} SET token = NULL, expires_at = NULL"
                                   " WHERE name = $1 AND token = $2 AND expires_at >= now()";
 
+/* Liveness is checked in the SET, not the WHERE, for the reason the lock
+ * table's renew_many does (postgres/schema.c): a WHERE on it lets stale
+ * statistics pick a plan that rescans the arrays for each live row, and a
+ * tick of 1,000 leases took 140 ms. Answers the number renewed. */
 static const char renew_sql[] =
-    "UPDATE {B} AS b SET expires_at = now() + $3::bigint * interval '1 millisecond'"
-    " FROM unnest($1::text[], $2::text[]) AS u(name, token)"
-    " WHERE b.name = u.name AND b.token = u.token AND b.expires_at >= now()";
+    "WITH u AS ("
+    "  UPDATE {B} AS b SET expires_at = CASE WHEN b.expires_at >= now()"
+    "   THEN now() + $3::bigint * interval '1 millisecond' ELSE b.expires_at END"
+    "  FROM unnest($1::text[], $2::text[]) AS u(name, token)"
+    "  WHERE b.name = u.name AND b.token = u.token"
+    "  RETURNING b.expires_at >= now() AS live)"
+    " SELECT count(*) FILTER (WHERE live) FROM u";
 
 enum {
     ST_ACQUIRE,
@@ -174,10 +182,13 @@ static lc_status exec(pbench *b, int st, const char *what, int n, const char *co
                        what);
     PGresult *r = PQexecPrepared(conn, stmt_names[st], n, params, NULL, NULL, 0);
     lc_status rc = LC_OK;
-    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = pg_fail(b, what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err);
-    else
+    ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_TUPLES_OK && PQntuples(r) == 1) /* a count */
+        *rows = atoi(PQgetvalue(r, 0, 0));
+    else if (status == PGRES_COMMAND_OK)
         *rows = atoi(PQcmdTuples(r));
+    else
+        rc = pg_fail(b, what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn), err);
     PQclear(r);
     return rc;
 }

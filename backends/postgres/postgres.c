@@ -366,15 +366,23 @@ static int renew_arrays(const lc_renew_item *items, size_t n, char *arr[3])
     return 0;
 }
 
+/* Each answer row names a lease by its position (from 1) and says
+ * whether it was renewed. A lease given twice is answered once (a row is
+ * updated once): its twin takes the answer of the first. */
 static void mark_renewed(const PGresult *r, lc_renew_item *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         items[i].status = LC_ERR_LOST;
-        for (int row = 0; row < PQntuples(r); row++)
-            if (strcmp(PQgetvalue(r, row, 0), items[i].name) == 0 &&
-                strcmp(PQgetvalue(r, row, 1), items[i].token) == 0)
-                items[i].status = LC_OK;
+    for (int row = 0; row < PQntuples(r); row++) {
+        long long at = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+        if (at >= 1 && (unsigned long long)at <= n && strcmp(PQgetvalue(r, row, 1), "t") == 0)
+            items[at - 1].status = LC_OK;
     }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n && items[i].status != LC_OK; j++)
+            if (j != i && items[j].status == LC_OK && strcmp(items[j].name, items[i].name) == 0 &&
+                strcmp(items[j].token, items[i].token) == 0)
+                items[i].status = LC_OK;
 }
 
 static lc_status pg_renew_many(void *state, lc_renew_item *items, size_t n, lc_error *err)
