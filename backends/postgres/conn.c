@@ -128,21 +128,24 @@ static void name_server(pg_state *s)
              port && *port ? port : "5432");
 }
 
-/* Whether a conninfo names a service (pg_service.conf), whose settings
+/* Whether gssencmode=disable may be added to a conninfo: this libpq knows
+ * the option (libpq 12 and later: an older one refuses a connection that
+ * names it), and no service (pg_service.conf) is named, whose settings
  * only fill in what the connection's own keywords leave unset. */
-static int names_service(const char *ci)
+static int may_add_gssencmode(const char *ci)
 {
     if (getenv("PGSERVICE") != NULL)
-        return 1;
+        return 0;
     PQconninfoOption *opts = PQconninfoParse(ci, NULL);
     if (opts == NULL) /* refused at load; libpq says why at connect */
-        return 1;
-    int named = 0;
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "service") == 0 && o->val != NULL && *o->val)
-            named = 1;
+        return 0;
+    int known = 0, service = 0;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        known |= strcmp(o->keyword, "gssencmode") == 0;
+        service |= strcmp(o->keyword, "service") == 0 && o->val != NULL && *o->val;
+    }
     PQconninfoFree(opts);
-    return named;
+    return known && !service;
 }
 
 /* Whether a directory that exists holds anything. */
@@ -172,7 +175,8 @@ static int dir_has_entries(const char *path)
  * which Debian ships empty). Then gssencmode=disable connects
  * exactly as the probe would have. The user's choice always wins: a
  * gssencmode in the conninfo (it comes after our defaults), in
- * PGGSSENCMODE, or in a service file. */
+ * PGGSSENCMODE, or in a service file. A libpq without the option (before
+ * 12) has no probe to skip. */
 static int gss_probe_useless(const char *ci)
 {
 #ifdef __linux__
@@ -192,10 +196,10 @@ static int gss_probe_useless(const char *ci)
     snprintf(cache, sizeof(cache), "/tmp/krb5cc_%lu", (unsigned long)geteuid());
     if (access(cache, F_OK) == 0)
         return 0;
-    return !dir_has_entries("/etc/gss/mech.d") && !names_service(ci);
+    return !dir_has_entries("/etc/gss/mech.d") && may_add_gssencmode(ci);
 #else
     (void)ci;
-    (void)names_service;
+    (void)may_add_gssencmode;
     (void)dir_has_entries;
     return 0;
 #endif
