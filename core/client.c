@@ -213,8 +213,8 @@ static void leave_line(lc_client *c, const lc_acquire_args *a)
  * whoever has waited longest instead of to whoever asks first after a
  * release -- without it, a waiter can lose race after race to clients that
  * release and take the lock again at once. */
-static lc_status acquire_loop(lc_client *c, lc_acquire_args *a, int64_t wait_ms, int cancel_fd,
-                              lc_grant *g, int64_t *sent_ns, lc_error *err)
+static lc_status acquire_loop(lc_client *c, lc_acquire_args *a, char *token, int64_t wait_ms,
+                              int cancel_fd, lc_grant *g, int64_t *sent_ns, lc_error *err)
 {
     /* Waiting sleeps in real time, so its deadline is on the system clock
      * even when the client runs on an injected one. */
@@ -235,6 +235,17 @@ static lc_status acquire_loop(lc_client *c, lc_acquire_args *a, int64_t wait_ms,
         if (rc != LC_ERR_CONFLICT || wait_ms <= 0)
             break;
         in_line = 1;
+        /* A backend without a line (Redis quorum: one per master would
+         * deadlock) keeps no place for the token, so the next attempt
+         * gets a fresh one: whatever this attempt left behind -- a
+         * give-back still in flight on a dropped connection, a grant that
+         * came too late -- holds this token, and can never touch the
+         * lease a later attempt takes. */
+        lc_error terr;
+        if (c->ops->leave == NULL && lc_token_new(token, &terr) != LC_OK) {
+            rc = lc__err(err, terr.code, terr.sys_errno, "%s", terr.message);
+            break;
+        }
         int64_t left_ms = (until - lc__mono_ns(NULL)) / 1000000;
         if (left_ms <= 0)
             break;
@@ -286,11 +297,12 @@ lc_status lc_acquire(lc_client *c, const char *name, const lc_acquire_opts *opts
     lc_acquire_args a = {name, token, l->owner, ttl, opts->claim != 0, 0};
     lc_grant g = {0, 0, NULL, 0, -1};
     int64_t sent_ns = 0;
-    rc = acquire_loop(c, &a, wait, opts->cancel_fd, &g, &sent_ns, err);
+    rc = acquire_loop(c, &a, token, wait, opts->cancel_fd, &g, &sent_ns, err);
     if (rc != LC_OK) {
         lc_lease_free(l);
         return rc;
     }
+    lc__strlcpy(l->token, token, sizeof(l->token)); /* the granted attempt's */
     l->fence = g.fence;
     l->ttl_ms = ttl;
     l->acquired_at_ms = g.acquired_at_ms;

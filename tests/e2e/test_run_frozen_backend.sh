@@ -110,8 +110,9 @@ case_frozen_postgres() {
     # while the others were being stopped.
     t=$(now_ms)
     bg_wait_within 8000 "$holder"
-    # The last statement that sets a lease's expiry (acquire or renew).
-    line=$(grep -a 'LOG: .*lease_expires_at = now() +' "$CASE_DIR/pg/pg.log" | tail -n 1)
+    # The last statement that sets a lease's expiry (acquire, renew, or the
+    # keeper's renew_many, which sets it in a CASE on liveness).
+    line=$(grep -a -E 'LOG: .*lease_expires_at = (now\(\) \+|CASE WHEN)' "$CASE_DIR/pg/pg.log" | tail -n 1)
     assert_ne "" "$line" "last renewal in the server log"
     r=$(date -d "${line%%~*}" +%s%3N) || fail "bad log time in: $line"
     check_exit_times "$t" "$r"

@@ -2,9 +2,13 @@
  * is touched: ttls out of range, text that is not clean UTF-8 or holds
  * control characters (and owners cut on character boundaries). Runs on the memory backend; a
  * refusal must leave the store as it was. Also what lc_record_lost tells
- * the backend of a lost lease. */
+ * the backend of a lost lease, and which token each attempt of a waiting
+ * acquire carries. */
 #include "testenv.h"
 
+#include "core/client_int.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +269,118 @@ static void test_record_lost_attached_lease_is_recorded_as_record_run(void **sta
     lc_lease_free(l);
 }
 
+/* ------------------------------------------------------------------------ */
+/* the token of each attempt of a waiting acquire                           */
+/* ------------------------------------------------------------------------ */
+
+/* The memory backend's ops with acquire wrapped: it records each
+ * attempt's token, and gives the holder's lease back before the third. */
+#define ATTEMPTS_MAX 8
+static const lc_backend_ops *memory_ops;
+static char attempt_token[ATTEMPTS_MAX][LC_TOKEN_LEN + 1];
+static int attempts;
+static lc_client *holder_client;
+static lc_lease *holder_lease;
+static int no_line;    /* as a backend without a line: queue_ms ignored */
+static int release_at; /* the attempt before which the holder lets go; 0: never */
+
+static lc_status recording_acquire(void *st, const lc_acquire_args *a, lc_grant *g, lc_error *err)
+{
+    if (attempts < ATTEMPTS_MAX)
+        snprintf(attempt_token[attempts], sizeof(attempt_token[0]), "%s", a->token);
+    if (++attempts == release_at) {
+        lc_error e;
+        lct_assert_rc(lc_release(holder_client, holder_lease, NULL, &e), LC_OK, &e);
+    }
+    lc_acquire_args b = *a;
+    if (no_line)
+        b.queue_ms = 0;
+    return memory_ops->acquire(st, &b, g, err);
+}
+
+/* A waiting acquire of `name` for wait_ms, through the memory backend's
+ * ops with acquire wrapped (recording_acquire), with its line of waiters
+ * or without one (no leave, queue_ms ignored), while "holder" holds the
+ * lock until the release_at-th attempt (0: throughout; then it is given
+ * back after). */
+static lc_status wait_through(fixture *f, const char *name, int line, int release, int64_t wait_ms,
+                              lc_lease **l, lc_error *err)
+{
+    lct_assert_rc(try_acquire(f, name, 5000, "holder", &holder_lease, err), LC_OK, err);
+    holder_client = f->c;
+    memory_ops = f->c->ops;
+    lc_backend_ops ops = *memory_ops;
+    ops.acquire = recording_acquire;
+    no_line = !line;
+    if (no_line)
+        ops.leave = NULL;
+    release_at = release;
+    attempts = 0;
+    f->c->ops = &ops;
+    lc_acquire_opts o = {.ttl_ms = 5000, .wait_ms = wait_ms};
+    *l = NULL;
+    lc_status rc = lc_acquire(f->c, name, &o, l, err);
+    f->c->ops = memory_ops;
+    lc_error e;
+    if (release == 0)
+        lct_assert_rc(lc_release(f->c, holder_lease, NULL, &e), LC_OK, &e);
+    lc_lease_free(holder_lease);
+    holder_lease = NULL;
+    return rc;
+}
+
+/* Gives back a lease the test took. */
+static void give_back(fixture *f, lc_lease *l)
+{
+    lc_error err;
+    lct_assert_rc(lc_release(f->c, l, NULL, &err), LC_OK, &err);
+    lc_lease_free(l);
+}
+
+/* Without a line of waiters (Redis quorum), every attempt carries a token
+ * of its own, and the lease is the granted attempt's: a give-back or a
+ * late grant of an earlier attempt can never touch it. */
+static void test_acquire_without_line_fresh_token_each_attempt(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(wait_through(f, lct_name("client/noline"), 0, 3, 5000, &l, &err), LC_OK, &err);
+    assert_int_equal(attempts, 3);
+    assert_string_not_equal(attempt_token[0], attempt_token[1]);
+    assert_string_not_equal(attempt_token[1], attempt_token[2]);
+    assert_string_not_equal(attempt_token[0], attempt_token[2]);
+    assert_string_equal(lc_lease_token(l), attempt_token[2]);
+    give_back(f, l);
+}
+
+/* A fresh token per attempt changes nothing else: a wait that runs out
+ * is the conflict it was, naming the holder, with no lease. */
+static void test_acquire_without_line_wait_runs_out_as_conflict(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = NULL;
+    lc_error err;
+    assert_int_equal(wait_through(f, lct_name("client/nolineout"), 0, 0, 300, &l, &err),
+                     LC_ERR_CONFLICT);
+    assert_null(l);
+    assert_string_equal(err.holder.owner, "holder");
+    assert_true(attempts >= 2);
+}
+
+static void test_acquire_with_line_keeps_its_token(void **state)
+{
+    fixture *f = *state;
+    lc_lease *l = NULL;
+    lc_error err;
+    lct_assert_rc(wait_through(f, lct_name("client/line"), 1, 3, 5000, &l, &err), LC_OK, &err);
+    assert_int_equal(attempts, 3);
+    assert_string_equal(attempt_token[0], attempt_token[1]);
+    assert_string_equal(attempt_token[1], attempt_token[2]);
+    assert_string_equal(lc_lease_token(l), attempt_token[0]);
+    give_back(f, l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +398,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_lost_attached_lease_is_recorded_as_record_run,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_without_line_fresh_token_each_attempt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_without_line_wait_runs_out_as_conflict, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_with_line_keeps_its_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
