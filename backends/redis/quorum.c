@@ -150,6 +150,12 @@ typedef struct qcall {
     int has_who;
     lc_renew_item *items; /* renew_many: copies, names and tokens owned */
     size_t n_items;
+    /* force: with `fenced`, each master that answered the look (`looked`)
+     * resets only if it still holds what it showed, fences[i] (0: none);
+     * the others are not asked */
+    int fenced;
+    unsigned char looked[LC__QUORUM_MAX];
+    int64_t fences[LC__QUORUM_MAX];
     unsigned char done[LC__QUORUM_MAX];
     struct qcall *next[LC__QUORUM_MAX]; /* each master's queue */
     qres r[LC__QUORUM_MAX];
@@ -319,7 +325,14 @@ static lc_status run_on(qmaster *m, qcall *c, qres *r)
     case Q_RENEW_MANY: return o->renew_many(st, r->items, c->n_items, e);
     case Q_RELEASE: return o->release(st, c->name, c->token, &c->res, e);
     case Q_ABANDON: return o->abandon(st, c->name, c->token, e);
-    case Q_FORCE: return o->force_release(st, c->name, c->text, &r->flag, &r->prev, e);
+    case Q_FORCE:
+        if (!c->fenced)
+            return o->force_release(st, c->name, c->text, &r->flag, &r->prev, e);
+        if (!c->looked[m->i]) {
+            r->flag = 0;
+            return LC_OK;
+        }
+        return lc__redis_force_fenced(st, c->name, c->text, c->fences[m->i], &r->flag, &r->prev, e);
     case Q_RECORD: return o->record_run(st, c->name, &c->res, c->has_who ? &c->who : NULL, e);
     case Q_START: return o->start_run(st, c->name, c->token, &r->num, e);
     case Q_CHECKPOINT: return o->checkpoint(st, c->name, c->token, c->text, e);
@@ -1007,6 +1020,34 @@ static lc_status q_checkpoint(void *state, const char *name, const char *token, 
 
 /* ---- the operator's calls ----------------------------------------------- */
 
+/* A reset is not one atomic step across the masters. Ending whatever
+ * lease each master holds when the reset reaches it could end one taken
+ * while the reset was under way: a waiter woken by the first masters'
+ * reset takes a majority from them and a free one, then loses the free
+ * one to the reset, and a second waiter takes a majority too. So the
+ * reset first looks (every master's lease, by its fence), then resets
+ * each master only if it still holds what it showed (that fence, or
+ * nothing): a lease taken since has another fence and stays. A master
+ * that did not answer the look is left alone; its lease runs out with its
+ * ttl. */
+static lc_status look_before_reset(lc__quorum *q, const char *name, qcall *force, lc_error *err)
+{
+    qcall *c = call_new(Q_INSPECT, name, NULL, NULL);
+    if (c == NULL)
+        return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
+    unsigned char have[LC__QUORUM_MAX];
+    lc_status rc = ask_majority(q, c, D_MAJORITY, "reset", have, NULL, err);
+    for (size_t i = 0; rc == LC_OK && i < q->n; i++) {
+        const qres *r = &c->r[i];
+        force->looked[i] = have[i] && r->rc == LC_OK && r->has_info;
+        force->fences[i] =
+            force->looked[i] && r->info.expires_in_ms >= 0 ? (int64_t)r->info.fence : 0;
+    }
+    force->fenced = 1;
+    finish(q, c, 0);
+    return rc;
+}
+
 static lc_status q_force_release(void *state, const char *name, const char *reason, int *was_held,
                                  lc_holder *prev, lc_error *err)
 {
@@ -1015,7 +1056,12 @@ static lc_status q_force_release(void *state, const char *name, const char *reas
     if (c == NULL)
         return lc__err(err, LC_ERR_NOMEM, 0, "out of memory");
     unsigned char have[LC__QUORUM_MAX];
-    lc_status rc = ask_verdict(q, c, "reset", have, err);
+    lc_status rc = look_before_reset(q, name, c, err);
+    if (rc != LC_OK) {
+        finish(q, c, 0);
+        return rc;
+    }
+    rc = ask_verdict(q, c, "reset", have, err);
     /* The holder: the one a majority named (else the held one with the
      * highest fence); when none held it, the last holder any master
      * remembers, the highest fence. */

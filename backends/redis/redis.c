@@ -716,15 +716,20 @@ lc_status lc__redis_force_reply(lc__redis *r, const char *name, const redisReply
     return LC_OK;
 }
 
-static lc_status rds_force_release(void *state, const char *name, const char *reason, int *was_held,
-                                   lc_holder *prev, lc_error *err)
+lc_status lc__redis_force_fenced(void *state, const char *name, const char *reason, int64_t seen,
+                                 int *was_held, lc_holder *prev, lc_error *err)
 {
     lc__redis *r = state;
     keys k;
     lc__rs_call call;
+    char f[24];
     op_init(r, name, LC__RS_FORCE, &k, &call);
     notify_args(&call, &k);
     lc__rs_arg(&call, reason);
+    if (seen >= 0) {
+        snprintf(f, sizeof(f), "%lld", (long long)seen);
+        lc__rs_arg(&call, f);
+    }
     redisReply *rep = NULL;
     lc_status rc = run(r, &call, name, &rep, err);
     if (rc != LC_OK)
@@ -732,6 +737,12 @@ static lc_status rds_force_release(void *state, const char *name, const char *re
     rc = lc__redis_force_reply(r, name, rep, was_held, prev, err);
     freeReplyObject(rep);
     return rc;
+}
+
+static lc_status rds_force_release(void *state, const char *name, const char *reason, int *was_held,
+                                   lc_holder *prev, lc_error *err)
+{
+    return lc__redis_force_fenced(state, name, reason, -1, was_held, prev, err);
 }
 
 static lc_status rds_record_run(void *state, const char *name, const lc_run_result *res,

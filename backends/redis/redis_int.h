@@ -235,6 +235,12 @@ char *lc__redis_num(char buf[LC__NUM_MAX], long long v);
 lc_status lc__redis_acquire_reply(lc__redis *r, const char *name, const redisReply *rep,
                                   lc_grant *out, lc_error *err);
 
+/* force_release if the lock is still as `seen` says (quorum mode's reset):
+ * held under that fence, or free when it is 0; otherwise nothing is done
+ * and no lease is reported. seen < 0: whatever it holds (force_release). */
+lc_status lc__redis_force_fenced(void *state, const char *name, const char *reason, int64_t seen,
+                                 int *was_held, lc_holder *prev, lc_error *err);
+
 /* The force-release script's {was_held, owner, fence, acquired_at_ms,
  * pttl} into *was_held and *prev. */
 lc_status lc__redis_force_reply(lc__redis *r, const char *name, const redisReply *rep,

@@ -395,13 +395,20 @@ static const char release_lua[] =
     "notify(ARGV[2], ARGV[3])\n"
     "return 1\n";
 
-/* KEYS lock meta; ARGV channel sharded reason
- * -> {was_held, owner, fence, acquired_at_ms, pttl}. The fence key is
- * left alone: fences keep increasing across resets. */
+/* KEYS lock meta; ARGV channel sharded reason [fence]
+ * -> {was_held, owner, fence, acquired_at_ms, pttl}. With `fence` (quorum
+ * mode's reset: what this master held when the reset looked, the lease's
+ * fence, or 0 for none), the reset goes ahead only if that is still so: a
+ * lease taken since is left alone, and the answer says none was held.
+ * The fence key is left alone: fences keep increasing across resets. */
 static const char force_lua[] =
     PRELUDE CHECK_LOCK_META NOTIFY_FN
     "local pttl = redis.call('PTTL', KEYS[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'owner', 'fence', 'acquired_at_ms')\n"
+    "local seen = tonumber(ARGV[4])\n"
+    "if seen and ((seen == 0) ~= (pttl == -2) or (seen ~= 0 and tonumber(m[2]) ~= seen)) then\n"
+    "  return {0, m[1] or '', tonumber(m[2]) or 0, tonumber(m[3]) or 0, pttl}\n"
+    "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[2], 'status', 'idle', 'last_error', ARGV[3])\n"
     "notify(ARGV[1], ARGV[2])\n"

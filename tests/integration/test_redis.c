@@ -358,6 +358,44 @@ static void test_redis_force_release_returns_previous_holder(void **state)
     lc_lease_free(l);
 }
 
+/* The reset quorum mode sends each master: only if the master still holds
+ * what it showed when the reset looked -- that lease's fence, or nothing
+ * (0) -- else nothing is done, and no lease is reported. */
+static void test_redis_force_if_unchanged_leaves_a_lease_taken_since(void **state)
+{
+    NEED_SERVER(state);
+    fixture *f = *state;
+    const char *name = lct_name("reset-seen");
+    lc_error err;
+    int held = 0;
+    lc_holder prev;
+    lc_lease *l = take(f->a, name, 5000);
+    int64_t fence = (int64_t)lc_lease_fence(l);
+    /* The look saw another lease (older fence), or none: left alone. */
+    lct_assert_rc(lc__redis_force_fenced(f->b->state, name, "late", fence - 1, &held, &prev, &err),
+                  LC_OK, &err);
+    assert_false(held);
+    lct_assert_rc(lc__redis_force_fenced(f->b->state, name, "late", 0, &held, &prev, &err), LC_OK,
+                  &err);
+    assert_false(held);
+    lct_assert_rc(lc_renew(f->a, l, 5000, &err), LC_OK, &err);
+    /* It saw this one: ended. */
+    lct_assert_rc(lc__redis_force_fenced(f->b->state, name, "seen", fence, &held, &prev, &err),
+                  LC_OK, &err);
+    assert_true(held);
+    assert_int_equal(prev.fence, (uint64_t)fence);
+    lct_assert_rc(lc_renew(f->a, l, 0, &err), LC_ERR_LOST, &err);
+    /* It saw none, and none is held: the reset is recorded. */
+    lct_assert_rc(lc__redis_force_fenced(f->b->state, name, "idle", 0, &held, &prev, &err), LC_OK,
+                  &err);
+    assert_false(held);
+    lc_lock_info info;
+    lct_assert_rc(lc_inspect(f->b, name, &info, &err), LC_OK, &err);
+    assert_string_equal(info.last_error, "idle");
+    lc_lock_info_clear(&info);
+    lc_lease_free(l);
+}
+
 static void test_redis_record_run_keeps_lease(void **state)
 {
     NEED_SERVER(state);
@@ -832,6 +870,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_acquire_with_wait_gets_lock_on_release, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redis_migrate_loads_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_force_if_unchanged_leaves_a_lease_taken_since,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

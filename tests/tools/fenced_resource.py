@@ -293,11 +293,12 @@ def check(args):
     reset_runs = set()
     for f in reset_fences:
         reset_runs |= fence_runs.get(f, set())
-    # --reset-window (quorum mode): a reset is one delete per master, not
-    # one atomic step, so a lease taken while a reset is under way can
-    # lose the masters the reset reaches after it. Its holder is a reset
-    # holder too: every run whose section started between a reset's
-    # reset-begin and reset-end marks.
+    # --reset-window: every run whose section started between a reset's
+    # reset-begin and reset-end marks counts as a reset holder too. Quorum
+    # mode's reset once needed it (one delete per master, so a lease taken
+    # during a reset could lose the masters the reset reached after it);
+    # it now resets only what it saw, and the torture test no longer
+    # passes it. Kept for replaying old logs.
     if args.reset_window:
         opened = None
         for e in evs:
