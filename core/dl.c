@@ -35,3 +35,11 @@ lc_status lc__dl_load(const char *soname, const char *lib, const char *needed_by
     }
     return LC_OK;
 }
+
+lc_status lc__dl_once_run(lc__dl_once *o, void (*load)(void), lc_error *err)
+{
+    pthread_once(&o->once, load);
+    if (o->rc == LC_OK)
+        return LC_OK;
+    return lc__err(err, o->rc, 0, "%s", o->msg);
+}

@@ -5,7 +5,6 @@
 #include "core/dl_int.h"
 #include "core/error_int.h"
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,10 +40,8 @@ static const lc__dl_fn functions[] = {
     {FN(url_strerror)},
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *soname = SONAME;
-static lc_status load_rc = LC_ERR_UNAVAILABLE; /* and load_msg: what the first call found */
-static char load_msg[sizeof(((lc_error *)0)->message)];
+static lc__dl_once loaded = LC__DL_ONCE_INIT;
 
 static void load(void)
 {
@@ -52,25 +49,22 @@ static void load(void)
     lc_error e;
     size_t n = sizeof(functions) / sizeof(functions[0]);
     if (lc__dl_load(soname, "libcurl", "http jobs", functions, n, &api, &e) != LC_OK) {
-        lc__strlcpy(load_msg, e.message, sizeof(load_msg));
+        lc__strlcpy(loaded.msg, e.message, sizeof(loaded.msg));
         return;
     }
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        snprintf(load_msg, sizeof(load_msg), "%s (needed by http jobs) cannot be set up: %s",
+        snprintf(loaded.msg, sizeof(loaded.msg), "%s (needed by http jobs) cannot be set up: %s",
                  soname, api.easy_strerror(rc));
         return;
     }
     lc__curl = api;
-    load_rc = LC_OK;
+    loaded.rc = LC_OK;
 }
 
 lc_status lc__curl_load(lc_error *err)
 {
-    pthread_once(&once, load);
-    if (load_rc == LC_OK)
-        return LC_OK;
-    return lc__err(err, load_rc, 0, "%s", load_msg);
+    return lc__dl_once_run(&loaded, load, err);
 }
 
 void lc__curl_set_soname(const char *name)

@@ -6,7 +6,6 @@
 #include "core/dl_int.h"
 #include "core/error_int.h"
 
-#include <pthread.h>
 #include <stddef.h>
 
 #define SONAME "libpq.so.5"
@@ -67,10 +66,8 @@ static const lc__dl_fn functions[] = {FUNCTIONS(ENTRY)};
 _Static_assert(sizeof(functions) / sizeof(functions[0]) == sizeof(lc__pq_api) / sizeof(void *),
                "every slot of lc__pq is resolved");
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *soname = SONAME;
-static lc_status load_rc = LC_ERR_UNAVAILABLE; /* and load_msg: what the first call found */
-static char load_msg[sizeof(((lc_error *)0)->message)];
+static lc__dl_once loaded = LC__DL_ONCE_INIT;
 
 static void load(void)
 {
@@ -78,19 +75,16 @@ static void load(void)
     lc_error e;
     size_t n = sizeof(functions) / sizeof(functions[0]);
     if (lc__dl_load(soname, "libpq", "the postgres backend", functions, n, &api, &e) != LC_OK) {
-        lc__strlcpy(load_msg, e.message, sizeof(load_msg));
+        lc__strlcpy(loaded.msg, e.message, sizeof(loaded.msg));
         return;
     }
     lc__pq = api;
-    load_rc = LC_OK;
+    loaded.rc = LC_OK;
 }
 
 lc_status lc__pq_load(lc_error *err)
 {
-    pthread_once(&once, load);
-    if (load_rc == LC_OK)
-        return LC_OK;
-    return lc__err(err, load_rc, 0, "%s", load_msg);
+    return lc__dl_once_run(&loaded, load, err);
 }
 
 void lc__pq_set_soname(const char *name)
